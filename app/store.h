@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The site's storage: one interface, two backends (SQLite for the embedded
+ * single-node default, PostgreSQL when replicas share one database).
+ *
+ * Threading: a `struct store` is one database connection and is used by one
+ * thread at a time.  Each HTTP worker thread opens its own.
+ *
+ * Ownership: every `ret_*` output is written only on success and then belongs
+ * to the caller, who frees it with the matching *_free / *_list_free function
+ * (all accept NULL).  Inputs are borrowed for the duration of the call.
+ *
+ * Errors: 0 on success, negative errno otherwise:
+ *   -EINVAL     bad URL or argument
+ *   -ENOENT     no such row
+ *   -ECONNREFUSED / -EIO   database unreachable or failed (callers answer 503)
+ * store_last_error() gives the backend's text for the last failure, for the
+ * caller to log (never contains the password of the URL).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct store;
+
+/* All times are UTC seconds since the epoch. */
+struct product {
+        int64_t id;
+        char *title;       /* UTF-8 */
+        char *destination; /* UTF-8, e.g. "제주 Jeju" */
+        char *summary;
+        int64_t price; /* in the smallest currency unit (KRW has none: won) */
+        bool featured;
+};
+
+struct deal {
+        int64_t id;
+        int64_t product_id;
+        char *title;
+        int64_t price;      /* sale price */
+        int64_t list_price; /* price before the sale */
+        int64_t stock_total;
+        int64_t stock_left;
+        time_t starts_at;
+        time_t ends_at;
+};
+
+struct post {
+        int64_t id;
+        char *author;
+        char *title;
+        char *body;
+        int rating; /* 1..5 */
+        time_t created_at;
+};
+
+enum claim_outcome {
+        CLAIM_OK,              /* stock decremented, claim recorded */
+        CLAIM_SOLD_OUT,        /* stock_left was 0 */
+        CLAIM_ALREADY_CLAIMED, /* this user already holds a claim on this deal */
+        CLAIM_NOT_OPEN,        /* now is outside [starts_at, ends_at) */
+        CLAIM_NO_SUCH_DEAL,
+};
+
+struct store_options {
+        const char *url;             /* "sqlite:PATH" or "postgresql://..." / "postgres://..." */
+        int busy_timeout_ms;         /* SQLite lock wait; default 5000 when 0 */
+        int connect_timeout_seconds; /* PostgreSQL; default 3 when 0 */
+};
+
+/* Parse only: 0 if url names a backend we support, -EINVAL otherwise. */
+int store_url_check(const char *url);
+
+/* Connect. Does not migrate. */
+int store_open(const struct store_options *options, struct store **ret_store);
+void store_close(struct store *store);
+
+/* Text of the last error on this connection ("" if none).  Borrowed. */
+const char *store_last_error(const struct store *store);
+
+/* Apply every pending schema migration in one transaction (idempotent,
+ * safe when several processes start at once). */
+int store_migrate(struct store *store);
+
+/* Cheap round trip; reconnects once if the connection was lost. */
+int store_ping(struct store *store);
+
+/* Demo data relative to `now`: products, >= 3 deals (one open now with
+ * stock >= 50, one upcoming, one ended), community posts in Korean and
+ * English.  Idempotent: a second run adds nothing. */
+int store_seed_demo(struct store *store, time_t now);
+
+int store_list_products(struct store *store, bool featured_only, struct product **ret_products,
+                        size_t *ret_count);
+void store_products_free(struct product *products, size_t count);
+
+int store_list_deals(struct store *store, struct deal **ret_deals, size_t *ret_count);
+int store_get_deal(struct store *store, int64_t id, struct deal *ret_deal);
+void store_deal_clear(struct deal *deal); /* frees the strings inside one deal */
+void store_deals_free(struct deal *deals, size_t count);
+
+/*
+ * The claim.  One atomic operation: the user's claim is recorded and
+ * stock_left decremented together, or neither happens.  Stock never goes
+ * below zero and a user never holds two claims on one deal, under any
+ * concurrency and across processes sharing the database.  On CLAIM_OK,
+ * *ret_stock_left is the stock after this claim; otherwise the current stock
+ * (0 for CLAIM_NO_SUCH_DEAL).
+ */
+int store_claim(struct store *store, int64_t deal_id, const char *user_id, time_t now,
+                enum claim_outcome *ret_outcome, int64_t *ret_stock_left);
+
+/* Newest first; page is 1-based.  *ret_total is the number of posts in all. */
+int store_list_posts(struct store *store, int page, int per_page, struct post **ret_posts,
+                     size_t *ret_count, int64_t *ret_total);
+int store_get_post(struct store *store, int64_t id, struct post *ret_post);
+void store_post_clear(struct post *post);
+void store_posts_free(struct post *posts, size_t count);
+
+/* Validated by the caller (lengths, rating 1..5); stored as given. */
+int store_create_post(struct store *store, const char *author, const char *title, const char *body,
+                      int rating, time_t now, int64_t *ret_id);
