@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * fakekube's simulated controllers: Deployments -> ReplicaSets -> Pods,
+ * scheduling onto Nodes, static and libvirt-backed Nodes with their
+ * lifecycle, HorizontalPodAutoscalers, Endpoints, and "process pods".
+ *
+ * Like kube-controller-manager they are clients of the API server: they talk
+ * to fakekube over its own HTTP API (list+watch, update, status writes), so
+ * they see and obey exactly what kubectl and the operator see.  They must not
+ * use lib/kube (the operator's client).
+ *
+ * Threading: controllers_start() spawns the controllers' threads and returns;
+ * controllers_stop() stops them, kills process pods (SIGTERM, then SIGKILL
+ * after their grace period) and joins every thread.
+ *
+ * Ownership: the options and every string in them are borrowed only for the
+ * duration of controllers_start() (copied as needed).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum pods_mode {
+        PODS_VIRTUAL, /* no process: Ready after pod_ready_delay_ms */
+        PODS_PROCESS, /* each pod runs the local binary mapped to its image */
+};
+
+struct controllers_options {
+        const char *api_url;  /* "https://127.0.0.1:PORT" or "http://..." */
+        const char *token;    /* bearer token */
+        const char *ca_file;  /* PEM CA to verify api_url; NULL with plain HTTP */
+        int64_t sync_period_ms;     /* HPA sync period (default 15000 when 0) */
+        int64_t pod_ready_delay_ms; /* virtual pods turn Ready after this */
+        int64_t node_boot_delay_ms; /* libvirt domain running -> Node Ready after this */
+        enum pods_mode pods_mode;
+        const char *const *pod_commands; /* NULL-terminated list of "IMAGE=PATH" */
+        int static_nodes;                /* --nodes N: Ready nodes named node-1..N */
+        const char *libvirt_uri;         /* NULL: no libvirt-backed Nodes */
+        bool disable_deployments;
+        bool disable_hpa;
+        bool disable_nodes; /* node lifecycle, scheduling and eviction */
+};
+
+struct controllers;
+
+/* 0 or -errno (-EINVAL for a bad option, e.g. a pod command without '='). */
+int controllers_start(const struct controllers_options *options, struct controllers **ret);
+/* Accepts NULL. */
+void controllers_stop(struct controllers *controllers);
