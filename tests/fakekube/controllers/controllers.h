@@ -27,9 +27,9 @@ enum pods_mode {
 };
 
 struct controllers_options {
-        const char *api_url;  /* "https://127.0.0.1:PORT" or "http://..." */
-        const char *token;    /* bearer token */
-        const char *ca_file;  /* PEM CA to verify api_url; NULL with plain HTTP */
+        const char *api_url;        /* "https://127.0.0.1:PORT" or "http://..." */
+        const char *token;          /* bearer token */
+        const char *ca_file;        /* PEM CA to verify api_url; NULL with plain HTTP */
         int64_t sync_period_ms;     /* HPA sync period (default 15000 when 0) */
         int64_t pod_ready_delay_ms; /* virtual pods turn Ready after this */
         int64_t node_boot_delay_ms; /* libvirt domain running -> Node Ready after this */
