@@ -496,7 +496,7 @@ static int postgresql_migrate(struct store *store)
 
 static int postgresql_ping(struct store *store)
 {
-        PGresult *result;
+        PGresult *result = NULL;
         int r = query(store, STMT_PING, 0, NULL, true, &result);
         if (r < 0)
                 return r;
@@ -575,7 +575,7 @@ static int postgresql_list_products(struct store *store, bool featured_only,
                                     struct product **ret_products, size_t *ret_count)
 {
         const char *values[] = {featured_only ? "true" : "false"};
-        PGresult *result;
+        PGresult *result = NULL;
         int r = query(store, STMT_LIST_PRODUCTS, 1, values, true, &result);
         if (r < 0)
                 return r;
@@ -621,7 +621,7 @@ static int read_deal(const PGresult *result, int row, struct deal *d)
 
 static int postgresql_list_deals(struct store *store, struct deal **ret_deals, size_t *ret_count)
 {
-        PGresult *result;
+        PGresult *result = NULL;
         int r = query(store, STMT_LIST_DEALS, 0, NULL, true, &result);
         if (r < 0)
                 return r;
@@ -647,7 +647,7 @@ static int postgresql_get_deal(struct store *store, int64_t id, struct deal *ret
 {
         char text[INT64_TEXT_SIZE];
         const char *values[] = {int64_text(text, id)};
-        PGresult *result;
+        PGresult *result = NULL;
         int r = query(store, STMT_GET_DEAL, 1, values, true, &result);
         if (r < 0)
                 return r;
@@ -673,7 +673,7 @@ static int postgresql_claim(struct store *store, int64_t deal_id, const char *us
         char deal_text[INT64_TEXT_SIZE], now_text[INT64_TEXT_SIZE];
         const char *values[] = {int64_text(deal_text, deal_id), user_id,
                                 int64_text(now_text, (int64_t)now)};
-        PGresult *result;
+        PGresult *result = NULL;
         /* Not retried after the call went out: it may have committed. */
         int r = query(store, STMT_CLAIM, 3, values, false, &result);
         if (r < 0)
@@ -718,7 +718,7 @@ static int postgresql_list_posts(struct store *store, int page, int per_page,
         char limit[INT64_TEXT_SIZE], offset[INT64_TEXT_SIZE];
         const char *values[] = {int64_text(limit, per_page),
                                 int64_text(offset, (int64_t)(page - 1) * per_page)};
-        PGresult *result;
+        PGresult *result = NULL;
         int r = query(store, STMT_LIST_POSTS, 2, values, true, &result);
         if (r < 0)
                 return r;
@@ -753,7 +753,7 @@ static int postgresql_get_post(struct store *store, int64_t id, struct post *ret
 {
         char text[INT64_TEXT_SIZE];
         const char *values[] = {int64_text(text, id)};
-        PGresult *result;
+        PGresult *result = NULL;
         int r = query(store, STMT_GET_POST, 1, values, true, &result);
         if (r < 0)
                 return r;
@@ -777,7 +777,7 @@ static int postgresql_get_post(struct store *store, int64_t id, struct post *ret
 static int insert_returning_id(struct store *store, enum statement id, int n,
                                const char *const *values, int64_t *ret_id)
 {
-        PGresult *result;
+        PGresult *result = NULL;
         int r = query(store, id, n, values, false, &result);
         if (r < 0)
                 return r;
@@ -829,7 +829,7 @@ static int postgresql_count_claims(struct store *store, int64_t deal_id, int64_t
 {
         char text[INT64_TEXT_SIZE];
         const char *values[] = {int64_text(text, deal_id)};
-        PGresult *result;
+        PGresult *result = NULL;
         int r = query(store, STMT_COUNT_CLAIMS, 1, values, true, &result);
         if (r < 0)
                 return r;
