@@ -195,69 +195,94 @@ static const char *const migrations[] = {
         "END\n"
         "$claim$;",
         /*
-         * 2: several claims in one call and one transaction.  Claims on a
-         * deal queue on its row lock, and the lock is held until the commit
-         * is flushed to disk, so one claim per transaction tops out at one
-         * claim per WAL flush.  The app combines the claims that arrive
-         * together in one process into one call (see claim_combiner below):
-         * one flush for all of them.  Callers sort by deal id so that two
-         * batches never take two deals' locks in opposite orders.
+         * 2: several claims in one call and one transaction.  A deal's claims
+         * queue on its row lock, and the lock is held until the commit is
+         * flushed to disk, so one claim per transaction tops out at one claim
+         * per WAL flush.  The app combines the claims that arrive together
+         * in one process into one call (see claim_combiner below): one flush
+         * for all of them.
          *
-         * Each element is exactly the claim of migration 1 (decrement if
-         * open, in stock and not yet claimed by this user; insert the claim;
-         * give the unit back if a twin won the UNIQUE race; else say why),
-         * inlined because a nested function call per claim costs more than
-         * the claim.  tripdeal_claim becomes a batch of one, so the logic
-         * lives in one place.
+         * Per deal (ascending id, so two batches never take two deals' locks
+         * in opposite orders): lock the row, read which of these users
+         * already hold a claim, decide every request in arrival order exactly
+         * as one-by-one claims would (not open > already claimed > sold out >
+         * ok), then ONE conditional decrement by the number of winners and
+         * ONE insert of their claims.  Updating the same row once per claim
+         * would leave a chain of row versions that every later update in
+         * the transaction walks again.  Every claim path takes the deal's
+         * row lock first, so the decision cannot go stale before commit; the
+         * CHECK and UNIQUE constraints still stand guard, and any error
+         * aborts the whole batch (nothing half-written).
+         *
+         * tripdeal_claim becomes a batch of one, so the logic lives here only.
          */
         "CREATE FUNCTION tripdeal_claim_batch(p_deal_ids bigint[], p_user_ids text[],"
         "                                     p_now bigint[])"
         " RETURNS TABLE (outcome text, stock bigint)"
         " LANGUAGE plpgsql AS $batch$\n"
         "DECLARE\n"
+        "  n integer := coalesce(array_length(p_deal_ids, 1), 0);\n"
+        "  outcomes text[] := array_fill(NULL::text, ARRAY[n]);\n"
+        "  stocks bigint[] := array_fill(NULL::bigint, ARRAY[n]);\n"
         "  v_deal bigint;\n"
-        "  v_user text;\n"
-        "  v_now bigint;\n"
+        "  d_left bigint;\n"
         "  d_starts_at bigint;\n"
         "  d_ends_at bigint;\n"
+        "  taken bigint;\n"
+        "  held text[];\n"
+        "  winners text[];\n"
+        "  winners_now bigint[];\n"
         "BEGIN\n"
-        "  FOR i IN 1 .. coalesce(array_length(p_deal_ids, 1), 0) LOOP\n"
-        "    v_deal := p_deal_ids[i];\n"
-        "    v_user := p_user_ids[i];\n"
-        "    v_now := p_now[i];\n"
-        "    UPDATE deals d SET stock_left = d.stock_left - 1\n"
-        "     WHERE d.id = v_deal AND d.stock_left > 0\n"
-        "       AND d.starts_at <= v_now AND d.ends_at > v_now\n"
-        "       AND NOT EXISTS (SELECT 1 FROM claims c\n"
-        "                        WHERE c.deal_id = v_deal AND c.user_id = v_user)\n"
-        "    RETURNING d.stock_left INTO stock;\n"
-        "    IF FOUND THEN\n"
-        "      INSERT INTO claims (deal_id, user_id, claimed_at) VALUES (v_deal, v_user, v_now)\n"
-        "      ON CONFLICT (deal_id, user_id) DO NOTHING;\n"
-        "      IF FOUND THEN\n"
-        "        outcome := 'ok';\n"
-        "      ELSE\n"
-        "        UPDATE deals d SET stock_left = d.stock_left + 1 WHERE d.id = v_deal\n"
-        "        RETURNING d.stock_left INTO stock;\n"
-        "        outcome := 'already_claimed';\n"
-        "      END IF;\n"
-        "    ELSE\n"
-        "      SELECT d.stock_left, d.starts_at, d.ends_at INTO stock, d_starts_at, d_ends_at\n"
-        "        FROM deals d WHERE d.id = v_deal;\n"
-        "      IF NOT FOUND THEN\n"
-        "        outcome := 'no_such_deal';\n"
-        "        stock := 0;\n"
-        "      ELSIF v_now < d_starts_at OR v_now >= d_ends_at THEN\n"
-        "        outcome := 'not_open';\n"
-        "      ELSIF EXISTS (SELECT 1 FROM claims c\n"
-        "                     WHERE c.deal_id = v_deal AND c.user_id = v_user) THEN\n"
-        "        outcome := 'already_claimed';\n"
-        "      ELSE\n"
-        "        outcome := 'sold_out';\n"
-        "      END IF;\n"
+        "  FOR v_deal IN SELECT DISTINCT x FROM unnest(p_deal_ids) x ORDER BY x LOOP\n"
+        "    SELECT d.stock_left, d.starts_at, d.ends_at INTO d_left, d_starts_at, d_ends_at\n"
+        "      FROM deals d WHERE d.id = v_deal FOR UPDATE;\n"
+        "    IF NOT FOUND THEN\n"
+        "      FOR i IN 1 .. n LOOP\n"
+        "        IF p_deal_ids[i] = v_deal THEN\n"
+        "          outcomes[i] := 'no_such_deal';\n"
+        "          stocks[i] := 0;\n"
+        "        END IF;\n"
+        "      END LOOP;\n"
+        "      CONTINUE;\n"
         "    END IF;\n"
-        "    RETURN NEXT;\n"
+        "    SELECT coalesce(array_agg(c.user_id), '{}') INTO held FROM claims c\n"
+        "     WHERE c.deal_id = v_deal AND c.user_id = ANY (p_user_ids);\n"
+        "    taken := 0;\n"
+        "    winners := '{}';\n"
+        "    winners_now := '{}';\n"
+        "    FOR i IN 1 .. n LOOP\n"
+        "      CONTINUE WHEN p_deal_ids[i] <> v_deal;\n"
+        "      IF p_now[i] < d_starts_at OR p_now[i] >= d_ends_at THEN\n"
+        "        outcomes[i] := 'not_open';\n"
+        "        stocks[i] := d_left - taken;\n"
+        "      ELSIF p_user_ids[i] = ANY (held) THEN\n"
+        "        outcomes[i] := 'already_claimed';\n"
+        "        stocks[i] := d_left - taken;\n"
+        "      ELSIF d_left - taken <= 0 THEN\n"
+        "        outcomes[i] := 'sold_out';\n"
+        "        stocks[i] := 0;\n"
+        "      ELSE\n"
+        "        taken := taken + 1;\n"
+        "        outcomes[i] := 'ok';\n"
+        "        stocks[i] := d_left - taken;\n"
+        "        held := held || p_user_ids[i];\n"
+        "        winners := winners || p_user_ids[i];\n"
+        "        winners_now := winners_now || p_now[i];\n"
+        "      END IF;\n"
+        "    END LOOP;\n"
+        "    IF taken > 0 THEN\n"
+        "      UPDATE deals d SET stock_left = d.stock_left - taken\n"
+        "       WHERE d.id = v_deal AND d.stock_left >= taken;\n"
+        "      IF NOT FOUND THEN\n"
+        "        RAISE EXCEPTION 'tripdeal_claim_batch: stock of deal % changed under its lock',"
+        " v_deal;\n"
+        "      END IF;\n"
+        "      INSERT INTO claims (deal_id, user_id, claimed_at)\n"
+        "      SELECT v_deal, w.user_id, w.claimed_at\n"
+        "        FROM unnest(winners, winners_now) AS w (user_id, claimed_at);\n"
+        "    END IF;\n"
         "  END LOOP;\n"
+        "  RETURN QUERY SELECT outcomes[k], stocks[k] FROM generate_series(1, n) k ORDER BY k;\n"
         "END\n"
         "$batch$;"
         "CREATE OR REPLACE FUNCTION tripdeal_claim(p_deal_id bigint, p_user_id text,"
@@ -870,16 +895,6 @@ static void write_array_text(FILE *f, const char *s)
         fputc('"', f);
 }
 
-static int compare_by_deal(const void *a, const void *b)
-{
-        const struct claim_request *x = *(struct claim_request *const *)a;
-        const struct claim_request *y = *(struct claim_request *const *)b;
-        if (x->deal_id != y->deal_id)
-                return x->deal_id < y->deal_id ? -1 : 1;
-        /* Same deal: keep arrival order (addresses are not an order). */
-        return 0;
-}
-
 /* Run `n` queued claims on this store's connection and fill their results. */
 static void run_batch(struct store *store, struct claim_request **batch, size_t n)
 {
@@ -890,10 +905,8 @@ static void run_batch(struct store *store, struct claim_request **batch, size_t 
                 goto finish;
         }
 
-        /* Ascending deal ids: every batch locks deals in the same order, so
-         * two processes' batches cannot deadlock. */
-        qsort(batch, n, sizeof(*batch), compare_by_deal);
-
+        /* Arrival order; the function takes the deals' locks in ascending
+         * id order itself. */
         char *arrays[3] = {NULL, NULL, NULL};
         size_t sizes[3];
         FILE *files[3];
