@@ -908,6 +908,91 @@ static void test_claim_processes_with_kill(void **state)
         store_close(store);
 }
 
+/*
+ * PostgreSQL combines concurrent claims into one tripdeal_claim_batch call.
+ * Which claims share a batch depends on timing, so check the function
+ * itself: one batch must answer exactly what the same claims one by one
+ * would, whatever the mix of deals, repeats and outcomes.
+ */
+static void test_postgresql_claim_batch(void **state)
+{
+        if (!fixture.postgresql)
+                skip();
+        struct store *store = open_store();
+        time_t now = time(NULL);
+        int64_t open_deal = make_deal(store, 2, now - HOUR, now + HOUR);
+        int64_t later_deal = make_deal(store, 5, now + HOUR, now + 2 * HOUR);
+        int64_t other_deal = make_deal(store, 1, now - HOUR, now + HOUR);
+        store_close(store);
+
+        struct {
+                int64_t deal;
+                const char *user;
+                const char *outcome;
+                int64_t stock;
+        } want[] = {
+                {other_deal, "u1", "ok", 0},
+                {open_deal, "u1", "ok", 1},
+                {later_deal, "u1", "not_open", 5},
+                {open_deal, "u2", "ok", 0},
+                {open_deal, "u1", "already_claimed", 0},
+                {987654321, "u1", "no_such_deal", 0},
+                {open_deal, "u3", "sold_out", 0},
+                {open_deal, "u3", "sold_out", 0},
+                {other_deal, "u\"2\\", "sold_out", 0},
+                {other_deal, "u1", "already_claimed", 0},
+        };
+        char deals[512] = "{", users[512] = "{", nows[512] = "{";
+        for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+                const char *separator = i ? "," : "";
+                char quoted[64];
+                size_t q = 0;
+                quoted[q++] = '"';
+                for (const char *c = want[i].user; *c; c++) {
+                        if (*c == '"' || *c == '\\')
+                                quoted[q++] = '\\';
+                        quoted[q++] = *c;
+                }
+                quoted[q++] = '"';
+                quoted[q] = '\0';
+                snprintf(deals + strlen(deals), sizeof(deals) - strlen(deals), "%s%lld", separator,
+                         (long long)want[i].deal);
+                snprintf(users + strlen(users), sizeof(users) - strlen(users), "%s%s", separator,
+                         quoted);
+                snprintf(nows + strlen(nows), sizeof(nows) - strlen(nows), "%s%lld", separator,
+                         (long long)now);
+        }
+        strcat(deals, "}");
+        strcat(users, "}");
+        strcat(nows, "}");
+
+        PGconn *conn = PQconnectdb(fixture.url);
+        assert_int_equal(PQstatus(conn), CONNECTION_OK);
+        const char *values[] = {deals, users, nows};
+        PGresult *result = PQexecParams(conn,
+                                        "SELECT outcome, stock FROM tripdeal_claim_batch($1, $2, "
+                                        "$3) WITH ORDINALITY AS t (outcome, stock, n) ORDER BY n",
+                                        3, NULL, values, NULL, NULL, 0);
+        if (PQresultStatus(result) != PGRES_TUPLES_OK)
+                fail_msg("batch: %s", PQerrorMessage(conn));
+        assert_int_equal(PQntuples(result), sizeof(want) / sizeof(want[0]));
+        for (int i = 0; i < PQntuples(result); i++) {
+                if (strcmp(PQgetvalue(result, i, 0), want[i].outcome) != 0 ||
+                    strtoll(PQgetvalue(result, i, 1), NULL, 10) != want[i].stock)
+                        fail_msg("element %d: got %s/%s, want %s/%lld", i, PQgetvalue(result, i, 0),
+                                 PQgetvalue(result, i, 1), want[i].outcome,
+                                 (long long)want[i].stock);
+        }
+        PQclear(result);
+        PQfinish(conn);
+
+        assert_int_equal(raw_query("SELECT stock_left FROM deals WHERE id = $1", open_deal), 0);
+        assert_int_equal(raw_query("SELECT COUNT(*) FROM claims WHERE deal_id = $1", open_deal), 2);
+        assert_int_equal(raw_query("SELECT stock_left FROM deals WHERE id = $1", other_deal), 0);
+        assert_int_equal(raw_query("SELECT COUNT(*) FROM claims WHERE deal_id = $1", later_deal),
+                         0);
+}
+
 /* ---- losing the database ---------------------------------------------- */
 
 /* Terminate every session on our database except the caller's, and wait
@@ -1095,6 +1180,7 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_claim_concurrent_threads),
                 cmocka_unit_test(test_claim_concurrent_threads_unbatched),
                 cmocka_unit_test(test_claim_processes_with_kill),
+                cmocka_unit_test(test_postgresql_claim_batch),
                 cmocka_unit_test(test_postgresql_recovers),
         };
         char name[64];
