@@ -859,8 +859,39 @@ struct claim_combiner {
 static pthread_mutex_t combiners_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct claim_combiner *combiners;
 
+/* A child of fork() has only the forking thread: no leader or queued
+ * claim of the parent's other threads will ever finish there.  Start the
+ * child's combiners empty (its stores are new connections anyway). */
+static void combiners_lock_before_fork(void)
+{
+        pthread_mutex_lock(&combiners_lock);
+}
+
+static void combiners_unlock_in_parent(void)
+{
+        pthread_mutex_unlock(&combiners_lock);
+}
+
+static void combiners_reset_in_child(void)
+{
+        for (struct claim_combiner *c = combiners; c; c = c->next) {
+                pthread_mutex_init(&c->lock, NULL);
+                c->head = c->tail = NULL;
+                c->leader_active = false;
+        }
+        pthread_mutex_init(&combiners_lock, NULL);
+}
+
+static void combiners_register_fork_handlers(void)
+{
+        pthread_atfork(combiners_lock_before_fork, combiners_unlock_in_parent,
+                       combiners_reset_in_child);
+}
+
 static struct claim_combiner *combiner_for(const char *url)
 {
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, combiners_register_fork_handlers);
         pthread_mutex_lock(&combiners_lock);
         struct claim_combiner *c;
         for (c = combiners; c; c = c->next)
