@@ -283,6 +283,12 @@ static void test_migrations_concurrent_and_idempotent(void **state)
         assert_int_equal(store_migrate(store), 0);
         assert_int_equal(raw_query("SELECT COUNT(*) FROM schema_migrations", 0), versions);
         assert_int_equal(store_ping(store), 0);
+        if (!fixture.postgresql) {
+                /* WAL mode: the write-ahead log file sits beside the database. */
+                char wal[400];
+                snprintf(wal, sizeof(wal), "%s-wal", fixture.path);
+                assert_int_equal(access(wal, F_OK), 0);
+        }
         store_close(store);
 }
 
