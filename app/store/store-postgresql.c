@@ -304,6 +304,7 @@ struct pg_store {
         PGconn *conn;
         bool prepared[_STMT_MAX];
         struct claim_combiner *combiner; /* shared, process lifetime; NULL: unbatched */
+        bool server_closing;             /* the server sent FATAL: reconnect before use */
 };
 
 static struct claim_combiner *combiner_for(const char *url);
@@ -313,10 +314,19 @@ static PGconn *conn_of(struct store *store)
         return ((struct pg_store *)store->impl)->conn;
 }
 
-/* libpq prints notices (and a dying server's last words) on stderr by
- * default; library code must not, and the caller logs the error it gets. */
-static void ignore_notice(void *arg, const char *message)
+/*
+ * Notices and errors the server sends outside a query.  libpq prints them on
+ * stderr by default; library code must not.  One matters: a server that
+ * ends our session (shutdown, pg_terminate_backend) sends a FATAL error and
+ * then closes the socket a moment later.  Remember it, so that the next call
+ * reconnects first instead of sending its query into a closing socket.
+ */
+static void notice_receiver(void *arg, const PGresult *result)
 {
+        struct pg_store *impl = arg;
+        const char *severity = PQresultErrorField(result, PG_DIAG_SEVERITY_NONLOCALIZED);
+        if (severity && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0))
+                impl->server_closing = true;
 }
 
 /* A failed connection attempt: unreachable or refusing -> -ECONNREFUSED,
@@ -348,9 +358,10 @@ static int connect_failure(struct store *store)
  * and closes), so readable means: consume, and see whether libpq now
  * reports the connection bad.
  */
-static bool connection_lost(PGconn *conn)
+static bool connection_lost(struct pg_store *impl)
 {
-        if (PQstatus(conn) == CONNECTION_BAD)
+        PGconn *conn = impl->conn;
+        if (PQstatus(conn) == CONNECTION_BAD || impl->server_closing)
                 return true;
         for (int i = 0; i < 4; i++) {
                 struct pollfd fd = {.fd = PQsocket(conn), .events = POLLIN};
@@ -363,23 +374,24 @@ static bool connection_lost(PGconn *conn)
                 PGnotify *notify;
                 while ((notify = PQnotifies(conn))) /* also parses what arrived */
                         PQfreemem(notify);
-                if (PQstatus(conn) == CONNECTION_BAD)
+                if (PQstatus(conn) == CONNECTION_BAD || impl->server_closing)
                         return true;
         }
-        return PQstatus(conn) == CONNECTION_BAD;
+        return PQstatus(conn) == CONNECTION_BAD || impl->server_closing;
 }
 
 /* Make sure we hold a working connection, reconnecting once if not. */
 static int ensure_connected(struct store *store)
 {
         struct pg_store *impl = store->impl;
-        if (!connection_lost(impl->conn))
+        if (!connection_lost(impl))
                 return 0;
         /* Same parameters as the first connect; prepared statements die
          * with the old session. */
         PQreset(impl->conn);
+        impl->server_closing = false;
         memset(impl->prepared, 0, sizeof(impl->prepared));
-        PQsetNoticeProcessor(impl->conn, ignore_notice, NULL);
+        PQsetNoticeReceiver(impl->conn, notice_receiver, impl);
         if (PQstatus(impl->conn) != CONNECTION_OK)
                 return connect_failure(store);
         return 0;
@@ -525,7 +537,7 @@ static int postgresql_open(struct store *store, const struct store_options *opti
                 postgresql_close(store);
                 return -ENOMEM;
         }
-        PQsetNoticeProcessor(impl->conn, ignore_notice, NULL);
+        PQsetNoticeReceiver(impl->conn, notice_receiver, impl);
         if (PQstatus(impl->conn) != CONNECTION_OK) {
                 int r = connect_failure(store);
                 postgresql_close(store);
