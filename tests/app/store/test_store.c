@@ -52,12 +52,43 @@ static int64_t monotonic_ms(void)
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * store_open, retried until a deadline: the PostgreSQL test server is shared
+ * with other suites running beside us, and a burst of connections can meet
+ * "too many clients" or a slow accept.  Only opening is retried, never a
+ * call whose outcome a test checks.
+ */
+static int open_with_retry(const struct store_options *options, struct store **ret_store)
+{
+        int64_t deadline = monotonic_ms() + 60000;
+        for (unsigned attempt = 0;; attempt++) {
+                int r = store_open(options, ret_store);
+                if (r == 0 || r == -EINVAL || monotonic_ms() > deadline)
+                        return r;
+                usleep(10000u << (attempt < 5 ? attempt : 5));
+        }
+}
+
+/* A raw libpq connection for checks behind the store's back, with the same
+ * retry for a busy shared server. */
+static PGconn *connect_raw(const char *url)
+{
+        int64_t deadline = monotonic_ms() + 60000;
+        for (unsigned attempt = 0;; attempt++) {
+                PGconn *conn = PQconnectdb(url);
+                if (PQstatus(conn) == CONNECTION_OK || monotonic_ms() > deadline)
+                        return conn;
+                PQfinish(conn);
+                usleep(10000u << (attempt < 5 ? attempt : 5));
+        }
+}
+
 static struct store *open_store(void)
 {
         struct store *store = NULL;
         struct store_options options = {
                 .url = fixture.url, .busy_timeout_ms = 60000, .connect_timeout_seconds = 30};
-        int r = store_open(&options, &store);
+        int r = open_with_retry(&options, &store);
         if (r < 0)
                 fail_msg("store_open: %s (%s)", strerror(-r), store_last_error(NULL));
         r = store_migrate(store);
@@ -76,7 +107,7 @@ static int64_t raw_query(const char *sql, int64_t parameter)
         char text[32];
         snprintf(text, sizeof(text), "%lld", (long long)parameter);
         if (fixture.postgresql) {
-                PGconn *conn = PQconnectdb(fixture.url);
+                PGconn *conn = connect_raw(fixture.url);
                 assert_int_equal(PQstatus(conn), CONNECTION_OK);
                 const char *values[] = {text};
                 PGresult *result = PQexecParams(conn, sql, strstr(sql, "$1") ? 1 : 0, NULL, values,
@@ -105,7 +136,7 @@ static int64_t raw_query(const char *sql, int64_t parameter)
 /* Run one administrative statement on the maintenance database (PostgreSQL). */
 static void admin_exec(const char *sql, const char *parameter)
 {
-        PGconn *conn = PQconnectdb(fixture.admin_url);
+        PGconn *conn = connect_raw(fixture.admin_url);
         if (PQstatus(conn) != CONNECTION_OK)
                 fail_msg("admin connect: %s", PQerrorMessage(conn));
         const char *values[] = {parameter};
@@ -242,7 +273,7 @@ static void *migrate_thread(void *userdata)
         struct store *store = NULL;
         struct store_options options = {.url = fixture.url, .busy_timeout_ms = 60000};
         pthread_barrier_wait(t->barrier);
-        t->result = store_open(&options, &store);
+        t->result = open_with_retry(&options, &store);
         if (t->result < 0)
                 fprintf(stderr, "store_open: %s\n", store_last_error(NULL));
         if (t->result == 0) {
@@ -669,16 +700,7 @@ static void *claimer_thread(void *userdata)
                                         .busy_timeout_ms = 60000,
                                         .connect_timeout_seconds = 30,
                                         .unbatched_claims = c->unbatched};
-        /* 200 connections at once on a shared test server (other suites run
-         * beside us): a refused or slow connection is retried until the
-         * deadline, the claim itself never. */
-        int64_t deadline = monotonic_ms() + 60000;
-        for (unsigned attempt = 0;; attempt++) {
-                c->result = store_open(&options, &store);
-                if (c->result == 0 || monotonic_ms() > deadline)
-                        break;
-                usleep(10000u << (attempt < 5 ? attempt : 5));
-        }
+        c->result = open_with_retry(&options, &store);
         if (c->result < 0)
                 snprintf(c->error, sizeof(c->error), "%s", store_last_error(NULL));
         /* Everyone connects first, then all claim at once. */
@@ -803,7 +825,7 @@ static void claim_process(int index, int64_t deal_id, time_t now, int go_fd, int
         struct store *store = NULL;
         struct store_options options = {
                 .url = fixture.url, .busy_timeout_ms = 60000, .connect_timeout_seconds = 30};
-        if (store_open(&options, &store) < 0)
+        if (open_with_retry(&options, &store) < 0)
                 _exit(3);
         char go;
         if (read(go_fd, &go, 1) < 0)
@@ -985,7 +1007,7 @@ static void test_postgresql_claim_batch(void **state)
         strcat(users, "}");
         strcat(nows, "}");
 
-        PGconn *conn = PQconnectdb(fixture.url);
+        PGconn *conn = connect_raw(fixture.url);
         assert_int_equal(PQstatus(conn), CONNECTION_OK);
         const char *values[] = {deals, users, nows};
         PGresult *result = PQexecParams(conn,
@@ -1028,7 +1050,7 @@ static void terminate_sessions(void)
         terminate_sessions_now();
         int64_t deadline = monotonic_ms() + 10000;
         for (;;) {
-                PGconn *conn = PQconnectdb(fixture.admin_url);
+                PGconn *conn = connect_raw(fixture.admin_url);
                 const char *values[] = {fixture.database};
                 PGresult *result = PQexecParams(
                         conn, "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = $1", 1, NULL,
@@ -1121,7 +1143,7 @@ static void *burst_thread_main(void *userdata)
         struct burst_thread *t = userdata;
         struct store *store = NULL;
         struct store_options options = {.url = fixture.url, .connect_timeout_seconds = 30};
-        if (store_open(&options, &store) < 0)
+        if (open_with_retry(&options, &store) < 0)
                 return NULL;
         for (int i = 0; i < BURST_ATTEMPTS * 100 && t->attempts < BURST_ATTEMPTS; i++) {
                 char user[48];
@@ -1233,7 +1255,7 @@ static int setup_fixture(const char *backend)
                  * digits and letters we chose above. */
                 char sql[128];
                 snprintf(sql, sizeof(sql), "CREATE DATABASE \"%s\"", fixture.database);
-                PGconn *conn = PQconnectdb(fixture.admin_url);
+                PGconn *conn = connect_raw(fixture.admin_url);
                 if (PQstatus(conn) != CONNECTION_OK) {
                         fprintf(stderr, "cannot connect to %s: %s", "TRIPDEAL_TEST_PG_URL",
                                 PQerrorMessage(conn));
@@ -1266,7 +1288,7 @@ static void teardown_fixture(void)
                 char sql[128];
                 snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)",
                          fixture.database);
-                PGconn *conn = PQconnectdb(fixture.admin_url);
+                PGconn *conn = connect_raw(fixture.admin_url);
                 PQclear(PQexec(conn, sql));
                 PQfinish(conn);
                 return;
