@@ -60,7 +60,9 @@ static const struct {
                             "INSERT INTO deals (seed_key, product_id, title, price, list_price,"
                             " stock_total, stock_left, starts_at, ends_at) "
                             "SELECT $1, p.id, $3, $4, $5, $6, $6, $7, $8 FROM products p "
-                            "WHERE p.seed_key = $2 ON CONFLICT (seed_key) DO NOTHING"},
+                            "WHERE p.seed_key = $2 ON CONFLICT (seed_key) DO UPDATE SET "
+                            "starts_at = excluded.starts_at, ends_at = excluded.ends_at "
+                            "WHERE deals.stock_left = deals.stock_total OR deals.ends_at <= $9"},
         [STMT_SEED_POST] = {"tripdeal_seed_post",
                             "INSERT INTO posts (seed_key, author, title, body, rating, "
                             "created_at) VALUES ($1, $2, $3, $4, $5, $6) "
@@ -662,7 +664,7 @@ static int seed_body(struct store *store, time_t now)
         if (r < 0)
                 return r;
         char a[INT64_TEXT_SIZE], b[INT64_TEXT_SIZE], c[INT64_TEXT_SIZE], d[INT64_TEXT_SIZE],
-                e[INT64_TEXT_SIZE];
+                e[INT64_TEXT_SIZE], f[INT64_TEXT_SIZE];
 
         for (size_t i = 0; i < store_seed_products_count && r == 0; i++) {
                 const struct seed_product *p = &store_seed_products[i];
@@ -683,8 +685,9 @@ static int seed_body(struct store *store, time_t now)
                                         int64_text(b, s->list_price),
                                         int64_text(c, s->stock_total),
                                         int64_text(d, (int64_t)now + s->starts_offset),
-                                        int64_text(e, (int64_t)now + s->ends_offset)};
-                r = exec_prepared_command(store, STMT_SEED_DEAL, 8, values);
+                                        int64_text(e, (int64_t)now + s->ends_offset),
+                                        int64_text(f, (int64_t)now)};
+                r = exec_prepared_command(store, STMT_SEED_DEAL, 9, values);
         }
         for (size_t i = 0; i < store_seed_posts_count && r == 0; i++) {
                 const struct seed_post *p = &store_seed_posts[i];

@@ -392,6 +392,25 @@ static void test_seed_idempotent(void **state)
         assert_int_equal(n_deals2, n_deals);
         assert_int_equal(raw_query("SELECT COUNT(*) FROM posts", 0), posts_total);
 
+        /* Two days later on the same database: still nothing added, and the
+         * untouched demo sale is open again (windows moved to the new now). */
+        time_t later = now + 2 * 24 * HOUR;
+        assert_int_equal(store_seed_demo(store, later), 0);
+        struct deal *deals3 = NULL;
+        size_t n_deals3 = 0;
+        assert_int_equal(store_list_deals(store, &deals3, &n_deals3), 0);
+        assert_int_equal(n_deals3, n_deals);
+        bool open_later = false, upcoming_later = false;
+        for (size_t i = 0; i < n_deals3; i++) {
+                open_later |= deals3[i].starts_at <= later && later < deals3[i].ends_at &&
+                              deals3[i].stock_left >= 50;
+                upcoming_later |= deals3[i].starts_at > later;
+        }
+        assert_true(open_later);
+        assert_true(upcoming_later);
+        store_deals_free(deals3, n_deals3);
+        assert_int_equal(store_seed_demo(store, now), 0); /* back, for the tests after us */
+
         store_products_free(products, n_products);
         store_products_free(products2, n_products2);
         store_deals_free(deals, n_deals);
