@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,39 +32,47 @@
 #define PROGRAM "tripdeal-app"
 
 static const char usage_text[] =
-        "Usage: " PROGRAM " [OPTIONS]\n"
+        "Usage: tripdeal-app [OPTIONS]\n"
         "\n"
         "The TripDeal travel site: pages, JSON API, live stock over WebSocket.\n"
         "Every option can also come from the environment variable in brackets;\n"
         "the flag wins over the environment.\n"
         "\n"
-        "  --listen ADDR:PORT        address to serve on [TRIPDEAL_LISTEN]\n"
-        "                            (default 127.0.0.1:8080; port 0 = any free port)\n"
-        "  --db URL                  sqlite:PATH or postgresql://... [TRIPDEAL_DB]\n"
-        "                            (default sqlite:tripdeal.db)\n"
-        "  --seed-demo               load demo products, deals and posts (idempotent)\n"
-        "  --log-level LEVEL         debug|info|warn|error [TRIPDEAL_LOG_LEVEL] (default info)\n"
-        "  --threads N               HTTP worker threads [TRIPDEAL_THREADS] (default: CPUs)\n"
-        "  --secret-file PATH        cookie-signing secret, >= 16 bytes [TRIPDEAL_SECRET_FILE];\n"
-        "                            or the secret itself in TRIPDEAL_SECRET.  Replicas that\n"
-        "                            share sessions need the same secret.  Default: a random\n"
-        "                            secret per process (sessions end with the process)\n"
-        "  --grace-period DURATION   SIGTERM: longest wait for in-flight requests (default 25s)\n"
-        "  --shutdown-delay DURATION SIGTERM: keep serving, not ready, this long first (default "
-        "0s)\n"
-        "  --max-body-bytes N        larger request bodies get 413 (default 65536)\n"
-        "  --max-header-bytes N      request line + headers limit (default 8192, max 65535)\n"
-        "  --idle-timeout DURATION   close idle keep-alive connections after (default 30s)\n"
-        "  --request-timeout DURATION  headers or body not complete after this: close (default "
-        "10s)\n"
-        "  --stock-poll-interval DURATION  re-read stock for other replicas' claims (default "
-        "500ms)\n"
-        "  --page-cache DURATION     render \"/\" at most once per this per thread (default 1s)\n"
-        "  --cookie-secure           mark the session cookie Secure (behind HTTPS)\n"
-        "  --help                    show this help\n"
+        "  --listen ADDR:PORT       address to serve on [TRIPDEAL_LISTEN]\n"
+        "                           (default 127.0.0.1:8080; port 0 = any free port)\n"
+        "  --db URL                 sqlite:PATH or postgresql://... [TRIPDEAL_DB]\n"
+        "                           (default sqlite:tripdeal.db)\n"
+        "  --seed-demo              load demo products, deals and posts (idempotent)\n"
+        "                           [TRIPDEAL_SEED_DEMO=1]\n"
+        "  --log-level LEVEL        debug|info|warn|error (default info) [TRIPDEAL_LOG_LEVEL]\n"
+        "  --threads N              HTTP worker threads (default: CPUs, at most 16)\n"
+        "                           [TRIPDEAL_THREADS]\n"
+        "  --secret-file PATH       cookie-signing secret, >= 16 bytes [TRIPDEAL_SECRET_FILE];\n"
+        "                           or the secret itself in TRIPDEAL_SECRET.  Replicas that\n"
+        "                           share sessions need the same secret.  Default: a random\n"
+        "                           secret per process (sessions end with the process)\n"
+        "  --grace-period DUR       SIGTERM: longest wait for in-flight requests (default 25s)\n"
+        "                           [TRIPDEAL_GRACE_PERIOD]\n"
+        "  --shutdown-delay DUR     SIGTERM: keep serving, not ready, this long before\n"
+        "                           closing the listener (default 0s) [TRIPDEAL_SHUTDOWN_DELAY]\n"
+        "  --max-body-bytes N       larger request bodies get 413 (default 65536)\n"
+        "                           [TRIPDEAL_MAX_BODY_BYTES]\n"
+        "  --max-header-bytes N     request line + headers, else 431 (default 8192, max 65535)\n"
+        "                           [TRIPDEAL_MAX_HEADER_BYTES]\n"
+        "  --idle-timeout DUR       close idle keep-alive connections (default 30s)\n"
+        "                           [TRIPDEAL_IDLE_TIMEOUT]\n"
+        "  --request-timeout DUR    close when headers or body are not complete in time\n"
+        "                           (default 10s) [TRIPDEAL_REQUEST_TIMEOUT]\n"
+        "  --stock-poll-interval DUR  re-read stock to see other replicas' claims\n"
+        "                           (default 500ms) [TRIPDEAL_STOCK_POLL_INTERVAL]\n"
+        "  --page-cache DUR         render \"/\" at most once per this per thread (default 1s;\n"
+        "                           0 disables) [TRIPDEAL_PAGE_CACHE]\n"
+        "  --cookie-secure          mark the session cookie Secure (behind HTTPS)\n"
+        "                           [TRIPDEAL_COOKIE_SECURE=1]\n"
+        "  --help                   show this help\n"
         "\n"
         "Durations: 500ms, 10s, 1m30s.  Exit status: 0 after a clean shutdown, 1 when the\n"
-        "database or the listener cannot be set up, 2 for bad flags.\n";
+        "database or the listener cannot be set up, 2 for bad flags or values.\n";
 
 /* One line on stderr and exit 2, as the pinned interface says. */
 _printf_(1, 2) static _Noreturn void usage_error(const char *fmt, ...)
@@ -83,6 +92,14 @@ static const char *flag_or_env(const char *flag, const char *env)
                 return flag;
         const char *value = getenv(env);
         return value && *value ? value : NULL;
+}
+
+/* "1", "true", "yes" (any case) -> true; unset, empty or anything else -> false. */
+static bool env_bool(const char *env)
+{
+        const char *value = getenv(env);
+        return value && (strcmp(value, "1") == 0 || strcasecmp(value, "true") == 0 ||
+                         strcasecmp(value, "yes") == 0);
 }
 
 static int64_t parse_duration_flag(const char *name, const char *text, int64_t fallback)
@@ -271,6 +288,10 @@ static void parse_flags(int argc, char **argv, struct app_config *config,
         }
         if (optind < argc)
                 usage_error("unexpected argument \"%s\"", argv[optind]);
+        if (!config->seed_demo)
+                config->seed_demo = env_bool("TRIPDEAL_SEED_DEMO");
+        if (!config->cookie_secure)
+                config->cookie_secure = env_bool("TRIPDEAL_COOKIE_SECURE");
 
         parse_listen(flag_or_env(listen, "TRIPDEAL_LISTEN") ?: "127.0.0.1:8080", config);
 
@@ -288,19 +309,31 @@ static void parse_flags(int argc, char **argv, struct app_config *config,
                 (int)parse_number_flag("threads", flag_or_env(threads, "TRIPDEAL_THREADS"),
                                        cpus > 0 ? (cpus > 16 ? 16 : cpus) : 2, 1, 64);
         *ret_secret_file = flag_or_env(secret_file, "TRIPDEAL_SECRET_FILE");
-        config->grace_ms = parse_duration_flag("grace-period", grace, 25000);
-        config->shutdown_delay_ms = parse_duration_flag("shutdown-delay", delay, 0);
-        config->max_body_bytes =
-                (size_t)parse_number_flag("max-body-bytes", max_body, 65536, 1, 64 << 20);
-        config->max_header_bytes =
-                (unsigned)parse_number_flag("max-header-bytes", max_header, 8192, 1024, 65535);
+        config->grace_ms = parse_duration_flag("grace-period",
+                                               flag_or_env(grace, "TRIPDEAL_GRACE_PERIOD"), 25000);
+        config->shutdown_delay_ms = parse_duration_flag(
+                "shutdown-delay", flag_or_env(delay, "TRIPDEAL_SHUTDOWN_DELAY"), 0);
+        config->max_body_bytes = (size_t)parse_number_flag(
+                "max-body-bytes", flag_or_env(max_body, "TRIPDEAL_MAX_BODY_BYTES"), 65536, 1,
+                64 << 20);
+        config->max_header_bytes = (unsigned)parse_number_flag(
+                "max-header-bytes", flag_or_env(max_header, "TRIPDEAL_MAX_HEADER_BYTES"), 8192,
+                1024, 65535);
         config->idle_timeout_seconds =
-                (int)((parse_duration_flag("idle-timeout", idle, 30000) + 999) / 1000);
-        config->request_timeout_seconds =
-                (int)((parse_duration_flag("request-timeout", request_timeout, 10000) + 999) /
+                (int)((parse_duration_flag("idle-timeout",
+                                           flag_or_env(idle, "TRIPDEAL_IDLE_TIMEOUT"), 30000) +
+                       999) /
                       1000);
-        config->stock_poll_ms = (int)parse_duration_flag("stock-poll-interval", poll, 500);
-        config->main_page_cache_ms = (int)parse_duration_flag("page-cache", page_cache, 1000);
+        config->request_timeout_seconds =
+                (int)((parse_duration_flag("request-timeout",
+                                           flag_or_env(request_timeout, "TRIPDEAL_REQUEST_TIMEOUT"),
+                                           10000) +
+                       999) /
+                      1000);
+        config->stock_poll_ms = (int)parse_duration_flag(
+                "stock-poll-interval", flag_or_env(poll, "TRIPDEAL_STOCK_POLL_INTERVAL"), 500);
+        config->main_page_cache_ms = (int)parse_duration_flag(
+                "page-cache", flag_or_env(page_cache, "TRIPDEAL_PAGE_CACHE"), 1000);
         if (config->idle_timeout_seconds < 1 || config->request_timeout_seconds < 1)
                 usage_error("timeouts must be at least 1s");
         if (config->stock_poll_ms < 50)
