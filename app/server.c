@@ -148,6 +148,26 @@ static void assign_request_id(struct worker *worker, struct lws *wsi, struct con
 }
 
 /*
+ * lws's status table lacks some codes (201, 422, 426...) and then writes
+ * "HTTP/1.1 201 " with an empty reason phrase; fill ours in.
+ */
+static int add_missing_reason(unsigned char *start, unsigned char **p, unsigned char *end,
+                              int status)
+{
+        unsigned char *line_end = memmem(start, (size_t)(*p - start), "\r\n", 2);
+        if (!line_end || line_end == start || line_end[-1] != ' ')
+                return 0;
+        const char *reason = http_status_reason(status);
+        size_t length = strlen(reason);
+        if ((size_t)(end - *p) < length)
+                return -ENOBUFS;
+        memmove(line_end + length, line_end, (size_t)(*p - line_end));
+        memcpy(line_end, reason, length);
+        *p += length;
+        return 0;
+}
+
+/*
  * Write the whole response (status line, headers, body) with one lws_write,
  * so a small page leaves in one send().  Content-Length is added by name,
  * which keeps lws from accounting the body separately from the headers.
@@ -174,7 +194,8 @@ static int write_response(struct worker *worker, struct lws *wsi, struct connect
                         return -1;                                                              \
         } while (0)
 
-        if (lws_add_http_header_status(wsi, (unsigned)response->status, &p, end))
+        if (lws_add_http_header_status(wsi, (unsigned)response->status, &p, end) ||
+            add_missing_reason(start, &p, end, response->status) < 0)
                 return -1;
         ADD("content-type:",
             response->content_type ? response->content_type : "text/plain; charset=utf-8");
@@ -343,6 +364,12 @@ static int on_http(struct worker *worker, struct lws *wsi, struct connection *co
         if (connection->method != HTTP_METHOD_POST)
                 return dispatch(worker, wsi, connection);
 
+        /* Bodies must come with a Content-Length (no chunked uploads). */
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+                answer_early(worker, wsi, connection, 411, "length_required",
+                             "Send the body with a Content-Length header.");
+                return -1;
+        }
         char length_text[32] = "";
         int64_t content_length = 0;
         if (lws_hdr_copy(wsi, length_text, sizeof(length_text), WSI_TOKEN_HTTP_CONTENT_LENGTH) >
@@ -484,6 +511,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                 return 0;
         }
         case LWS_CALLBACK_ESTABLISHED:
+                log_emit(LOG_LEVEL_DEBUG, json_pack("{s:s}", "path", ROUTE_WEBSOCKET_PATH),
+                         "websocket opened");
                 connection->is_websocket = true;
                 connection->stock_version_sent = 0;
                 if (lws_get_protocol(wsi) == &protocols[0])
