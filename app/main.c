@@ -228,7 +228,8 @@ static void parse_flags(int argc, char **argv, struct app_config *config,
         opterr = 0; /* our own one-line errors */
         for (;;) {
                 int index = 0;
-                int c = getopt_long(argc, argv, "", options, &index);
+                /* A leading ':' makes a missing value ':' rather than '?'. */
+                int c = getopt_long(argc, argv, ":", options, &index);
                 if (c == -1)
                         break;
                 switch (c) {

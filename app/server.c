@@ -62,6 +62,8 @@ struct connection {
         bool in_flight;     /* counted in app->in_flight */
         bool response_sent; /* an early answer (413) went out; discard the body */
         bool is_websocket;
+        bool close_after_response; /* body length unknown: lws would read the next request as body
+                                    */
         enum http_method method;
         char *path;
         char *body;
@@ -218,7 +220,7 @@ static int write_response(struct worker *worker, struct lws *wsi, struct connect
         if (response->allow)
                 ADD("allow:", response->allow);
         /* Draining: ask keep-alive clients to reconnect (to another replica). */
-        if (atomic_load(&app->draining))
+        if (atomic_load(&app->draining) || connection->close_after_response)
                 ADD("connection:", "close");
 #undef ADD
         if (lws_finalize_http_header(wsi, &p, end))
@@ -314,7 +316,7 @@ static int dispatch(struct worker *worker, struct lws *wsi, struct connection *c
         http_response_clear(&response);
         connection_end_request(worker, connection);
 
-        if (w < 0)
+        if (w < 0 || connection->close_after_response)
                 return -1;
         return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
@@ -361,7 +363,10 @@ static int on_http(struct worker *worker, struct lws *wsi, struct connection *co
         if (!connection->path)
                 return -1;
 
-        if (connection->method != HTTP_METHOD_POST)
+        bool may_have_body = connection->method == HTTP_METHOD_POST ||
+                             connection->method == HTTP_METHOD_PUT ||
+                             connection->method == HTTP_METHOD_PATCH;
+        if (!may_have_body)
                 return dispatch(worker, wsi, connection);
 
         /* Bodies must come with a Content-Length (no chunked uploads). */
@@ -369,6 +374,15 @@ static int on_http(struct worker *worker, struct lws *wsi, struct connection *co
                 answer_early(worker, wsi, connection, 411, "length_required",
                              "Send the body with a Content-Length header.");
                 return -1;
+        }
+        /*
+         * No Content-Length means an empty body (RFC 9112 6.3), but lws then
+         * expects a body until the connection ends.  Answer now and close the
+         * connection so that a next request is not swallowed as body.
+         */
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) {
+                connection->close_after_response = true;
+                return dispatch(worker, wsi, connection);
         }
         char length_text[32] = "";
         int64_t content_length = 0;
@@ -427,6 +441,8 @@ static int on_body_complete(struct worker *worker, struct lws *wsi, struct conne
                 return -1; /* the 413 went out already; this connection is done */
         }
         lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+        if (!connection->path)
+                return -1; /* a body without a request we are waiting for */
         return dispatch(worker, wsi, connection);
 }
 
