@@ -404,7 +404,6 @@ static void drain(struct app *app, struct server *server, int signal_number)
         while (clock_monotonic_ms() < delay_end && clock_monotonic_ms() < deadline)
                 nanosleep(&(struct timespec){.tv_nsec = 20 * 1000000}, NULL);
 
-        atomic_store(&app->refuse_connections, true);
         server_stop_accepting(server);
         while (atomic_load(&app->in_flight) > 0 && clock_monotonic_ms() < deadline)
                 nanosleep(&(struct timespec){.tv_nsec = 5 * 1000000}, NULL);

@@ -492,7 +492,7 @@ static void render_deal_status(struct html *page, const struct deal *deal, time_
         case DEAL_UPCOMING:
                 format_kst(deal->starts_at, when);
                 format_remaining(deal->starts_at - now, remaining);
-                html_format(&*page,
+                html_format(page,
                             "<p class=\"countdown upcoming\" data-starts-at=\"%lld\">시작까지 "
                             "<span class=\"remaining\">%s</span> 남음 · starts %s</p>",
                             (long long)deal->starts_at, remaining, when);
