@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -45,7 +46,8 @@ static const char usage_text[] =
         "  --seed-demo              load demo products, deals and posts (idempotent)\n"
         "                           [TRIPDEAL_SEED_DEMO=1]\n"
         "  --log-level LEVEL        debug|info|warn|error (default info) [TRIPDEAL_LOG_LEVEL]\n"
-        "  --threads N              HTTP worker threads (default: CPUs, at most 16)\n"
+        "  --threads N              HTTP worker threads, one database connection each\n"
+        "                           (default: usable CPUs incl. cgroup quota, at most 8)\n"
         "                           [TRIPDEAL_THREADS]\n"
         "  --secret-file PATH       cookie-signing secret, >= 16 bytes [TRIPDEAL_SECRET_FILE];\n"
         "                           or the secret itself in TRIPDEAL_SECRET.  Replicas that\n"
@@ -181,6 +183,29 @@ static int load_secret(const char *secret_file, struct session_keys *keys, bool 
         return session_keys_random(keys);
 }
 
+/*
+ * One worker per CPU this process may use: the affinity mask, lowered by a
+ * cgroup v2 CPU quota (a pod with limits.cpu=1 gets 1), at most 8.  Each
+ * worker holds a database connection, so replicas x threads must stay below
+ * the server's connection limit.
+ */
+static int default_threads(void)
+{
+        cpu_set_t set;
+        int cpus = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 0;
+        if (cpus <= 0)
+                cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
+
+        _cleanup_fclose_ FILE *f = fopen("/sys/fs/cgroup/cpu.max", "re");
+        long long quota = 0, period = 0;
+        if (f && fscanf(f, "%lld %lld", &quota, &period) == 2 && quota > 0 && period > 0) {
+                long long limit = (quota + period - 1) / period;
+                if (limit < cpus)
+                        cpus = (int)limit;
+        }
+        return cpus < 1 ? 1 : cpus > 8 ? 8 : cpus;
+}
+
 static void parse_flags(int argc, char **argv, struct app_config *config,
                         const char **ret_secret_file, enum log_level *ret_level)
 {
@@ -305,10 +330,8 @@ static void parse_flags(int argc, char **argv, struct app_config *config,
         if (log_level_from_string(level, ret_level) < 0)
                 usage_error("bad --log-level \"%s\": want debug, info, warn or error", level);
 
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        config->threads =
-                (int)parse_number_flag("threads", flag_or_env(threads, "TRIPDEAL_THREADS"),
-                                       cpus > 0 ? (cpus > 16 ? 16 : cpus) : 2, 1, 64);
+        config->threads = (int)parse_number_flag(
+                "threads", flag_or_env(threads, "TRIPDEAL_THREADS"), default_threads(), 1, 64);
         *ret_secret_file = flag_or_env(secret_file, "TRIPDEAL_SECRET_FILE");
         config->grace_ms = parse_duration_flag("grace-period",
                                                flag_or_env(grace, "TRIPDEAL_GRACE_PERIOD"), 25000);

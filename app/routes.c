@@ -1002,7 +1002,7 @@ static void handle_post_create(struct route_call *call)
         if (r >= 0)
                 r = read_field(call->request, "body", BODY_MAX_CHARS, false, &body, &problem);
         if (r >= 0)
-                r = read_field(call->request, "rating", 1, true, &rating_text, &problem);
+                r = read_field(call->request, "rating", 3, true, &rating_text, &problem);
         if (r == -EBADMSG)
                 status = 400;
         int64_t rating = 5;
