@@ -525,6 +525,22 @@ static void test_utf8_round_trip(void **state)
         assert_true(found);
         store_products_free(products, n);
         store_products_free(NULL, 0);
+
+        /* Broken UTF-8 is refused the same way on both backends, and
+         * nothing is written. */
+        int64_t before = raw_query("SELECT COUNT(*) FROM posts", 0);
+        const char *broken[] = {"\xff", "abc\xc3", "\xc0\xaf" /* overlong '/' */,
+                                "\xed\xa0\x80" /* surrogate */, "\xf4\x90\x80\x80"};
+        for (size_t i = 0; i < sizeof(broken) / sizeof(broken[0]); i++) {
+                assert_int_equal(store_create_post(store, "a", broken[i], "b", 3, 0, NULL),
+                                 -EINVAL);
+                assert_int_equal(store_create_post(store, broken[i], "t", "b", 3, 0, NULL),
+                                 -EINVAL);
+                enum claim_outcome outcome;
+                int64_t left;
+                assert_int_equal(store_claim(store, 1, broken[i], 0, &outcome, &left), -EINVAL);
+        }
+        assert_int_equal(raw_query("SELECT COUNT(*) FROM posts", 0), before);
         store_close(store);
 }
 
@@ -628,9 +644,10 @@ enum { CLAIMERS = 200, CONCURRENT_STOCK = 50, DISTINCT_USERS = 150 };
 
 struct claimer {
         pthread_barrier_t *barrier;
+        bool unbatched;
         int64_t deal_id;
         time_t now;
-        char user[32];
+        char user[64];
         int result;
         enum claim_outcome outcome;
         int64_t left;
@@ -641,7 +658,8 @@ static void *claimer_thread(void *userdata)
 {
         struct claimer *c = userdata;
         struct store *store = NULL;
-        struct store_options options = {.url = fixture.url, .busy_timeout_ms = 60000};
+        struct store_options options = {
+                .url = fixture.url, .busy_timeout_ms = 60000, .unbatched_claims = c->unbatched};
         c->result = store_open(&options, &store);
         if (c->result < 0)
                 snprintf(c->error, sizeof(c->error), "%s", store_last_error(NULL));
@@ -656,7 +674,13 @@ static void *claimer_thread(void *userdata)
         return NULL;
 }
 
-static void test_claim_concurrent_threads(void **state)
+/* User ids with characters that need quoting anywhere they travel. */
+static void claimer_user(int user, char *buffer, size_t size)
+{
+        snprintf(buffer, size, "사용자 \"{%03d}\", \\ 'x'", user);
+}
+
+static void claim_concurrent_threads(bool unbatched)
 {
         struct store *store = open_store();
         time_t now = time(NULL);
@@ -668,9 +692,9 @@ static void test_claim_concurrent_threads(void **state)
         pthread_barrier_init(&barrier, NULL, CLAIMERS);
         for (int i = 0; i < CLAIMERS; i++) {
                 /* 50 users try twice, from two threads at the same moment. */
-                claimers[i] = (struct claimer){.barrier = &barrier, .deal_id = deal, .now = now};
-                snprintf(claimers[i].user, sizeof(claimers[i].user), "user-%03d",
-                         i % DISTINCT_USERS);
+                claimers[i] = (struct claimer){
+                        .barrier = &barrier, .unbatched = unbatched, .deal_id = deal, .now = now};
+                claimer_user(i % DISTINCT_USERS, claimers[i].user, sizeof(claimers[i].user));
                 assert_int_equal(pthread_create(&threads[i], NULL, claimer_thread, &claimers[i]),
                                  0);
         }
@@ -720,7 +744,27 @@ static void test_claim_concurrent_threads(void **state)
         assert_int_equal(
                 raw_query("SELECT COUNT(DISTINCT user_id) FROM claims WHERE deal_id = $1", deal),
                 CONCURRENT_STOCK);
+
+        /* The ids were stored exactly: each winner is recognised again. */
+        for (int u = 0; u < DISTINCT_USERS; u++) {
+                char user[64];
+                claimer_user(u, user, sizeof(user));
+                claim(store, deal, user, now,
+                      ok_per_user[u] ? CLAIM_ALREADY_CLAIMED : CLAIM_SOLD_OUT, 0);
+        }
         store_close(store);
+}
+
+/* Each thread's claims combined with the others' (the default). */
+static void test_claim_concurrent_threads(void **state)
+{
+        claim_concurrent_threads(false);
+}
+
+/* Every claim its own transaction: 200 connections fight in the database. */
+static void test_claim_concurrent_threads_unbatched(void **state)
+{
+        claim_concurrent_threads(true);
 }
 
 /*
@@ -1049,6 +1093,7 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_claim_outcomes),
                 cmocka_unit_test(test_claim_seeded_deal),
                 cmocka_unit_test(test_claim_concurrent_threads),
+                cmocka_unit_test(test_claim_concurrent_threads_unbatched),
                 cmocka_unit_test(test_claim_processes_with_kill),
                 cmocka_unit_test(test_postgresql_recovers),
         };
