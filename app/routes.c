@@ -30,7 +30,9 @@ struct route_call {
         struct route_worker *worker;
         const struct http_request *request;
         struct http_response *response;
-        int64_t id; /* the {id} path parameter */
+        int64_t id;                  /* the {id} path parameter */
+        struct claim_request *claim; /* set by a handler that defers to the claim executor */
+        bool deferred;
 };
 
 typedef void (*route_handler)(struct route_call *call);
@@ -123,10 +125,12 @@ enum route_lookup_result routes_lookup(enum http_method method, const char *path
 static void respond_error(struct route_call *call, int status, const char *error,
                           const char *message);
 
-void routes_handle(struct route_worker *worker, const struct http_request *request,
-                   struct http_response *response, size_t *ret_route)
+bool routes_handle(struct route_worker *worker, const struct http_request *request,
+                   struct http_response *response, size_t *ret_route,
+                   struct claim_request *ret_claim)
 {
-        struct route_call call = {.worker = worker, .request = request, .response = response};
+        struct route_call call = {
+                .worker = worker, .request = request, .response = response, .claim = ret_claim};
         const char *allow = NULL;
         size_t route;
 
@@ -144,6 +148,7 @@ void routes_handle(struct route_worker *worker, const struct http_request *reque
                 break;
         }
         *ret_route = route;
+        return call.deferred;
 }
 
 void route_worker_clear(struct route_worker *worker)
@@ -640,37 +645,12 @@ static void handle_deal(struct route_call *call)
         keep_cookie(call, cookie);
 }
 
-/* The claim itself, shared by the form and the API: session and CSRF checked by the caller. */
-static int claim(struct route_call *call, const char *user, enum claim_outcome *ret_outcome,
-                 int64_t *ret_stock_left)
+/* Hand the claim to the claim executor; routes_finish_claim() answers. */
+static void defer_claim(struct route_call *call, const char *user, bool api)
 {
-        struct app *app = call->worker->app;
-        struct store *store;
-        int r = worker_store(call, &store);
-        if (r >= 0)
-                r = store_claim(store, call->id, user, time(NULL), ret_outcome, ret_stock_left);
-        if (r < 0) {
-                metrics_count_claim(app->metrics, CLAIM_METRIC_ERROR);
-                return r;
-        }
-        static const enum claim_metric metric[] = {
-                [CLAIM_OK] = CLAIM_METRIC_CLAIMED,
-                [CLAIM_SOLD_OUT] = CLAIM_METRIC_SOLD_OUT,
-                [CLAIM_ALREADY_CLAIMED] = CLAIM_METRIC_ALREADY,
-                [CLAIM_NOT_OPEN] = CLAIM_METRIC_NOT_OPEN,
-                [CLAIM_NO_SUCH_DEAL] = CLAIM_METRIC_NO_SUCH_DEAL,
-        };
-        if ((unsigned)*ret_outcome < ARRAY_SIZE(metric))
-                metrics_count_claim(app->metrics, metric[*ret_outcome]);
-        /* Push the new stock to every open page at once (no wait for the poller). */
-        if (*ret_outcome == CLAIM_OK || *ret_outcome == CLAIM_SOLD_OUT)
-                stock_feed_set(app->stock, call->id, -1, *ret_stock_left);
-        log_emit(LOG_LEVEL_DEBUG,
-                 json_pack("{s:s, s:I, s:i, s:I}", "request_id", call->request->request_id, "deal",
-                           (json_int_t)call->id, "outcome", (int)*ret_outcome, "stock_left",
-                           (json_int_t)*ret_stock_left),
-                 "claim");
-        return 0;
+        *call->claim = (struct claim_request){.deal_id = call->id, .api = api};
+        memcpy(call->claim->user, user, SESSION_USER_LENGTH + 1);
+        call->deferred = true;
 }
 
 struct claim_answer {
@@ -731,22 +711,7 @@ static void handle_deal_claim_form(struct route_call *call)
                 return;
         }
 
-        enum claim_outcome outcome;
-        int64_t stock_left;
-        r = claim(call, user, &outcome, &stock_left);
-        if (r < 0) {
-                respond_store_error(call, r == -ENOENT ? -EIO : r, "claim");
-                return;
-        }
-        struct claim_answer answer = claim_answer(outcome);
-        if (outcome != CLAIM_OK) {
-                respond_error(call, answer.status, answer.error, answer.message);
-                return;
-        }
-
-        respond_text(call, 303, "Claimed. See the deal page.\n");
-        snprintf(call->response->location, sizeof(call->response->location),
-                 "/deals/%" PRId64 "?claimed=1", call->id);
+        defer_claim(call, user, false);
 }
 
 /* "/community?page=N": newest reviews first. */
@@ -1118,21 +1083,68 @@ static void handle_api_claim(struct route_call *call)
                 return;
         }
 
-        enum claim_outcome outcome;
-        int64_t stock_left;
-        int r = claim(call, user, &outcome, &stock_left);
-        if (r < 0) {
-                respond_store_error(call, r == -ENOENT ? -EIO : r, "claim");
+        defer_claim(call, user, true);
+}
+
+/* The answer once the claim executor has run the claim (on the worker thread). */
+void routes_finish_claim(struct route_worker *worker, const struct claim_request *claim, int error,
+                         enum claim_outcome outcome, int64_t stock_left, const char *request_id,
+                         struct http_response *response)
+{
+        struct app *app = worker->app;
+        struct http_request request = {
+                .method = HTTP_METHOD_POST,
+                .path = claim->api ? "/api/deals/{id}/claims" : "/deals/{id}/claim",
+                .request_id = request_id,
+        };
+        struct route_call call = {
+                .worker = worker, .request = &request, .response = response, .id = claim->deal_id};
+
+        if (error == -ECANCELED) {
+                metrics_count_claim(app->metrics, CLAIM_METRIC_ERROR);
+                respond_error(&call, 503, "shutting_down",
+                              "This server is shutting down; please try again.");
                 return;
         }
+        if (error < 0) {
+                metrics_count_claim(app->metrics, CLAIM_METRIC_ERROR);
+                respond_store_error(&call, error == -ENOENT ? -EIO : error, "claim");
+                return;
+        }
+
+        static const enum claim_metric metric[] = {
+                [CLAIM_OK] = CLAIM_METRIC_CLAIMED,
+                [CLAIM_SOLD_OUT] = CLAIM_METRIC_SOLD_OUT,
+                [CLAIM_ALREADY_CLAIMED] = CLAIM_METRIC_ALREADY,
+                [CLAIM_NOT_OPEN] = CLAIM_METRIC_NOT_OPEN,
+                [CLAIM_NO_SUCH_DEAL] = CLAIM_METRIC_NO_SUCH_DEAL,
+        };
+        if ((unsigned)outcome < ARRAY_SIZE(metric))
+                metrics_count_claim(app->metrics, metric[outcome]);
+        /* Push the new stock to every open page at once (no wait for the poller). */
+        if (outcome == CLAIM_OK || outcome == CLAIM_SOLD_OUT)
+                stock_feed_set(app->stock, claim->deal_id, -1, stock_left);
+        log_emit(LOG_LEVEL_DEBUG,
+                 json_pack("{s:s, s:I, s:s, s:I}", "request_id", request_id, "deal",
+                           (json_int_t)claim->deal_id, "outcome", claim_outcome_to_string(outcome),
+                           "stock_left", (json_int_t)stock_left),
+                 "claim");
+
         struct claim_answer answer = claim_answer(outcome);
         if (outcome != CLAIM_OK) {
-                respond_error(call, answer.status, answer.error, answer.message);
+                respond_error(&call, answer.status, answer.error, answer.message);
                 return;
         }
-        respond_json(call, 201,
-                     json_pack("{s:b, s:I, s:s, s:I}", "claimed", 1, "deal", (json_int_t)call->id,
-                               "user", user, "stock_left", (json_int_t)stock_left));
+        if (claim->api) {
+                respond_json(&call, 201,
+                             json_pack("{s:b, s:I, s:s, s:I}", "claimed", 1, "deal",
+                                       (json_int_t)claim->deal_id, "user", claim->user,
+                                       "stock_left", (json_int_t)stock_left));
+                return;
+        }
+        respond_text(&call, 303, "Claimed. See the deal page.\n");
+        snprintf(response->location, sizeof(response->location), "/deals/%" PRId64 "?claimed=1",
+                 claim->deal_id);
 }
 
 /* ------------------------------------------------------------------ 4c. operations and assets */

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "app.h"
+#include "claims.h"
 #include "routes.h"
 #include "store.h"
 
@@ -26,6 +27,8 @@ struct fixture {
         char url[128];
         struct app app;
         struct route_worker worker;
+        struct store *claim_store;
+        bool claim_store_needs_ping;
 };
 
 static int setup(void **state)
@@ -59,6 +62,7 @@ static int teardown(void **state)
 {
         struct fixture *f = *state;
         route_worker_clear(&f->worker);
+        store_close(f->claim_store);
         stock_feed_free(f->app.stock);
         metrics_free(f->app.metrics);
         char command[128];
@@ -95,8 +99,16 @@ static void run(struct fixture *f, const struct call *c, struct http_response *r
                 request.n_query_args = 1;
         }
         size_t route = 0;
+        struct claim_request claim;
         *response = (struct http_response){0};
-        routes_handle(&f->worker, &request, response, &route);
+        if (!routes_handle(&f->worker, &request, response, &route, &claim))
+                return;
+        /* A claim: run it as the executor would, then let the route answer. */
+        struct claim_job job = {.deal_id = claim.deal_id, .now = time(NULL)};
+        memcpy(job.user, claim.user, sizeof(job.user));
+        claim_job_run(&job, f->url, f->app.stock, &f->claim_store, &f->claim_store_needs_ping);
+        routes_finish_claim(&f->worker, &claim, job.error, job.outcome, job.stock_left, "test",
+                            response);
 }
 
 static bool body_has(const struct http_response *response, const char *text)
@@ -234,6 +246,21 @@ static void test_api_claims(void **state)
         int64_t after = 0;
         open_deal(f, &after);
         assert_int_equal(after, stock_left - 1);
+
+        /* The HTML form: CSRF in the body, success is a redirect to the deal page. */
+        char form_path[64], form_body[128];
+        snprintf(form_path, sizeof(form_path), "/deals/%lld/claim", (long long)id);
+        snprintf(form_body, sizeof(form_body), "csrf=%s", other_csrf);
+        run(f,
+            &(struct call){.method = HTTP_METHOD_POST,
+                           .path = form_path,
+                           .cookie = other_cookie,
+                           .content_type = "application/x-www-form-urlencoded",
+                           .body = form_body},
+            &response);
+        assert_int_equal(response.status, 303);
+        assert_non_null(strstr(response.location, "claimed=1"));
+        http_response_clear(&response);
 
         claim.path = "/api/deals/999999/claims";
         run(f, &claim, &response);
