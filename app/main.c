@@ -50,7 +50,7 @@ static const char usage_text[] =
         "                           (default: usable CPUs incl. cgroup quota, at most 8)\n"
         "                           [TRIPDEAL_THREADS]\n"
         "  --claim-threads N        threads that run claims, one database connection each\n"
-        "                           (default 16 for PostgreSQL, 2 for SQLite)\n"
+        "                           (default 32 for PostgreSQL, 2 for SQLite)\n"
         "                           [TRIPDEAL_CLAIM_THREADS]\n"
         "  --secret-file PATH       cookie-signing secret, >= 16 bytes [TRIPDEAL_SECRET_FILE];\n"
         "                           or the secret itself in TRIPDEAL_SECRET.  Replicas that\n"
@@ -346,7 +346,7 @@ static void parse_flags(int argc, char **argv, struct app_config *config,
         bool sqlite = strncmp(config->database_url, "sqlite:", 7) == 0;
         config->claim_threads = (int)parse_number_flag(
                 "claim-threads", flag_or_env(claim_threads, "TRIPDEAL_CLAIM_THREADS"),
-                sqlite ? 2 : 16, 1, 256);
+                sqlite ? 2 : 32, 1, 256);
         *ret_secret_file = flag_or_env(secret_file, "TRIPDEAL_SECRET_FILE");
         config->grace_ms = parse_duration_flag("grace-period",
                                                flag_or_env(grace, "TRIPDEAL_GRACE_PERIOD"), 25000);
