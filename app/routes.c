@@ -157,6 +157,9 @@ void route_worker_clear(struct route_worker *worker)
                 return;
         store_close(worker->store);
         free(worker->main_page);
+        store_deals_free(worker->deals, worker->n_deals);
+        worker->deals = NULL;
+        worker->n_deals = 0;
         worker->store = NULL;
         worker->main_page = NULL;
 }
@@ -276,6 +279,43 @@ static int worker_store(struct route_call *call, struct store **ret_store)
         }
         worker->store_needs_ping = false;
         *ret_store = worker->store;
+        return 0;
+}
+
+/*
+ * Every deal, from this thread's cache (refreshed after --page-cache), with
+ * stock_left from the live stock feed, which claims of this process update
+ * at once and the poller every interval.  The rows stay owned by the cache.
+ */
+static int cached_deals(struct route_call *call, struct deal **ret_deals, size_t *ret_count)
+{
+        struct route_worker *worker = call->worker;
+        struct app *app = worker->app;
+        int64_t now_ms = clock_monotonic_ms();
+
+        if (!stock_feed_database_ok(app->stock))
+                return -ECONNREFUSED;
+        if (!worker->deals || now_ms >= worker->deals_expires_ms) {
+                struct store *store;
+                struct deal *deals = NULL;
+                size_t n = 0;
+                int r = worker_store(call, &store);
+                if (r >= 0)
+                        r = store_list_deals(store, &deals, &n);
+                if (r < 0)
+                        return r;
+                store_deals_free(worker->deals, worker->n_deals);
+                worker->deals = deals;
+                worker->n_deals = n;
+                worker->deals_expires_ms = now_ms + app->config.main_page_cache_ms;
+        }
+        for (size_t i = 0; i < worker->n_deals; i++) {
+                int64_t stock_left;
+                if (stock_feed_get(app->stock, worker->deals[i].id, &stock_left))
+                        worker->deals[i].stock_left = stock_left;
+        }
+        *ret_deals = worker->deals;
+        *ret_count = worker->n_deals;
         return 0;
 }
 
@@ -542,12 +582,9 @@ static void render_deal_prices(struct html *page, const struct deal *deal)
 /* "/sales": every deal with countdown and live stock. */
 static void handle_sales(struct route_call *call)
 {
-        struct store *store;
         struct deal *deals = NULL;
         size_t n = 0;
-        int r = worker_store(call, &store);
-        if (r >= 0)
-                r = store_list_deals(store, &deals, &n);
+        int r = cached_deals(call, &deals, &n);
         if (r < 0) {
                 respond_store_error(call, r, "list deals");
                 return;
@@ -581,7 +618,6 @@ static void handle_sales(struct route_call *call)
                 html_raw(&page, "<p>진행 중인 세일이 없습니다. No sales right now.</p>");
         html_raw(&page, "</section>");
         page_end(&page);
-        store_deals_free(deals, n);
         respond_page(call, 200, &page);
 }
 
@@ -597,11 +633,23 @@ static void handle_deal(struct route_call *call)
         char cookie[HTTP_HEADER_VALUE_MAX];
         snprintf(cookie, sizeof(cookie), "%s", call->response->set_cookie);
 
-        struct store *store;
+        /* From this thread's deal cache when it has the deal (strings borrowed), else
+         * from the database (a deal newer than the cache, or an unknown id). */
         struct deal deal = {0};
-        int r = worker_store(call, &store);
-        if (r >= 0)
-                r = store_get_deal(store, call->id, &deal);
+        bool owned = false;
+        struct deal *deals = NULL;
+        size_t n = 0;
+        int r = cached_deals(call, &deals, &n);
+        for (size_t i = 0; r >= 0 && i < n && !deal.id; i++)
+                if (deals[i].id == call->id)
+                        deal = deals[i];
+        if (r >= 0 && !deal.id) {
+                struct store *store;
+                r = worker_store(call, &store);
+                if (r >= 0)
+                        r = store_get_deal(store, call->id, &deal);
+                owned = r >= 0;
+        }
         if (r == -ENOENT) {
                 respond_error(call, 404, "no_such_deal", "There is no deal with this number.");
                 return;
@@ -640,7 +688,8 @@ static void handle_deal(struct route_call *call)
         }
         html_raw(&page, "</article>");
         page_end(&page);
-        store_deal_clear(&deal);
+        if (owned)
+                store_deal_clear(&deal);
         respond_page(call, 200, &page);
         keep_cookie(call, cookie);
 }
