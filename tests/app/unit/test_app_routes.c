@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -351,6 +352,60 @@ static void test_readiness(void **state)
         http_response_clear(&response);
 }
 
+/* The claim executor: every submitted job comes back through finished() with its outcome. */
+static pthread_mutex_t finished_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t finished_cond = PTHREAD_COND_INITIALIZER;
+static int finished_count;
+
+static void job_finished(struct claim_job *job)
+{
+        pthread_mutex_lock(&finished_lock);
+        finished_count++;
+        pthread_cond_signal(&finished_cond);
+        pthread_mutex_unlock(&finished_lock);
+}
+
+static void test_claim_executor(void **state)
+{
+        struct fixture *f = *state;
+        int64_t stock_left = 0;
+        int64_t id = open_deal(f, &stock_left);
+        struct claim_executor *executor = NULL;
+        assert_int_equal(
+                claim_executor_new(&(struct claim_executor_options){.database_url = f->url,
+                                                                    .threads = 4,
+                                                                    .stock = f->app.stock,
+                                                                    .finished = job_finished},
+                                   &executor),
+                0);
+        enum { N = 12 };
+        struct claim_job jobs[N] = {0};
+        for (int i = 0; i < N; i++) {
+                jobs[i].deal_id = id;
+                jobs[i].now = time(NULL);
+                /* Users 0..5 twice each: six claims, six "already claimed". */
+                snprintf(jobs[i].user, sizeof(jobs[i].user), "%032d", i % 6);
+                claim_executor_submit(executor, &jobs[i]);
+        }
+        pthread_mutex_lock(&finished_lock);
+        while (finished_count < N)
+                pthread_cond_wait(&finished_cond, &finished_lock);
+        pthread_mutex_unlock(&finished_lock);
+        claim_executor_free(executor);
+
+        int ok = 0, already = 0;
+        for (int i = 0; i < N; i++) {
+                assert_int_equal(jobs[i].error, 0);
+                ok += jobs[i].outcome == CLAIM_OK;
+                already += jobs[i].outcome == CLAIM_ALREADY_CLAIMED;
+        }
+        assert_int_equal(ok, 6);
+        assert_int_equal(already, 6);
+        int64_t after = 0;
+        open_deal(f, &after);
+        assert_int_equal(after, stock_left - 6);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -358,6 +413,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_api_claims, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_post_escaped, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_readiness, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_claim_executor, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
