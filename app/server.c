@@ -880,8 +880,14 @@ static void accept_all(struct acceptor *acceptor)
                                 nanosleep(&(struct timespec){.tv_nsec = 10 * 1000000}, NULL);
                         return;
                 }
-                int one = 1;
+                /* No Nagle delay on small responses; TCP keepalive finds WebSocket
+                 * clients that vanished without closing (after about 90 s). */
+                int one = 1, idle = 60, interval = 10, count = 3;
                 (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+                (void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+                (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+                (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+                (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count));
                 if (acceptor->n_waiting == acceptor->capacity) {
                         size_t capacity = acceptor->capacity ? acceptor->capacity * 2 : 256;
                         struct waiting_connection *waiting =
