@@ -470,6 +470,23 @@ static void page_end(struct html *page)
                        "sale</footer></body></html>\n");
 }
 
+/* A picture for a destination without any image file: an emoji. */
+static const char *destination_icon(const char *destination)
+{
+        static const struct {
+                const char *word;
+                const char *icon;
+        } icons[] = {
+                {"제주", "🏝️"}, {"Jeju", "🏝️"}, {"부산", "🌊"},    {"Busan", "🌊"},
+                {"도쿄", "🗼"},       {"Tokyo", "🗼"},      {"다낭", "🌴"},    {"Da Nang", "🌴"},
+                {"오사카", "🏯"},     {"Osaka", "🏯"},      {"방콕", "🛕"}, {"Bangkok", "🛕"},
+        };
+        for (size_t i = 0; destination && i < ARRAY_SIZE(icons); i++)
+                if (strstr(destination, icons[i].word))
+                        return icons[i].icon;
+        return "✈️";
+}
+
 /* "/": featured products.  Rendered at most once per cache period per thread (the
  * busiest page; it carries no per-user content). */
 static void handle_home(struct route_call *call)
@@ -506,9 +523,11 @@ static void handle_home(struct route_call *call)
                 char price[40];
                 format_won(products[i].price, price);
                 html_format(&page,
-                            "<article class=\"product\"><p class=\"destination\">%s</p><h2>%s</h2>"
+                            "<article class=\"product\"><p class=\"icon\" "
+                            "aria-hidden=\"true\">%s</p><p class=\"destination\">%s</p><h2>%s</h2>"
                             "<p>%s</p><p class=\"price\">%s부터 from</p></article>",
-                            products[i].destination, products[i].title, products[i].summary, price);
+                            destination_icon(products[i].destination), products[i].destination,
+                            products[i].title, products[i].summary, price);
         }
         if (n == 0)
                 html_raw(&page, "<p>추천 상품이 아직 없습니다. No featured trips yet.</p>");
