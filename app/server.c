@@ -798,6 +798,8 @@ struct acceptor {
         size_t capacity;
         char *peek_buffer;
         size_t peek_size;
+        char request_id_prefix[9];
+        uint64_t request_counter;
 };
 
 static void forget_waiting(struct acceptor *acceptor, size_t index, bool close_it)
@@ -818,11 +820,16 @@ static void refuse_waiting(struct acceptor *acceptor, size_t index, int status)
                              : status == 501 ? "Unknown request method."
                              : status == 505 ? "Only HTTP/1.0 and HTTP/1.1 are served."
                                              : "Malformed request line or header.";
+        char request_id[40];
+        snprintf(request_id, sizeof(request_id), "%s-a%07" PRIx64, acceptor->request_id_prefix,
+                 ++acceptor->request_counter);
         char response[512];
         int length = snprintf(response, sizeof(response),
                               "HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
-                              "connection: close\r\ncontent-length: %zu\r\n\r\n%s\n",
-                              status, http_status_reason(status), strlen(reason) + 1, reason);
+                              "x-request-id: %s\r\nconnection: close\r\n"
+                              "content-length: %zu\r\n\r\n%s\n",
+                              status, http_status_reason(status), request_id, strlen(reason) + 1,
+                              reason);
         (void)send(fd, response, (size_t)length, MSG_NOSIGNAL | MSG_DONTWAIT);
         /* Half-close and read a little more, so the answer is not lost to a reset. */
         (void)shutdown(fd, SHUT_WR);
@@ -830,6 +837,10 @@ static void refuse_waiting(struct acceptor *acceptor, size_t index, int status)
                 if (recv(fd, acceptor->peek_buffer, acceptor->peek_size, MSG_DONTWAIT) <= 0)
                         break;
         metrics_observe_request(acceptor->server->app->metrics, routes_count(), status, 0);
+        log_emit(LOG_LEVEL_INFO,
+                 json_pack("{s:s, s:s, s:i, s:s}", "request_id", request_id, "route",
+                           routes_pattern(routes_count()), "status", status, "reason", reason),
+                 "request refused before parsing");
         forget_waiting(acceptor, index, true);
 }
 
@@ -921,6 +932,10 @@ static void *acceptor_main(void *userdata)
         struct server *server = acceptor.server;
 
         acceptor.peek_size = server->app->config.max_header_bytes;
+        unsigned char random_bytes[4] = {0};
+        (void)RAND_bytes(random_bytes, sizeof(random_bytes));
+        snprintf(acceptor.request_id_prefix, sizeof(acceptor.request_id_prefix), "%02x%02x%02x%02x",
+                 random_bytes[0], random_bytes[1], random_bytes[2], random_bytes[3]);
         acceptor.peek_buffer = malloc(acceptor.peek_size);
         acceptor.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
         struct epoll_event listen_event = {.events = EPOLLIN, .data.fd = server->listen_fd};
