@@ -195,69 +195,94 @@ static const char *const migrations[] = {
         "END\n"
         "$claim$;",
         /*
-         * 2: several claims in one call and one transaction.  Claims on a
-         * deal queue on its row lock, and the lock is held until the commit
-         * is flushed to disk, so one claim per transaction tops out at one
-         * claim per WAL flush.  The app combines the claims that arrive
-         * together in one process into one call (see claim_combiner below):
-         * one flush for all of them.  Callers sort by deal id so that two
-         * batches never take two deals' locks in opposite orders.
+         * 2: several claims in one call and one transaction.  A deal's claims
+         * queue on its row lock, and the lock is held until the commit is
+         * flushed to disk, so one claim per transaction tops out at one claim
+         * per WAL flush.  The app combines the claims that arrive together
+         * in one process into one call (see claim_combiner below): one flush
+         * for all of them.
          *
-         * Each element is exactly the claim of migration 1 (decrement if
-         * open, in stock and not yet claimed by this user; insert the claim;
-         * give the unit back if a twin won the UNIQUE race; else say why),
-         * inlined because a nested function call per claim costs more than
-         * the claim.  tripdeal_claim becomes a batch of one, so the logic
-         * lives in one place.
+         * Per deal (ascending id, so two batches never take two deals' locks
+         * in opposite orders): lock the row, read which of these users
+         * already hold a claim, decide every request in arrival order exactly
+         * as one-by-one claims would (not open > already claimed > sold out >
+         * ok), then ONE conditional decrement by the number of winners and
+         * ONE insert of their claims.  Updating the same row once per claim
+         * would leave a chain of row versions that every later update in
+         * the transaction walks again.  Every claim path takes the deal's
+         * row lock first, so the decision cannot go stale before commit; the
+         * CHECK and UNIQUE constraints still stand guard, and any error
+         * aborts the whole batch (nothing half-written).
+         *
+         * tripdeal_claim becomes a batch of one, so the logic lives here only.
          */
         "CREATE FUNCTION tripdeal_claim_batch(p_deal_ids bigint[], p_user_ids text[],"
         "                                     p_now bigint[])"
         " RETURNS TABLE (outcome text, stock bigint)"
         " LANGUAGE plpgsql AS $batch$\n"
         "DECLARE\n"
+        "  n integer := coalesce(array_length(p_deal_ids, 1), 0);\n"
+        "  outcomes text[] := array_fill(NULL::text, ARRAY[n]);\n"
+        "  stocks bigint[] := array_fill(NULL::bigint, ARRAY[n]);\n"
         "  v_deal bigint;\n"
-        "  v_user text;\n"
-        "  v_now bigint;\n"
+        "  d_left bigint;\n"
         "  d_starts_at bigint;\n"
         "  d_ends_at bigint;\n"
+        "  taken bigint;\n"
+        "  held text[];\n"
+        "  winners text[];\n"
+        "  winners_now bigint[];\n"
         "BEGIN\n"
-        "  FOR i IN 1 .. coalesce(array_length(p_deal_ids, 1), 0) LOOP\n"
-        "    v_deal := p_deal_ids[i];\n"
-        "    v_user := p_user_ids[i];\n"
-        "    v_now := p_now[i];\n"
-        "    UPDATE deals d SET stock_left = d.stock_left - 1\n"
-        "     WHERE d.id = v_deal AND d.stock_left > 0\n"
-        "       AND d.starts_at <= v_now AND d.ends_at > v_now\n"
-        "       AND NOT EXISTS (SELECT 1 FROM claims c\n"
-        "                        WHERE c.deal_id = v_deal AND c.user_id = v_user)\n"
-        "    RETURNING d.stock_left INTO stock;\n"
-        "    IF FOUND THEN\n"
-        "      INSERT INTO claims (deal_id, user_id, claimed_at) VALUES (v_deal, v_user, v_now)\n"
-        "      ON CONFLICT (deal_id, user_id) DO NOTHING;\n"
-        "      IF FOUND THEN\n"
-        "        outcome := 'ok';\n"
-        "      ELSE\n"
-        "        UPDATE deals d SET stock_left = d.stock_left + 1 WHERE d.id = v_deal\n"
-        "        RETURNING d.stock_left INTO stock;\n"
-        "        outcome := 'already_claimed';\n"
-        "      END IF;\n"
-        "    ELSE\n"
-        "      SELECT d.stock_left, d.starts_at, d.ends_at INTO stock, d_starts_at, d_ends_at\n"
-        "        FROM deals d WHERE d.id = v_deal;\n"
-        "      IF NOT FOUND THEN\n"
-        "        outcome := 'no_such_deal';\n"
-        "        stock := 0;\n"
-        "      ELSIF v_now < d_starts_at OR v_now >= d_ends_at THEN\n"
-        "        outcome := 'not_open';\n"
-        "      ELSIF EXISTS (SELECT 1 FROM claims c\n"
-        "                     WHERE c.deal_id = v_deal AND c.user_id = v_user) THEN\n"
-        "        outcome := 'already_claimed';\n"
-        "      ELSE\n"
-        "        outcome := 'sold_out';\n"
-        "      END IF;\n"
+        "  FOR v_deal IN SELECT DISTINCT x FROM unnest(p_deal_ids) x ORDER BY x LOOP\n"
+        "    SELECT d.stock_left, d.starts_at, d.ends_at INTO d_left, d_starts_at, d_ends_at\n"
+        "      FROM deals d WHERE d.id = v_deal FOR UPDATE;\n"
+        "    IF NOT FOUND THEN\n"
+        "      FOR i IN 1 .. n LOOP\n"
+        "        IF p_deal_ids[i] = v_deal THEN\n"
+        "          outcomes[i] := 'no_such_deal';\n"
+        "          stocks[i] := 0;\n"
+        "        END IF;\n"
+        "      END LOOP;\n"
+        "      CONTINUE;\n"
         "    END IF;\n"
-        "    RETURN NEXT;\n"
+        "    SELECT coalesce(array_agg(c.user_id), '{}') INTO held FROM claims c\n"
+        "     WHERE c.deal_id = v_deal AND c.user_id = ANY (p_user_ids);\n"
+        "    taken := 0;\n"
+        "    winners := '{}';\n"
+        "    winners_now := '{}';\n"
+        "    FOR i IN 1 .. n LOOP\n"
+        "      CONTINUE WHEN p_deal_ids[i] <> v_deal;\n"
+        "      IF p_now[i] < d_starts_at OR p_now[i] >= d_ends_at THEN\n"
+        "        outcomes[i] := 'not_open';\n"
+        "        stocks[i] := d_left - taken;\n"
+        "      ELSIF p_user_ids[i] = ANY (held) THEN\n"
+        "        outcomes[i] := 'already_claimed';\n"
+        "        stocks[i] := d_left - taken;\n"
+        "      ELSIF d_left - taken <= 0 THEN\n"
+        "        outcomes[i] := 'sold_out';\n"
+        "        stocks[i] := 0;\n"
+        "      ELSE\n"
+        "        taken := taken + 1;\n"
+        "        outcomes[i] := 'ok';\n"
+        "        stocks[i] := d_left - taken;\n"
+        "        held := held || p_user_ids[i];\n"
+        "        winners := winners || p_user_ids[i];\n"
+        "        winners_now := winners_now || p_now[i];\n"
+        "      END IF;\n"
+        "    END LOOP;\n"
+        "    IF taken > 0 THEN\n"
+        "      UPDATE deals d SET stock_left = d.stock_left - taken\n"
+        "       WHERE d.id = v_deal AND d.stock_left >= taken;\n"
+        "      IF NOT FOUND THEN\n"
+        "        RAISE EXCEPTION 'tripdeal_claim_batch: stock of deal % changed under its lock',"
+        " v_deal;\n"
+        "      END IF;\n"
+        "      INSERT INTO claims (deal_id, user_id, claimed_at)\n"
+        "      SELECT v_deal, w.user_id, w.claimed_at\n"
+        "        FROM unnest(winners, winners_now) AS w (user_id, claimed_at);\n"
+        "    END IF;\n"
         "  END LOOP;\n"
+        "  RETURN QUERY SELECT outcomes[k], stocks[k] FROM generate_series(1, n) k ORDER BY k;\n"
         "END\n"
         "$batch$;"
         "CREATE OR REPLACE FUNCTION tripdeal_claim(p_deal_id bigint, p_user_id text,"
@@ -279,6 +304,7 @@ struct pg_store {
         PGconn *conn;
         bool prepared[_STMT_MAX];
         struct claim_combiner *combiner; /* shared, process lifetime; NULL: unbatched */
+        bool server_closing;             /* the server sent FATAL: reconnect before use */
 };
 
 static struct claim_combiner *combiner_for(const char *url);
@@ -288,10 +314,19 @@ static PGconn *conn_of(struct store *store)
         return ((struct pg_store *)store->impl)->conn;
 }
 
-/* libpq prints notices (and a dying server's last words) on stderr by
- * default; library code must not, and the caller logs the error it gets. */
-static void ignore_notice(void *arg, const char *message)
+/*
+ * Notices and errors the server sends outside a query.  libpq prints them on
+ * stderr by default; library code must not.  One matters: a server that
+ * ends our session (shutdown, pg_terminate_backend) sends a FATAL error and
+ * then closes the socket a moment later.  Remember it, so that the next call
+ * reconnects first instead of sending its query into a closing socket.
+ */
+static void notice_receiver(void *arg, const PGresult *result)
 {
+        struct pg_store *impl = arg;
+        const char *severity = PQresultErrorField(result, PG_DIAG_SEVERITY_NONLOCALIZED);
+        if (severity && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0))
+                impl->server_closing = true;
 }
 
 /* A failed connection attempt: unreachable or refusing -> -ECONNREFUSED,
@@ -323,9 +358,10 @@ static int connect_failure(struct store *store)
  * and closes), so readable means: consume, and see whether libpq now
  * reports the connection bad.
  */
-static bool connection_lost(PGconn *conn)
+static bool connection_lost(struct pg_store *impl)
 {
-        if (PQstatus(conn) == CONNECTION_BAD)
+        PGconn *conn = impl->conn;
+        if (PQstatus(conn) == CONNECTION_BAD || impl->server_closing)
                 return true;
         for (int i = 0; i < 4; i++) {
                 struct pollfd fd = {.fd = PQsocket(conn), .events = POLLIN};
@@ -338,23 +374,24 @@ static bool connection_lost(PGconn *conn)
                 PGnotify *notify;
                 while ((notify = PQnotifies(conn))) /* also parses what arrived */
                         PQfreemem(notify);
-                if (PQstatus(conn) == CONNECTION_BAD)
+                if (PQstatus(conn) == CONNECTION_BAD || impl->server_closing)
                         return true;
         }
-        return PQstatus(conn) == CONNECTION_BAD;
+        return PQstatus(conn) == CONNECTION_BAD || impl->server_closing;
 }
 
 /* Make sure we hold a working connection, reconnecting once if not. */
 static int ensure_connected(struct store *store)
 {
         struct pg_store *impl = store->impl;
-        if (!connection_lost(impl->conn))
+        if (!connection_lost(impl))
                 return 0;
         /* Same parameters as the first connect; prepared statements die
          * with the old session. */
         PQreset(impl->conn);
+        impl->server_closing = false;
         memset(impl->prepared, 0, sizeof(impl->prepared));
-        PQsetNoticeProcessor(impl->conn, ignore_notice, NULL);
+        PQsetNoticeReceiver(impl->conn, notice_receiver, impl);
         if (PQstatus(impl->conn) != CONNECTION_OK)
                 return connect_failure(store);
         return 0;
@@ -479,18 +516,28 @@ static int postgresql_open(struct store *store, const struct store_options *opti
         char timeout[16];
         snprintf(timeout, sizeof(timeout), "%d",
                  options->connect_timeout_seconds > 0 ? options->connect_timeout_seconds : 3);
-        /* Keywords before dbname are defaults the URL may override; the
-         * ones after it are ours (text is UTF-8 on the wire, always). */
-        const char *const keywords[] = {"connect_timeout", "fallback_application_name", "dbname",
-                                        "client_encoding", NULL};
-        const char *const values[] = {timeout, "tripdeal-app", url, "UTF8", NULL};
+        /*
+         * Keywords before dbname are defaults the URL may override; the ones
+         * after it are ours (text is UTF-8 on the wire, always).  Keepalives
+         * and tcp_user_timeout: when the database host dies without closing
+         * its sockets (power-off, network partition), a call fails within
+         * seconds instead of waiting out TCP retransmission for minutes,
+         * and the next call reconnects.
+         */
+        const char *const keywords[] = {"connect_timeout",     "fallback_application_name",
+                                        "keepalives",          "keepalives_idle",
+                                        "keepalives_interval", "keepalives_count",
+                                        "tcp_user_timeout",    "dbname",
+                                        "client_encoding",     NULL};
+        const char *const values[] = {timeout, "tripdeal-app", "1", "10",   "5",
+                                      "3",     "15000",        url, "UTF8", NULL};
         impl->conn = PQconnectdbParams(keywords, values, 1);
         if (!impl->conn) {
                 store_set_error(store, "postgresql: out of memory");
                 postgresql_close(store);
                 return -ENOMEM;
         }
-        PQsetNoticeProcessor(impl->conn, ignore_notice, NULL);
+        PQsetNoticeReceiver(impl->conn, notice_receiver, impl);
         if (PQstatus(impl->conn) != CONNECTION_OK) {
                 int r = connect_failure(store);
                 postgresql_close(store);
@@ -834,8 +881,39 @@ struct claim_combiner {
 static pthread_mutex_t combiners_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct claim_combiner *combiners;
 
+/* A child of fork() has only the forking thread: no leader or queued
+ * claim of the parent's other threads will ever finish there.  Start the
+ * child's combiners empty (its stores are new connections anyway). */
+static void combiners_lock_before_fork(void)
+{
+        pthread_mutex_lock(&combiners_lock);
+}
+
+static void combiners_unlock_in_parent(void)
+{
+        pthread_mutex_unlock(&combiners_lock);
+}
+
+static void combiners_reset_in_child(void)
+{
+        for (struct claim_combiner *c = combiners; c; c = c->next) {
+                pthread_mutex_init(&c->lock, NULL);
+                c->head = c->tail = NULL;
+                c->leader_active = false;
+        }
+        pthread_mutex_init(&combiners_lock, NULL);
+}
+
+static void combiners_register_fork_handlers(void)
+{
+        pthread_atfork(combiners_lock_before_fork, combiners_unlock_in_parent,
+                       combiners_reset_in_child);
+}
+
 static struct claim_combiner *combiner_for(const char *url)
 {
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, combiners_register_fork_handlers);
         pthread_mutex_lock(&combiners_lock);
         struct claim_combiner *c;
         for (c = combiners; c; c = c->next)
@@ -870,16 +948,6 @@ static void write_array_text(FILE *f, const char *s)
         fputc('"', f);
 }
 
-static int compare_by_deal(const void *a, const void *b)
-{
-        const struct claim_request *x = *(struct claim_request *const *)a;
-        const struct claim_request *y = *(struct claim_request *const *)b;
-        if (x->deal_id != y->deal_id)
-                return x->deal_id < y->deal_id ? -1 : 1;
-        /* Same deal: keep arrival order (addresses are not an order). */
-        return 0;
-}
-
 /* Run `n` queued claims on this store's connection and fill their results. */
 static void run_batch(struct store *store, struct claim_request **batch, size_t n)
 {
@@ -890,10 +958,8 @@ static void run_batch(struct store *store, struct claim_request **batch, size_t 
                 goto finish;
         }
 
-        /* Ascending deal ids: every batch locks deals in the same order, so
-         * two processes' batches cannot deadlock. */
-        qsort(batch, n, sizeof(*batch), compare_by_deal);
-
+        /* Arrival order; the function takes the deals' locks in ascending
+         * id order itself. */
         char *arrays[3] = {NULL, NULL, NULL};
         size_t sizes[3];
         FILE *files[3];
