@@ -1178,8 +1178,10 @@ void routes_finish_claim(struct route_worker *worker, const struct claim_request
                 return;
         }
         if (error < 0) {
+                /* The claim executor logged the database's reason already. */
                 metrics_count_claim(app->metrics, CLAIM_METRIC_ERROR);
-                respond_store_error(&call, error == -ENOENT ? -EIO : error, "claim");
+                respond_error(&call, 503, "database_unavailable",
+                              "The database is unavailable right now; please try again shortly.");
                 return;
         }
 
