@@ -425,6 +425,9 @@ static int seed_check(const struct vmctl_seed_params *p, char **ret_text)
 {
         if (!p || !ret_text || !p->instance_id || !p->hostname || (p->n_ssh_keys && !p->ssh_keys))
                 return -EINVAL;
+        for (size_t i = 0; i < p->n_ssh_keys; i++)
+                if (!p->ssh_keys[i])
+                        return -EINVAL;
         return 0;
 }
 
