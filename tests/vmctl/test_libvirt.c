@@ -496,12 +496,12 @@ static void test_destroy_refuses_foreign_domain(void **state)
 
 static void test_network_nic(void **state)
 {
-        _cleanup_free_ char *name = vm_name("net");
-        struct vmctl_spec spec = base_spec(name);
-
         /* Only the test driver has a startable network here (no dnsmasq for QEMU). */
         if (env.qemu)
-                skip();
+                skip(); /* before allocating: skip() longjmps past cleanups */
+
+        _cleanup_free_ char *name = vm_name("net");
+        struct vmctl_spec spec = base_spec(name);
         spec.network = "default";
         if (vmctl_create(env.conn, &spec, NULL) != 0)
                 fail_msg("create: %s", vmctl_conn_error(env.conn));
