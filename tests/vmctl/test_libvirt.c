@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <libxml/parser.h>
+#include <libxml/xpath.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -21,6 +23,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -514,6 +517,78 @@ static void test_network_nic(void **state)
         assert_nothing_left(name);
 }
 
+/*
+ * A base image whose path holds quotes, markup, an entity and unicode goes
+ * through the volume XML to libvirt (and qemu-img) unharmed.
+ */
+static void test_hostile_base_image_path(void **state)
+{
+        static const char hostile[] = "it's \"<b>&amp;<\\b>\" ]]> \xc3\xbcn\xc3\xaf "
+                                      "\xe6\x97\xa5\xe6\x9c\xac.qcow2";
+        _cleanup_free_ char *name = vm_name("hostile"), *base_path = NULL, *disk = NULL;
+        _cleanup_free_ char *vol_xml = NULL, *overlay_xml = NULL;
+        virStoragePoolPtr pool = virStoragePoolLookupByName(env.virt, env.storage_pool);
+        virStorageVolPtr base;
+
+        assert_non_null(pool);
+        if (env.qemu) {
+                assert_true(asprintf(&base_path, "%s/%s", env.dir, hostile) > 0);
+                /* Exec directly (no shell): the file name needs no quoting at all. */
+                pid_t pid = fork();
+                if (pid == 0) {
+                        execlp("qemu-img", "qemu-img", "create", "-q", "-f", "qcow2", base_path,
+                               "64M", (char *)NULL);
+                        _exit(127);
+                }
+                int status;
+                assert_int_equal(waitpid(pid, &status, 0), pid);
+                assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+                assert_int_equal(virStoragePoolRefresh(pool, 0), 0);
+                base = virStorageVolLookupByPath(env.virt, base_path);
+        } else {
+                _cleanup_free_ char *vol_name = NULL;
+                assert_true(asprintf(&vol_name, "%s-%s", env.prefix, hostile) > 0);
+                assert_int_equal(
+                        vmctl_volume_xml(&(struct vmctl_volume_params){.name = vol_name,
+                                                                       .format = "qcow2",
+                                                                       .capacity_bytes = 1 << 26},
+                                         &vol_xml),
+                        0);
+                base = virStorageVolCreateXML(pool, vol_xml, 0);
+                assert_non_null(base);
+                base_path = virStorageVolGetPath(base);
+        }
+        assert_non_null(base);
+        assert_non_null(strstr(base_path, hostile));
+
+        struct vmctl_spec spec = base_spec(name);
+        spec.base_image = base_path;
+        if (vmctl_create(env.conn, &spec, NULL) != 0)
+                fail_msg("create: %s", vmctl_conn_error(env.conn));
+
+        /* The overlay's backing store is exactly that path. */
+        assert_true(asprintf(&disk, "%s.qcow2", name) > 0);
+        virStorageVolPtr overlay = virStorageVolLookupByName(pool, disk);
+        assert_non_null(overlay);
+        overlay_xml = virStorageVolGetXMLDesc(overlay, 0);
+        xmlDocPtr doc = xmlReadMemory(overlay_xml, (int)strlen(overlay_xml), "v.xml", NULL, 0);
+        assert_non_null(doc);
+        xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
+        xmlXPathObjectPtr res =
+                xmlXPathEvalExpression(BAD_CAST "string(/volume/backingStore/path)", ctx);
+        assert_string_equal((const char *)res->stringval, base_path);
+        xmlXPathFreeObject(res);
+        xmlXPathFreeContext(ctx);
+        xmlFreeDoc(doc);
+        virStorageVolFree(overlay);
+
+        assert_int_equal(vmctl_destroy(env.conn, name), 0);
+        assert_nothing_left(name);
+        virStorageVolDelete(base, 0);
+        virStorageVolFree(base);
+        virStoragePoolFree(pool);
+}
+
 int main(int argc, char **argv)
 {
         const struct CMUnitTest tests[] = {
@@ -524,6 +599,7 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_invalid_specs_make_nothing),
                 cmocka_unit_test(test_destroy_refuses_foreign_domain),
                 cmocka_unit_test(test_network_nic),
+                cmocka_unit_test(test_hostile_base_image_path),
         };
 
         if (argc != 2 || (strcmp(argv[1], "test") != 0 && strcmp(argv[1], "qemu") != 0)) {
