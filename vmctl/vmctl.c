@@ -164,6 +164,11 @@ const char *vmctl_conn_uri(const vmctl_conn *conn)
         return conn ? conn->uri : "";
 }
 
+bool vmctl_conn_is_alive(const vmctl_conn *conn)
+{
+        return conn && conn->virt && virConnectIsAlive(conn->virt) == 1;
+}
+
 /* ---- VM records ------------------------------------------------------ */
 
 static void vm_clear(struct vmctl_vm *vm)

@@ -42,6 +42,8 @@ void vmctl_close(vmctl_conn *conn);
 const char *vmctl_conn_error(const vmctl_conn *conn);
 /* The URI actually connected to.  Owned by conn. */
 const char *vmctl_conn_uri(const vmctl_conn *conn);
+/* false once the link to libvirtd broke (then close and vmctl_open() again). */
+bool vmctl_conn_is_alive(const vmctl_conn *conn);
 
 #define VMCTL_STATE_LIST(X)                 \
         X(VMCTL_STATE_UNKNOWN, "unknown")   \

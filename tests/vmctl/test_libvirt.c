@@ -305,6 +305,8 @@ static void test_create_list_show_destroy(void **state)
         struct vmctl_spec spec = base_spec(name);
         pid_t pid = 0;
 
+        assert_true(vmctl_conn_is_alive(env.conn));
+        assert_false(vmctl_conn_is_alive(NULL));
         /* Software emulation explicitly: what hosts without /dev/kvm get. */
         spec.domain_type = VMCTL_DOMAIN_TYPE_QEMU;
         if (vmctl_create(env.conn, &spec, &vm) != 0)
