@@ -14,6 +14,7 @@
 #include <libvirt/virterror.h>
 #include <libxml/parser.h>
 #include <libxml/xpath.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -519,6 +520,61 @@ static void test_network_nic(void **state)
         assert_nothing_left(name);
 }
 
+struct racer {
+        const char *name;
+        pthread_barrier_t *barrier;
+        int result;
+        char error[256];
+};
+
+static void *race_create(void *arg)
+{
+        struct racer *racer = arg;
+        vmctl_conn *conn = NULL;
+        struct vmctl_spec spec = base_spec(racer->name);
+
+        racer->result = vmctl_open(env.uri, &conn);
+        pthread_barrier_wait(racer->barrier);
+        if (racer->result == 0)
+                racer->result = vmctl_create(conn, &spec, NULL);
+        snprintf(racer->error, sizeof(racer->error), "%s", vmctl_conn_error(conn));
+        vmctl_close(conn);
+        return NULL;
+}
+
+/* Two creates of one name at once, on two connections: one VM, one -EEXIST, no debris. */
+static void test_concurrent_creates_make_one(void **state)
+{
+        _cleanup_free_ char *name = vm_name("race");
+        pthread_barrier_t barrier;
+        pthread_t threads[2];
+        struct racer racers[2];
+        struct vmctl_vm_list list = {0};
+        size_t count = 0;
+
+        pthread_barrier_init(&barrier, NULL, 2);
+        for (int i = 0; i < 2; i++) {
+                racers[i] = (struct racer){.name = name, .barrier = &barrier};
+                pthread_create(&threads[i], NULL, race_create, &racers[i]);
+        }
+        for (int i = 0; i < 2; i++)
+                pthread_join(threads[i], NULL);
+        pthread_barrier_destroy(&barrier);
+
+        int ok = (racers[0].result == 0) + (racers[1].result == 0);
+        int exists = (racers[0].result == -EEXIST) + (racers[1].result == -EEXIST);
+        if (ok != 1 || exists != 1)
+                fail_msg("want one success and one -EEXIST, got %d (%s) and %d (%s)",
+                         racers[0].result, racers[0].error, racers[1].result, racers[1].error);
+        assert_int_equal(vmctl_list(env.conn, NULL, &list), 0);
+        for (size_t i = 0; i < list.n_items; i++)
+                count += strcmp(list.items[i].name, name) == 0;
+        vmctl_vm_list_free(&list);
+        assert_int_equal(count, 1);
+        assert_int_equal(vmctl_destroy(env.conn, name), 0);
+        assert_nothing_left(name);
+}
+
 /*
  * A base image whose path holds quotes, markup, an entity and unicode goes
  * through the volume XML to libvirt (and qemu-img) unharmed.
@@ -602,6 +658,7 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_destroy_refuses_foreign_domain),
                 cmocka_unit_test(test_network_nic),
                 cmocka_unit_test(test_hostile_base_image_path),
+                cmocka_unit_test(test_concurrent_creates_make_one),
         };
 
         if (argc != 2 || (strcmp(argv[1], "test") != 0 && strcmp(argv[1], "qemu") != 0)) {
