@@ -19,8 +19,9 @@
  *
  * Errors: -EINVAL bad spec/name, -EEXIST the VM (domain or one of its volumes)
  * already exists, -ENOENT no such VM / pool / base image, -ENOTSUP driver
- * cannot do it, -ECANCELED a fault injected through spec.fail_at, -EIO any
- * other libvirt failure.
+ * cannot do it, -ECANCELED a fault injected through spec.fail_at, -EPERM
+ * destroy of a domain without TripDeal metadata, -ECONNREFUSED vmctl_open()
+ * could not connect, -EIO any other libvirt failure.
  */
 #pragma once
 
