@@ -30,7 +30,7 @@ def run(*args, env=None, uri=None):
     full_env = dict(os.environ)
     full_env.pop("TRIPDEAL_VMCTL_FAIL_AT", None)
     full_env.update(env or {})
-    p = subprocess.run(cmd + list(args), capture_output=True, text=True, env=full_env, timeout=120)
+    p = subprocess.run(cmd + list(args), capture_output=True, text=True, env=full_env, timeout=300)
     return p.returncode, p.stdout, p.stderr
 
 
