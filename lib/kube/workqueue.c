@@ -7,14 +7,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "clock.h"
 #include "kube-private.h"
 #include "kube-workqueue.h"
 #include "macros.h"
 
 struct delayed_key {
         char *key;
-        int64_t at_ms; /* CLOCK_MONOTONIC */
+        int64_t at_us; /* CLOCK_MONOTONIC, microseconds */
 };
 
 struct kube_workqueue {
@@ -34,6 +33,14 @@ struct kube_workqueue {
         size_t delayed_count, delayed_capacity;
         bool shutting_down;
 };
+
+/* Microseconds: timers aimed at an instant must not fire even 1 ms early. */
+static int64_t now_us(clockid_t id)
+{
+        struct timespec ts;
+        clock_gettime(id, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 int kube_workqueue_new(const struct kube_workqueue_options *options,
                        struct kube_workqueue **ret_queue)
@@ -129,13 +136,8 @@ int kube_workqueue_add(struct kube_workqueue *q, const char *key)
         return r;
 }
 
-int kube_workqueue_add_after(struct kube_workqueue *q, const char *key, int64_t delay_ms)
+static int add_at_monotonic_us(struct kube_workqueue *q, const char *key, int64_t at)
 {
-        if (!q || !key)
-                return -EINVAL;
-        if (delay_ms <= 0)
-                return kube_workqueue_add(q, key);
-        int64_t at = clock_monotonic_ms() + delay_ms;
         int r = 0;
         pthread_mutex_lock(&q->lock);
         if (q->shutting_down) {
@@ -144,8 +146,8 @@ int kube_workqueue_add_after(struct kube_workqueue *q, const char *key, int64_t 
         }
         for (size_t i = 0; i < q->delayed_count; i++)
                 if (strcmp(q->delayed[i].key, key) == 0) {
-                        if (at < q->delayed[i].at_ms) {
-                                q->delayed[i].at_ms = at;
+                        if (at < q->delayed[i].at_us) {
+                                q->delayed[i].at_us = at;
                                 pthread_cond_broadcast(&q->cond);
                         }
                         goto out;
@@ -173,9 +175,23 @@ out:
         return r;
 }
 
+int kube_workqueue_add_after(struct kube_workqueue *q, const char *key, int64_t delay_ms)
+{
+        if (!q || !key)
+                return -EINVAL;
+        if (delay_ms <= 0)
+                return kube_workqueue_add(q, key);
+        return add_at_monotonic_us(q, key, now_us(CLOCK_MONOTONIC) + delay_ms * 1000);
+}
+
 int kube_workqueue_add_at(struct kube_workqueue *q, const char *key, int64_t realtime_ms)
 {
-        return kube_workqueue_add_after(q, key, realtime_ms - clock_realtime_ms());
+        if (!q || !key)
+                return -EINVAL;
+        int64_t delay_us = realtime_ms * 1000 - now_us(CLOCK_REALTIME);
+        if (delay_us <= 0)
+                return kube_workqueue_add(q, key);
+        return add_at_monotonic_us(q, key, now_us(CLOCK_MONOTONIC) + delay_us);
 }
 
 int kube_workqueue_add_rate_limited(struct kube_workqueue *q, const char *key)
@@ -219,34 +235,34 @@ static int64_t promote_delayed(struct kube_workqueue *q, int64_t now)
 {
         int64_t next = INT64_MAX;
         for (size_t i = 0; i < q->delayed_count;) {
-                if (q->delayed[i].at_ms <= now) {
+                if (q->delayed[i].at_us <= now) {
                         (void)add_locked(q, q->delayed[i].key);
                         free(q->delayed[i].key);
                         q->delayed[i] = q->delayed[--q->delayed_count];
                         continue;
                 }
-                if (q->delayed[i].at_ms < next)
-                        next = q->delayed[i].at_ms;
+                if (q->delayed[i].at_us < next)
+                        next = q->delayed[i].at_us;
                 i++;
         }
         return next;
 }
 
-static void timespec_from_ms(int64_t ms, struct timespec *ts)
+static void timespec_from_us(int64_t us, struct timespec *ts)
 {
-        ts->tv_sec = (time_t)(ms / 1000);
-        ts->tv_nsec = (long)(ms % 1000) * 1000000L;
+        ts->tv_sec = (time_t)(us / 1000000);
+        ts->tv_nsec = (long)(us % 1000000) * 1000L;
 }
 
 int kube_workqueue_get(struct kube_workqueue *q, int64_t timeout_ms, char **ret_key)
 {
         if (!q || !ret_key)
                 return -EINVAL;
-        int64_t deadline = timeout_ms < 0 ? INT64_MAX : clock_monotonic_ms() + timeout_ms;
+        int64_t deadline = timeout_ms < 0 ? INT64_MAX : now_us(CLOCK_MONOTONIC) + timeout_ms * 1000;
         int r = 0;
         pthread_mutex_lock(&q->lock);
         for (;;) {
-                int64_t now = clock_monotonic_ms();
+                int64_t now = now_us(CLOCK_MONOTONIC);
                 int64_t next = q->shutting_down ? INT64_MAX : promote_delayed(q, now);
                 if (q->ready_count > 0)
                         break;
@@ -263,7 +279,7 @@ int kube_workqueue_get(struct kube_workqueue *q, int64_t timeout_ms, char **ret_
                         pthread_cond_wait(&q->cond, &q->lock);
                 } else {
                         struct timespec ts;
-                        timespec_from_ms(wake, &ts);
+                        timespec_from_us(wake, &ts);
                         pthread_cond_timedwait(&q->cond, &q->lock, &ts);
                 }
         }
