@@ -385,6 +385,21 @@ const char *kube_object_resource_version(const json_t *object);
 const char *kube_object_uid(const json_t *object);
 
 /*
+ * An ownerReference to owner (needs apiVersion, kind, metadata.name and
+ * metadata.uid; -EINVAL otherwise).  controller=true also sets
+ * blockOwnerDeletion, as controllers do for objects they own.
+ * *ret_reference: new object owned by the caller.
+ */
+int kube_owner_reference(const json_t *owner, bool controller, json_t **ret_reference);
+
+/*
+ * Split a work-queue key "namespace/name" (or "name" for cluster-scoped
+ * objects; *ret_namespace is then NULL).  Both outputs malloc'ed.
+ * -EINVAL for "", "/x", "x/", "a/b/c".
+ */
+int kube_split_key(const char *key, char **ret_namespace, char **ret_name);
+
+/*
  * Kubernetes MicroTime "2026-11-25T10:00:00.123456Z" for ms since the epoch
  * (buf >= 28 bytes).  -ENOBUFS if too small.
  */

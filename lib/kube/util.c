@@ -326,6 +326,50 @@ const char *kube_object_uid(const json_t *object)
         return metadata_string(object, "uid");
 }
 
+int kube_owner_reference(const json_t *owner, bool controller, json_t **ret_reference)
+{
+        const char *api_version = json_string_value(json_object_get(owner, "apiVersion"));
+        const char *kind = json_string_value(json_object_get(owner, "kind"));
+        const char *name = kube_object_name(owner);
+        const char *uid = kube_object_uid(owner);
+        if (!api_version || !kind || !name || !uid)
+                return -EINVAL;
+        json_t *ref = json_pack("{s:s, s:s, s:s, s:s}", "apiVersion", api_version, "kind", kind,
+                                "name", name, "uid", uid);
+        if (!ref)
+                return -ENOMEM;
+        if (controller) {
+                json_object_set_new(ref, "controller", json_true());
+                json_object_set_new(ref, "blockOwnerDeletion", json_true());
+        }
+        *ret_reference = ref;
+        return 0;
+}
+
+int kube_split_key(const char *key, char **ret_namespace, char **ret_name)
+{
+        if (!key || !key[0])
+                return -EINVAL;
+        const char *slash = strchr(key, '/');
+        char *ns = NULL, *name;
+        if (slash) {
+                if (slash == key || !slash[1] || strchr(slash + 1, '/'))
+                        return -EINVAL;
+                ns = strndup(key, (size_t)(slash - key));
+                name = strdup(slash + 1);
+        } else {
+                name = strdup(key);
+        }
+        if ((slash && !ns) || !name) {
+                free(ns);
+                free(name);
+                return -ENOMEM;
+        }
+        *ret_namespace = ns;
+        *ret_name = name;
+        return 0;
+}
+
 int kube_format_micro_time(int64_t realtime_ms, char *buf, size_t size)
 {
         time_t t = (time_t)(realtime_ms / 1000);

@@ -174,6 +174,38 @@ static void test_micro_time_and_base64(void **state)
         assert_int_equal(kube_base64_decode("!!!!", &blob), -EINVAL);
 }
 
+static void test_owner_reference_and_keys(void **state)
+{
+        json_t *owner = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}}", "apiVersion",
+                                  "tripdeal.io/v1alpha1", "kind", "TripDeal", "metadata", "name",
+                                  "shop", "namespace", "t", "uid", "u-1");
+        json_t *ref = NULL;
+        assert_int_equal(kube_owner_reference(owner, true, &ref), 0);
+        json_t *expected = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "apiVersion",
+                                     "tripdeal.io/v1alpha1", "kind", "TripDeal", "name", "shop",
+                                     "uid", "u-1", "controller", 1, "blockOwnerDeletion", 1);
+        assert_true(json_equal(ref, expected));
+        json_decref(ref);
+        json_decref(expected);
+        json_object_del(json_object_get(owner, "metadata"), "uid");
+        assert_int_equal(kube_owner_reference(owner, false, &ref), -EINVAL);
+        json_decref(owner);
+
+        char *ns = NULL, *name = NULL;
+        assert_int_equal(kube_split_key("t/shop", &ns, &name), 0);
+        assert_string_equal(ns, "t");
+        assert_string_equal(name, "shop");
+        free(ns);
+        free(name);
+        assert_int_equal(kube_split_key("node-1", &ns, &name), 0);
+        assert_null(ns);
+        assert_string_equal(name, "node-1");
+        free(name);
+        const char *bad[] = {"", "/x", "x/", "a/b/c"};
+        for (size_t i = 0; i < 4; i++)
+                assert_int_equal(kube_split_key(bad[i], &ns, &name), -EINVAL);
+}
+
 static void test_backoff(void **state)
 {
         for (unsigned attempt = 0; attempt < 40; attempt++) {
@@ -314,6 +346,7 @@ int main(void)
                 cmocka_unit_test(test_build_path),
                 cmocka_unit_test(test_query_and_selectors),
                 cmocka_unit_test(test_micro_time_and_base64),
+                cmocka_unit_test(test_owner_reference_and_keys),
                 cmocka_unit_test(test_backoff),
                 cmocka_unit_test(test_watch_decoder_every_split),
                 cmocka_unit_test(test_watch_decoder_last_line_without_newline),
