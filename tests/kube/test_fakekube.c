@@ -679,13 +679,13 @@ static void test_informer_relist_on_gone(void **state)
                 assert_true(wait_history(&t, "x", expected, 5000));
                 /* ...then more changes elsewhere than the window holds, so
                  * the next watch (timeout 1 s) resumes from a point too old. */
+                struct kube_informer_stats st0, st1;
+                kube_informer_stats(inf, &st0);
                 for (int i = 0; i < 6; i++) {
                         char name[32];
                         snprintf(name, sizeof(name), "n-%d-%d", round, i);
                         create_cm(c, "noise", name, "z");
                 }
-                struct kube_informer_stats st0, st1;
-                kube_informer_stats(inf, &st0);
                 int64_t deadline = clock_monotonic_ms() + 5000;
                 do {
                         test_sleep_ms(50);
