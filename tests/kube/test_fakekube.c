@@ -337,6 +337,84 @@ static void test_crud_and_errors(void **state)
         json_decref(cm);
 }
 
+static json_t *pod(const char *name, const char *app)
+{
+        return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:[{s:s, s:s}]}}", "apiVersion",
+                         "v1", "kind", "Pod", "metadata", "name", name, "namespace", "crud",
+                         "labels", "app", app, "spec", "containers", "name", "app", "image",
+                         "registry.example.com/tripdeal/app:1.4.0");
+}
+
+static void test_status_subresource_and_eviction(void **state)
+{
+        struct kube_client *c = main_server.client;
+        struct kube_status st = {0};
+        json_t *dep = json_pack(
+                "{s:s, s:s, s:{s:s, s:s}, s:{s:i, s:{s:{s:s}}, s:{s:{s:{s:s}}, s:{s:[{s:s, "
+                "s:s}]}}}}",
+                "apiVersion", "apps/v1", "kind", "Deployment", "metadata", "name", "web",
+                "namespace", "crud", "spec", "replicas", 2, "selector", "matchLabels", "app", "web",
+                "template", "metadata", "labels", "app", "web", "spec", "containers", "name", "app",
+                "image", "registry.example.com/tripdeal/app:1.4.0");
+        json_t *created = NULL;
+        assert_int_equal(kube_create(c, &KUBE_DEPLOYMENTS, NULL, dep, &created, &st), 0);
+        json_decref(dep);
+        /* update_status writes status only: the spec change rides along and is ignored. */
+        json_object_set_new(
+                created, "status",
+                json_pack("{s:i, s:i}", "observedGeneration", 1, "availableReplicas", 1));
+        json_object_set_new(json_object_get(created, "spec"), "replicas", json_integer(9));
+        json_t *updated = NULL;
+        assert_int_equal(kube_update_status(c, &KUBE_DEPLOYMENTS, NULL, created, &updated, &st), 0);
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(updated, "status"),
+                                                            "availableReplicas")),
+                         1);
+        assert_int_equal(
+                json_integer_value(json_object_get(json_object_get(updated, "spec"), "replicas")),
+                2);
+        json_decref(created);
+        json_decref(updated);
+
+        /* Eviction: a PDB that allows no disruption refuses with 429. */
+        json_t *pdb = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:i, s:{s:{s:s}}}}", "apiVersion",
+                                "policy/v1", "kind", "PodDisruptionBudget", "metadata", "name",
+                                "web", "namespace", "crud", "spec", "minAvailable", 5, "selector",
+                                "matchLabels", "app", "web");
+        assert_int_equal(kube_create(c, &KUBE_PDBS, NULL, pdb, NULL, &st), 0);
+        json_decref(pdb);
+        json_t *p = pod("web-1", "web");
+        assert_int_equal(kube_create(c, &KUBE_PODS, NULL, p, NULL, &st), 0);
+        json_decref(p);
+        assert_int_equal(
+                kube_evict(c, &(struct kube_evict_options){.namespace = "crud", .name = "web-1"},
+                           &st),
+                KUBE_ERR_TOO_MANY_REQUESTS);
+        assert_int_equal(st.http_code, 429);
+        /* An unprotected pod is evicted. */
+        p = pod("lonely", "other");
+        assert_int_equal(kube_create(c, &KUBE_PODS, NULL, p, NULL, &st), 0);
+        json_decref(p);
+        assert_int_equal(kube_evict(c,
+                                    &(struct kube_evict_options){.namespace = "crud",
+                                                                 .name = "lonely",
+                                                                 .grace_period_seconds =
+                                                                         KUBE_GRACE_PERIOD_NOW},
+                                    &st),
+                         0);
+        json_t *obj = NULL;
+        int r = kube_get(c, &KUBE_PODS,
+                         &(struct kube_get_options){.namespace = "crud", .name = "lonely"}, &obj,
+                         &st);
+        assert_true(r == KUBE_ERR_NOT_FOUND ||
+                    json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp"));
+        json_decref(obj);
+        /* Evicting a pod that does not exist: 404. */
+        assert_int_equal(
+                kube_evict(c, &(struct kube_evict_options){.namespace = "crud", .name = "ghost"},
+                           &st),
+                KUBE_ERR_NOT_FOUND);
+}
+
 static void test_wrong_token_is_unauthorized(void **state)
 {
         struct kube_config *config = NULL;
@@ -1034,6 +1112,7 @@ int main(int argc, char **argv)
         }
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_crud_and_errors),
+                cmocka_unit_test(test_status_subresource_and_eviction),
                 cmocka_unit_test(test_wrong_token_is_unauthorized),
                 cmocka_unit_test(test_watch_resume_and_bookmarks),
                 cmocka_unit_test(test_informer_basic),
