@@ -201,7 +201,8 @@ static enum MHD_Result respond_invalid(struct request *r, const char *name, json
         size_t i;
         json_t *c;
         json_array_foreach (causes, i, c) {
-                fprintf(f, "%s%s", i ? ", " : "", json_string_value(json_object_get(c, "message")));
+                fprintf(f, "%s%s: %s", i ? ", " : "", json_string_value(json_object_get(c, "field")) ?: "",
+                        json_string_value(json_object_get(c, "message")) ?: "");
         }
         if (json_array_size(causes) > 1)
                 fputc(']', f);
@@ -463,7 +464,7 @@ static int crd_prepare(json_t *crd, json_t *causes)
                 json_array_append_new(causes,
                                       json_pack("{s:s, s:s, s:s}", "reason", "FieldValueInvalid",
                                                 "field", "metadata.name", "message",
-                                                "metadata.name: Invalid value: must be "
+                                                "Invalid value: must be "
                                                 "spec.names.plural+\".\"+spec.group"));
                 return -EINVAL;
         }
@@ -654,7 +655,7 @@ static enum MHD_Result do_create(struct request *r, json_t *obj)
                         json_pack(
                                 "[{s:s, s:s, s:s}]", "reason", "FieldValueRequired", "field",
                                 "metadata.name", "message",
-                                "metadata.name: Required value: name or generateName is required"));
+                                "Required value: name or generateName is required"));
         }
         if (!valid_dns_subdomain(name) && !r->t->is_crd &&
             !type_is(r->t, "rbac.authorization.k8s.io", "clusterroles") &&
@@ -663,7 +664,7 @@ static enum MHD_Result do_create(struct request *r, json_t *obj)
             !type_is(r->t, "rbac.authorization.k8s.io", "rolebindings")) {
                 char msg[600];
                 snprintf(msg, sizeof(msg),
-                         "metadata.name: Invalid value: \"%s\": a lowercase RFC 1123 subdomain "
+                         "Invalid value: \"%s\": a lowercase RFC 1123 subdomain "
                          "must consist of lower case alphanumeric characters, '-' or '.', and must "
                          "start and end with an alphanumeric character",
                          name);
@@ -855,7 +856,7 @@ static enum MHD_Result write_scale(struct request *r, json_t *current, json_t *s
                         r, r->name,
                         json_pack("[{s:s, s:s, s:s}]", "reason", "FieldValueInvalid", "field",
                                   "spec.replicas", "message",
-                                  "spec.replicas: Invalid value: must be a non-negative integer"));
+                                  "Invalid value: must be a non-negative integer"));
         const char *rv = meta_string(scale, "resourceVersion");
         if (rv && rv[0] && strtoull(rv, NULL, 10) != meta_rv(current)) {
                 char qr[300];

@@ -87,13 +87,9 @@ static void add_cause(struct validation *v, const char *reason, const char *fiel
         if (vasprintf(&detail, fmt, ap) < 0)
                 detail = NULL;
         va_end(ap);
-        char *message = NULL;
-        if (asprintf(&message, "%s: %s", field, detail ? detail : "") < 0)
-                message = NULL;
         json_array_append_new(v->causes, json_pack("{s:s, s:s, s:s}", "reason", reason, "message",
-                                                   message ? message : "", "field", field));
+                                                   detail ? detail : "", "field", field));
         free(detail);
-        free(message);
 }
 
 static char *child_path(const char *path, const char *key)

@@ -179,7 +179,7 @@ static const char *pod_status(json_t *pod)
         return out;
 }
 
-static const struct column pod_cols[] = {COL("Name", "string"),
+static const struct column pod_cols[] = {COLF("Name", "string", "name"),
                                          COL("Ready", "string"),
                                          COL("Status", "string"),
                                          COL("Restarts", "string"),
@@ -216,7 +216,7 @@ static json_t *selector_text(json_t *sel)
 }
 
 static const struct column deploy_cols[] = {
-        COL("Name", "string"),       COL("Ready", "string"),    COL("Up-to-date", "integer"),
+        COLF("Name", "string", "name"),       COL("Ready", "string"),    COL("Up-to-date", "integer"),
         COL("Available", "integer"), COL("Age", "string"),      WIDE("Containers", "string"),
         WIDE("Images", "string"),    WIDE("Selector", "string")};
 
@@ -234,7 +234,7 @@ static json_t *deploy_cells(json_t *o)
                          selector_text(get(o, "spec.selector")));
 }
 
-static const struct column rs_cols[] = {COL("Name", "string"),     COL("Desired", "integer"),
+static const struct column rs_cols[] = {COLF("Name", "string", "name"),     COL("Desired", "integer"),
                                         COL("Current", "integer"), COL("Ready", "integer"),
                                         COL("Age", "string"),      WIDE("Containers", "string"),
                                         WIDE("Images", "string"),  WIDE("Selector", "string")};
@@ -250,7 +250,7 @@ static json_t *rs_cells(json_t *o)
                          selector_text(get(o, "spec.selector")));
 }
 
-static const struct column svc_cols[] = {COL("Name", "string"),       COL("Type", "string"),
+static const struct column svc_cols[] = {COLF("Name", "string", "name"),       COL("Type", "string"),
                                          COL("Cluster-IP", "string"), COL("External-IP", "string"),
                                          COL("Port(s)", "string"),    COL("Age", "string"),
                                          WIDE("Selector", "string")};
@@ -291,7 +291,7 @@ static json_t *svc_cells(json_t *o)
                          age_of(str(o, "metadata.creationTimestamp", NULL)), str_or_none(selector));
 }
 
-static const struct column ns_cols[] = {COL("Name", "string"), COL("Status", "string"),
+static const struct column ns_cols[] = {COLF("Name", "string", "name"), COL("Status", "string"),
                                         COL("Age", "string")};
 
 static json_t *ns_cells(json_t *o)
@@ -300,7 +300,7 @@ static json_t *ns_cells(json_t *o)
                          age_of(str(o, "metadata.creationTimestamp", NULL)));
 }
 
-static const struct column cm_cols[] = {COL("Name", "string"), COL("Data", "string"),
+static const struct column cm_cols[] = {COLF("Name", "string", "name"), COL("Data", "string"),
                                         COL("Age", "string")};
 
 static json_t *cm_cells(json_t *o)
@@ -311,7 +311,7 @@ static json_t *cm_cells(json_t *o)
                          age_of(str(o, "metadata.creationTimestamp", NULL)));
 }
 
-static const struct column secret_cols[] = {COL("Name", "string"), COL("Type", "string"),
+static const struct column secret_cols[] = {COLF("Name", "string", "name"), COL("Type", "string"),
                                             COL("Data", "string"), COL("Age", "string")};
 
 static json_t *secret_cells(json_t *o)
@@ -321,7 +321,7 @@ static json_t *secret_cells(json_t *o)
                          age_of(str(o, "metadata.creationTimestamp", NULL)));
 }
 
-static const struct column node_cols[] = {COL("Name", "string"),
+static const struct column node_cols[] = {COLF("Name", "string", "name"),
                                           COL("Status", "string"),
                                           COL("Roles", "string"),
                                           COL("Age", "string"),
@@ -370,7 +370,7 @@ static json_t *node_cells(json_t *o)
                          str_or_none(str(o, "status.nodeInfo.containerRuntimeVersion", NULL)));
 }
 
-static const struct column ep_cols[] = {COL("Name", "string"), COL("Endpoints", "string"),
+static const struct column ep_cols[] = {COLF("Name", "string", "name"), COL("Endpoints", "string"),
                                         COL("Age", "string")};
 
 static json_t *ep_cells(json_t *o)
@@ -423,7 +423,7 @@ static json_t *event_cells(json_t *o)
                          object, message);
 }
 
-static const struct column hpa_cols[] = {COL("Name", "string"),    COL("Reference", "string"),
+static const struct column hpa_cols[] = {COLF("Name", "string", "name"),    COL("Reference", "string"),
                                          COL("Targets", "string"), COL("MinPods", "string"),
                                          COL("MaxPods", "string"), COL("Replicas", "string"),
                                          COL("Age", "string")};
@@ -468,7 +468,7 @@ static json_t *hpa_cells(json_t *o)
                          age_of(str(o, "metadata.creationTimestamp", NULL)));
 }
 
-static const struct column ing_cols[] = {COL("Name", "string"),  COL("Class", "string"),
+static const struct column ing_cols[] = {COLF("Name", "string", "name"),  COL("Class", "string"),
                                          COL("Hosts", "string"), COL("Address", "string"),
                                          COL("Ports", "string"), COL("Age", "string")};
 
@@ -490,7 +490,7 @@ static json_t *ing_cells(json_t *o)
 }
 
 static const struct column pdb_cols[] = {
-        COL("Name", "string"), COL("Min Available", "string"), COL("Max Unavailable", "string"),
+        COLF("Name", "string", "name"), COL("Min Available", "string"), COL("Max Unavailable", "string"),
         COL("Allowed Disruptions", "integer"), COL("Age", "string")};
 
 static json_t *int_or_string_text(json_t *v)
@@ -512,7 +512,7 @@ static json_t *pdb_cells(json_t *o)
                          age_of(str(o, "metadata.creationTimestamp", NULL)));
 }
 
-static const struct column lease_cols[] = {COL("Name", "string"), COL("Holder", "string"),
+static const struct column lease_cols[] = {COLF("Name", "string", "name"), COL("Holder", "string"),
                                            COL("Age", "string")};
 
 static json_t *lease_cells(json_t *o)
