@@ -35,6 +35,7 @@ struct request {
         struct server *s;
         struct MHD_Connection *conn;
         const char *method;
+        const char *url;
         const char *body;
         size_t body_len;
         struct resource_type *t;
@@ -64,7 +65,7 @@ void random_uuid(char *buf)
                  b[13], b[14], b[15]);
 }
 
-json_t *status_new(int code, const char *reason, const char *message)
+json_t *k8s_status_new(int code, const char *reason, const char *message)
 {
         return json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "kind", "Status", "apiVersion",
                          "v1", "metadata", "status", code < 400 ? "Success" : "Failure", "message",
@@ -124,6 +125,12 @@ static enum MHD_Result respond_text(struct request *r, unsigned code, char *text
 /* Serialize and queue; steals body. */
 static enum MHD_Result respond(struct request *r, unsigned code, json_t *body)
 {
+        if (code >= 400 && log_enabled(LOG_LEVEL_DEBUG))
+                log_emit(LOG_LEVEL_DEBUG,
+                         json_pack("{s:s, s:s, s:i, s:s}", "method", r->method, "path", r->url,
+                                   "code", (int)code, "message",
+                                   json_string_value(json_object_get(body, "message")) ?: ""),
+                         "request failed");
         char *text = json_dumps(body, JSON_COMPACT);
         json_decref(body);
         return respond_text(r, code, text, "application/json");
@@ -154,7 +161,7 @@ static json_t *status_for(int code, const char *reason, const struct resource_ty
         if (vasprintf(&msg, fmt, ap) < 0)
                 msg = NULL;
         va_end(ap);
-        json_t *st = status_new(code, reason, msg);
+        json_t *st = k8s_status_new(code, reason, msg);
         free(msg);
         if (t) {
                 json_t *details =
@@ -169,7 +176,7 @@ static json_t *status_for(int code, const char *reason, const struct resource_ty
 static enum MHD_Result respond_status(struct request *r, int code, const char *reason,
                                       const char *message)
 {
-        return respond(r, (unsigned)code, status_new(code, reason, message));
+        return respond(r, (unsigned)code, k8s_status_new(code, reason, message));
 }
 
 static enum MHD_Result not_found(struct request *r, const char *name)
@@ -201,13 +208,14 @@ static enum MHD_Result respond_invalid(struct request *r, const char *name, json
         size_t i;
         json_t *c;
         json_array_foreach (causes, i, c) {
-                fprintf(f, "%s%s: %s", i ? ", " : "", json_string_value(json_object_get(c, "field")) ?: "",
+                fprintf(f, "%s%s: %s", i ? ", " : "",
+                        json_string_value(json_object_get(c, "field")) ?: "",
                         json_string_value(json_object_get(c, "message")) ?: "");
         }
         if (json_array_size(causes) > 1)
                 fputc(']', f);
         fclose(f);
-        json_t *st = status_new(422, "Invalid", buf);
+        json_t *st = k8s_status_new(422, "Invalid", buf);
         free(buf);
         json_object_set_new(st, "details",
                             json_pack("{s:s, s:s, s:s, s:o}", "name", name ? name : "", "group",
@@ -358,7 +366,8 @@ static void apply_builtin_defaults(struct server *s, const struct resource_type 
         } else if (type_is(t, "apps", "deployments") || type_is(t, "apps", "replicasets") ||
                    type_is(t, "apps", "statefulsets")) {
                 set_default(spec, "replicas", json_integer(1));
-                set_default(spec, "revisionHistoryLimit", json_integer(10));
+                if (!type_is(t, "apps", "replicasets"))
+                        set_default(spec, "revisionHistoryLimit", json_integer(10));
                 if (type_is(t, "apps", "deployments")) {
                         set_default(spec, "progressDeadlineSeconds", json_integer(600));
                         set_default(spec, "strategy",
@@ -551,7 +560,7 @@ static bool spec_changed(const struct resource_type *t, json_t *old, json_t *new
 static bool namespace_usable(struct request *r, const char *ns, enum MHD_Result *ret)
 {
         struct resource_type *nst = registry_find(r->s, "", "v1", "namespaces");
-        json_t *n = store_get(r->s, nst, NULL, ns);
+        json_t *n = db_get(r->s, nst, NULL, ns);
         if (!n) {
                 *ret = respond(
                         r, 404,
@@ -643,7 +652,7 @@ static enum MHD_Result do_create(struct request *r, json_t *obj)
                 char buf[300];
                 for (int attempt = 0; attempt < 8; attempt++) {
                         generate_name(gen, buf, sizeof(buf));
-                        if (!store_get(r->s, r->t, r->ns, buf))
+                        if (!db_get(r->s, r->t, r->ns, buf))
                                 break;
                 }
                 json_object_set_new(meta, "name", json_string(buf));
@@ -652,10 +661,9 @@ static enum MHD_Result do_create(struct request *r, json_t *obj)
         if (!name || !name[0]) {
                 return respond_invalid(
                         r, "",
-                        json_pack(
-                                "[{s:s, s:s, s:s}]", "reason", "FieldValueRequired", "field",
-                                "metadata.name", "message",
-                                "Required value: name or generateName is required"));
+                        json_pack("[{s:s, s:s, s:s}]", "reason", "FieldValueRequired", "field",
+                                  "metadata.name", "message",
+                                  "Required value: name or generateName is required"));
         }
         if (!valid_dns_subdomain(name) && !r->t->is_crd &&
             !type_is(r->t, "rbac.authorization.k8s.io", "clusterroles") &&
@@ -688,7 +696,7 @@ static enum MHD_Result do_create(struct request *r, json_t *obj)
         apply_builtin_defaults(r->s, r->t, obj);
         if (!validate(r, obj, name, &ret))
                 return ret;
-        if (store_get(r->s, r->t, r->ns, name)) {
+        if (db_get(r->s, r->t, r->ns, name)) {
                 char qr[300];
                 qualified_resource(r->t, qr, sizeof(qr));
                 return respond(r, 409,
@@ -722,7 +730,7 @@ static enum MHD_Result do_create(struct request *r, json_t *obj)
         if (dry_run(r))
                 return respond(r, 201, for_output(r->t, obj));
         json_t *stored = json_deep_copy(obj);
-        store_put(r->s, r->t, stored, true);
+        db_put(r->s, r->t, stored, true);
         if (is_crd_kind)
                 registry_apply_crd(r->s, stored);
         return respond(r, 201, for_output(r->t, stored));
@@ -821,7 +829,7 @@ static enum MHD_Result do_update(struct request *r, json_t *current, json_t *new
                 return respond(r, 200,
                                for_output(r->t, json_equal(next, current) ? current : next));
         json_t *stored = json_deep_copy(next);
-        store_put(r->s, r->t, stored, false);
+        db_put(r->s, r->t, stored, false);
         if (is_crd_kind)
                 registry_apply_crd(r->s, stored);
         json_t *out = for_output(r->t, stored);
@@ -852,11 +860,10 @@ static enum MHD_Result write_scale(struct request *r, json_t *current, json_t *s
 {
         json_t *replicas = json_object_get(json_object_get(scale, "spec"), "replicas");
         if (!json_is_integer(replicas) || json_integer_value(replicas) < 0)
-                return respond_invalid(
-                        r, r->name,
-                        json_pack("[{s:s, s:s, s:s}]", "reason", "FieldValueInvalid", "field",
-                                  "spec.replicas", "message",
-                                  "Invalid value: must be a non-negative integer"));
+                return respond_invalid(r, r->name,
+                                       json_pack("[{s:s, s:s, s:s}]", "reason", "FieldValueInvalid",
+                                                 "field", "spec.replicas", "message",
+                                                 "Invalid value: must be a non-negative integer"));
         const char *rv = meta_string(scale, "resourceVersion");
         if (rv && rv[0] && strtoull(rv, NULL, 10) != meta_rv(current)) {
                 char qr[300];
@@ -880,7 +887,7 @@ static enum MHD_Result write_scale(struct request *r, json_t *current, json_t *s
                 json_decref(next);
                 return respond(r, 200, out);
         }
-        store_put(r->s, r->t, next, false);
+        db_put(r->s, r->t, next, false);
         return respond(r, 200, scale_of(r, next));
 }
 
@@ -911,9 +918,9 @@ static enum MHD_Result do_patch(struct request *r, json_t *current)
         if (content_type_is(r, "application/json-patch+json")) {
                 _cleanup_free_ char *error = NULL;
                 if (patch_json(base, patch, &result, &error) < 0) {
-                        return respond(
-                                r, 422,
-                                status_new(422, "Invalid", error ? error : "json patch failed"));
+                        return respond(r, 422,
+                                       k8s_status_new(422, "Invalid",
+                                                      error ? error : "json patch failed"));
                 }
         } else if (content_type_is(r, "application/merge-patch+json")) {
                 result = patch_merge(base, patch);
@@ -1022,15 +1029,15 @@ struct list_filter {
 
 static void filter_free(struct list_filter *f)
 {
-        selector_free(f->labels);
-        selector_free(f->fields);
+        sel_free(f->labels);
+        sel_free(f->fields);
 }
 
 static bool parse_filter(struct request *r, struct list_filter *f, enum MHD_Result *ret)
 {
         _cleanup_free_ char *error = NULL;
-        if (selector_parse_labels(query(r, "labelSelector"), &f->labels, &error) < 0 ||
-            selector_parse_fields(query(r, "fieldSelector"), &f->fields, &error) < 0) {
+        if (sel_parse_labels(query(r, "labelSelector"), &f->labels, &error) < 0 ||
+            sel_parse_fields(query(r, "fieldSelector"), &f->fields, &error) < 0) {
                 *ret = respond_status(r, 400, "BadRequest", error ? error : "invalid selector");
                 return false;
         }
@@ -1044,7 +1051,7 @@ static bool matches(struct request *r, struct list_filter *f, json_t *obj)
                 if (!ns || strcmp(ns, r->ns) != 0)
                         return false;
         }
-        return selector_matches(f->labels, obj) && selector_matches(f->fields, obj);
+        return sel_matches(f->labels, obj) && sel_matches(f->fields, obj);
 }
 
 static int compare_keys(const void *a, const void *b)
@@ -1090,7 +1097,7 @@ static enum MHD_Result do_list(struct request *r)
                 if (token_rv < r->s->first_rv)
                         return respond(
                                 r, 410,
-                                status_new(
+                                k8s_status_new(
                                         410, "Expired",
                                         "The provided continue parameter is too old to display a "
                                         "consistent list result. You can start a new list without "
@@ -1102,7 +1109,7 @@ static enum MHD_Result do_list(struct request *r)
                                         "and now may show up in the list."));
                 start_after = strdup(sep + 1);
         }
-        json_t *bucket = store_bucket(r->s, r->t->storage_key);
+        json_t *bucket = db_bucket(r->s, r->t->storage_key);
         size_t n = 0;
         _cleanup_free_ const char **keys = sorted_keys(bucket, &n);
         if (!keys)
@@ -1128,8 +1135,8 @@ static enum MHD_Result do_list(struct request *r)
                 /* The token: the list's RV and the last key returned. */
                 json_t *last = json_array_get(items, json_array_size(items) - 1);
                 _cleanup_free_ char *last_key =
-                        store_object_key(r->t->namespaced ? meta_string(last, "namespace") : NULL,
-                                         meta_string(last, "name"));
+                        db_object_key(r->t->namespaced ? meta_string(last, "namespace") : NULL,
+                                      meta_string(last, "name"));
                 _cleanup_free_ char *raw = NULL;
                 if (last_key && asprintf(&raw, "%s|%s", rv, last_key) >= 0) {
                         _cleanup_free_ char *token =
@@ -1157,7 +1164,7 @@ static enum MHD_Result do_delete_collection(struct request *r)
         if (!parse_filter(r, &f, &ret))
                 return ret;
         _cleanup_json_ json_t *opts = delete_options(r);
-        json_t *bucket = store_bucket(r->s, r->t->storage_key);
+        json_t *bucket = db_bucket(r->s, r->t->storage_key);
         json_t *victims = json_array();
         const char *key;
         json_t *obj;
@@ -1187,7 +1194,7 @@ static enum MHD_Result do_evict(struct request *r, json_t *pod)
         _cleanup_json_ json_t *eviction = parse_body(r);
         _cleanup_free_ char *message = NULL;
         if (lifecycle_eviction_allowed(r->s, pod, &message) < 0) {
-                json_t *st = status_new(
+                json_t *st = k8s_status_new(
                         429, "TooManyRequests",
                         "Cannot evict pod as it would violate the pod's disruption budget.");
                 json_object_set_new(st, "details",
@@ -1201,7 +1208,34 @@ static enum MHD_Result do_evict(struct request *r, json_t *pod)
         bool removed = false;
         lifecycle_delete(r->s, r->t, pod, opts, dry_run(r), &after, &removed);
         json_decref(after);
-        return respond(r, 201, status_new(201, "", ""));
+        return respond(r, 201, k8s_status_new(201, "", ""));
+}
+
+/* POST pods/NAME/binding: what the scheduler uses to set spec.nodeName. */
+static enum MHD_Result do_bind(struct request *r, json_t *pod)
+{
+        _cleanup_json_ json_t *binding = parse_body(r);
+        const char *node =
+                json_string_value(json_object_get(json_object_get(binding, "target"), "name"));
+        if (!node || !node[0])
+                return respond_invalid(r, r->name,
+                                       json_pack("[{s:s, s:s, s:s}]", "reason",
+                                                 "FieldValueRequired", "field", "target.name",
+                                                 "message", "Required value"));
+        const char *have =
+                json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName"));
+        if (have && have[0]) {
+                char msg[512];
+                snprintf(msg, sizeof(msg), "pod %s is already assigned to node \"%s\"", r->name,
+                         have);
+                return respond(r, 409, status_for(409, "Conflict", r->t, r->name, "%s", msg));
+        }
+        if (dry_run(r))
+                return respond(r, 201, k8s_status_new(201, "", ""));
+        json_t *next = json_deep_copy(pod);
+        json_object_set_new(ensure_object(next, "spec"), "nodeName", json_string(node));
+        db_put(r->s, r->t, next, false);
+        return respond(r, 201, k8s_status_new(201, "", ""));
 }
 
 /* ---- watch ---- */
@@ -1289,8 +1323,8 @@ static void watch_gone(struct watch *w, uint64_t asked)
         char msg[128];
         snprintf(msg, sizeof(msg), "too old resource version: %" PRIu64 " (%" PRIu64 ")", asked,
                  w->s->first_rv + 1);
-        json_t *ev =
-                json_pack("{s:s, s:o}", "type", "ERROR", "object", status_new(410, "Expired", msg));
+        json_t *ev = json_pack("{s:s, s:o}", "type", "ERROR", "object",
+                               k8s_status_new(410, "Expired", msg));
         char *text = json_dumps(ev, JSON_COMPACT);
         json_decref(ev);
         if (text)
@@ -1306,7 +1340,7 @@ static bool watch_matches(struct watch *w, json_t *obj)
                 if (!ns || strcmp(ns, w->ns) != 0)
                         return false;
         }
-        return selector_matches(w->filter.labels, obj) && selector_matches(w->filter.fields, obj);
+        return sel_matches(w->filter.labels, obj) && sel_matches(w->filter.fields, obj);
 }
 
 /* Index in the ring of the first event with rv > after (ring_count if none). */
@@ -1423,7 +1457,7 @@ static enum MHD_Result do_watch(struct request *r)
         bool initial = query_true(r, "sendInitialEvents");
         if (!rv || !rv[0] || strcmp(rv, "0") == 0 || initial) {
                 /* No version: synthetic ADDED events for what exists, then changes. */
-                json_t *bucket = store_bucket(r->s, r->t->storage_key);
+                json_t *bucket = db_bucket(r->s, r->t->storage_key);
                 size_t n = 0;
                 _cleanup_free_ const char **keys = sorted_keys(bucket, &n);
                 for (size_t i = 0; keys && i < n; i++) {
@@ -1484,8 +1518,8 @@ static enum MHD_Result handle_resource(struct request *r, char **segs, size_t n)
         }
         if (!r->t) {
                 return respond(r, 404,
-                               status_new(404, "NotFound",
-                                          "the server could not find the requested resource"));
+                               k8s_status_new(404, "NotFound",
+                                              "the server could not find the requested resource"));
         }
         if (i < n)
                 r->name = segs[i++];
@@ -1515,12 +1549,13 @@ static enum MHD_Result handle_resource(struct request *r, char **segs, size_t n)
                 bool ok = (strcmp(r->sub, "status") == 0 && r->t->status_subresource) ||
                           (strcmp(r->sub, "scale") == 0 && r->t->scale_subresource) ||
                           (strcmp(r->sub, "eviction") == 0 && r->t->eviction_subresource) ||
+                          (strcmp(r->sub, "binding") == 0 && r->t->eviction_subresource) ||
                           (strcmp(r->sub, "finalize") == 0 && type_is(r->t, "", "namespaces"));
                 if (!ok)
                         return respond_status(r, 404, "NotFound",
                                               "the server could not find the requested resource");
         }
-        json_t *current = store_get(s, r->t, r->ns, r->name);
+        json_t *current = db_get(s, r->t, r->ns, r->name);
         if (strcmp(m, "PATCH") == 0)
                 return do_patch(r, current);
         if (!current) {
@@ -1531,6 +1566,12 @@ static enum MHD_Result handle_resource(struct request *r, char **segs, size_t n)
                                    : respond_status(r, 400, "BadRequest", "bad body");
                 }
                 return not_found(r, r->name);
+        }
+        if (r->sub && strcmp(r->sub, "binding") == 0) {
+                if (strcmp(m, "POST") != 0)
+                        return respond_status(r, 405, "MethodNotAllowed",
+                                              "binding only supports POST");
+                return do_bind(r, current);
         }
         if (r->sub && strcmp(r->sub, "eviction") == 0) {
                 if (strcmp(m, "POST") != 0)
@@ -1643,9 +1684,9 @@ static bool authorized(struct server *s, struct MHD_Connection *conn, const char
         return diff == 0;
 }
 
-enum MHD_Result api_handle(void *cls, struct MHD_Connection *connection, const char *url,
-                           const char *method, const char *version, const char *upload_data,
-                           size_t *upload_data_size, void **con_cls)
+enum MHD_Result http_handle(void *cls, struct MHD_Connection *connection, const char *url,
+                            const char *method, const char *version, const char *upload_data,
+                            size_t *upload_data_size, void **con_cls)
 {
         struct server *s = cls;
         struct upload *up = *con_cls;
@@ -1675,13 +1716,14 @@ enum MHD_Result api_handle(void *cls, struct MHD_Connection *connection, const c
                 .s = s,
                 .conn = connection,
                 .method = method,
+                .url = url,
                 .body = up->body,
                 .body_len = up->len,
                 .warnings = json_array(),
         };
         enum MHD_Result ret;
         if (!authorized(s, connection, url)) {
-                ret = respond(&r, 401, status_new(401, "Unauthorized", "Unauthorized"));
+                ret = respond(&r, 401, k8s_status_new(401, "Unauthorized", "Unauthorized"));
         } else if (up->too_large) {
                 ret = respond_status(&r, 413, "RequestEntityTooLarge",
                                      "the request body is too large");
@@ -1697,8 +1739,8 @@ enum MHD_Result api_handle(void *cls, struct MHD_Connection *connection, const c
         return ret;
 }
 
-void api_request_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
-                           enum MHD_RequestTerminationCode toe)
+void http_request_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
+                            enum MHD_RequestTerminationCode toe)
 {
         struct upload *up = *con_cls;
         if (up) {

@@ -11,9 +11,9 @@
 #include "fakekube.h"
 
 /* MHD access handler; cls is the struct server. */
-enum MHD_Result api_handle(void *cls, struct MHD_Connection *connection, const char *url,
-                           const char *method, const char *version, const char *upload_data,
-                           size_t *upload_data_size, void **con_cls);
+enum MHD_Result http_handle(void *cls, struct MHD_Connection *connection, const char *url,
+                            const char *method, const char *version, const char *upload_data,
+                            size_t *upload_data_size, void **con_cls);
 /* MHD request-completed callback: frees the per-request upload buffer. */
-void api_request_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
-                           enum MHD_RequestTerminationCode toe);
+void http_request_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
+                            enum MHD_RequestTerminationCode toe);

@@ -109,23 +109,21 @@ json_t *registry_resource_list(struct server *s, const char *group, const char *
 char *registry_api_version(const struct resource_type *t); /* "v1" or "apps/v1" (malloc) */
 
 /* ---- store.c ---- */
-int store_init(struct server *s);
-void store_free(struct server *s);
+int db_init(struct server *s);
+void db_free(struct server *s);
 /* Borrowed. */
-json_t *store_get(struct server *s, const struct resource_type *t, const char *ns,
-                  const char *name);
-json_t *store_bucket(struct server *s, const char *storage_key);
+json_t *db_get(struct server *s, const struct resource_type *t, const char *ns, const char *name);
+json_t *db_bucket(struct server *s, const char *storage_key);
 /* Store obj (steals the reference), assigning a new resourceVersion; emits ADDED or MODIFIED. */
-void store_put(struct server *s, const struct resource_type *t, json_t *obj, bool added);
+void db_put(struct server *s, const struct resource_type *t, json_t *obj, bool added);
 /* Remove the object and emit DELETED (with a fresh resourceVersion). */
-void store_remove(struct server *s, const struct resource_type *t, const char *ns,
-                  const char *name);
+void db_remove(struct server *s, const struct resource_type *t, const char *ns, const char *name);
 /* The storage key of an object in its bucket: "ns/name" or "/name" (malloc). */
-char *store_object_key(const char *ns, const char *name);
-int store_load(struct server *s);
-int store_save(struct server *s);
+char *db_object_key(const char *ns, const char *name);
+int db_load(struct server *s);
+int db_save(struct server *s);
 /* Look an object up by uid over all buckets (borrowed), *ret_type set. */
-json_t *store_find_uid(struct server *s, const char *uid, struct resource_type **ret_type);
+json_t *db_find_uid(struct server *s, const char *uid, struct resource_type **ret_type);
 
 /* ---- lifecycle.c: deletion, finalizers, garbage collection, PDBs ---- */
 /*
@@ -180,11 +178,11 @@ void format_age(int64_t seconds, char *buf, size_t size);
 /* ---- selector.c ---- */
 struct selector;
 /* Parse a labelSelector query string; -EINVAL with *ret_error on bad syntax. */
-int selector_parse_labels(const char *text, struct selector **ret, char **ret_error);
+int sel_parse_labels(const char *text, struct selector **ret, char **ret_error);
 /* Parse a fieldSelector (field=value, field==value, field!=value, comma separated). */
-int selector_parse_fields(const char *text, struct selector **ret, char **ret_error);
-bool selector_matches(const struct selector *sel, json_t *obj); /* NULL matches all */
-void selector_free(struct selector *sel);
+int sel_parse_fields(const char *text, struct selector **ret, char **ret_error);
+bool sel_matches(const struct selector *sel, json_t *obj); /* NULL matches all */
+void sel_free(struct selector *sel);
 /* metav1.LabelSelector (matchLabels / matchExpressions) against a labels object. */
 bool label_selector_json_matches(json_t *selector, json_t *labels);
 /* matchLabels/matchExpressions to the "a=b,c in (d)" text form (malloc). */
@@ -192,6 +190,6 @@ char *label_selector_json_to_string(json_t *selector);
 
 /* ---- util (api.c) ---- */
 void now_rfc3339(char *buf, size_t size);
-json_t *status_new(int code, const char *reason, const char *message);
+json_t *k8s_status_new(int code, const char *reason, const char *message);
 void random_uuid(char *buf);                                   /* 37 bytes */
 const char *json_path_string(json_t *obj, const char *dotted); /* borrowed or NULL */

@@ -78,7 +78,7 @@ static void remove_now(struct server *s, const struct resource_type *t, json_t *
                 meta_str(obj, "namespace") ? strdup(meta_str(obj, "namespace")) : NULL;
         _cleanup_free_ char *name = strdup(meta_str(obj, "name") ?: "");
         json_incref(obj);
-        store_remove(s, t, ns, name);
+        db_remove(s, t, ns, name);
         if (is(t, "apiextensions.k8s.io", "customresourcedefinitions")) {
                 json_t *spec = json_object_get(obj, "spec");
                 char key[600];
@@ -98,7 +98,7 @@ static void remove_now(struct server *s, const struct resource_type *t, json_t *
                         }
                         size_t i;
                         json_array_foreach (victims, i, o) {
-                                store_remove(s, crt, meta_str(o, "namespace"), meta_str(o, "name"));
+                                db_remove(s, crt, meta_str(o, "namespace"), meta_str(o, "name"));
                         }
                         json_decref(victims);
                 }
@@ -165,7 +165,7 @@ int lifecycle_delete(struct server *s, const struct resource_type *t, json_t *cu
                         json_object_set_new(obj, "status",
                                             json_pack("{s:s}", "phase", "Terminating"));
                 if (!dry_run) {
-                        store_put(s, t, json_incref(obj), false);
+                        db_put(s, t, json_incref(obj), false);
                         json_t *stored = json_deep_copy(obj);
                         *ret_obj = stored;
                         json_decref(obj);
@@ -197,7 +197,7 @@ void lifecycle_after_update(struct server *s, const struct resource_type *t, jso
 
 /* ---- PodDisruptionBudgets ---- */
 
-static bool pod_ready(json_t *pod)
+static bool pdb_pod_ready(json_t *pod)
 {
         size_t i;
         json_t *c;
@@ -214,7 +214,7 @@ struct pdb_counts {
         long long expected, healthy, desired, allowed;
 };
 
-static long long int_or_percent(json_t *v, long long total, bool round_up)
+static long long pdb_int_or_percent(json_t *v, long long total, bool round_up)
 {
         if (json_is_integer(v))
                 return json_integer_value(v);
@@ -240,15 +240,15 @@ static void pdb_compute(struct server *s, json_t *pdb, struct pdb_counts *c)
                     !label_selector_json_matches(selector, json_object_get(meta_of(pod), "labels")))
                         continue;
                 c->expected++;
-                if (pod_ready(pod))
+                if (pdb_pod_ready(pod))
                         c->healthy++;
         }
         json_t *min = json_object_get(spec, "minAvailable");
         json_t *max = json_object_get(spec, "maxUnavailable");
         if (min)
-                c->desired = int_or_percent(min, c->expected, true);
+                c->desired = pdb_int_or_percent(min, c->expected, true);
         else if (max)
-                c->desired = c->expected - int_or_percent(max, c->expected, true);
+                c->desired = c->expected - pdb_int_or_percent(max, c->expected, true);
         if (c->desired < 0)
                 c->desired = 0;
         c->allowed = c->healthy - c->desired;
@@ -270,7 +270,7 @@ int lifecycle_eviction_allowed(struct server *s, json_t *pod, char **ret_message
                 struct pdb_counts c;
                 pdb_compute(s, pdb, &c);
                 /* An unready pod may go when the budget is otherwise met (IfHealthyBudget). */
-                if (c.allowed > 0 || (!pod_ready(pod) && c.healthy >= c.desired))
+                if (c.allowed > 0 || (!pdb_pod_ready(pod) && c.healthy >= c.desired))
                         continue;
                 if (asprintf(ret_message,
                              "The disruption budget %s needs %lld healthy pods and has %lld "
@@ -311,7 +311,7 @@ static void pdb_update_status(struct server *s, struct resource_type *t, json_t 
         }
         json_t *next = json_deep_copy(pdb);
         json_object_set_new(next, "status", status);
-        store_put(s, t, next, false);
+        db_put(s, t, next, false);
 }
 
 /* ---- the periodic pass ---- */
@@ -330,7 +330,7 @@ static void work_free(struct work *w, size_t n)
 
 static json_t *current_of(struct server *s, struct work *w)
 {
-        return store_get(s, w->t, meta_str(w->obj, "namespace"), meta_str(w->obj, "name"));
+        return db_get(s, w->t, meta_str(w->obj, "namespace"), meta_str(w->obj, "name"));
 }
 
 static json_t *background_options(void)
@@ -398,7 +398,7 @@ static void store_finalizer_removed(struct server *s, struct resource_type *t, j
 {
         json_t *next = json_deep_copy(obj);
         remove_finalizer(next, finalizer);
-        store_put(s, t, next, false);
+        db_put(s, t, next, false);
         lifecycle_after_update(s, t, next);
 }
 
@@ -422,7 +422,7 @@ static void process_deleting(struct server *s, struct work *w)
                                         json_array_remove(refs, j);
                         if (json_array_size(refs) == 0)
                                 json_object_del(meta_of(next), "ownerReferences");
-                        store_put(s, deps[i].t, next, false);
+                        db_put(s, deps[i].t, next, false);
                 }
                 work_free(deps, n);
                 store_finalizer_removed(s, w->t, obj, "orphan");

@@ -384,7 +384,7 @@ static void ensure_namespaces(struct server *s)
         static const char *names[] = {"default", "kube-system", "kube-public", "kube-node-lease"};
         struct resource_type *t = registry_find(s, "", "v1", "namespaces");
         for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-                if (store_get(s, t, NULL, names[i]))
+                if (db_get(s, t, NULL, names[i]))
                         continue;
                 char uid[37], now[64];
                 random_uuid(uid);
@@ -394,7 +394,7 @@ static void ensure_namespaces(struct server *s)
                                        names[i], "uid", uid, "creationTimestamp", now, "labels",
                                        "kubernetes.io/metadata.name", names[i], "spec",
                                        "finalizers", "kubernetes", "status", "phase", "Active");
-                store_put(s, t, ns, true);
+                db_put(s, t, ns, true);
         }
 }
 
@@ -415,7 +415,7 @@ static void *lifecycle_main(void *arg)
                 int64_t now = clock_monotonic_ms();
                 /* Persistence is debounced: at most one write per 200 ms. */
                 if (s->dirty && s->options.data_file && now - last_save >= 200) {
-                        int r = store_save(s);
+                        int r = db_save(s);
                         if (r < 0)
                                 log_emit(LOG_LEVEL_ERROR, json_pack("{s:s}", "error", strerror(-r)),
                                          "cannot write data file");
@@ -477,9 +477,9 @@ int main(int argc, char **argv)
                          "cannot read the OpenAPI document");
                 return 1;
         }
-        if (store_init(s) < 0)
+        if (db_init(s) < 0)
                 return 1;
-        r = store_load(s);
+        r = db_load(s);
         if (r < 0) {
                 log_emit(LOG_LEVEL_ERROR, json_pack("{s:s}", "path", s->options.data_file),
                          "cannot read the data file");
@@ -520,16 +520,16 @@ int main(int argc, char **argv)
                 flags |= MHD_USE_TLS;
         struct MHD_Daemon *daemon;
         if (s->options.plain_http)
-                daemon = MHD_start_daemon(flags, 0, NULL, NULL, api_handle, s,
+                daemon = MHD_start_daemon(flags, 0, NULL, NULL, http_handle, s,
                                           MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
-                                          api_request_completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
+                                          http_request_completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
                                           (unsigned)4000, MHD_OPTION_CONNECTION_TIMEOUT,
                                           (unsigned)0, MHD_OPTION_END);
         else
                 daemon = MHD_start_daemon(
-                        flags, 0, NULL, NULL, api_handle, s, MHD_OPTION_LISTEN_SOCKET, fd,
+                        flags, 0, NULL, NULL, http_handle, s, MHD_OPTION_LISTEN_SOCKET, fd,
                         MHD_OPTION_HTTPS_MEM_KEY, tls.server_key_pem, MHD_OPTION_HTTPS_MEM_CERT,
-                        tls.server_cert_pem, MHD_OPTION_NOTIFY_COMPLETED, api_request_completed,
+                        tls.server_cert_pem, MHD_OPTION_NOTIFY_COMPLETED, http_request_completed,
                         NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000,
                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
         if (!daemon) {
@@ -599,10 +599,10 @@ int main(int argc, char **argv)
         pthread_join(lt.thread, NULL);
         MHD_stop_daemon(daemon);
         pthread_mutex_lock(&s->lock);
-        if (s->options.data_file && store_save(s) < 0)
+        if (s->options.data_file && db_save(s) < 0)
                 log_error("cannot write data file");
         pthread_mutex_unlock(&s->lock);
-        store_free(s);
+        db_free(s);
         registry_free(s);
         json_decref(s->swagger);
         json_decref(s->swagger_by_gvk);

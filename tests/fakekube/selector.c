@@ -24,7 +24,7 @@ struct selector {
         size_t n_reqs;
 };
 
-void selector_free(struct selector *sel)
+void sel_free(struct selector *sel)
 {
         if (!sel)
                 return;
@@ -164,7 +164,7 @@ static int parse(const char *text, bool fields, struct selector **ret, char **re
         *ret = sel;
         return 0;
 syntax:
-        selector_free(sel);
+        sel_free(sel);
         if (ret_error &&
             asprintf(ret_error, "unable to parse requirement: invalid %s selector \"%s\"",
                      fields ? "field" : "label", text) < 0)
@@ -172,12 +172,12 @@ syntax:
         return -EINVAL;
 }
 
-int selector_parse_labels(const char *text, struct selector **ret, char **ret_error)
+int sel_parse_labels(const char *text, struct selector **ret, char **ret_error)
 {
         return parse(text, false, ret, ret_error);
 }
 
-int selector_parse_fields(const char *text, struct selector **ret, char **ret_error)
+int sel_parse_fields(const char *text, struct selector **ret, char **ret_error)
 {
         return parse(text, true, ret, ret_error);
 }
@@ -220,7 +220,7 @@ static bool requirement_matches(const struct requirement *req, const char *value
         return false;
 }
 
-bool selector_matches(const struct selector *sel, json_t *obj)
+bool sel_matches(const struct selector *sel, json_t *obj)
 {
         if (!sel)
                 return true;

@@ -15,7 +15,7 @@
 #include "fakekube.h"
 #include "macros.h"
 
-int store_init(struct server *s)
+int db_init(struct server *s)
 {
         s->buckets = json_object();
         s->ring = calloc(s->options.watch_window, sizeof(*s->ring));
@@ -26,7 +26,7 @@ int store_init(struct server *s)
         return 0;
 }
 
-void store_free(struct server *s)
+void db_free(struct server *s)
 {
         for (size_t i = 0; i < s->ring_count; i++)
                 json_decref(s->ring[(s->ring_head + i) % s->options.watch_window].object);
@@ -37,7 +37,7 @@ void store_free(struct server *s)
         s->buckets = NULL;
 }
 
-char *store_object_key(const char *ns, const char *name)
+char *db_object_key(const char *ns, const char *name)
 {
         char *key = NULL;
         if (asprintf(&key, "%s/%s", ns ? ns : "", name) < 0)
@@ -45,7 +45,7 @@ char *store_object_key(const char *ns, const char *name)
         return key;
 }
 
-json_t *store_bucket(struct server *s, const char *storage_key)
+json_t *db_bucket(struct server *s, const char *storage_key)
 {
         json_t *b = json_object_get(s->buckets, storage_key);
         if (!b) {
@@ -55,9 +55,9 @@ json_t *store_bucket(struct server *s, const char *storage_key)
         return b;
 }
 
-json_t *store_get(struct server *s, const struct resource_type *t, const char *ns, const char *name)
+json_t *db_get(struct server *s, const struct resource_type *t, const char *ns, const char *name)
 {
-        _cleanup_free_ char *key = store_object_key(t->namespaced ? ns : NULL, name);
+        _cleanup_free_ char *key = db_object_key(t->namespaced ? ns : NULL, name);
         if (!key)
                 return NULL;
         return json_object_get(json_object_get(s->buckets, t->storage_key), key);
@@ -96,25 +96,25 @@ static void set_rv(json_t *obj, uint64_t rv)
         json_object_set_new(meta, "resourceVersion", json_string(buf));
 }
 
-void store_put(struct server *s, const struct resource_type *t, json_t *obj, bool added)
+void db_put(struct server *s, const struct resource_type *t, json_t *obj, bool added)
 {
         json_t *meta = json_object_get(obj, "metadata");
         const char *ns = json_string_value(json_object_get(meta, "namespace"));
         const char *name = json_string_value(json_object_get(meta, "name"));
-        _cleanup_free_ char *key = store_object_key(t->namespaced ? ns : NULL, name);
+        _cleanup_free_ char *key = db_object_key(t->namespaced ? ns : NULL, name);
         if (!key) {
                 json_decref(obj);
                 return;
         }
         s->rv++;
         set_rv(obj, s->rv);
-        json_object_set_new(store_bucket(s, t->storage_key), key, obj);
+        json_object_set_new(db_bucket(s, t->storage_key), key, obj);
         push_event(s, added ? "ADDED" : "MODIFIED", t->storage_key, obj);
 }
 
-void store_remove(struct server *s, const struct resource_type *t, const char *ns, const char *name)
+void db_remove(struct server *s, const struct resource_type *t, const char *ns, const char *name)
 {
-        _cleanup_free_ char *key = store_object_key(t->namespaced ? ns : NULL, name);
+        _cleanup_free_ char *key = db_object_key(t->namespaced ? ns : NULL, name);
         json_t *bucket = json_object_get(s->buckets, t->storage_key);
         json_t *old = key ? json_object_get(bucket, key) : NULL;
         if (!old)
@@ -128,7 +128,7 @@ void store_remove(struct server *s, const struct resource_type *t, const char *n
         json_decref(last);
 }
 
-json_t *store_find_uid(struct server *s, const char *uid, struct resource_type **ret_type)
+json_t *db_find_uid(struct server *s, const char *uid, struct resource_type **ret_type)
 {
         const char *bucket_key;
         json_t *bucket;
@@ -156,7 +156,7 @@ json_t *store_find_uid(struct server *s, const char *uid, struct resource_type *
         return NULL;
 }
 
-int store_load(struct server *s)
+int db_load(struct server *s)
 {
         if (!s->options.data_file || access(s->options.data_file, F_OK) < 0)
                 return 0;
@@ -184,7 +184,7 @@ int store_load(struct server *s)
         return 0;
 }
 
-int store_save(struct server *s)
+int db_save(struct server *s)
 {
         if (!s->options.data_file)
                 return 0;

@@ -216,9 +216,9 @@ static json_t *selector_text(json_t *sel)
 }
 
 static const struct column deploy_cols[] = {
-        COLF("Name", "string", "name"),       COL("Ready", "string"),    COL("Up-to-date", "integer"),
-        COL("Available", "integer"), COL("Age", "string"),      WIDE("Containers", "string"),
-        WIDE("Images", "string"),    WIDE("Selector", "string")};
+        COLF("Name", "string", "name"), COL("Ready", "string"),    COL("Up-to-date", "integer"),
+        COL("Available", "integer"),    COL("Age", "string"),      WIDE("Containers", "string"),
+        WIDE("Images", "string"),       WIDE("Selector", "string")};
 
 static json_t *deploy_cells(json_t *o)
 {
@@ -234,10 +234,10 @@ static json_t *deploy_cells(json_t *o)
                          selector_text(get(o, "spec.selector")));
 }
 
-static const struct column rs_cols[] = {COLF("Name", "string", "name"),     COL("Desired", "integer"),
-                                        COL("Current", "integer"), COL("Ready", "integer"),
-                                        COL("Age", "string"),      WIDE("Containers", "string"),
-                                        WIDE("Images", "string"),  WIDE("Selector", "string")};
+static const struct column rs_cols[] = {
+        COLF("Name", "string", "name"), COL("Desired", "integer"), COL("Current", "integer"),
+        COL("Ready", "integer"),        COL("Age", "string"),      WIDE("Containers", "string"),
+        WIDE("Images", "string"),       WIDE("Selector", "string")};
 
 static json_t *rs_cells(json_t *o)
 {
@@ -250,10 +250,10 @@ static json_t *rs_cells(json_t *o)
                          selector_text(get(o, "spec.selector")));
 }
 
-static const struct column svc_cols[] = {COLF("Name", "string", "name"),       COL("Type", "string"),
-                                         COL("Cluster-IP", "string"), COL("External-IP", "string"),
-                                         COL("Port(s)", "string"),    COL("Age", "string"),
-                                         WIDE("Selector", "string")};
+static const struct column svc_cols[] = {
+        COLF("Name", "string", "name"), COL("Type", "string"),    COL("Cluster-IP", "string"),
+        COL("External-IP", "string"),   COL("Port(s)", "string"), COL("Age", "string"),
+        WIDE("Selector", "string")};
 
 static json_t *svc_cells(json_t *o)
 {
@@ -321,16 +321,12 @@ static json_t *secret_cells(json_t *o)
                          age_of(str(o, "metadata.creationTimestamp", NULL)));
 }
 
-static const struct column node_cols[] = {COLF("Name", "string", "name"),
-                                          COL("Status", "string"),
-                                          COL("Roles", "string"),
-                                          COL("Age", "string"),
-                                          COL("Version", "string"),
-                                          WIDE("Internal-IP", "string"),
-                                          WIDE("External-IP", "string"),
-                                          WIDE("OS-Image", "string"),
-                                          WIDE("Kernel-Version", "string"),
-                                          WIDE("Container-Runtime", "string")};
+static const struct column node_cols[] = {
+        COLF("Name", "string", "name"),   COL("Status", "string"),
+        COL("Roles", "string"),           COL("Age", "string"),
+        COL("Version", "string"),         WIDE("Internal-IP", "string"),
+        WIDE("External-IP", "string"),    WIDE("OS-Image", "string"),
+        WIDE("Kernel-Version", "string"), WIDE("Container-Runtime", "string")};
 
 static json_t *node_cells(json_t *o)
 {
@@ -423,9 +419,12 @@ static json_t *event_cells(json_t *o)
                          object, message);
 }
 
-static const struct column hpa_cols[] = {COLF("Name", "string", "name"),    COL("Reference", "string"),
-                                         COL("Targets", "string"), COL("MinPods", "string"),
-                                         COL("MaxPods", "string"), COL("Replicas", "string"),
+static const struct column hpa_cols[] = {COLF("Name", "string", "name"),
+                                         COL("Reference", "string"),
+                                         COL("Targets", "string"),
+                                         COL("MinPods", "string"),
+                                         COL("MaxPods", "string"),
+                                         COL("Replicas", "string"),
                                          COL("Age", "string")};
 
 static json_t *hpa_cells(json_t *o)
@@ -468,9 +467,9 @@ static json_t *hpa_cells(json_t *o)
                          age_of(str(o, "metadata.creationTimestamp", NULL)));
 }
 
-static const struct column ing_cols[] = {COLF("Name", "string", "name"),  COL("Class", "string"),
-                                         COL("Hosts", "string"), COL("Address", "string"),
-                                         COL("Ports", "string"), COL("Age", "string")};
+static const struct column ing_cols[] = {COLF("Name", "string", "name"), COL("Class", "string"),
+                                         COL("Hosts", "string"),         COL("Address", "string"),
+                                         COL("Ports", "string"),         COL("Age", "string")};
 
 static json_t *ing_cells(json_t *o)
 {
@@ -490,8 +489,9 @@ static json_t *ing_cells(json_t *o)
 }
 
 static const struct column pdb_cols[] = {
-        COLF("Name", "string", "name"), COL("Min Available", "string"), COL("Max Unavailable", "string"),
-        COL("Allowed Disruptions", "integer"), COL("Age", "string")};
+        COLF("Name", "string", "name"), COL("Min Available", "string"),
+        COL("Max Unavailable", "string"), COL("Allowed Disruptions", "integer"),
+        COL("Age", "string")};
 
 static json_t *int_or_string_text(json_t *v)
 {
