@@ -536,7 +536,8 @@ void lifecycle_pass(struct server *s)
          */
         for (size_t i = 0; i < n_owned; i++) {
                 json_t *obj = current_of(s, &owned[i]);
-                if (!obj || json_object_get(meta_of(obj), "deletionTimestamp"))
+                if (!obj || json_object_get(meta_of(obj), "deletionTimestamp") ||
+                    json_array_size(json_object_get(meta_of(obj), "ownerReferences")) == 0)
                         continue;
                 bool any_owner = false;
                 size_t j;
