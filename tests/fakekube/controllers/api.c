@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "log.h"
 #include "macros.h"
 #include "objects.h"
 
@@ -21,6 +22,19 @@ void object_path(enum kind kind, const char *namespace_, const char *name, const
                 n += snprintf(buf + n, size - (size_t)n, "/%s", name);
         if (subresource && n >= 0 && (size_t)n < size)
                 snprintf(buf + n, size - (size_t)n, "/%s", subresource);
+}
+
+/* An unexpected answer is logged once here, with the server's Status message. */
+static int checked(const char *method, const char *path, long status, const json_t *body)
+{
+        int r = api_status_from_http(status);
+        if (r == -EPROTO || r == -EOPNOTSUPP)
+                log_emit(LOG_LEVEL_WARN,
+                         json_pack("{ss ss sI ss*}", "method", method, "path", path, "status",
+                                   (json_int_t)status, "message",
+                                   json_string_value(json_object_get(body, "message"))),
+                         "fakekube controllers: API request refused");
+        return r;
 }
 
 int api_status_from_http(long status)
@@ -50,7 +64,7 @@ int api_create(struct sync *s, enum kind kind, const char *namespace_, json_t *o
                 const char *reason = json_string_value(json_object_get(body, "reason"));
                 return reason && strcmp(reason, "AlreadyExists") == 0 ? -EEXIST : -ECONNABORTED;
         }
-        r = api_status_from_http(status);
+        r = checked("POST", path, status, body);
         if (r < 0)
                 return r;
         store_apply(&s->c->store, kind, body);
@@ -69,7 +83,7 @@ int api_update(struct sync *s, enum kind kind, const json_t *object, const char 
         int r = kclient_request(s->client, "PUT", path, object, NULL, &status, &body);
         if (r < 0)
                 return r;
-        r = api_status_from_http(status);
+        r = checked("PUT", path, status, body);
         if (r == 0 && (!subresource || strcmp(subresource, "status") == 0))
                 store_apply(&s->c->store, kind, body);
         return r;
@@ -86,7 +100,7 @@ int api_merge_patch(struct sync *s, enum kind kind, const char *namespace_, cons
                                 &status, &body);
         if (r < 0)
                 return r;
-        r = api_status_from_http(status);
+        r = checked("PATCH", path, status, body);
         if (r == 0 && (!subresource || strcmp(subresource, "status") == 0))
                 store_apply(&s->c->store, kind, body);
         return r;
@@ -107,7 +121,7 @@ int api_delete(struct sync *s, enum kind kind, const char *namespace_, const cha
         int r = kclient_request(s->client, "DELETE", path, NULL, NULL, &status, &body);
         if (r < 0)
                 return r;
-        r = api_status_from_http(status);
+        r = checked("DELETE", path, status, body);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
