@@ -27,9 +27,9 @@ enum pods_mode {
 };
 
 struct controllers_options {
-        const char *api_url;  /* "https://127.0.0.1:PORT" or "http://..." */
-        const char *token;    /* bearer token */
-        const char *ca_file;  /* PEM CA to verify api_url; NULL with plain HTTP */
+        const char *api_url;        /* "https://127.0.0.1:PORT" or "http://..." */
+        const char *token;          /* bearer token */
+        const char *ca_file;        /* PEM CA to verify api_url; NULL with plain HTTP */
         int64_t sync_period_ms;     /* HPA sync period (default 15000 when 0) */
         int64_t pod_ready_delay_ms; /* virtual pods turn Ready after this */
         int64_t node_boot_delay_ms; /* libvirt domain running -> Node Ready after this */
@@ -40,6 +40,13 @@ struct controllers_options {
         bool disable_deployments;
         bool disable_hpa;
         bool disable_nodes; /* node lifecycle, scheduling and eviction */
+        /*
+         * Process pods' working directories and logs:
+         * STATE_DIR/pods/NAMESPACE_POD_UID/CONTAINER.log.  NULL: a new
+         * directory $TMPDIR/fakekube-controllers-XXXXXX (kept after stop, for
+         * post-mortems; its path is logged at start).
+         */
+        const char *state_dir;
 };
 
 struct controllers;
