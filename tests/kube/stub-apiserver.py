@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 REQUESTS = []
 LOCK = threading.Lock()
+RELIST_LISTS = [0]  # how many lists of namespace "relist" were served
 
 
 def status(code, reason, message):
@@ -76,7 +77,9 @@ class Handler(BaseHTTPRequestHandler):
         base, _, query = path.partition("?")
         params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
 
-        if base == "/api/v1/namespaces/ns/configmaps/missing":
+        if base == "/api/v1/namespaces/relist/configmaps":
+            self.relist_scenario(params)
+        elif base == "/api/v1/namespaces/ns/configmaps/missing":
             self.send_json(404, status(404, "NotFound", 'configmaps "missing" not found'))
         elif base == "/api/v1/namespaces/ns/configmaps/exists" and self.command == "POST":
             self.send_json(409, status(409, "AlreadyExists", "already exists"))
@@ -123,6 +126,36 @@ class Handler(BaseHTTPRequestHandler):
             doc = {"metadata": {"name": base.rsplit("/", 1)[-1], "namespace": "ns",
                                 "resourceVersion": "5"}}
             self.send_json(200, doc)
+
+    def relist_scenario(self, params):
+        """Informer script: list {a:1, b:1} @10; watch @10 -> 410; list
+        {a:2, c:1} @20; watch @20 -> a:2 again (a replay), c:3, then idle."""
+        def obj(name, rv):
+            return {"metadata": {"name": name, "namespace": "relist",
+                                 "resourceVersion": str(rv)}, "data": {"k": str(rv)}}
+        if params.get("watch") != "true":
+            with LOCK:
+                RELIST_LISTS[0] += 1
+                first = RELIST_LISTS[0] == 1
+            items = [obj("a", 1), obj("b", 1)] if first else [obj("a", 2), obj("c", 1)]
+            self.send_json(200, {"kind": "ConfigMapList", "apiVersion": "v1",
+                                 "metadata": {"resourceVersion": "10" if first else "20"},
+                                 "items": items})
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        if params.get("resourceVersion") == "10":
+            self.chunk(json.dumps({"type": "ERROR", "object": status(
+                410, "Expired", "too old resource version: 10 (15)")}).encode() + b"\n")
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+            return
+        for event in ({"type": "ADDED", "object": obj("a", 2)},
+                      {"type": "MODIFIED", "object": obj("c", 3)}):
+            self.chunk(json.dumps(event).encode() + b"\n")
+        time.sleep(60)
 
     def watch(self, params):
         self.send_response(200)

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "clock.h"
+#include "kube-informer.h"
 #include "kube-private.h"
 #include "kube.h"
 #include "test-pem.h"
@@ -492,6 +493,87 @@ static void test_watch_cancel(void **state)
                 KUBE_ERR_CANCELLED);
 }
 
+/* Informer against a scripted server: 410 -> relist synthesises the delete
+ * of a vanished object and an update for a changed one; a replayed event is
+ * dropped. */
+struct informer_log {
+        pthread_mutex_t lock;
+        char text[512];
+};
+
+static void log_line(struct informer_log *l, const char *what, const json_t *obj)
+{
+        pthread_mutex_lock(&l->lock);
+        size_t n = strlen(l->text);
+        snprintf(l->text + n, sizeof(l->text) - n, "%s %s@%s;", what, kube_object_name(obj),
+                 kube_object_resource_version(obj));
+        pthread_mutex_unlock(&l->lock);
+}
+
+static void inf_add(json_t *obj, void *userdata)
+{
+        log_line(userdata, "add", obj);
+}
+
+static void inf_update(json_t *old, json_t *obj, void *userdata)
+{
+        log_line(userdata, "update", obj);
+}
+
+static void inf_delete(json_t *obj, void *userdata)
+{
+        log_line(userdata, "delete", obj);
+}
+
+static void test_informer_relist_synthesis(void **state)
+{
+        struct informer_log log = {.lock = PTHREAD_MUTEX_INITIALIZER};
+        struct kube_informer *inf = NULL;
+        assert_int_equal(
+                kube_informer_new(plain,
+                                  &(struct kube_informer_options){
+                                          .resource = &KUBE_CONFIGMAPS,
+                                          .namespace = "relist",
+                                          .handlers = {inf_add, inf_update, inf_delete, &log},
+                                  },
+                                  &inf),
+                0);
+        assert_int_equal(kube_informer_start(inf), 0);
+        const char *expected = "add a@1;add b@1;delete b@1;update a@2;add c@1;update c@3;";
+        int64_t deadline = clock_monotonic_ms() + 5000;
+        bool done = false;
+        while (!done && clock_monotonic_ms() < deadline) {
+                pthread_mutex_lock(&log.lock);
+                done = strcmp(log.text, expected) == 0;
+                pthread_mutex_unlock(&log.lock);
+                if (!done)
+                        test_sleep_ms(10);
+        }
+        pthread_mutex_lock(&log.lock);
+        assert_string_equal(log.text, expected);
+        pthread_mutex_unlock(&log.lock);
+        struct kube_informer_stats st;
+        kube_informer_stats(inf, &st);
+        assert_int_equal(st.lists, 2);
+        assert_int_equal(st.gone, 1);
+        assert_int_equal(st.duplicates, 1);
+        char rv[32];
+        assert_int_equal(kube_informer_resource_version(inf, rv, sizeof(rv)), 0);
+        assert_string_equal(rv, "3");
+        json_t *objects = NULL;
+        assert_int_equal(kube_informer_list(inf, "relist", &objects), 0);
+        assert_int_equal(json_array_size(objects), 2);
+        assert_string_equal(kube_object_name(json_array_get(objects, 0)), "a");
+        assert_string_equal(kube_object_name(json_array_get(objects, 1)), "c");
+        json_decref(objects);
+        json_t *obj = NULL;
+        assert_int_equal(kube_informer_get(inf, "relist", "b", &obj), KUBE_ERR_NOT_FOUND);
+        /* Stopping cancels the idle watch at once. */
+        int64_t start = clock_monotonic_ms();
+        kube_informer_free(inf);
+        assert_true(clock_monotonic_ms() - start < 1000);
+}
+
 #define THREADS 8
 #define CALLS   40
 
@@ -547,6 +629,7 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_patch_delete_wire_format),
                 cmocka_unit_test(test_watch_stream),
                 cmocka_unit_test(test_watch_cancel),
+                cmocka_unit_test(test_informer_relist_synthesis),
                 cmocka_unit_test(test_concurrent_calls),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
