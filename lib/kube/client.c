@@ -212,7 +212,7 @@ static curl_socket_t on_open_socket(void *userp, curlsocktype purpose,
 
 static int on_close_socket(void *userp, curl_socket_t fd)
 {
-        kube_cancel_set_socket(userp, -1);
+        kube_cancel_clear_socket(userp, fd);
         return close(fd);
 }
 

@@ -97,6 +97,9 @@ int kube_client_request(struct kube_client *client, const struct kube_request *r
 /* Register the socket a cancellable call uses (-1: none), under the token's
  * lock so kube_cancel() never shuts down a socket number reused elsewhere. */
 void kube_cancel_set_socket(struct kube_cancel *cancel, int fd);
+/* Unregister fd if it is the registered one (happy eyeballs may open and
+ * close a losing socket while the winner stays registered). */
+void kube_cancel_clear_socket(struct kube_cancel *cancel, int fd);
 
 /* Query string builder: appends "?k=v" / "&k=v" with v percent-encoded. */
 int kube_query_append(char **path, const char *key, const char *value);

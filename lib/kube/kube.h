@@ -361,7 +361,10 @@ struct kube_watch_options {
         const char *field_selector;
         const char *resource_version; /* resume point; NULL: "most recent" */
         bool allow_bookmarks;
-        long timeout_seconds; /* timeoutSeconds=; 0: server default */
+        /* timeoutSeconds=; 0: server default and no client-side limit.  With
+         * a value, the client also gives up (KUBE_ERR_TIMEOUT) 30 s after it,
+         * in case the connection died silently. */
+        long timeout_seconds;
         struct kube_cancel *cancel;
 };
 

@@ -431,3 +431,13 @@ void kube_cancel_set_socket(struct kube_cancel *cancel, int fd)
         cancel->socket_plus_one = fd + 1;
         cancel_unlock(cancel);
 }
+
+void kube_cancel_clear_socket(struct kube_cancel *cancel, int fd)
+{
+        if (!cancel)
+                return;
+        cancel_lock(cancel);
+        if (cancel->socket_plus_one == fd + 1)
+                cancel->socket_plus_one = 0;
+        cancel_unlock(cancel);
+}

@@ -167,13 +167,21 @@ int kube_watch(struct kube_client *client, const struct kube_resource *resource,
 
         struct kube_watch_decoder decoder;
         kube_watch_decoder_init(&decoder, callback, userdata);
-        r = kube_client_request(client,
-                                &(struct kube_request){.method = "GET",
-                                                       .path = path,
-                                                       .stream = &decoder,
-                                                       .cancel = options->cancel,
-                                                       .no_timeout = true},
-                                NULL, ret_status);
+        r = kube_client_request(
+                client,
+                &(struct kube_request){
+                        .method = "GET",
+                        .path = path,
+                        .stream = &decoder,
+                        .cancel = options->cancel,
+                        /* A watch still open well past its
+                         * timeoutSeconds sits on a dead
+                         * connection: give up on it. */
+                        .no_timeout = options->timeout_seconds <= 0,
+                        .timeout_ms = options->timeout_seconds > 0
+                                              ? ((int64_t)options->timeout_seconds + 30) * 1000
+                                              : 0},
+                NULL, ret_status);
         if (decoder.saw_error_event && ret_status)
                 *ret_status = decoder.error_status;
         kube_watch_decoder_done(&decoder);
