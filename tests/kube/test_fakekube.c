@@ -616,6 +616,25 @@ static void set_value(struct kube_client *c, const char *ns, const char *name, c
         json_decref(patch);
 }
 
+/* Like set_value, while the server comes back up (bounded). */
+static void set_value_retrying(struct kube_client *c, const char *ns, const char *name,
+                               const char *value)
+{
+        json_t *patch = json_pack("{s:{s:s}}", "data", "k", value);
+        int64_t deadline = clock_monotonic_ms() + 10000;
+        int r;
+        do {
+                r = kube_patch(c, &KUBE_CONFIGMAPS,
+                               &(struct kube_patch_options){
+                                       .namespace = ns, .name = name, .type = KUBE_PATCH_MERGE},
+                               patch, NULL, NULL);
+                if (r != 0)
+                        test_sleep_ms(20);
+        } while (r != 0 && clock_monotonic_ms() < deadline);
+        assert_int_equal(r, 0);
+        json_decref(patch);
+}
+
 static void create_cm(struct kube_client *c, const char *ns, const char *name, const char *value)
 {
         json_t *cm = configmap(ns, name, value);
@@ -857,6 +876,27 @@ static void test_informer_survives_restart(void **state)
         assert_true(wait_history(&t, "born", "b0", 15000));
         set_value(c, "r", "keep", "k3");
         assert_true(wait_history(&t, "keep", "k0,k1,k2,k3", 5000));
+        assert_cache_matches_server(c, inf, "r");
+
+        /* Round two with SIGKILL: the watch connection is reset, not closed.
+         * First poll until fakekube has saved k3 to its data file. */
+        int64_t saved_deadline = clock_monotonic_ms() + 5000;
+        bool saved = false;
+        while (!saved && clock_monotonic_ms() < saved_deadline) {
+                char *data = test_read_file(s.data);
+                saved = data && strstr(data, "\"k3\"");
+                free(data);
+                if (!saved)
+                        test_sleep_ms(20);
+        }
+        assert_true(saved);
+        server_stop(&s, true);
+        assert_int_equal(server_start(&s, &options), 0);
+        set_value_retrying(c, "r", "keep", "k4");
+        delete_cm(c, "r", "born");
+        assert_true(wait_history(&t, "keep", "k0,k1,k2,k3,k4", 15000));
+        assert_true(wait_history(&t, "born", "b0,DELETED", 15000));
+        assert_true(wait_history(&t, "doomed", "d0,DELETED", 1000));
         assert_cache_matches_server(c, inf, "r");
         struct kube_informer_stats st;
         kube_informer_stats(inf, &st);
