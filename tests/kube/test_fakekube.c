@@ -551,12 +551,15 @@ static void on_delete(json_t *obj, void *userdata)
         track(t, obj, "DELETED");
 }
 
+/* A copy of name's history (the tracker's string may be replaced any time). */
 static const char *history(struct tracker *t, const char *name)
 {
+        static _Thread_local char copy[1024];
         pthread_mutex_lock(&t->lock);
         const char *h = json_string_value(json_object_get(t->history, name));
+        snprintf(copy, sizeof(copy), "%s", h ? h : "");
         pthread_mutex_unlock(&t->lock);
-        return h ? h : "";
+        return copy;
 }
 
 /* Poll (bounded) until the history of name equals expected. */
