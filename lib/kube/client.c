@@ -307,6 +307,9 @@ static int setup_handle(struct kube_client *client, CURL *h, const struct kube_r
                         return -ENOMEM;
                 }
                 struct curl_slist *l = curl_slist_append(list, ct);
+                /* No "Expect: 100-continue" round trip before larger bodies. */
+                if (l)
+                        l = curl_slist_append(l, "Expect:");
                 if (!l) {
                         curl_slist_free_all(list);
                         return -ENOMEM;
