@@ -7,7 +7,7 @@ list and chunked watch streams, so the client's HTTP handling, error mapping
 and stream decoding can be tested without fakekube.  Every request is
 recorded and can be read back with GET /_requests.
 
-Usage: stub-apiserver.py --port-file PATH [--cert PEM --key PEM] [--token T]
+Usage: stub-apiserver.py --port-file PATH [--cert PEM --key PEM [--client-ca PEM]] [--token T]
 Listens on 127.0.0.1, a free port chosen by the kernel, written to PATH.
 """
 import argparse
@@ -194,6 +194,7 @@ def main():
     ap.add_argument("--cert")
     ap.add_argument("--key")
     ap.add_argument("--token")
+    ap.add_argument("--client-ca", help="require a client certificate signed by this CA")
     args = ap.parse_args()
     Handler.token = args.token
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -201,6 +202,9 @@ def main():
     if args.cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.cert, args.key)
+        if args.client_ca:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(args.client_ca)
         server.socket = ctx.wrap_socket(server.socket, server_side=True)
     tmp = args.port_file + ".tmp"
     with open(tmp, "w") as f:

@@ -25,28 +25,39 @@
 
 static const char *stub_path;
 static char dir[] = "/tmp/kube-client-test-XXXXXX";
-static pid_t plain_pid, tls_pid;
-static int plain_port, tls_port;
+static pid_t plain_pid, tls_pid, mtls_pid;
+static int plain_port, tls_port, mtls_port;
+static char *client_cert_pem, *client_key_pem;
 static char *cert_pem, *key_pem;
 static struct kube_client *plain; /* http://, token "stub-token" */
 static struct kube_client *tls;   /* https:// with the stub's CA */
 
-static int start_stub(const char *name, bool with_tls, pid_t *ret_pid, int *ret_port)
+enum stub_kind { STUB_PLAIN, STUB_TLS, STUB_MTLS };
+
+static int start_stub(const char *name, enum stub_kind kind, pid_t *ret_pid, int *ret_port)
 {
-        char port_file[256], log_file[256], cert_file[256], key_file[256];
+        char port_file[256], log_file[256], cert_file[256], key_file[256], client_ca[256];
         snprintf(port_file, sizeof(port_file), "%s/%s.port", dir, name);
         snprintf(log_file, sizeof(log_file), "%s/%s.log", dir, name);
         snprintf(cert_file, sizeof(cert_file), "%s/server.crt", dir);
         snprintf(key_file, sizeof(key_file), "%s/server.key", dir);
-        char *argv[] = {"python3",
-                        (char *)stub_path,
-                        "--port-file",
-                        port_file,
-                        with_tls ? "--cert" : "--token",
-                        with_tls ? cert_file : "stub-token",
-                        with_tls ? "--key" : NULL,
-                        key_file,
-                        NULL};
+        snprintf(client_ca, sizeof(client_ca), "%s/client.crt", dir);
+        char *argv[12] = {"python3", (char *)stub_path, "--port-file", port_file};
+        int n = 4;
+        if (kind == STUB_PLAIN) {
+                argv[n++] = "--token";
+                argv[n++] = "stub-token";
+        } else {
+                argv[n++] = "--cert";
+                argv[n++] = cert_file;
+                argv[n++] = "--key";
+                argv[n++] = key_file;
+                if (kind == STUB_MTLS) {
+                        argv[n++] = "--client-ca";
+                        argv[n++] = client_ca;
+                }
+        }
+        argv[n] = NULL;
         if (test_spawn(argv, log_file, ret_pid) < 0 || test_wait_for_file(port_file, 10000) < 0)
                 return -1;
         char *text = test_read_file(port_file);
@@ -82,8 +93,13 @@ static int group_setup(void **state)
                 return -1;
         free(test_write_file(dir, "server.crt", cert_pem));
         free(test_write_file(dir, "server.key", key_pem));
-        if (start_stub("plain", false, &plain_pid, &plain_port) < 0 ||
-            start_stub("tls", true, &tls_pid, &tls_port) < 0)
+        if (test_make_self_signed("kube-client", NULL, &client_cert_pem, &client_key_pem) < 0)
+                return -1;
+        free(test_write_file(dir, "client.crt", client_cert_pem));
+        free(test_write_file(dir, "client.key", client_key_pem));
+        if (start_stub("plain", STUB_PLAIN, &plain_pid, &plain_port) < 0 ||
+            start_stub("tls", STUB_TLS, &tls_pid, &tls_port) < 0 ||
+            start_stub("mtls", STUB_MTLS, &mtls_pid, &mtls_port) < 0)
                 return -1;
         char url[64];
         snprintf(url, sizeof(url), "http://127.0.0.1:%d", plain_port);
@@ -99,6 +115,9 @@ static int group_teardown(void **state)
         kube_client_free(tls);
         test_kill(plain_pid, false);
         test_kill(tls_pid, false);
+        test_kill(mtls_pid, false);
+        free(client_cert_pem);
+        free(client_key_pem);
         char cmd[128];
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
         free(cert_pem);
@@ -268,6 +287,69 @@ static void test_tls(void **state)
         assert_int_equal(kube_get(c, &KUBE_CONFIGMAPS, &get, &obj, &st), 0);
         json_decref(obj);
         kube_client_free(c);
+}
+
+/* Client certificates from a kubeconfig (data and files) reach a server that
+ * requires them. */
+static void test_client_certificate_auth(void **state)
+{
+        char *server_ca_b64 = test_base64(cert_pem);
+        char *cert_b64 = test_base64(client_cert_pem);
+        char *key_b64 = test_base64(client_key_pem);
+        char *text = NULL;
+        assert_true(asprintf(&text,
+                             "current-context: data\n"
+                             "clusters:\n"
+                             "- name: stub\n"
+                             "  cluster:\n"
+                             "    server: https://127.0.0.1:%d\n"
+                             "    certificate-authority-data: %s\n"
+                             "users:\n"
+                             "- name: data\n"
+                             "  user:\n"
+                             "    client-certificate-data: %s\n"
+                             "    client-key-data: %s\n"
+                             "- name: files\n"
+                             "  user: {client-certificate: client.crt, client-key: client.key}\n"
+                             "- name: nobody\n"
+                             "  user: {}\n"
+                             "contexts:\n"
+                             "- {name: data, context: {cluster: stub, user: data}}\n"
+                             "- {name: files, context: {cluster: stub, user: files}}\n"
+                             "- {name: nobody, context: {cluster: stub, user: nobody}}\n",
+                             mtls_port, server_ca_b64, cert_b64, key_b64) > 0);
+        char *path = test_write_file(dir, "mtls.kubeconfig", text);
+        const char *contexts[] = {"data", "files", "nobody"};
+        for (size_t i = 0; i < 3; i++) {
+                struct kube_config *config = NULL;
+                struct kube_status st = {0};
+                assert_int_equal(
+                        kube_config_load(&(struct kube_config_options){.kubeconfig_path = path,
+                                                                       .context = contexts[i]},
+                                         &config, &st),
+                        0);
+                struct kube_client *c = NULL;
+                assert_int_equal(kube_client_new(config, NULL, &c), 0);
+                kube_config_free(config);
+                json_t *obj = NULL;
+                int r = kube_get(c, &KUBE_CONFIGMAPS,
+                                 &(struct kube_get_options){.namespace = "ns", .name = "m"}, &obj,
+                                 &st);
+                if (i < 2) {
+                        assert_int_equal(r, 0);
+                        assert_string_equal(kube_object_name(obj), "m");
+                } else {
+                        /* Refused during or right after the handshake. */
+                        assert_true(r == KUBE_ERR_TLS || r == KUBE_ERR_TRANSPORT);
+                }
+                json_decref(obj);
+                kube_client_free(c);
+        }
+        free(path);
+        free(text);
+        free(server_ca_b64);
+        free(cert_b64);
+        free(key_b64);
 }
 
 static void test_list_paging(void **state)
@@ -625,6 +707,7 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_get_and_typed_errors),
                 cmocka_unit_test(test_transport_errors),
                 cmocka_unit_test(test_tls),
+                cmocka_unit_test(test_client_certificate_auth),
                 cmocka_unit_test(test_list_paging),
                 cmocka_unit_test(test_patch_delete_wire_format),
                 cmocka_unit_test(test_watch_stream),
