@@ -1015,9 +1015,22 @@ static enum MHD_Result do_delete(struct request *r, json_t *current)
         int ret = lifecycle_delete(r->s, r->t, current, opts, dry_run(r), &obj, &removed);
         if (ret < 0)
                 return respond_status(r, 500, "InternalError", "delete failed");
+        /*
+         * As kube-apiserver: a finished deletion answers with a Success Status naming the
+         * object, except for pods (ReturnDeletedObject), which answer with the last state.
+         */
+        if (removed && !type_is(r->t, "", "pods")) {
+                json_t *st = k8s_status_new(200, "", "");
+                json_object_set_new(st, "details",
+                                    json_pack("{s:s, s:s, s:s, s:s}", "name", r->name, "group",
+                                              r->t->group, "kind", r->t->plural, "uid",
+                                              meta_string(obj, "uid") ?: ""));
+                json_decref(obj);
+                return respond(r, 200, st);
+        }
         json_t *out = for_output(r->t, obj);
         json_decref(obj);
-        return respond(r, removed ? 200 : 200, out);
+        return respond(r, 200, out);
 }
 
 /* ---- list ---- */
