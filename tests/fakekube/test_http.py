@@ -65,6 +65,17 @@ def test_auth():
     expect(code == 200 and {"default", "kube-system"} <= {i["metadata"]["name"] for i in body["items"]})
 
 
+def test_plain_http():
+    fk = Fakekube(EXE, "--no-controllers", "--plain-http")
+    try:
+        expect(fk.url.startswith("http://") and "certificate-authority-data" not in open(fk.kubeconfig).read())
+        expect(fk.get("/api/v1/namespaces")[0] == 200)
+        expect(fk.get("/api/v1/namespaces", token=None)[0] == 200, "kubectl sends no token over HTTP")
+        expect(fk.get("/api/v1/namespaces", token="wrong")[0] == 401)
+    finally:
+        expect(fk.stop() == 0)
+
+
 def test_discovery():
     code, body, _ = FK.get("/api")
     expect(code == 200 and body["versions"] == ["v1"])
@@ -647,6 +658,7 @@ def main():
         rc = run_tests([
             ("cli_flags", test_cli_flags),
             ("auth", test_auth),
+            ("plain_http", test_plain_http),
             ("discovery", test_discovery),
             ("create_get_conflict", test_create_get_conflict),
             ("generation_status_scale", test_generation),
