@@ -1411,9 +1411,27 @@ static ssize_t watch_read(void *cls, uint64_t pos, char *buf, size_t max)
                         for (size_t i = ring_first_after(s, w->last_rv); i < s->ring_count; i++) {
                                 struct event *e = &s->ring[(s->ring_head + i) % cap];
                                 w->last_rv = e->rv;
-                                if (strcmp(e->storage_key, w->t->storage_key) == 0 &&
-                                    watch_matches(w, e->object))
-                                        watch_event(w, e->type, e->object);
+                                if (strcmp(e->storage_key, w->t->storage_key) != 0)
+                                        continue;
+                                /*
+                                 * Selector transitions as kube-apiserver reports them: an
+                                 * object that starts matching is ADDED, one that stops
+                                 * matching is DELETED.
+                                 */
+                                bool matches_now = watch_matches(w, e->object);
+                                bool was = e->previous && watch_matches(w, e->previous);
+                                const char *type = e->type;
+                                if (strcmp(type, "MODIFIED") == 0) {
+                                        if (matches_now && !was)
+                                                type = "ADDED";
+                                        else if (!matches_now && was)
+                                                type = "DELETED";
+                                        else if (!matches_now)
+                                                continue;
+                                } else if (!matches_now) {
+                                        continue;
+                                }
+                                watch_event(w, type, e->object);
                         }
                         if (w->pending_len)
                                 break;

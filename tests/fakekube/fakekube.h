@@ -50,6 +50,7 @@ struct event {
         const char *type;        /* "ADDED", "MODIFIED", "DELETED" */
         const char *storage_key; /* borrowed from the resource type (never freed before exit) */
         json_t *object;
+        json_t *previous; /* the state before a MODIFIED (selector transitions), or NULL */
 };
 
 struct server_options {

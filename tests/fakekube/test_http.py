@@ -338,6 +338,16 @@ def test_watch_resume():
     expect(time.monotonic() - t0 < 5, "timeoutSeconds=1 ended after %.1fs" % (time.monotonic() - t0))
     w.close()
     del more
+    # Selector transitions: leaving the selector is DELETED, entering it ADDED.
+    code, body, _ = FK.get(NS + "/configmaps")
+    w = FK.watch(NS + "/configmaps?watch=1&labelSelector=w%%3D1&resourceVersion=%s" % body["metadata"]["resourceVersion"])
+    FK.patch(NS + "/configmaps/w-b", {"metadata": {"labels": {"w": "2"}}})
+    FK.post(NS + "/configmaps", cm("w-c", labels={"w": "2"}))
+    FK.patch(NS + "/configmaps/w-c", {"metadata": {"labels": {"w": "1"}}})
+    events = collect(w, 2)
+    w.close()
+    got = [(e["type"], e["object"]["metadata"]["name"]) for e in events]
+    expect(got == [("DELETED", "w-b"), ("ADDED", "w-c")], got)
 
 
 def test_watch_gone_and_bookmarks():
