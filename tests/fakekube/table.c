@@ -539,18 +539,17 @@ static json_t *default_cells(json_t *o)
                          age_of(str(o, "metadata.creationTimestamp", NULL)));
 }
 
-static const struct column job_cols[] = {COLF("Name", "string", "name"), COL("Status", "string"),
-                                         COL("Completions", "string"), COL("Duration", "string"),
-                                         COL("Age", "string"), WIDE("Containers", "string"),
-                                         WIDE("Images", "string"), WIDE("Selector", "string")};
+static const struct column job_cols[] = {
+        COLF("Name", "string", "name"), COL("Status", "string"),   COL("Completions", "string"),
+        COL("Duration", "string"),      COL("Age", "string"),      WIDE("Containers", "string"),
+        WIDE("Images", "string"),       WIDE("Selector", "string")};
 
 static json_t *job_cells(json_t *o)
 {
         const char *status = "Running";
         size_t i;
         json_t *c;
-        json_array_foreach(get(o, "status.conditions"), i, c)
-        {
+        json_array_foreach (get(o, "status.conditions"), i, c) {
                 const char *type = str(c, "type", "");
                 if (strcmp(str(c, "status", ""), "True") != 0)
                         continue;
@@ -571,23 +570,27 @@ static json_t *job_cells(json_t *o)
                         end = time(NULL);
                 format_age((int64_t)(end - start), duration, sizeof(duration));
         }
-        return json_pack("[s, s, s, s, o, o, o, o]", str(o, "metadata.name", ""), status, completions,
-                         duration, age_of(str(o, "metadata.creationTimestamp", NULL)),
+        return json_pack("[s, s, s, s, o, o, o, o]", str(o, "metadata.name", ""), status,
+                         completions, duration, age_of(str(o, "metadata.creationTimestamp", NULL)),
                          joined(get(o, "spec.template.spec.containers"), "name"),
                          joined(get(o, "spec.template.spec.containers"), "image"),
                          selector_text(get(o, "spec.selector")));
 }
 
-static const struct column cronjob_cols[] = {COLF("Name", "string", "name"), COL("Schedule", "string"),
-                                             COL("Timezone", "string"), COL("Suspend", "boolean"),
-                                             COL("Active", "integer"), COL("Last Schedule", "string"),
+static const struct column cronjob_cols[] = {COLF("Name", "string", "name"),
+                                             COL("Schedule", "string"),
+                                             COL("Timezone", "string"),
+                                             COL("Suspend", "boolean"),
+                                             COL("Active", "integer"),
+                                             COL("Last Schedule", "string"),
                                              COL("Age", "string")};
 
 static json_t *cronjob_cells(json_t *o)
 {
         const char *last = str(o, "status.lastScheduleTime", NULL);
-        return json_pack("[s, s, o, b, I, o, o]", str(o, "metadata.name", ""), str(o, "spec.schedule", ""),
-                         str_or_none(str(o, "spec.timeZone", NULL)), json_is_true(get(o, "spec.suspend")),
+        return json_pack("[s, s, o, b, I, o, o]", str(o, "metadata.name", ""),
+                         str(o, "spec.schedule", ""), str_or_none(str(o, "spec.timeZone", NULL)),
+                         json_is_true(get(o, "spec.suspend")),
                          (json_int_t)json_array_size(get(o, "status.active")),
                          last ? age_of(last) : json_string("<none>"),
                          age_of(str(o, "metadata.creationTimestamp", NULL)));
@@ -600,7 +603,8 @@ static const struct column sts_cols[] = {COLF("Name", "string", "name"), COL("Re
 static json_t *sts_cells(json_t *o)
 {
         char ready[64];
-        snprintf(ready, sizeof(ready), "%lld/%lld", num(o, "status.readyReplicas"), num(o, "spec.replicas"));
+        snprintf(ready, sizeof(ready), "%lld/%lld", num(o, "status.readyReplicas"),
+                 num(o, "spec.replicas"));
         return json_pack("[s, s, o, o, o]", str(o, "metadata.name", ""), ready,
                          age_of(str(o, "metadata.creationTimestamp", NULL)),
                          joined(get(o, "spec.template.spec.containers"), "name"),
@@ -612,31 +616,36 @@ static const struct column sa_cols[] = {COLF("Name", "string", "name"), COL("Sec
 
 static json_t *sa_cells(json_t *o)
 {
-        return json_pack("[s, I, o]", str(o, "metadata.name", ""), (json_int_t)json_array_size(get(o, "secrets")),
+        return json_pack("[s, I, o]", str(o, "metadata.name", ""),
+                         (json_int_t)json_array_size(get(o, "secrets")),
                          age_of(str(o, "metadata.creationTimestamp", NULL)));
 }
 
-static const struct column rb_cols[] = {COLF("Name", "string", "name"), COL("Role", "string"),
-                                        COL("Age", "string"), WIDE("Users", "string"),
-                                        WIDE("Groups", "string"), WIDE("ServiceAccounts", "string")};
+static const struct column rb_cols[] = {
+        COLF("Name", "string", "name"), COL("Role", "string"),
+        COL("Age", "string"),           WIDE("Users", "string"),
+        WIDE("Groups", "string"),       WIDE("ServiceAccounts", "string")};
 
 static json_t *rb_cells(json_t *o)
 {
         char role[300];
-        snprintf(role, sizeof(role), "%s/%s", str(o, "roleRef.kind", ""), str(o, "roleRef.name", ""));
+        snprintf(role, sizeof(role), "%s/%s", str(o, "roleRef.kind", ""),
+                 str(o, "roleRef.name", ""));
         char users[512] = "", groups[512] = "", sas[512] = "";
         size_t i;
         json_t *sub;
-        json_array_foreach(get(o, "subjects"), i, sub)
-        {
+        json_array_foreach (get(o, "subjects"), i, sub) {
                 const char *kind = str(sub, "kind", "");
-                char *buf = strcmp(kind, "User") == 0 ? users : strcmp(kind, "Group") == 0 ? groups : sas;
+                char *buf = strcmp(kind, "User") == 0    ? users
+                            : strcmp(kind, "Group") == 0 ? groups
+                                                         : sas;
                 char one[300];
                 if (buf == sas)
-                        snprintf(one, sizeof(one), "%s%s/%s", buf[0] ? ", " : "", str(sub, "namespace", ""),
-                                 str(sub, "name", ""));
+                        snprintf(one, sizeof(one), "%s%s/%s", buf[0] ? ", " : "",
+                                 str(sub, "namespace", ""), str(sub, "name", ""));
                 else
-                        snprintf(one, sizeof(one), "%s%s", buf[0] ? ", " : "", str(sub, "name", ""));
+                        snprintf(one, sizeof(one), "%s%s", buf[0] ? ", " : "",
+                                 str(sub, "name", ""));
                 strncat(buf, one, 511 - strlen(buf));
         }
         return json_pack("[s, s, o, s, s, s]", str(o, "metadata.name", ""), role,

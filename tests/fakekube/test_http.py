@@ -553,6 +553,24 @@ def test_crd():
     wait_for("CRD API gone", lambda: FK.get(base)[0] == 404)
 
 
+def test_hpa_versions():
+    v1 = "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers"
+    v2 = "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers"
+    code, body, _ = FK.post(v1, {"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler",
+                                 "metadata": {"name": "h"}, "spec": {
+                                     "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "gen"},
+                                     "minReplicas": 1, "maxReplicas": 4, "targetCPUUtilizationPercentage": 60}})
+    expect(code == 201 and body["apiVersion"] == "autoscaling/v1" and body["spec"]["targetCPUUtilizationPercentage"] == 60, body)
+    code, h2, _ = FK.get(v2 + "/h")
+    expect(h2["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 60, h2)
+    FK.patch(v2 + "/h", {"spec": {"behavior": {"scaleDown": {"stabilizationWindowSeconds": 30}}}})
+    code, h1, _ = FK.patch(v1 + "/h", {"spec": {"targetCPUUtilizationPercentage": 75}})
+    expect(code == 200 and h1["spec"]["targetCPUUtilizationPercentage"] == 75, h1)
+    code, h2, _ = FK.get(v2 + "/h")
+    expect(h2["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 75, h2)
+    expect(h2["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 30, "v1 writes keep v2-only fields")
+
+
 def test_tables_builtin():
     FK.post(NS + "/pods", pod("tab", labels={"t": "1"}))
     code, table, _ = FK.get(NS + "/pods?labelSelector=t%3D1",
@@ -682,6 +700,7 @@ def main():
             ("garbage_collection", test_garbage_collection),
             ("pods_graceful_eviction_pdb", test_pods_graceful_delete_and_eviction),
             ("crd", test_crd),
+            ("hpa_v1_v2", test_hpa_versions),
             ("tables_builtin", test_tables_builtin),
             ("namespaces_collections", test_namespaces_and_collections),
             ("many_watchers", test_many_watchers),
