@@ -89,6 +89,8 @@ struct server {
 
         char *token;
         char *url;
+        /* {token, host, ca, cert, key}: kept in --data so a restart keeps its clients' trust */
+        json_t *identity;
 };
 
 /* ---- resources.c ---- */

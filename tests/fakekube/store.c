@@ -180,6 +180,8 @@ int db_load(struct server *s)
         s->buckets = json_incref(buckets);
         s->rv = (uint64_t)rv;
         s->first_rv = s->rv;
+        json_decref(s->identity);
+        s->identity = json_incref(json_object_get(doc, "identity"));
         /* CRDs must be served again before their objects are read. */
         const char *k;
         json_t *crd;
@@ -199,8 +201,9 @@ int db_save(struct server *s)
         _cleanup_free_ char *tmp = NULL;
         if (asprintf(&tmp, "%s.tmp", s->options.data_file) < 0)
                 return -ENOMEM;
-        _cleanup_json_ json_t *doc = json_pack("{s:I, s:O}", "resourceVersion", (json_int_t)s->rv,
-                                               "buckets", s->buckets);
+        _cleanup_json_ json_t *doc =
+                json_pack("{s:I, s:O, s:O*}", "resourceVersion", (json_int_t)s->rv, "buckets",
+                          s->buckets, "identity", s->identity);
         if (!doc)
                 return -ENOMEM;
         /* Temp file + fsync + rename: a crash leaves either the old or the new file. */

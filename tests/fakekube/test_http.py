@@ -664,6 +664,7 @@ def test_persistence():
             "apiVersion": "example.com/v1", "kind": "Gizmo", "metadata": {"name": "g"}, "spec": {"size": 1}})
         expect(code == 201, g)
         last = rv(g)
+        token, ca = fk.token, open(fk.ca_file, "rb").read()
     finally:
         expect(fk.stop(cleanup=False) == 0, "clean exit on SIGTERM")
     expect(os.path.exists(data))
@@ -675,6 +676,8 @@ def test_persistence():
         expect(code == 200 and g2["spec"]["size"] == 1, g2)
         _, n, _ = fk.post(NS + "/configmaps", cm("after"))
         expect(rv(n) > last, (rv(n), last))
+        # The same token and CA: clients holding the old kubeconfig keep working.
+        expect(fk.token == token and open(fk.ca_file, "rb").read() == ca, "identity kept across restart")
     finally:
         fk.stop()
 
