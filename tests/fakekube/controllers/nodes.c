@@ -76,8 +76,8 @@ static json_t *node_conditions(const json_t *old, bool ready, const char *now_te
 static json_t *node_status(const char *name, const char *cpu, const char *memory, const json_t *old,
                            bool ready, const char *now_text)
 {
-        json_t *resources = json_pack("{ss ss ss ss}", "cpu", cpu, "memory", memory, "pods", "110",
-                                      "ephemeral-storage", "100Gi");
+        _cleanup_json_ json_t *resources = json_pack("{ss ss ss ss}", "cpu", cpu, "memory", memory,
+                                                     "pods", "110", "ephemeral-storage", "100Gi");
         return json_pack("{sO sO so s[{ss ss} {ss ss}] s{ss ss ss ss ss ss ss ss ss ss} s{s{si}}}",
                          "capacity", resources, "allocatable", resources, "conditions",
                          node_conditions(old, ready, now_text), "addresses", "type", "InternalIP",
@@ -369,8 +369,10 @@ static void libvirt_pass(struct sync *s, virConnectPtr conn, struct domain_seen 
                 virDomainPtr dom = domains[i];
                 char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT,
                                                  VMCTL_NAMESPACE_URI, 0);
-                const char *name = virDomainGetName(dom);
-                if (!xml || !name) {
+                /* Our own copy: the name belongs to dom, which is freed below. */
+                char name[256];
+                snprintf(name, sizeof(name), "%s", virDomainGetName(dom) ?: "");
+                if (!xml || !name[0]) {
                         free(xml);
                         virDomainFree(dom);
                         continue;
