@@ -36,7 +36,6 @@ struct server {
         char kubeconfig[256];
         char data[256];
         char log[256];
-        char token_path[256];
         int port;
         struct kube_client *client;
 };
@@ -49,34 +48,13 @@ struct server_options {
         const char *watch_window;      /* NULL: fakekube's default */
         const char *bookmark_interval; /* NULL: 1s */
         bool plain_http;
-        /* Authenticate with a token file that server_start refreshes from each
-         * new kubeconfig (fakekube makes a new token on every start). */
-        bool token_file;
 };
-
-static void copy_token_to_file(struct server *s)
-{
-        struct kube_config *config = NULL;
-        if (kube_config_load(&(struct kube_config_options){.kubeconfig_path = s->kubeconfig},
-                             &config, NULL) < 0)
-                return;
-        char tmp[300];
-        snprintf(tmp, sizeof(tmp), "%s.tmp", s->token_path);
-        FILE *f = fopen(tmp, "we");
-        if (f) {
-                fputs(config->token ? config->token : "", f);
-                fclose(f);
-                rename(tmp, s->token_path);
-        }
-        kube_config_free(config);
-}
 
 static int server_start(struct server *s, const struct server_options *o)
 {
         snprintf(s->kubeconfig, sizeof(s->kubeconfig), "%s/%s.kubeconfig", dir, o->name);
         snprintf(s->data, sizeof(s->data), "%s/%s.data", dir, o->name);
         snprintf(s->log, sizeof(s->log), "%s/%s.log", dir, o->name);
-        snprintf(s->token_path, sizeof(s->token_path), "%s/%s.token", dir, o->name);
         unlink(s->kubeconfig);
         char listen[64];
         snprintf(listen, sizeof(listen), "127.0.0.1:%d", o->port);
@@ -106,8 +84,6 @@ static int server_start(struct server *s, const struct server_options *o)
                 fprintf(stderr, "fakekube did not write %s; log %s\n", s->kubeconfig, s->log);
                 return -1;
         }
-        if (o->token_file)
-                copy_token_to_file(s);
         if (s->client)
                 return 0;
         /* The real kubeconfig path: TLS with the CA data and a bearer token. */
@@ -118,11 +94,6 @@ static int server_start(struct server *s, const struct server_options *o)
         if (r < 0) {
                 fprintf(stderr, "kubeconfig: %s: %s\n", kube_strerror(r), st.message);
                 return -1;
-        }
-        if (o->token_file) {
-                free(config->token);
-                config->token = NULL;
-                config->token_file = strdup(s->token_path);
         }
         const char *colon = strrchr(kube_config_server(config), ':');
         s->port = colon ? atoi(colon + 1) : 0;
@@ -415,7 +386,20 @@ static void test_status_subresource_and_eviction(void **state)
                 KUBE_ERR_NOT_FOUND);
 }
 
-static void test_wrong_token_is_unauthorized(void **state)
+static void write_token(const char *path, const char *token)
+{
+        char tmp[300];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+        FILE *f = fopen(tmp, "we");
+        assert_non_null(f);
+        fprintf(f, "%s\n", token);
+        fclose(f);
+        assert_int_equal(rename(tmp, path), 0);
+}
+
+/* A wrong token is 401 and never echoed; a token file is re-read on every
+ * request, so rotating it takes effect without a new client. */
+static void test_token_file_rotation(void **state)
 {
         struct kube_config *config = NULL;
         assert_int_equal(
@@ -423,16 +407,29 @@ static void test_wrong_token_is_unauthorized(void **state)
                         &(struct kube_config_options){.kubeconfig_path = main_server.kubeconfig},
                         &config, NULL),
                 0);
-        free(config->token);
-        config->token = strdup("not-the-token");
+        char *real_token = config->token;
+        char token_path[300];
+        snprintf(token_path, sizeof(token_path), "%s/rotating.token", dir);
+        write_token(token_path, "not-the-token");
+        config->token = NULL;
+        config->token_file = strdup(token_path);
         struct kube_client *c = NULL;
         assert_int_equal(kube_client_new(config, NULL, &c), 0);
-        kube_config_free(config);
         struct kube_status st = {0};
         json_t *list = NULL;
         assert_int_equal(kube_list(c, &KUBE_CONFIGMAPS, NULL, &list, &st), KUBE_ERR_UNAUTHORIZED);
+        assert_int_equal(st.http_code, 401);
         assert_null(strstr(st.message, "not-the-token"));
+        assert_null(list);
+        write_token(token_path, real_token);
+        assert_int_equal(kube_list(c, &KUBE_CONFIGMAPS, NULL, &list, &st), 0);
+        json_decref(list);
+        /* The file vanishing is a credentials error, not a 401. */
+        unlink(token_path);
+        assert_int_equal(kube_list(c, &KUBE_CONFIGMAPS, NULL, &list, &st), KUBE_ERR_CREDENTIALS);
         kube_client_free(c);
+        config->token = real_token;
+        kube_config_free(config);
 }
 
 /* ---- watch ---- */
@@ -826,11 +823,9 @@ static void test_informer_relist_on_gone(void **state)
 static void test_informer_survives_restart(void **state)
 {
         struct server s = {0};
-        /* fakekube makes a new CA and token on every start (a real API server
-         * keeps both), so this test runs over plain HTTP with a token file
-         * refreshed after each start: what a rotated service account token
-         * looks like to the client. */
-        struct server_options options = {.name = "restart", .plain_http = true, .token_file = true};
+        /* Over TLS with the kubeconfig's token, as the operator runs: fakekube
+         * keeps its CA, certificate and token in --data across restarts. */
+        struct server_options options = {.name = "restart"};
         assert_int_equal(server_start(&s, &options), 0);
         struct kube_client *c = s.client;
         assert_int_equal(create_namespace(c, "r"), 0);
@@ -1156,7 +1151,7 @@ int main(int argc, char **argv)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_crud_and_errors),
                 cmocka_unit_test(test_status_subresource_and_eviction),
-                cmocka_unit_test(test_wrong_token_is_unauthorized),
+                cmocka_unit_test(test_token_file_rotation),
                 cmocka_unit_test(test_watch_resume_and_bookmarks),
                 cmocka_unit_test(test_informer_basic),
                 cmocka_unit_test(test_informer_relist_on_gone),
