@@ -551,9 +551,9 @@ static void test_watch_cancel(void **state)
         struct kube_cancel cancel = {0};
         struct canceller c = {&cancel, 300};
         pthread_t t;
+        int64_t start = clock_monotonic_ms();
         pthread_create(&t, NULL, cancel_later, &c);
         struct events e = {0};
-        int64_t start = clock_monotonic_ms();
         int r = kube_watch(plain, &KUBE_CONFIGMAPS,
                            &(struct kube_watch_options){.namespace = "ns",
                                                         .resource_version = "hang",
