@@ -6,7 +6,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* fork+exec argv (NULL-terminated); stdout/stderr go to log_path if set. */
+/* fork+exec argv (NULL-terminated); stdout/stderr go to log_path if set.
+ * The child gets SIGKILL when the test process exits. */
 int test_spawn(char *const argv[], const char *log_path, pid_t *ret_pid);
 /* SIGTERM (or SIGKILL when hard), then wait up to 5 s, then SIGKILL. */
 void test_kill(pid_t pid, bool hard);
