@@ -11,7 +11,7 @@
 
 #define SECONDS_PER_DAY 86400
 /* Instants beyond this are refused rather than risking overflow (about ±35 million years). */
-#define INSTANT_LIMIT   (INT64_C(1) << 50)
+#define INSTANT_LIMIT (INT64_C(1) << 50)
 
 static const char *const error_texts[] = {
 #define CRON_ERROR_TEXT(name, text) [CRON_ERROR_##name] = text,
@@ -72,8 +72,8 @@ static const struct {
         const char *name;
         const char *expansion;
 } macros[] = {
-        {"@yearly", "0 0 1 1 *"},  {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
-        {"@weekly", "0 0 * * 0"},  {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
+        {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
+        {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
         {"@hourly", "0 * * * *"},
 };
 
@@ -166,8 +166,8 @@ static int parse_field(const struct field_spec *field, const char *text, size_t 
                                 step = step * 10 + (s[i] - '0');
                         }
                         if (n == 0 || step < 1 || step > field->max)
-                                return fail(error, -EINVAL, CRON_ERROR_BAD_STEP, field->name,
-                                            item, item_length);
+                                return fail(error, -EINVAL, CRON_ERROR_BAD_STEP, field->name, item,
+                                            item_length);
                 }
 
                 for (int v = low; v <= high; v += step)
@@ -232,8 +232,7 @@ int cron_parse(const char *text, struct cron_schedule *ret_schedule, struct cron
                         if (strlen(macros[i].name) == length &&
                             strncasecmp(text, macros[i].name, length) == 0)
                                 return cron_parse(macros[i].expansion, ret_schedule, ret_error);
-                return fail(ret_error, -EINVAL, CRON_ERROR_UNKNOWN_MACRO, "schedule", text,
-                            length);
+                return fail(ret_error, -EINVAL, CRON_ERROR_UNKNOWN_MACRO, "schedule", text, length);
         }
 
         const char *starts[N_FIELDS];
@@ -270,13 +269,14 @@ int cron_parse(const char *text, struct cron_schedule *ret_schedule, struct cron
                 .hours = (uint32_t)bits[FIELD_HOUR],
                 .days_of_month = (uint32_t)bits[FIELD_DAY_OF_MONTH],
                 .months = (uint16_t)bits[FIELD_MONTH],
-                .days_of_week = (uint8_t)((bits[FIELD_DAY_OF_WEEK] | bits[FIELD_DAY_OF_WEEK] >> 7) &
-                                          0x7f),
+                .days_of_week =
+                        (uint8_t)((bits[FIELD_DAY_OF_WEEK] | bits[FIELD_DAY_OF_WEEK] >> 7) & 0x7f),
                 .day_of_month_restricted = starts[FIELD_DAY_OF_MONTH][0] != '*',
                 .day_of_week_restricted = starts[FIELD_DAY_OF_WEEK][0] != '*',
         };
         if (!can_fire(&schedule))
-                return fail(ret_error, -ERANGE, CRON_ERROR_NEVER_FIRES, "day-of-month", text, length);
+                return fail(ret_error, -ERANGE, CRON_ERROR_NEVER_FIRES, "day-of-month", text,
+                            length);
 
         *ret_schedule = schedule;
         return 0;
