@@ -314,6 +314,11 @@ int cron_next(const struct cron_schedule *schedule, const struct tz_zone *zone, 
                 int64_t year;
                 unsigned month, mday;
                 tz_civil_from_days(day, &year, &month, &mday);
+                if (!(schedule->months & (1u << month))) {
+                        /* Skip the rest of an unscheduled month. */
+                        day += tz_days_in_month(year, month) - mday;
+                        continue;
+                }
                 if (!cron_matches_date(schedule, month, mday, tz_weekday_from_days(day)))
                         continue;
                 for (uint32_t hours = schedule->hours; hours; hours &= hours - 1) {
@@ -351,6 +356,10 @@ int cron_prev(const struct cron_schedule *schedule, const struct tz_zone *zone, 
                 int64_t year;
                 unsigned month, mday;
                 tz_civil_from_days(day, &year, &month, &mday);
+                if (!(schedule->months & (1u << month))) {
+                        day -= mday - 1; /* to the 1st; the loop steps to the previous month */
+                        continue;
+                }
                 if (!cron_matches_date(schedule, month, mday, tz_weekday_from_days(day)))
                         continue;
                 for (uint32_t hours = schedule->hours; hours;) {

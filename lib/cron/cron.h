@@ -16,8 +16,13 @@
 
 #include "tz.h"
 
-/* How far cron_next/cron_prev look before giving up (covers 2096 -> 2104 leap days). */
-#define CRON_SEARCH_DAYS (366 * 9)
+/*
+ * How far cron_next/cron_prev look before giving up.  A date with a weekday
+ * ("1 MAR" that is a Sunday, "*" + "29 FEB" + SUN) recurs within 28 years, or
+ * 40 across a skipped leap year such as 2100; every schedule cron_parse
+ * accepts fires within this window.
+ */
+#define CRON_SEARCH_DAYS (366 * 41)
 
 /* Reasons a schedule is refused; X(name, text). */
 #define CRON_ERROR_LIST(X)                                                               \

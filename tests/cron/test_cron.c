@@ -250,6 +250,12 @@ static void day_of_month_or_day_of_week(void **state)
         expect_next("0 0 13 * 5", "UTC", utc(2026, 12, 11, 0, 0), "2026-12-13T00:00:00Z");
         /* '*'-prefixed day-of-month counts as unrestricted: both must hold. */
         expect_next("0 0 */2 * 1", "UTC", utc(2026, 11, 25, 0, 0), "2026-12-07T00:00:00Z");
+        /* Rare combinations: 1 March on a Sunday (11 years), 29 February on a Sunday
+         * across 2100 (2088 -> 2128, 40 years).  Found by fuzzing. */
+        expect_next("2 * 1 3 */7", "America/New_York", utc(2026, 3, 8, 5, 0),
+                    "2037-03-01T05:02:00Z");
+        expect_next("0 0 29 2 */7", "UTC", utc(2088, 3, 1, 0, 0), "2128-02-29T00:00:00Z");
+        expect_prev("0 0 29 2 */7", "UTC", utc(2128, 2, 28, 0, 0), "2088-02-29T00:00:00Z");
 }
 
 static void searches_are_bounded(void **state)
