@@ -31,7 +31,10 @@
 #include <yaml.h>
 
 #include "clock.h"
+#include "cron.h"
+#include "duration.h"
 #include "macros.h"
+#include "tz.h"
 
 #define MAX_DEPTH 64
 
@@ -656,6 +659,8 @@ static int load_crd(const char *path, struct crd *ret, struct errors *errors)
 
 /* ---- documents ---------------------------------------------------------- */
 
+static void check_semantics(const json_t *doc, struct errors *errors);
+
 static bool is_tripdeal(const struct crd *crd, const json_t *doc)
 {
         const char *kind = json_string_value(json_object_get(doc, "kind"));
@@ -675,6 +680,79 @@ static void validate_document(const struct crd *crd, json_t *doc, struct errors 
                 add_error(errors, "metadata.name", "missing or not a DNS subdomain");
         if (crd->schema)
                 validate(crd->schema, doc, "", errors, 0);
+        check_semantics(doc, errors);
+}
+
+/*
+ * What the schema cannot say but the operator refuses with InvalidSpec: a
+ * schedule that does not parse or never fires, an unknown time zone, a
+ * duration that does not parse, min > max.  Runs after defaulting.
+ */
+static void check_schedule(const json_t *item, const char *path, struct errors *errors)
+{
+        char child[512];
+        const char *schedule = json_string_value(json_object_get(item, "schedule"));
+        struct cron_schedule parsed;
+        struct cron_error error;
+        child_path(child, sizeof(child), path, "schedule");
+        if (schedule && cron_parse(schedule, &parsed, &error) < 0)
+                add_error(errors, child, "%s (operator: InvalidSpec)", error.message);
+        const char *zone_name = json_string_value(json_object_get(item, "timeZone"));
+        struct tz_zone *zone = NULL;
+        child_path(child, sizeof(child), path, "timeZone");
+        if (zone_name && tz_zone_load(zone_name, NULL, &zone) < 0)
+                add_error(errors, child, "unknown time zone \"%s\" (operator: InvalidSpec)",
+                          zone_name);
+        tz_zone_free(zone);
+}
+
+static void check_duration(const json_t *object, const char *key, const char *path,
+                           struct errors *errors)
+{
+        const char *text = json_string_value(json_object_get(object, key));
+        int64_t ms;
+        char child[512];
+        child_path(child, sizeof(child), path, key);
+        if (text && duration_parse_ms(text, &ms) < 0)
+                add_error(errors, child, "\"%s\" is not a duration (operator: InvalidSpec)", text);
+}
+
+static void check_semantics(const json_t *doc, struct errors *errors)
+{
+        const json_t *spec = json_object_get(doc, "spec");
+        const json_t *replicas = json_object_get(json_object_get(spec, "app"), "replicas");
+        if (json_integer_value(json_object_get(replicas, "min")) >
+            json_integer_value(json_object_get(replicas, "max")))
+                add_error(errors, "spec.app.replicas",
+                          "min is greater than max (operator: InvalidSpec)");
+
+        size_t i;
+        json_t *item;
+        json_array_foreach (json_object_get(spec, "sales"), i, item) {
+                char path[64], prescale_path[96];
+                snprintf(path, sizeof(path), "spec.sales[%zu]", i);
+                snprintf(prescale_path, sizeof(prescale_path), "%s.prescale", path);
+                check_schedule(item, path, errors);
+                check_duration(item, "duration", path, errors);
+                check_duration(item, "cooldown", path, errors);
+                check_duration(json_object_get(item, "prescale"), "leadTime", prescale_path,
+                               errors);
+                check_duration(json_object_get(item, "prescale"), "nodeLeadTime", prescale_path,
+                               errors);
+        }
+        json_array_foreach (json_object_get(json_object_get(spec, "chaos"), "drills"), i, item) {
+                char path[64];
+                snprintf(path, sizeof(path), "spec.chaos.drills[%zu]", i);
+                check_schedule(item, path, errors);
+        }
+        json_array_foreach (json_object_get(spec, "nodePools"), i, item) {
+                if (json_integer_value(json_object_get(item, "min")) >
+                    json_integer_value(json_object_get(item, "max"))) {
+                        char path[64];
+                        snprintf(path, sizeof(path), "spec.nodePools[%zu]", i);
+                        add_error(errors, path, "min is greater than max (operator: InvalidSpec)");
+                }
+        }
 }
 
 /* The TripDeal documents of a file: YAML documents, or ```yaml blocks of Markdown. */
@@ -876,32 +954,56 @@ int main(int argc, char **argv)
                 printf("%zu TripDeal document(s) in %zu file(s) checked\n", found, files);
         }
 
+        /* A directory argument stands for its *.yaml files, in name order. */
+        _cleanup_json_ json_t *files = json_array();
         for (int i = first_file; i < argc; i++) {
+                struct dirent **entries;
+                int n = scandir(argv[i], &entries, NULL, alphasort);
+                if (n < 0) {
+                        json_array_append_new(files, json_string(argv[i]));
+                        continue;
+                }
+                for (int j = 0; j < n; j++) {
+                        size_t length = strlen(entries[j]->d_name);
+                        if (length > 5 && strcmp(entries[j]->d_name + length - 5, ".yaml") == 0) {
+                                _cleanup_free_ char *path = NULL;
+                                if (asprintf(&path, "%s/%s", argv[i], entries[j]->d_name) >= 0)
+                                        json_array_append_new(files, json_string(path));
+                        }
+                        free(entries[j]);
+                }
+                free(entries);
+        }
+
+        size_t file_index;
+        json_t *file_value;
+        json_array_foreach (files, file_index, file_value) {
+                const char *file = json_string_value(file_value);
                 _cleanup_json_ json_t *messages = json_array();
-                size_t found = check_file(&crd, argv[i], messages);
+                size_t found = check_file(&crd, file, messages);
                 if (!expect_invalid) {
                         if (json_array_size(messages) > 0 || found == 0) {
-                                printf("FAIL %s%s\n", argv[i], found ? "" : ": no TripDeal found");
+                                printf("FAIL %s%s\n", file, found ? "" : ": no TripDeal found");
                                 print_messages(messages);
                                 status = 1;
                         } else {
-                                printf("ok   %s (%zu TripDeal)\n", argv[i], found);
+                                printf("ok   %s (%zu TripDeal)\n", file, found);
                         }
                         continue;
                 }
-                _cleanup_free_ char *expected = expected_error(argv[i]);
+                _cleanup_free_ char *expected = expected_error(file);
                 bool named = false;
                 size_t j;
                 json_t *m;
                 json_array_foreach (messages, j, m)
                         named |= expected && strstr(json_string_value(m), expected) != NULL;
                 if (!expected || found == 0 || !named) {
-                        printf("FAIL %s: expected an error containing \"%s\"; got:\n", argv[i],
+                        printf("FAIL %s: expected an error containing \"%s\"; got:\n", file,
                                expected ? expected : "(no '# expect:' line)");
                         print_messages(messages);
                         status = 1;
                 } else {
-                        printf("ok   %s rejected: %s\n", argv[i], expected);
+                        printf("ok   %s rejected: %s\n", file, expected);
                 }
         }
         json_decref(crd.document);
