@@ -601,7 +601,8 @@ static int load_crd(const char *path, struct crd *ret, struct errors *errors)
                  group ? group : "");
         if (!name || strcmp(name, expected_name) != 0)
                 add_error(errors, "metadata.name", "must be <plural>.<group> = %s", expected_name);
-        if (!json_equal(json_object_get(crd, "apiVersion"), json_string("apiextensions.k8s.io/v1")))
+        const char *crd_api_version = json_string_value(json_object_get(crd, "apiVersion"));
+        if (!crd_api_version || strcmp(crd_api_version, "apiextensions.k8s.io/v1") != 0)
                 add_error(errors, "apiVersion", "must be apiextensions.k8s.io/v1");
 
         size_t storage = 0, i;

@@ -95,7 +95,12 @@ static void parses_fields_lists_ranges_steps_names(void **state)
         assert_int_equal(s.days_of_month, (1u << 1) | (1u << 11) | (1u << 21) | (1u << 31));
 
         struct cron_schedule daily = parse("@daily"), expanded = parse("0 0 * * *");
-        assert_memory_equal(&daily, &expanded, sizeof(daily));
+        assert_int_equal(daily.minutes, expanded.minutes);
+        assert_int_equal(daily.hours, expanded.hours);
+        assert_int_equal(daily.days_of_month, expanded.days_of_month);
+        assert_int_equal(daily.months, expanded.months);
+        assert_int_equal(daily.days_of_week, expanded.days_of_week);
+        assert_int_equal(daily.day_of_month_restricted, expanded.day_of_month_restricted);
         struct cron_schedule weekly = parse("@WEEKLY");
         assert_int_equal(weekly.days_of_week, 1);
         parse("@hourly");
