@@ -199,6 +199,9 @@ static void child_path(char *out, size_t size, const char *path, const char *key
 
 /* ---- validation --------------------------------------------------------- */
 
+/* The Kubernetes OpenAPI v2 "definitions", when --kubernetes-schema is given. */
+static const json_t *swagger_definitions;
+
 static bool type_matches(const char *type, const json_t *value)
 {
         if (strcmp(type, "object") == 0)
@@ -388,13 +391,26 @@ static void validate(const json_t *schema, json_t *value, const char *path, stru
                 add_error(errors, path, "nested too deeply");
                 return;
         }
+        /* Swagger documents (the Kubernetes schema) refer to their definitions. */
+        const char *ref = json_string_value(json_object_get(schema, "$ref"));
+        if (ref && swagger_definitions && strncmp(ref, "#/definitions/", 14) == 0) {
+                const json_t *target = json_object_get(swagger_definitions, ref + 14);
+                if (!target) {
+                        add_error(errors, path, "schema reference %s not found", ref);
+                        return;
+                }
+                validate(target, value, path, errors, depth + 1);
+                return;
+        }
         if (json_is_null(value)) {
                 if (!json_is_true(json_object_get(schema, "nullable")))
                         add_error(errors, path, "must not be null");
                 return;
         }
 
-        if (json_is_true(json_object_get(schema, "x-kubernetes-int-or-string"))) {
+        const char *value_format = json_string_value(json_object_get(schema, "format"));
+        if (json_is_true(json_object_get(schema, "x-kubernetes-int-or-string")) ||
+            (value_format && strcmp(value_format, "int-or-string") == 0)) {
                 if (!json_is_integer(value) && !json_is_string(value)) {
                         add_error(errors, path, "must be an integer or a string");
                         return;
@@ -904,7 +920,7 @@ static void print_messages(const json_t *messages)
 
 int main(int argc, char **argv)
 {
-        const char *crd_path = NULL, *scan_root = NULL;
+        const char *crd_path = NULL, *scan_root = NULL, *kubernetes_schema = NULL;
         bool expect_invalid = false;
         int first_file = argc;
         for (int i = 1; i < argc; i++) {
@@ -912,6 +928,8 @@ int main(int argc, char **argv)
                         crd_path = argv[++i];
                 else if (strcmp(argv[i], "--scan") == 0 && i + 1 < argc)
                         scan_root = argv[++i];
+                else if (strcmp(argv[i], "--kubernetes-schema") == 0 && i + 1 < argc)
+                        kubernetes_schema = argv[++i];
                 else if (strcmp(argv[i], "--expect-invalid") == 0)
                         expect_invalid = true;
                 else {
@@ -930,12 +948,35 @@ int main(int argc, char **argv)
         if (load_crd(crd_path, &crd, &crd_errors) < 0)
                 return 1;
         int status = 0;
+        _cleanup_json_ json_t *swagger = NULL;
+        if (kubernetes_schema) {
+                /* The CRD object itself, as the API server's own schema sees it. */
+                json_error_t error;
+                swagger = json_load_file(kubernetes_schema, 0, &error);
+                if (!swagger) {
+                        fprintf(stderr, "crd_check: %s: %s\n", kubernetes_schema, error.text);
+                        return 1;
+                }
+                swagger_definitions = json_object_get(swagger, "definitions");
+                const json_t *crd_schema = json_object_get(
+                        swagger_definitions, "io.k8s.apiextensions-apiserver.pkg.apis."
+                                             "apiextensions.v1.CustomResourceDefinition");
+                if (!crd_schema) {
+                        fprintf(stderr, "crd_check: no CustomResourceDefinition in %s\n",
+                                kubernetes_schema);
+                        return 1;
+                }
+                _cleanup_json_ json_t *copy = json_deep_copy(crd.document);
+                validate(crd_schema, copy, "", &crd_errors, 0);
+                swagger_definitions = NULL;
+        }
         if (json_array_size(crd_errors.list) > 0) {
                 printf("FAIL %s:\n", crd_path);
                 print_messages(crd_errors.list);
                 status = 1;
         } else {
-                printf("ok   %s: schema lint clean\n", crd_path);
+                printf("ok   %s: schema lint clean%s\n", crd_path,
+                       kubernetes_schema ? ", valid against the Kubernetes API schema" : "");
         }
         json_decref(crd_errors.list);
 
