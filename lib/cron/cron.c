@@ -135,7 +135,9 @@ static int parse_field(const struct field_spec *field, const char *text, size_t 
                                 return fail(error, -EINVAL,
                                             r == -ERANGE ? CRON_ERROR_OUT_OF_RANGE
                                                          : CRON_ERROR_BAD_TOKEN,
-                                            field->name, item, (size_t)(low_end - item));
+                                            field->name, item,
+                                            low_end > item ? (size_t)(low_end - item)
+                                                           : item_length);
                         if (dash) {
                                 r = parse_value(field, dash + 1, (size_t)(range_end - dash - 1),
                                                 &high);
@@ -143,8 +145,11 @@ static int parse_field(const struct field_spec *field, const char *text, size_t 
                                         return fail(error, -EINVAL,
                                                     r == -ERANGE ? CRON_ERROR_OUT_OF_RANGE
                                                                  : CRON_ERROR_BAD_TOKEN,
-                                                    field->name, dash + 1,
-                                                    (size_t)(range_end - dash - 1));
+                                                    field->name,
+                                                    range_end > dash + 1 ? dash + 1 : item,
+                                                    range_end > dash + 1
+                                                            ? (size_t)(range_end - dash - 1)
+                                                            : item_length);
                                 if (low > high)
                                         return fail(error, -EINVAL, CRON_ERROR_BAD_RANGE,
                                                     field->name, item, item_length);
@@ -212,7 +217,7 @@ static bool can_fire(const struct cron_schedule *schedule)
 
 static bool is_space(char c)
 {
-        return c == ' ' || c == '\t';
+        return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
 int cron_parse(const char *text, struct cron_schedule *ret_schedule, struct cron_error *ret_error)

@@ -88,7 +88,7 @@ static void parses_fields_lists_ranges_steps_names(void **state)
         assert_int_equal(s.days_of_week, 1); /* 7 is Sunday */
         s = parse("0 0 * * 5-7");
         assert_int_equal(s.days_of_week, (1u << 5) | (1u << 6) | 1u);
-        s = parse("  5/20   0   *   *   *  ");
+        s = parse("  5/20 \t 0   *   *   *\n");
         assert_int_equal(s.minutes, (1ull << 5) | (1ull << 25) | (1ull << 45));
         s = parse("0 0 */10 * *");
         assert_false(s.day_of_month_restricted); /* starts with '*': Vixie's rule */
@@ -145,6 +145,9 @@ static void rejects_bad_schedules_naming_field_and_token(void **state)
         expect_error("1,,2 * * * *", -EINVAL, CRON_ERROR_BAD_TOKEN, "minute", NULL);
         expect_error("1, * * * *", -EINVAL, CRON_ERROR_BAD_TOKEN, "minute", NULL);
         expect_error("x * * * *", -EINVAL, CRON_ERROR_BAD_TOKEN, "minute", "x");
+        expect_error("-5 * * * *", -EINVAL, CRON_ERROR_BAD_TOKEN, "minute", "-5");
+        expect_error("0 1- * * *", -EINVAL, CRON_ERROR_BAD_TOKEN, "hour", "1-");
+        expect_error("0 * * * 1-5/9", -EINVAL, CRON_ERROR_BAD_STEP, "day-of-week", "1-5/9");
         expect_error("0 MON * * *", -EINVAL, CRON_ERROR_BAD_TOKEN, "hour", "MON");
         expect_error("0 0 30 2 *", -ERANGE, CRON_ERROR_NEVER_FIRES, "day-of-month", NULL);
         expect_error("0 0 31 4,6,9,11 *", -ERANGE, CRON_ERROR_NEVER_FIRES, "day-of-month", NULL);

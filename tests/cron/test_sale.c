@@ -275,6 +275,82 @@ static void bad_specs_are_refused(void **state)
         tz_zone_free(utc);
 }
 
+static uint64_t rng_state = 0x2545f4914f6cdd1dull;
+static uint64_t rng(void)
+{
+        rng_state ^= rng_state >> 12;
+        rng_state ^= rng_state << 25;
+        rng_state ^= rng_state >> 27;
+        return rng_state * 0x9e3779b97f4a7c15ull;
+}
+
+/* Open iff some fire s has s - lead <= now < s + tail: enumerate fires one by one. */
+static bool open_by_enumeration(const struct sale_spec *sale, int64_t lead, int64_t now)
+{
+        int64_t tail = sale->duration_ms + sale->cooldown_ms;
+        int64_t s = tz_floor_div(now - tail, 1000);
+        for (int i = 0; i < 100000; i++) {
+                if (cron_next(&sale->schedule, sale->zone, s, &s) < 0)
+                        return false;
+                if (s * 1000 - lead > now)
+                        return false;
+                if (s * 1000 + tail > now)
+                        return true;
+        }
+        fail_msg("enumeration did not end");
+        return false;
+}
+
+/*
+ * Random sales (fixed seed) in DST zones: open/closed agrees with enumerating
+ * fire times, and nothing changes strictly between now and the next boundary.
+ */
+static void property_windows_agree_with_enumeration(void **state)
+{
+        static const char *const schedules[] = {"0 10 * * *",    "*/20 * * * *",  "30 2 * * *",
+                                                "0 10 * * 1-5",  "45 1 * * SUN",  "0 0 1 * *",
+                                                "15 23 * * 5,6", "0 9-17/4 * * *"};
+        static const char *const zones[] = {"America/New_York", "Europe/Berlin",
+                                            "Australia/Lord_Howe", "Asia/Seoul"};
+        struct tz_zone *loaded[ARRAY_SIZE(zones)];
+        for (size_t i = 0; i < ARRAY_SIZE(zones); i++)
+                loaded[i] = load(zones[i]);
+        const struct sales_floor_options floor = {.min_replicas = 1, .max_replicas = 1000};
+
+        for (int i = 0; i < 1500; i++) {
+                struct sale_spec sale = make_sale(
+                        "p", schedules[rng() % ARRAY_SIZE(schedules)],
+                        loaded[rng() % ARRAY_SIZE(zones)], (int64_t)(1 + rng() % (50 * 60)) * 1000,
+                        (int64_t)(rng() % (3 * 3600)) * 1000, (int64_t)(rng() % 3600) * 1000, 7);
+                sale.node_lead_time_ms = (int64_t)(rng() % (4 * 3600)) * 1000;
+                sale.nodes = 2;
+                /* 2025..2027 with millisecond offsets; DST nights included by chance. */
+                int64_t now = utc_ms(2025, 1, 1, 0, 0) + (int64_t)(rng() % (3ull * 365 * 86400000));
+                struct sale_state st;
+                assert_int_equal(sale_state_at(&sale, now, &st), 0);
+                assert_int_equal(st.pods_open, open_by_enumeration(&sale, sale.lead_time_ms, now));
+                assert_int_equal(st.nodes_open,
+                                 open_by_enumeration(&sale, sale.node_lead_time_ms, now));
+                assert_true(st.next_boundary_ms > now);
+                assert_true(st.has_next && st.next.starts_at_ms > now);
+
+                struct sales_summary here;
+                assert_int_equal(sales_evaluate(&sale, 1, &floor, now, NULL, &here), 0);
+                assert_int_equal(here.floor_replicas, st.pods_open ? 7 : 1);
+                for (int probe = 0; probe < 3 && st.next_boundary_ms - now > 1; probe++) {
+                        int64_t at = now + 1 +
+                                     (int64_t)(rng() % (uint64_t)(st.next_boundary_ms - now - 1));
+                        struct sale_state later;
+                        assert_int_equal(sale_state_at(&sale, at, &later), 0);
+                        assert_int_equal(later.pods_open, st.pods_open);
+                        assert_int_equal(later.nodes_open, st.nodes_open);
+                        assert_int_equal(later.next_boundary_ms, st.next_boundary_ms);
+                }
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(zones); i++)
+                tz_zone_free(loaded[i]);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -284,6 +360,7 @@ int main(void)
                 cmocka_unit_test(a_sale_overlapping_itself),
                 cmocka_unit_test(sale_in_a_dst_gap_starts_when_the_gap_ends),
                 cmocka_unit_test(bad_specs_are_refused),
+                cmocka_unit_test(property_windows_agree_with_enumeration),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
