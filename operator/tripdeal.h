@@ -77,3 +77,7 @@ struct tripdeal_spec {
  */
 int tripdeal_spec_parse(const json_t *spec, struct tripdeal_spec **ret_spec, char **ret_error);
 void tripdeal_spec_free(struct tripdeal_spec *spec);
+static inline void tripdeal_spec_freep(struct tripdeal_spec **spec)
+{
+        tripdeal_spec_free(*spec);
+}

@@ -257,8 +257,6 @@ void tripdeal_spec_free(struct tripdeal_spec *spec)
         free(spec);
 }
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct tripdeal_spec *, tripdeal_spec_free);
-
 int tripdeal_spec_parse(const json_t *spec, struct tripdeal_spec **ret_spec, char **ret_error)
 {
         struct parser p = {0};
