@@ -150,6 +150,8 @@ int kube_event_record(struct kube_event_recorder *rec, const json_t *object, con
                 return r;
         int64_t mono = clock_monotonic_ms();
 
+        /* Declared before the first goto: cleanup must never see it uninitialised. */
+        _cleanup_json_ json_t *created = NULL;
         pthread_mutex_lock(&rec->lock);
         json_t *entry = json_object_get(rec->seen, key);
         if (entry &&
@@ -179,7 +181,6 @@ int kube_event_record(struct kube_event_recorder *rec, const json_t *object, con
                 json_object_del(rec->seen, key);
         }
 
-        _cleanup_json_ json_t *created = NULL;
         r = create_event(rec, object, ns, type, reason, message, now, &created, ret_status);
         if (r < 0)
                 goto out;
