@@ -54,8 +54,7 @@ static const struct kube_resource *const owned_kinds[] = {
         &KUBE_INGRESSES,  &KUBE_HPAS,        &KUBE_PDBS,
 };
 
-struct operator
-{
+struct operator_state {
         struct options options;
         struct kube_client *client;
         struct kube_workqueue *queue;
@@ -221,11 +220,16 @@ static int parse_options(int argc, char **argv, struct options *ret)
 
 /* ---- events into the queue ----------------------------------------------- */
 
-static void enqueue_object(struct operator* op, const json_t *object)
+static void enqueue_object(struct operator_state *op, const json_t *object)
 {
         _cleanup_free_ char *key = NULL;
-        if (kube_object_key(object, &key) == 0)
-                kube_workqueue_add(op->queue, key);
+        if (kube_object_key(object, &key) < 0)
+                return;
+        log_emit(LOG_LEVEL_DEBUG,
+                 json_pack("{s:s, s:s?}", "tripdeal", key, "resource_version",
+                           kube_object_resource_version(object)),
+                 "TripDeal changed");
+        kube_workqueue_add(op->queue, key);
 }
 
 static void tripdeal_added(json_t *object, void *userdata)
@@ -239,7 +243,7 @@ static void tripdeal_updated(json_t *old_object, json_t *new_object, void *userd
 }
 
 /* An owned object changed: wake its controlling TripDeal. */
-static void owned_changed(const json_t *object, struct operator* op)
+static void owned_changed(const json_t *object, struct operator_state *op)
 {
         size_t i;
         json_t *ref;
@@ -279,7 +283,7 @@ static void owned_deleted(json_t *object, void *userdata)
 static void record_event(void *userdata, const json_t *involved, const char *type,
                          const char *reason, const char *message)
 {
-        struct operator* op = userdata;
+        struct operator_state *op = userdata;
         struct kube_status status = {0};
         int r = kube_event_record(op->recorder, involved, type, reason, message, NULL, &status);
         if (r < 0)
@@ -290,7 +294,7 @@ static void record_event(void *userdata, const json_t *involved, const char *typ
 
 static void *worker_main(void *userdata)
 {
-        struct operator* op = userdata;
+        struct operator_state *op = userdata;
         for (;;) {
                 char *key = NULL;
                 int r = kube_workqueue_get(op->queue, -1, &key);
@@ -350,7 +354,7 @@ static void *worker_main(void *userdata)
 
 /* ---- leadership ---------------------------------------------------------- */
 
-static void enqueue_all_tripdeals(struct operator* op)
+static void enqueue_all_tripdeals(struct operator_state *op)
 {
         _cleanup_json_ json_t *all = NULL;
         if (kube_informer_list(op->tripdeals, NULL, &all) < 0)
@@ -364,7 +368,7 @@ static void enqueue_all_tripdeals(struct operator* op)
 
 static void started_leading(void *userdata)
 {
-        struct operator* op = userdata;
+        struct operator_state *op = userdata;
         log_info("became the leader; reconciling every TripDeal");
         atomic_store(&op->leading, true);
         metrics_set_leader(1);
@@ -373,7 +377,7 @@ static void started_leading(void *userdata)
 
 static void stopped_leading(void *userdata)
 {
-        struct operator* op = userdata;
+        struct operator_state *op = userdata;
         atomic_store(&op->leading, false);
         metrics_set_leader(0);
         /* As client-go does: a replica that lost the lease while running
@@ -391,7 +395,7 @@ static void new_leader(const char *identity, void *userdata)
 
 static bool ready_fn(void *userdata, char *why, unsigned why_size)
 {
-        struct operator* op = userdata;
+        struct operator_state *op = userdata;
         if (!atomic_load(&op->synced)) {
                 snprintf(why, why_size, "informer caches have not synced yet");
                 return false;
@@ -401,7 +405,7 @@ static bool ready_fn(void *userdata, char *why, unsigned why_size)
 
 /* ---- start and stop ------------------------------------------------------ */
 
-static int start_informer(struct operator* op, const struct kube_resource *resource,
+static int start_informer(struct operator_state *op, const struct kube_resource *resource,
                           const char *label_selector, struct kube_informer_handlers handlers,
                           struct kube_informer **ret)
 {
@@ -417,7 +421,7 @@ static int start_informer(struct operator* op, const struct kube_resource *resou
         return kube_informer_start(*ret);
 }
 
-static void operator_stop(struct operator* op)
+static void operator_stop(struct operator_state *op)
 {
         if (op->queue)
                 kube_workqueue_shutdown(op->queue);
@@ -443,7 +447,7 @@ static void operator_stop(struct operator* op)
         kube_client_free(op->client);
 }
 
-static int operator_start(struct operator* op)
+static int operator_start(struct operator_state *op)
 {
         struct kube_status status = {0};
         struct kube_config *config = NULL;
@@ -547,7 +551,7 @@ static int operator_start(struct operator* op)
 
 int main(int argc, char **argv)
 {
-        struct operator op = {0};
+        struct operator_state op = {0};
         if (parse_options(argc, argv, &op.options) < 0)
                 return 2;
         log_setup("tripdeal-operator", op.options.log_level);
