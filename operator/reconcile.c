@@ -329,16 +329,17 @@ static int write_invalid_spec_status(struct reconcile_run *run, const char *mess
         return write_status(run, status);
 }
 
-static const char *phase_of(const struct schedule_state *sales, int64_t ready, int64_t replicas)
+/* The sale phase wins: it is what the user watches for around 10:00. */
+static const char *phase_of(const struct schedule_state *sales, int64_t ready)
 {
-        if (replicas == 0 && ready == 0)
-                return "Pending";
-        if (ready < sales->floor_replicas)
-                return sales->prescaling ? "Prescaling" : replicas > 0 ? "Degraded" : "Pending";
         if (sales->sale_running)
                 return "OnSale";
         if (sales->prescaling)
                 return "Prescaling";
+        if (ready == 0)
+                return "Pending";
+        if (ready < sales->floor_replicas)
+                return "Degraded";
         return "Ready";
 }
 
@@ -389,12 +390,12 @@ static int write_ready_status(struct reconcile_run *run, const struct schedule_s
         if ((r = conditions_set(conditions, &c, now)) < 0)
                 return r;
 
-        json_t *status = json_pack("{s:I, s:s, s:I, s:I, s:i, s:s, s:O}", "observedGeneration",
-                                   (json_int_t)run->identity.generation, "phase",
-                                   phase_of(sales, ready, replicas), "replicas",
-                                   (json_int_t)replicas, "readyReplicas", (json_int_t)ready,
-                                   "floorReplicas", sales->floor_replicas, "floorReason",
-                                   sales->floor_reason, "conditions", conditions);
+        json_t *status =
+                json_pack("{s:I, s:s, s:I, s:I, s:i, s:s, s:O}", "observedGeneration",
+                          (json_int_t)run->identity.generation, "phase", phase_of(sales, ready),
+                          "replicas", (json_int_t)replicas, "readyReplicas", (json_int_t)ready,
+                          "floorReplicas", sales->floor_replicas, "floorReason",
+                          sales->floor_reason, "conditions", conditions);
         if (status && sales->has_next_sale)
                 json_object_set_new(
                         status, "nextSale",
