@@ -11,7 +11,7 @@
 
 #define SECONDS_PER_DAY 86400
 /* Instants beyond this are refused rather than risking overflow (about ±35 million years). */
-#define INSTANT_LIMIT   (INT64_C(1) << 50)
+#define INSTANT_LIMIT (INT64_C(1) << 50)
 
 static const char *const error_texts[] = {
 #define CRON_ERROR_TEXT(name, text) [CRON_ERROR_##name] = text,
@@ -72,8 +72,8 @@ static const struct {
         const char *name;
         const char *expansion;
 } macros[] = {
-        {"@yearly", "0 0 1 1 *"},  {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
-        {"@weekly", "0 0 * * 0"},  {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
+        {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
+        {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
         {"@hourly", "0 * * * *"},
 };
 
@@ -135,7 +135,9 @@ static int parse_field(const struct field_spec *field, const char *text, size_t 
                                 return fail(error, -EINVAL,
                                             r == -ERANGE ? CRON_ERROR_OUT_OF_RANGE
                                                          : CRON_ERROR_BAD_TOKEN,
-                                            field->name, item, (size_t)(low_end - item));
+                                            field->name, item,
+                                            low_end > item ? (size_t)(low_end - item)
+                                                           : item_length);
                         if (dash) {
                                 r = parse_value(field, dash + 1, (size_t)(range_end - dash - 1),
                                                 &high);
@@ -143,8 +145,11 @@ static int parse_field(const struct field_spec *field, const char *text, size_t 
                                         return fail(error, -EINVAL,
                                                     r == -ERANGE ? CRON_ERROR_OUT_OF_RANGE
                                                                  : CRON_ERROR_BAD_TOKEN,
-                                                    field->name, dash + 1,
-                                                    (size_t)(range_end - dash - 1));
+                                                    field->name,
+                                                    range_end > dash + 1 ? dash + 1 : item,
+                                                    range_end > dash + 1
+                                                            ? (size_t)(range_end - dash - 1)
+                                                            : item_length);
                                 if (low > high)
                                         return fail(error, -EINVAL, CRON_ERROR_BAD_RANGE,
                                                     field->name, item, item_length);
@@ -166,8 +171,8 @@ static int parse_field(const struct field_spec *field, const char *text, size_t 
                                 step = step * 10 + (s[i] - '0');
                         }
                         if (n == 0 || step < 1 || step > field->max)
-                                return fail(error, -EINVAL, CRON_ERROR_BAD_STEP, field->name,
-                                            item, item_length);
+                                return fail(error, -EINVAL, CRON_ERROR_BAD_STEP, field->name, item,
+                                            item_length);
                 }
 
                 for (int v = low; v <= high; v += step)
@@ -212,7 +217,7 @@ static bool can_fire(const struct cron_schedule *schedule)
 
 static bool is_space(char c)
 {
-        return c == ' ' || c == '\t';
+        return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
 int cron_parse(const char *text, struct cron_schedule *ret_schedule, struct cron_error *ret_error)
@@ -232,8 +237,7 @@ int cron_parse(const char *text, struct cron_schedule *ret_schedule, struct cron
                         if (strlen(macros[i].name) == length &&
                             strncasecmp(text, macros[i].name, length) == 0)
                                 return cron_parse(macros[i].expansion, ret_schedule, ret_error);
-                return fail(ret_error, -EINVAL, CRON_ERROR_UNKNOWN_MACRO, "schedule", text,
-                            length);
+                return fail(ret_error, -EINVAL, CRON_ERROR_UNKNOWN_MACRO, "schedule", text, length);
         }
 
         const char *starts[N_FIELDS];
@@ -270,13 +274,14 @@ int cron_parse(const char *text, struct cron_schedule *ret_schedule, struct cron
                 .hours = (uint32_t)bits[FIELD_HOUR],
                 .days_of_month = (uint32_t)bits[FIELD_DAY_OF_MONTH],
                 .months = (uint16_t)bits[FIELD_MONTH],
-                .days_of_week = (uint8_t)((bits[FIELD_DAY_OF_WEEK] | bits[FIELD_DAY_OF_WEEK] >> 7) &
-                                          0x7f),
+                .days_of_week =
+                        (uint8_t)((bits[FIELD_DAY_OF_WEEK] | bits[FIELD_DAY_OF_WEEK] >> 7) & 0x7f),
                 .day_of_month_restricted = starts[FIELD_DAY_OF_MONTH][0] != '*',
                 .day_of_week_restricted = starts[FIELD_DAY_OF_WEEK][0] != '*',
         };
         if (!can_fire(&schedule))
-                return fail(ret_error, -ERANGE, CRON_ERROR_NEVER_FIRES, "day-of-month", text, length);
+                return fail(ret_error, -ERANGE, CRON_ERROR_NEVER_FIRES, "day-of-month", text,
+                            length);
 
         *ret_schedule = schedule;
         return 0;
@@ -314,6 +319,11 @@ int cron_next(const struct cron_schedule *schedule, const struct tz_zone *zone, 
                 int64_t year;
                 unsigned month, mday;
                 tz_civil_from_days(day, &year, &month, &mday);
+                if (!(schedule->months & (1u << month))) {
+                        /* Skip the rest of an unscheduled month. */
+                        day += tz_days_in_month(year, month) - mday;
+                        continue;
+                }
                 if (!cron_matches_date(schedule, month, mday, tz_weekday_from_days(day)))
                         continue;
                 for (uint32_t hours = schedule->hours; hours; hours &= hours - 1) {
@@ -351,6 +361,10 @@ int cron_prev(const struct cron_schedule *schedule, const struct tz_zone *zone, 
                 int64_t year;
                 unsigned month, mday;
                 tz_civil_from_days(day, &year, &month, &mday);
+                if (!(schedule->months & (1u << month))) {
+                        day -= mday - 1; /* to the 1st; the loop steps to the previous month */
+                        continue;
+                }
                 if (!cron_matches_date(schedule, month, mday, tz_weekday_from_days(day)))
                         continue;
                 for (uint32_t hours = schedule->hours; hours;) {

@@ -16,21 +16,26 @@
 
 #include "tz.h"
 
-/* How far cron_next/cron_prev look before giving up (covers 2096 -> 2104 leap days). */
-#define CRON_SEARCH_DAYS (366 * 9)
+/*
+ * How far cron_next/cron_prev look before giving up.  A date with a weekday
+ * ("1 MAR" that is a Sunday, "*" + "29 FEB" + SUN) recurs within 28 years, or
+ * 40 across a skipped leap year such as 2100; every schedule cron_parse
+ * accepts fires within this window.
+ */
+#define CRON_SEARCH_DAYS (366 * 41)
 
 /* Reasons a schedule is refused; X(name, text). */
-#define CRON_ERROR_LIST(X)                                                            \
-        X(NONE, "no error")                                                           \
-        X(EMPTY, "schedule is empty")                                                 \
+#define CRON_ERROR_LIST(X)                                                               \
+        X(NONE, "no error")                                                              \
+        X(EMPTY, "schedule is empty")                                                    \
         X(FIELD_COUNT, "expected 5 fields (minute hour day-of-month month day-of-week)") \
-        X(UNKNOWN_MACRO, "unknown @macro")                                            \
-        X(BAD_TOKEN, "not a number or name")                                          \
-        X(OUT_OF_RANGE, "value out of range")                                         \
-        X(BAD_RANGE, "range start is after its end")                                  \
-        X(BAD_STEP, "step must be a number from 1 up")                                \
-        X(NEVER_FIRES, "schedule never fires")                                        \
-        X(UNKNOWN_ZONE, "unknown time zone")                                          \
+        X(UNKNOWN_MACRO, "unknown @macro")                                               \
+        X(BAD_TOKEN, "not a number or name")                                             \
+        X(OUT_OF_RANGE, "value out of range")                                            \
+        X(BAD_RANGE, "range start is after its end")                                     \
+        X(BAD_STEP, "step must be a number from 1 up")                                   \
+        X(NEVER_FIRES, "schedule never fires")                                           \
+        X(UNKNOWN_ZONE, "unknown time zone")                                             \
         X(BAD_ZONE, "invalid time zone")
 
 enum cron_error_kind {

@@ -139,8 +139,9 @@ int sale_state_at(const struct sale_spec *sale, int64_t now_ms, struct sale_stat
         return 0;
 }
 
-int sales_evaluate(const struct sale_spec *sales, size_t n, const struct sales_floor_options *options,
-                   int64_t now_ms, struct sale_state *ret_states, struct sales_summary *ret_summary)
+int sales_evaluate(const struct sale_spec *sales, size_t n,
+                   const struct sales_floor_options *options, int64_t now_ms,
+                   struct sale_state *ret_states, struct sales_summary *ret_summary)
 {
         if ((!sales && n > 0) || !options || options->min_replicas < 0 || options->max_replicas < 0)
                 return -EINVAL;
@@ -167,8 +168,8 @@ int sales_evaluate(const struct sale_spec *sales, size_t n, const struct sales_f
                 }
                 if (state.phase > summary.phase)
                         summary.phase = state.phase;
-                if (state.has_next &&
-                    (!summary.has_next || state.next.starts_at_ms < summary.next_sale.starts_at_ms)) {
+                if (state.has_next && (!summary.has_next ||
+                                       state.next.starts_at_ms < summary.next_sale.starts_at_ms)) {
                         summary.has_next = true;
                         summary.next_sale = state.next;
                 }

@@ -102,5 +102,6 @@ int sale_state_at(const struct sale_spec *sale, int64_t now_ms, struct sale_stat
  * options->min_replicas > max_replicas the floor is max_replicas (callers
  * should refuse such a spec before).
  */
-int sales_evaluate(const struct sale_spec *sales, size_t n, const struct sales_floor_options *options,
-                   int64_t now_ms, struct sale_state *ret_states, struct sales_summary *ret_summary);
+int sales_evaluate(const struct sale_spec *sales, size_t n,
+                   const struct sales_floor_options *options, int64_t now_ms,
+                   struct sale_state *ret_states, struct sales_summary *ret_summary);

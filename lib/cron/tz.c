@@ -23,11 +23,11 @@
 #include "macros.h"
 
 /* RFC 8536 3.2: UT offsets lie in [-25:59:59, +25:59:59]; -2^31 is forbidden. */
-#define OFFSET_MIN         (-93599)
-#define OFFSET_MAX         93599
-#define MAX_FILE_SIZE      (1024 * 1024)
-#define MAX_TRANSITIONS    65536
-#define RULE_FIRST_YEAR    1800
+#define OFFSET_MIN      (-93599)
+#define OFFSET_MAX      93599
+#define MAX_FILE_SIZE   (1024 * 1024)
+#define MAX_TRANSITIONS 65536
+#define RULE_FIRST_YEAR 1800
 /* Internal: "not a TZif file at all", reported as -ENOENT by tz_zone_load. */
 #define ERROR_NOT_TZIF     (-EBADMSG)
 #define SECONDS_PER_DAY    86400
@@ -64,7 +64,8 @@ void tz_civil_from_days(int64_t days, int64_t *ret_year, unsigned *ret_month, un
         unsigned day_of_era = (unsigned)(days - era * 146097);
         unsigned year_of_era =
                 (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
-        unsigned day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+        unsigned day_of_year =
+                day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
         unsigned mp = (5 * day_of_year + 2) / 153;
         unsigned day = day_of_year - (153 * mp + 2) / 5 + 1;
         unsigned month = mp < 10 ? mp + 3 : mp - 9;
@@ -240,7 +241,8 @@ void tz_local_to_utc(const struct tz_zone *zone, int64_t local_seconds,
         }
         /* Not reachable for a canonical table; stay total anyway. */
         int64_t u = local_seconds - tz_offset_at(zone, local_seconds);
-        *ret_mapping = (struct tz_local_mapping){.kind = TZ_LOCAL_UNIQUE, .earliest = u, .latest = u};
+        *ret_mapping =
+                (struct tz_local_mapping){.kind = TZ_LOCAL_UNIQUE, .earliest = u, .latest = u};
 }
 
 /* ---- POSIX TZ strings (the TZif footer) --------------------------------- */
@@ -397,7 +399,8 @@ static int parse_posix_tz(const char *s, struct posix_tz *ret)
                             parse_rule_date(&s, &tz.end) < 0)
                                 return -EINVAL;
                 } else {
-                        /* POSIX leaves the default rule to the implementation; glibc uses the US one. */
+                        /* POSIX leaves the default rule to the implementation; glibc uses the US
+                         * one. */
                         tz.start = (struct rule_date){
                                 .kind = RULE_MONTH_WEEK_DAY, .month = 3, .week = 2, .time = 7200};
                         tz.end = (struct rule_date){
@@ -716,13 +719,12 @@ static bool zone_name_valid(const char *name)
         return true;
 }
 
-int tz_zone_load(const char *name, const struct tz_load_options *options,
-                 struct tz_zone **ret_zone)
+int tz_zone_load(const char *name, const struct tz_load_options *options, struct tz_zone **ret_zone)
 {
         if (!name || !zone_name_valid(name))
                 return -EINVAL;
-        const char *dir = options && options->zoneinfo_dir ? options->zoneinfo_dir
-                                                           : TZ_DEFAULT_ZONEINFO_DIR;
+        const char *dir =
+                options && options->zoneinfo_dir ? options->zoneinfo_dir : TZ_DEFAULT_ZONEINFO_DIR;
         _cleanup_free_ char *path = NULL;
         if (asprintf(&path, "%s/%s", dir, name) < 0)
                 return -ENOMEM;

@@ -23,8 +23,8 @@
 
 #define TZ_DEFAULT_ZONEINFO_DIR "/usr/share/zoneinfo"
 /* Footer rules are expanded into explicit transitions up to this year. */
-#define TZ_RULE_LAST_YEAR       2200
-#define TZ_NAME_MAX             128
+#define TZ_RULE_LAST_YEAR 2200
+#define TZ_NAME_MAX       128
 
 struct tz_zone;
 
@@ -69,9 +69,9 @@ int32_t tz_offset_span(const struct tz_zone *zone);
 int tz_next_transition(const struct tz_zone *zone, int64_t after, int64_t *ret_t);
 
 enum tz_local_kind {
-        TZ_LOCAL_UNIQUE,    /* the local time happens exactly once */
-        TZ_LOCAL_REPEATED,  /* it happens twice (fall-back overlap) */
-        TZ_LOCAL_SKIPPED,   /* it never happens (spring-forward gap) */
+        TZ_LOCAL_UNIQUE,   /* the local time happens exactly once */
+        TZ_LOCAL_REPEATED, /* it happens twice (fall-back overlap) */
+        TZ_LOCAL_SKIPPED,  /* it never happens (spring-forward gap) */
 };
 
 struct tz_local_mapping {
