@@ -64,7 +64,7 @@ def tripdeal(name, image):
 def run(count, samples):
     with harness.Cluster(["--no-controllers"]) as cluster:
         cluster.install_crd()
-        cluster.kubectl("create", "namespace", "bench")
+        cluster.apply_yaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: bench}\n")
         api = Api(cluster.kubeconfig)
         with harness.Operator(cluster, "--workers", "4", "--log-level", "warn") as op:
             op.wait_ready()
@@ -81,8 +81,20 @@ def run(count, samples):
             rv = api.request("GET", "/apis/apps/v1/namespaces/bench/deployments?limit=1")["metadata"]["resourceVersion"]
             stream = api.watch(f"/apis/apps/v1/namespaces/bench/deployments?watch=1&resourceVersion={rv}")
 
+            def lines():
+                # read1() returns what has arrived; iterating the response
+                # would wait for a full buffer and stall the measurement.
+                pending = b""
+                while True:
+                    chunk = stream.read1(65536)
+                    if not chunk:
+                        return
+                    pending += chunk
+                    *complete, pending = pending.split(b"\n")
+                    yield from (l for l in complete if l.strip())
+
             def reader():
-                for line in stream:
+                for line in lines():
                     ev = json.loads(line)
                     o = ev["object"]
                     image = o.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [{}])[0].get("image")

@@ -34,6 +34,10 @@ def free_port():
         return s.getsockname()[1]
 
 
+class Fatal(AssertionError):
+    """Raised by a predicate when waiting longer cannot help (a process died)."""
+
+
 def wait_for(what, predicate, timeout, interval=0.05):
     """Poll predicate() until it returns something truthy; fail after timeout s."""
     deadline = time.monotonic() + timeout * TIME_SCALE
@@ -41,6 +45,8 @@ def wait_for(what, predicate, timeout, interval=0.05):
     while True:
         try:
             last = predicate()
+        except Fatal:
+            raise
         except Exception as e:  # a transient error is just "not yet"
             last = e
             if time.monotonic() >= deadline:
@@ -120,7 +126,7 @@ class Cluster:
 
     def _died(self):
         self.server.dump()
-        raise AssertionError("fakekube exited during start-up")
+        raise Fatal("fakekube exited during start-up")
 
     def stop(self, sig=signal.SIGTERM):
         if self.server:
@@ -188,7 +194,7 @@ class Operator:
 
     def _died(self):
         self.process.dump()
-        raise AssertionError("operator exited")
+        raise Fatal("operator exited")
 
     def metric(self, name_and_labels):
         status, text = self.http(self.metrics_port, "/metrics")
