@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Operator benchmark: reconcile latency and RSS with 1, 100 and 1,000 TripDeals.
+
+Latency = a TripDeal's spec changes (image) -> its Deployment carries the new
+image, observed through a watch on Deployments (so the measurement does not
+poll).  Runs fakekube (no simulated controllers: only the API) and the
+operator on loopback.  Not part of `meson test`.
+
+usage: bench/operator-bench.py BUILD_DIR [--counts 1,100,1000] [--samples 200]
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import ssl
+import statistics
+import sys
+import threading
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "operator", "e2e"))
+import harness  # noqa: E402
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Api:
+    """Minimal raw client for the benchmark driver (kubectl is too slow to drive 1,000 objects)."""
+
+    def __init__(self, kubeconfig):
+        text = open(kubeconfig).read()
+        self.server = re.search(r"server: (\S+)", text).group(1)
+        self.token = re.search(r"token: (\S+)", text).group(1)
+        self.ctx = ssl.create_default_context(cafile=kubeconfig + ".ca.crt")
+
+    def request(self, method, path, body=None, content_type="application/json"):
+        req = urllib.request.Request(self.server + path, method=method,
+                                     data=json.dumps(body).encode() if body is not None else None)
+        req.add_header("Authorization", "Bearer " + self.token)
+        req.add_header("Content-Type", content_type)
+        with urllib.request.urlopen(req, context=self.ctx, timeout=30) as r:
+            return json.loads(r.read() or b"{}")
+
+    def watch(self, path):
+        req = urllib.request.Request(self.server + path)
+        req.add_header("Authorization", "Bearer " + self.token)
+        return urllib.request.urlopen(req, context=self.ctx, timeout=600)
+
+
+def tripdeal(name, image):
+    return {"apiVersion": "tripdeal.io/v1alpha1", "kind": "TripDeal",
+            "metadata": {"name": name, "namespace": "bench"},
+            "spec": {"app": {"image": image, "replicas": {"min": 1, "max": 1}}}}
+
+
+def run(count, samples):
+    with harness.Cluster(["--no-controllers"]) as cluster:
+        cluster.install_crd()
+        cluster.apply_yaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: bench}\n")
+        api = Api(cluster.kubeconfig)
+        with harness.Operator(cluster, "--workers", "4", "--log-level", "warn") as op:
+            op.wait_ready()
+            t0 = time.monotonic()
+            for i in range(count):
+                api.request("POST", "/apis/tripdeal.io/v1alpha1/namespaces/bench/tripdeals", tripdeal(f"td-{i}", "app:0"))
+            harness.wait_for("every Deployment", lambda: len(api.request(
+                "GET", "/apis/apps/v1/namespaces/bench/deployments")["items"]) == count, 600, interval=0.5)
+            settle = time.monotonic() - t0
+
+            # Watch Deployments; record when each image change lands.
+            seen = {}
+            cond = threading.Condition()
+            rv = api.request("GET", "/apis/apps/v1/namespaces/bench/deployments?limit=1")["metadata"]["resourceVersion"]
+            stream = api.watch(f"/apis/apps/v1/namespaces/bench/deployments?watch=1&resourceVersion={rv}")
+
+            def lines():
+                # read1() returns what has arrived; iterating the response
+                # would wait for a full buffer and stall the measurement.
+                pending = b""
+                while True:
+                    chunk = stream.read1(65536)
+                    if not chunk:
+                        return
+                    pending += chunk
+                    *complete, pending = pending.split(b"\n")
+                    yield from (l for l in complete if l.strip())
+
+            def reader():
+                for line in lines():
+                    ev = json.loads(line)
+                    o = ev["object"]
+                    image = o.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [{}])[0].get("image")
+                    with cond:
+                        seen[(o["metadata"]["name"], image)] = time.monotonic()
+                        cond.notify_all()
+
+            threading.Thread(target=reader, daemon=True).start()
+            latencies = []
+            for s in range(samples):
+                name = f"td-{s % count}"
+                image = f"app:{s + 1}"
+                start = time.monotonic()
+                api.request("PATCH", f"/apis/tripdeal.io/v1alpha1/namespaces/bench/tripdeals/{name}",
+                            {"spec": {"app": {"image": image}}}, "application/merge-patch+json")
+                with cond:
+                    ok = cond.wait_for(lambda: (name, image) in seen, timeout=30)
+                if not ok:
+                    raise AssertionError(f"{name} never got {image}")
+                latencies.append((seen[(name, image)] - start) * 1000)
+            rss = rss_kib(op.process.proc.pid)
+            stream.close()
+    latencies.sort()
+    p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]
+    return {"tripdeals": count, "samples": samples, "settle_s": round(settle, 2),
+            "p50_ms": round(p(0.50), 2), "p99_ms": round(p(0.99), 2),
+            "mean_ms": round(statistics.mean(latencies), 2), "rss_mib": round(rss / 1024, 1)}
+
+
+def machine():
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores, {cpu}, {mem:.0f} GiB, Linux {platform.release()}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build_dir")
+    ap.add_argument("--counts", default="1,100,1000")
+    ap.add_argument("--samples", type=int, default=200)
+    args = ap.parse_args()
+    harness.FAKEKUBE = os.path.join(args.build_dir, "tests", "fakekube", "fakekube")
+    harness.OPERATOR = os.path.join(args.build_dir, "operator", "tripdeal-operator")
+    harness.SOURCE_ROOT = os.path.join(os.path.dirname(__file__), "..")
+    harness.CRD = os.path.join(harness.SOURCE_ROOT, "crds", "tripdeal.io_tripdeals.yaml")
+    print("machine:", machine())
+    print("| TripDeals | samples | all reconciled after | p50 | p99 | mean | operator RSS |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for count in [int(c) for c in args.counts.split(",")]:
+        r = run(count, args.samples)
+        print(f"| {r['tripdeals']} | {r['samples']} | {r['settle_s']} s | {r['p50_ms']} ms | "
+              f"{r['p99_ms']} ms | {r['mean_ms']} ms | {r['rss_mib']} MiB |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,585 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * tripdeal-operator: watches TripDeals and the objects they own, and
+ * reconciles each TripDeal (reconcile.c) from a deduplicating work queue.
+ *
+ * Threads: one per informer (list+watch), --workers reconcile workers, the
+ * leader elector (with --leader-elect), the HTTP endpoints, and main, which
+ * waits for SIGTERM/SIGINT.  Workers reconcile only while this replica leads.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "http_endpoints.h"
+#include "kube-events.h"
+#include "kube-informer.h"
+#include "kube-leader.h"
+#include "kube-workqueue.h"
+#include "kube.h"
+#include "log.h"
+#include "macros.h"
+#include "metrics.h"
+#include "reconcile.h"
+#include "tripdeal.h"
+
+#define MAX_WORKERS 64
+
+struct options {
+        const char *kubeconfig;
+        const char *context;
+        const char *namespace; /* NULL: all namespaces */
+        bool leader_elect;
+        const char *leader_election_namespace;
+        const char *leader_election_id;
+        const char *metrics_addr;
+        const char *health_addr;
+        const char *prometheus_url;
+        enum log_level log_level;
+        int workers;
+        int64_t sync_timeout_ms;
+};
+
+/* The kinds a TripDeal owns: their changes wake the owner up. */
+static const struct kube_resource *const owned_kinds[] = {
+        &KUBE_CONFIGMAPS, &KUBE_DEPLOYMENTS, &KUBE_SERVICES,
+        &KUBE_INGRESSES,  &KUBE_HPAS,        &KUBE_PDBS,
+};
+
+struct operator_state {
+        struct options options;
+        struct kube_client *client;
+        struct kube_workqueue *queue;
+        struct kube_informer *tripdeals;
+        struct kube_informer *owned[ARRAY_SIZE(owned_kinds)];
+        struct kube_event_recorder *recorder;
+        struct kube_leader_elector *elector;
+        struct http_endpoints *endpoints;
+        struct reconciler reconciler;
+        atomic_bool leading;
+        atomic_bool synced;
+        pthread_t workers[MAX_WORKERS];
+        int workers_started;
+};
+
+/* ---- flags ---------------------------------------------------------------- */
+
+static void usage(FILE *out)
+{
+        fprintf(out,
+                "Usage: tripdeal-operator [OPTIONS]\n"
+                "\n"
+                "Reconciles TripDeal resources (tripdeal.io/v1alpha1): the site's Deployment,\n"
+                "Service, Ingress, HPA and PDB, and the HPA floor around each sale window.\n"
+                "\n"
+                "Options:\n"
+                "  --kubeconfig PATH          kubeconfig file (default: $KUBECONFIG, in-cluster,\n"
+                "                             then ~/.kube/config)\n"
+                "  --context NAME             kubeconfig context (default: current-context)\n"
+                "  --namespace NS             watch one namespace (default: all namespaces)\n"
+                "  --leader-elect             hold a coordination.k8s.io Lease before acting\n"
+                "  --leader-election-namespace NS\n"
+                "                             namespace of the Lease (default: the kubeconfig's)\n"
+                "  --leader-election-id NAME  name of the Lease (default: tripdeal-operator)\n"
+                "  --metrics-addr ADDR:PORT   serve /metrics here (default: 0.0.0.0:8090; 0: off)\n"
+                "  --health-addr ADDR:PORT    serve /healthz, /readyz (default: 0.0.0.0:8091; 0: "
+                "off)\n"
+                "  --prometheus-url URL       Prometheus for drill steady-state checks\n"
+                "  --workers N                parallel reconciles (default: 2)\n"
+                "  --log-level LEVEL          debug, info, warn or error (default: info)\n"
+                "  -h, --help                 show this help\n");
+}
+
+static int parse_options(int argc, char **argv, struct options *ret)
+{
+        struct options o = {
+                .leader_election_id = "tripdeal-operator",
+                .metrics_addr = "0.0.0.0:8090",
+                .health_addr = "0.0.0.0:8091",
+                .log_level = LOG_LEVEL_INFO,
+                .workers = 2,
+                .sync_timeout_ms = 120000,
+        };
+        enum {
+                OPT_KUBECONFIG = 256,
+                OPT_CONTEXT,
+                OPT_NAMESPACE,
+                OPT_LEADER_ELECT,
+                OPT_LEADER_NS,
+                OPT_LEADER_ID,
+                OPT_METRICS,
+                OPT_HEALTH,
+                OPT_PROMETHEUS,
+                OPT_WORKERS,
+                OPT_LOG_LEVEL
+        };
+        static const struct option longopts[] = {
+                {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
+                {"context", required_argument, NULL, OPT_CONTEXT},
+                {"namespace", required_argument, NULL, OPT_NAMESPACE},
+                {"leader-elect", no_argument, NULL, OPT_LEADER_ELECT},
+                {"leader-election-namespace", required_argument, NULL, OPT_LEADER_NS},
+                {"leader-election-id", required_argument, NULL, OPT_LEADER_ID},
+                {"metrics-addr", required_argument, NULL, OPT_METRICS},
+                {"health-addr", required_argument, NULL, OPT_HEALTH},
+                {"prometheus-url", required_argument, NULL, OPT_PROMETHEUS},
+                {"workers", required_argument, NULL, OPT_WORKERS},
+                {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+                {"help", no_argument, NULL, 'h'},
+                {0},
+        };
+        opterr = 0;
+        int c;
+        while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+                char host[64];
+                unsigned port;
+                char *end;
+                switch (c) {
+                case OPT_KUBECONFIG:
+                        o.kubeconfig = optarg;
+                        break;
+                case OPT_CONTEXT:
+                        o.context = optarg;
+                        break;
+                case OPT_NAMESPACE:
+                        o.namespace = *optarg ? optarg : NULL;
+                        break;
+                case OPT_LEADER_ELECT:
+                        o.leader_elect = true;
+                        break;
+                case OPT_LEADER_NS:
+                        o.leader_election_namespace = optarg;
+                        break;
+                case OPT_LEADER_ID:
+                        o.leader_election_id = optarg;
+                        break;
+                case OPT_METRICS:
+                case OPT_HEALTH:
+                        if (strcmp(optarg, "0") != 0 &&
+                            http_addr_parse(optarg, host, sizeof(host), &port) < 0) {
+                                fprintf(stderr,
+                                        "tripdeal-operator: --%s: \"%s\" is not IP:PORT (or 0 to "
+                                        "disable)\n",
+                                        c == OPT_METRICS ? "metrics-addr" : "health-addr", optarg);
+                                return -EINVAL;
+                        }
+                        *(c == OPT_METRICS ? &o.metrics_addr : &o.health_addr) = optarg;
+                        break;
+                case OPT_PROMETHEUS:
+                        o.prometheus_url = optarg;
+                        break;
+                case OPT_WORKERS:
+                        errno = 0;
+                        long n = strtol(optarg, &end, 10);
+                        if (errno || *end || n < 1 || n > MAX_WORKERS) {
+                                fprintf(stderr,
+                                        "tripdeal-operator: --workers: \"%s\" is not a number "
+                                        "from 1 to %d\n",
+                                        optarg, MAX_WORKERS);
+                                return -EINVAL;
+                        }
+                        o.workers = (int)n;
+                        break;
+                case OPT_LOG_LEVEL:
+                        if (log_level_from_string(optarg, &o.log_level) < 0) {
+                                fprintf(stderr,
+                                        "tripdeal-operator: --log-level: \"%s\" is not debug, "
+                                        "info, warn or error\n",
+                                        optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                case 'h':
+                        usage(stdout);
+                        exit(EXIT_SUCCESS);
+                case ':':
+                        fprintf(stderr, "tripdeal-operator: %s needs a value\n", argv[optind - 1]);
+                        return -EINVAL;
+                default:
+                        fprintf(stderr, "tripdeal-operator: unknown option %s (see --help)\n",
+                                argv[optind - 1]);
+                        return -EINVAL;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "tripdeal-operator: unexpected argument \"%s\" (see --help)\n",
+                        argv[optind]);
+                return -EINVAL;
+        }
+        *ret = o;
+        return 0;
+}
+
+/* ---- events into the queue ----------------------------------------------- */
+
+static void enqueue_object(struct operator_state *op, const json_t *object)
+{
+        _cleanup_free_ char *key = NULL;
+        if (kube_object_key(object, &key) < 0)
+                return;
+        log_emit(LOG_LEVEL_DEBUG,
+                 json_pack("{s:s, s:s?}", "tripdeal", key, "resource_version",
+                           kube_object_resource_version(object)),
+                 "TripDeal changed");
+        kube_workqueue_add(op->queue, key);
+}
+
+static void tripdeal_added(json_t *object, void *userdata)
+{
+        enqueue_object(userdata, object);
+}
+
+static void tripdeal_updated(json_t *old_object, json_t *new_object, void *userdata)
+{
+        enqueue_object(userdata, new_object);
+}
+
+/* An owned object changed: wake its controlling TripDeal. */
+static void owned_changed(const json_t *object, struct operator_state *op)
+{
+        size_t i;
+        json_t *ref;
+        json_array_foreach (json_object_get(json_object_get(object, "metadata"), "ownerReferences"),
+                            i, ref) {
+                const char *kind = json_string_value(json_object_get(ref, "kind"));
+                const char *api = json_string_value(json_object_get(ref, "apiVersion"));
+                const char *name = json_string_value(json_object_get(ref, "name"));
+                const char *ns = kube_object_namespace(object);
+                if (!json_is_true(json_object_get(ref, "controller")) || !kind || !api || !name ||
+                    !ns || strcmp(kind, TRIPDEAL_KIND) != 0 ||
+                    strcmp(api, TRIPDEAL_API_VERSION) != 0)
+                        continue;
+                char key[512];
+                snprintf(key, sizeof(key), "%s/%s", ns, name);
+                kube_workqueue_add(op->queue, key);
+        }
+}
+
+static void owned_added(json_t *object, void *userdata)
+{
+        owned_changed(object, userdata);
+}
+
+static void owned_updated(json_t *old_object, json_t *new_object, void *userdata)
+{
+        owned_changed(new_object, userdata);
+}
+
+static void owned_deleted(json_t *object, void *userdata)
+{
+        owned_changed(object, userdata);
+}
+
+/* ---- workers ------------------------------------------------------------- */
+
+static void record_event(void *userdata, const json_t *involved, const char *type,
+                         const char *reason, const char *message)
+{
+        struct operator_state *op = userdata;
+        struct kube_status status = {0};
+        int r = kube_event_record(op->recorder, involved, type, reason, message, NULL, &status);
+        if (r < 0)
+                log_emit(LOG_LEVEL_WARN,
+                         json_pack("{s:s, s:s}", "reason", reason, "error", kube_strerror(r)),
+                         "cannot record event: %s", status.message);
+}
+
+static void *worker_main(void *userdata)
+{
+        struct operator_state *op = userdata;
+        for (;;) {
+                char *key = NULL;
+                int r = kube_workqueue_get(op->queue, -1, &key);
+                if (r == KUBE_ERR_SHUTDOWN)
+                        return NULL;
+                if (r < 0)
+                        continue;
+                _cleanup_free_ char *owned_key = key;
+                metrics_set_queue_depth((int64_t)kube_workqueue_depth(op->queue));
+
+                /* A standby replica watches but never writes; the new leader
+                 * enqueues everything when it takes over. */
+                if (!atomic_load(&op->leading)) {
+                        kube_workqueue_done(op->queue, key);
+                        continue;
+                }
+
+                char *slash = strchr(key, '/');
+                if (!slash) {
+                        kube_workqueue_done(op->queue, key);
+                        continue;
+                }
+                *slash = '\0';
+                const char *ns = key, *name = slash + 1;
+
+                int64_t started = clock_monotonic_ms();
+                struct reconcile_outcome outcome = {0};
+                r = reconcile_tripdeal(&op->reconciler, ns, name, clock_realtime_ms(), &outcome);
+                int64_t took_us = (clock_monotonic_ms() - started) * 1000;
+                *slash = '/';
+
+                if (r < 0) {
+                        metrics_reconcile_done(RECONCILE_RESULT_ERROR, took_us);
+                        /* A conflict only means we raced another writer: look again soon. */
+                        log_emit(r == KUBE_ERR_CONFLICT ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN,
+                                 json_pack("{s:s, s:s, s:I}", "tripdeal", key, "error",
+                                           kube_strerror(r), "retries",
+                                           (json_int_t)kube_workqueue_num_requeues(op->queue, key)),
+                                 "reconcile failed; retrying with backoff");
+                        kube_workqueue_add_rate_limited(op->queue, key);
+                } else {
+                        metrics_reconcile_done(outcome.invalid_spec ? RECONCILE_RESULT_INVALID_SPEC
+                                                                    : RECONCILE_RESULT_SUCCESS,
+                                               took_us);
+                        kube_workqueue_forget(op->queue, key);
+                        log_emit(LOG_LEVEL_DEBUG,
+                                 json_pack("{s:s, s:I, s:I}", "tripdeal", key, "duration_us",
+                                           (json_int_t)took_us, "requeue_at_ms",
+                                           (json_int_t)outcome.requeue_at_ms),
+                                 "reconciled");
+                        if (outcome.requeue_at_ms > 0)
+                                kube_workqueue_add_at(op->queue, key, outcome.requeue_at_ms);
+                }
+                kube_workqueue_done(op->queue, key);
+        }
+}
+
+/* ---- leadership ---------------------------------------------------------- */
+
+static void enqueue_all_tripdeals(struct operator_state *op)
+{
+        _cleanup_json_ json_t *all = NULL;
+        if (kube_informer_list(op->tripdeals, NULL, &all) < 0)
+                return;
+        size_t i;
+        json_t *td;
+        json_array_foreach (all, i, td) {
+                enqueue_object(op, td);
+        }
+}
+
+static void started_leading(void *userdata)
+{
+        struct operator_state *op = userdata;
+        log_info("became the leader; reconciling every TripDeal");
+        atomic_store(&op->leading, true);
+        metrics_set_leader(1);
+        enqueue_all_tripdeals(op);
+}
+
+static void stopped_leading(void *userdata)
+{
+        struct operator_state *op = userdata;
+        atomic_store(&op->leading, false);
+        metrics_set_leader(0);
+        /* As client-go does: a replica that lost the lease while running
+         * cannot know what it missed; exiting lets it restart clean. */
+        if (atomic_load(&op->synced)) {
+                log_error("lost the leader lease; exiting so that only one replica acts");
+                _exit(1);
+        }
+}
+
+static void new_leader(const char *identity, void *userdata)
+{
+        log_emit(LOG_LEVEL_INFO, json_pack("{s:s}", "leader", identity), "leader is %s", identity);
+}
+
+static bool ready_fn(void *userdata, char *why, unsigned why_size)
+{
+        struct operator_state *op = userdata;
+        if (!atomic_load(&op->synced)) {
+                snprintf(why, why_size, "informer caches have not synced yet");
+                return false;
+        }
+        return true;
+}
+
+/* ---- start and stop ------------------------------------------------------ */
+
+static int start_informer(struct operator_state *op, const struct kube_resource *resource,
+                          const char *label_selector, struct kube_informer_handlers handlers,
+                          struct kube_informer **ret)
+{
+        struct kube_informer_options options = {
+                .resource = resource,
+                .namespace = op->options.namespace,
+                .label_selector = label_selector,
+                .handlers = handlers,
+        };
+        int r = kube_informer_new(op->client, &options, ret);
+        if (r < 0)
+                return r;
+        return kube_informer_start(*ret);
+}
+
+static void operator_stop(struct operator_state *op)
+{
+        if (op->queue)
+                kube_workqueue_shutdown(op->queue);
+        for (int i = 0; i < op->workers_started; i++)
+                pthread_join(op->workers[i], NULL);
+        /* Release the lease last, after the workers are quiet, so the next
+         * leader never overlaps with us. */
+        if (op->elector) {
+                kube_leader_elector_stop(op->elector);
+                kube_leader_elector_free(op->elector);
+        }
+        http_endpoints_stop(op->endpoints);
+        for (size_t i = 0; i < ARRAY_SIZE(owned_kinds); i++) {
+                if (op->owned[i])
+                        kube_informer_stop(op->owned[i]);
+                kube_informer_free(op->owned[i]);
+        }
+        if (op->tripdeals)
+                kube_informer_stop(op->tripdeals);
+        kube_informer_free(op->tripdeals);
+        kube_event_recorder_free(op->recorder);
+        kube_workqueue_free(op->queue);
+        kube_client_free(op->client);
+}
+
+static int operator_start(struct operator_state *op)
+{
+        struct kube_status status = {0};
+        struct kube_config *config = NULL;
+        struct kube_config_options config_options = {.kubeconfig_path = op->options.kubeconfig,
+                                                     .context = op->options.context};
+        int r = kube_config_load(&config_options, &config, &status);
+        if (r < 0) {
+                log_emit(LOG_LEVEL_ERROR, json_pack("{s:s}", "error", kube_strerror(r)),
+                         "cannot load Kubernetes configuration: %s", status.message);
+                return r;
+        }
+        log_emit(LOG_LEVEL_INFO,
+                 json_pack("{s:s, s:s, s:s}", "server", kube_config_server(config), "context",
+                           kube_config_context(config), "auth", kube_config_auth_kind(config)),
+                 "connecting to the API server");
+        r = kube_client_new(config, NULL, &op->client);
+        const char *default_namespace = NULL;
+        if (r == 0)
+                default_namespace = strdupa(kube_config_namespace(config));
+        kube_config_free(config);
+        if (r < 0)
+                return r;
+
+        if ((r = kube_workqueue_new(NULL, &op->queue)) < 0)
+                return r;
+        char host[HOST_NAME_MAX + 1] = "unknown";
+        gethostname(host, sizeof(host));
+        struct kube_event_recorder_options recorder_options = {.component = TRIPDEAL_MANAGER,
+                                                               .host = host};
+        if ((r = kube_event_recorder_new(op->client, &recorder_options, &op->recorder)) < 0)
+                return r;
+        op->reconciler = (struct reconciler){
+                .client = op->client, .record_event = record_event, .event_userdata = op};
+
+        struct http_endpoints_options endpoint_options = {.metrics_addr = op->options.metrics_addr,
+                                                          .health_addr = op->options.health_addr,
+                                                          .ready_fn = ready_fn,
+                                                          .userdata = op};
+        if ((r = http_endpoints_start(&endpoint_options, &op->endpoints)) < 0) {
+                log_error("cannot serve metrics/health on %s / %s: %s", op->options.metrics_addr,
+                          op->options.health_addr, strerror(-r));
+                return r;
+        }
+
+        r = start_informer(op, &KUBE_TRIPDEALS, NULL,
+                           (struct kube_informer_handlers){.on_add = tripdeal_added,
+                                                           .on_update = tripdeal_updated,
+                                                           .userdata = op},
+                           &op->tripdeals);
+        for (size_t i = 0; r == 0 && i < ARRAY_SIZE(owned_kinds); i++)
+                r = start_informer(op, owned_kinds[i],
+                                   "app.kubernetes.io/managed-by=" TRIPDEAL_MANAGER,
+                                   (struct kube_informer_handlers){.on_add = owned_added,
+                                                                   .on_update = owned_updated,
+                                                                   .on_delete = owned_deleted,
+                                                                   .userdata = op},
+                                   &op->owned[i]);
+        if (r < 0)
+                return r;
+
+        for (int i = 0; i < op->options.workers; i++) {
+                if ((r = -pthread_create(&op->workers[i], NULL, worker_main, op)) < 0)
+                        return r;
+                op->workers_started++;
+        }
+
+        /* Wait for the caches (bounded) so the first reconciles see the world. */
+        r = kube_informer_wait_for_sync(op->tripdeals, op->options.sync_timeout_ms);
+        for (size_t i = 0; r == 0 && i < ARRAY_SIZE(owned_kinds); i++)
+                r = kube_informer_wait_for_sync(op->owned[i], op->options.sync_timeout_ms);
+        if (r < 0) {
+                log_error("informer caches did not sync within %lld s: %s",
+                          (long long)op->options.sync_timeout_ms / 1000, kube_strerror(r));
+                return r;
+        }
+        atomic_store(&op->synced, true);
+
+        if (!op->options.leader_elect) {
+                started_leading(op);
+                return 0;
+        }
+        char identity[HOST_NAME_MAX + 32];
+        snprintf(identity, sizeof(identity), "%s_%d", host, (int)getpid());
+        struct kube_leader_options leader = {
+                .namespace = op->options.leader_election_namespace ?: default_namespace,
+                .name = op->options.leader_election_id,
+                .identity = identity,
+                .on_started_leading = started_leading,
+                .on_stopped_leading = stopped_leading,
+                .on_new_leader = new_leader,
+                .userdata = op,
+        };
+        log_emit(LOG_LEVEL_INFO,
+                 json_pack("{s:s, s:s, s:s}", "lease_namespace", leader.namespace, "lease",
+                           leader.name, "identity", identity),
+                 "waiting to become the leader");
+        if ((r = kube_leader_elector_new(op->client, &leader, &op->elector)) < 0)
+                return r;
+        return kube_leader_elector_start(op->elector);
+}
+
+int main(int argc, char **argv)
+{
+        struct operator_state op = {0};
+        if (parse_options(argc, argv, &op.options) < 0)
+                return 2;
+        log_setup("tripdeal-operator", op.options.log_level);
+
+        /* Signals go to main's sigwait only: block them before any thread starts. */
+        sigset_t signals;
+        sigemptyset(&signals);
+        sigaddset(&signals, SIGTERM);
+        sigaddset(&signals, SIGINT);
+        pthread_sigmask(SIG_BLOCK, &signals, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        int r = operator_start(&op);
+        if (r < 0) {
+                operator_stop(&op);
+                return 1;
+        }
+        log_emit(LOG_LEVEL_INFO,
+                 json_pack("{s:s, s:s, s:b, s:i}", "namespace", op.options.namespace ?: "(all)",
+                           "metrics_addr", op.options.metrics_addr, "leader_elect",
+                           op.options.leader_elect, "workers", op.options.workers),
+                 "tripdeal-operator running");
+
+        int sig = 0;
+        sigwait(&signals, &sig);
+        log_info("received %s; shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        atomic_store(&op.synced, false);
+        operator_stop(&op);
+        log_info("stopped");
+        return 0;
+}

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "metrics.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "macros.h"
+
+/* Reconciles are API round trips: milliseconds to seconds. */
+static const double duration_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                          0.1,   0.25,   0.5,   1,    2.5,   5};
+
+static const char *const result_names[_RECONCILE_RESULT_MAX] = {
+        [RECONCILE_RESULT_SUCCESS] = "success",
+        [RECONCILE_RESULT_ERROR] = "error",
+        [RECONCILE_RESULT_INVALID_SPEC] = "invalid_spec",
+};
+
+static const char *const drill_verdicts[] = {"Passed", "Failed", "Aborted"};
+
+struct floor_series {
+        char *namespace;
+        char *name;
+        int32_t floor;
+        uint64_t changes;
+};
+
+static struct {
+        pthread_mutex_t lock;
+        uint64_t reconciles[_RECONCILE_RESULT_MAX];
+        uint64_t duration_counts[ARRAY_SIZE(duration_buckets)];
+        uint64_t duration_count;
+        double duration_sum;
+        int64_t queue_depth;
+        int leader;
+        uint64_t drills[ARRAY_SIZE(drill_verdicts)];
+        struct floor_series *floors;
+        size_t floors_count;
+} registry = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+void metrics_reconcile_done(enum reconcile_result result, int64_t duration_us)
+{
+        if ((unsigned)result >= _RECONCILE_RESULT_MAX)
+                return;
+        double seconds = (double)duration_us / 1e6;
+        pthread_mutex_lock(&registry.lock);
+        registry.reconciles[result]++;
+        for (size_t i = 0; i < ARRAY_SIZE(duration_buckets); i++)
+                if (seconds <= duration_buckets[i])
+                        registry.duration_counts[i]++;
+        registry.duration_count++;
+        registry.duration_sum += seconds;
+        pthread_mutex_unlock(&registry.lock);
+}
+
+void metrics_set_queue_depth(int64_t depth)
+{
+        pthread_mutex_lock(&registry.lock);
+        registry.queue_depth = depth;
+        pthread_mutex_unlock(&registry.lock);
+}
+
+void metrics_set_leader(int is_leader)
+{
+        pthread_mutex_lock(&registry.lock);
+        registry.leader = !!is_leader;
+        pthread_mutex_unlock(&registry.lock);
+}
+
+static struct floor_series *floor_find(const char *namespace, const char *name)
+{
+        for (size_t i = 0; i < registry.floors_count; i++)
+                if (strcmp(registry.floors[i].namespace, namespace) == 0 &&
+                    strcmp(registry.floors[i].name, name) == 0)
+                        return &registry.floors[i];
+        return NULL;
+}
+
+void metrics_set_floor(const char *namespace, const char *name, int32_t floor)
+{
+        pthread_mutex_lock(&registry.lock);
+        struct floor_series *series = floor_find(namespace, name);
+        if (series) {
+                if (series->floor != floor)
+                        series->changes++;
+                series->floor = floor;
+        } else {
+                struct floor_series *grown = realloc(
+                        registry.floors, (registry.floors_count + 1) * sizeof(*registry.floors));
+                char *ns_copy = strdup(namespace), *name_copy = strdup(name);
+                if (grown && ns_copy && name_copy) {
+                        registry.floors = grown;
+                        registry.floors[registry.floors_count++] = (struct floor_series){
+                                .namespace = ns_copy, .name = name_copy, .floor = floor};
+                } else {
+                        /* Out of memory: lose one series, never the process. */
+                        if (grown)
+                                registry.floors = grown;
+                        free(ns_copy);
+                        free(name_copy);
+                }
+        }
+        pthread_mutex_unlock(&registry.lock);
+}
+
+void metrics_forget(const char *namespace, const char *name)
+{
+        pthread_mutex_lock(&registry.lock);
+        struct floor_series *series = floor_find(namespace, name);
+        if (series) {
+                free(series->namespace);
+                free(series->name);
+                *series = registry.floors[--registry.floors_count];
+        }
+        pthread_mutex_unlock(&registry.lock);
+}
+
+void metrics_drill_done(const char *verdict)
+{
+        pthread_mutex_lock(&registry.lock);
+        for (size_t i = 0; i < ARRAY_SIZE(drill_verdicts); i++)
+                if (verdict && strcmp(verdict, drill_verdicts[i]) == 0)
+                        registry.drills[i]++;
+        pthread_mutex_unlock(&registry.lock);
+}
+
+/* Label values are Kubernetes names (DNS-1123), which need no escaping; still
+ * escape the three characters the format reserves so no input can break it. */
+static void write_label_value(FILE *out, const char *value)
+{
+        for (const char *p = value; *p; p++) {
+                if (*p == '\\' || *p == '"')
+                        fputc('\\', out);
+                if (*p == '\n') {
+                        fputs("\\n", out);
+                        continue;
+                }
+                fputc(*p, out);
+        }
+}
+
+static void write_floor_series(FILE *out, const char *metric, bool changes)
+{
+        for (size_t i = 0; i < registry.floors_count; i++) {
+                fprintf(out, "%s{namespace=\"", metric);
+                write_label_value(out, registry.floors[i].namespace);
+                fputs("\",name=\"", out);
+                write_label_value(out, registry.floors[i].name);
+                fprintf(out, "\"} %llu\n",
+                        changes ? (unsigned long long)registry.floors[i].changes
+                                : (unsigned long long)registry.floors[i].floor);
+        }
+}
+
+int metrics_write(FILE *out)
+{
+        pthread_mutex_lock(&registry.lock);
+        fputs("# HELP tripdeal_operator_reconcile_total Reconciles of TripDeals by result.\n"
+              "# TYPE tripdeal_operator_reconcile_total counter\n",
+              out);
+        for (size_t i = 0; i < _RECONCILE_RESULT_MAX; i++)
+                fprintf(out, "tripdeal_operator_reconcile_total{result=\"%s\"} %llu\n",
+                        result_names[i], (unsigned long long)registry.reconciles[i]);
+
+        fputs("# HELP tripdeal_operator_reconcile_duration_seconds Time one reconcile took.\n"
+              "# TYPE tripdeal_operator_reconcile_duration_seconds histogram\n",
+              out);
+        for (size_t i = 0; i < ARRAY_SIZE(duration_buckets); i++)
+                fprintf(out,
+                        "tripdeal_operator_reconcile_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                        duration_buckets[i], (unsigned long long)registry.duration_counts[i]);
+        fprintf(out,
+                "tripdeal_operator_reconcile_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+                "tripdeal_operator_reconcile_duration_seconds_sum %.6f\n"
+                "tripdeal_operator_reconcile_duration_seconds_count %llu\n",
+                (unsigned long long)registry.duration_count, registry.duration_sum,
+                (unsigned long long)registry.duration_count);
+
+        fprintf(out,
+                "# HELP tripdeal_operator_workqueue_depth TripDeals waiting to be reconciled.\n"
+                "# TYPE tripdeal_operator_workqueue_depth gauge\n"
+                "tripdeal_operator_workqueue_depth %lld\n"
+                "# HELP tripdeal_operator_is_leader 1 while this replica holds the lease.\n"
+                "# TYPE tripdeal_operator_is_leader gauge\n"
+                "tripdeal_operator_is_leader %d\n",
+                (long long)registry.queue_depth, registry.leader);
+
+        fputs("# HELP tripdeal_operator_floor_replicas HPA minReplicas the operator set.\n"
+              "# TYPE tripdeal_operator_floor_replicas gauge\n",
+              out);
+        write_floor_series(out, "tripdeal_operator_floor_replicas", false);
+        fputs("# HELP tripdeal_operator_floor_changes_total Times the HPA floor changed.\n"
+              "# TYPE tripdeal_operator_floor_changes_total counter\n",
+              out);
+        write_floor_series(out, "tripdeal_operator_floor_changes_total", true);
+
+        fputs("# HELP tripdeal_operator_drills_total Chaos drills by verdict.\n"
+              "# TYPE tripdeal_operator_drills_total counter\n",
+              out);
+        for (size_t i = 0; i < ARRAY_SIZE(drill_verdicts); i++)
+                fprintf(out, "tripdeal_operator_drills_total{verdict=\"%s\"} %llu\n",
+                        drill_verdicts[i], (unsigned long long)registry.drills[i]);
+        pthread_mutex_unlock(&registry.lock);
+        return ferror(out) ? -EIO : 0;
+}
+
+void metrics_reset(void)
+{
+        pthread_mutex_lock(&registry.lock);
+        for (size_t i = 0; i < registry.floors_count; i++) {
+                free(registry.floors[i].namespace);
+                free(registry.floors[i].name);
+        }
+        free(registry.floors);
+        registry.floors = NULL;
+        registry.floors_count = 0;
+        memset(registry.reconciles, 0, sizeof(registry.reconciles));
+        memset(registry.duration_counts, 0, sizeof(registry.duration_counts));
+        memset(registry.drills, 0, sizeof(registry.drills));
+        registry.duration_count = 0;
+        registry.duration_sum = 0;
+        registry.queue_depth = 0;
+        registry.leader = 0;
+        pthread_mutex_unlock(&registry.lock);
+}

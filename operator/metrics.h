@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The operator's Prometheus metrics (text exposition format 0.0.4):
+ *
+ *   tripdeal_operator_reconcile_total{result="success|error|invalid_spec"}   counter
+ *   tripdeal_operator_reconcile_duration_seconds                             histogram
+ *   tripdeal_operator_workqueue_depth                                        gauge
+ *   tripdeal_operator_floor_changes_total{namespace,name}                    counter
+ *   tripdeal_operator_floor_replicas{namespace,name}                         gauge
+ *   tripdeal_operator_is_leader                                              gauge
+ *   tripdeal_operator_drills_total{verdict}                                  counter
+ *
+ * Thread-safe: one mutex; the operator records a few events per reconcile,
+ * far from where a lock would matter.  A single process-wide registry, since
+ * a process is one operator.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum reconcile_result {
+        RECONCILE_RESULT_SUCCESS,
+        RECONCILE_RESULT_ERROR,
+        RECONCILE_RESULT_INVALID_SPEC,
+        _RECONCILE_RESULT_MAX,
+};
+
+void metrics_reconcile_done(enum reconcile_result result, int64_t duration_us);
+void metrics_set_queue_depth(int64_t depth);
+void metrics_set_leader(int is_leader);
+/* A TripDeal's HPA floor is now `floor`; counts a change if it differs from the last one. */
+void metrics_set_floor(const char *namespace, const char *name, int32_t floor);
+/* Forget a deleted TripDeal's series. */
+void metrics_forget(const char *namespace, const char *name);
+/* verdict: "Passed" | "Failed" | "Aborted". */
+void metrics_drill_done(const char *verdict);
+
+/* Write every metric to out.  0 or -errno. */
+int metrics_write(FILE *out);
+/* Drop everything (tests). */
+void metrics_reset(void);

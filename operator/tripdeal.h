@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The TripDeal custom resource (tripdeal.io/v1alpha1) as the operator reads
+ * it: spec parsed from JSON into plain C data, with validation for what the
+ * CRD's OpenAPI schema cannot express (min <= max, durations, references).
+ *
+ * Ownership: tripdeal_spec_parse() returns a spec the caller frees with
+ * tripdeal_spec_free() (accepts NULL); every string inside is owned by the
+ * spec.  The input JSON is borrowed.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TRIPDEAL_GROUP       "tripdeal.io"
+#define TRIPDEAL_VERSION     "v1alpha1"
+#define TRIPDEAL_API_VERSION TRIPDEAL_GROUP "/" TRIPDEAL_VERSION
+#define TRIPDEAL_KIND        "TripDeal"
+#define TRIPDEAL_PLURAL      "tripdeals"
+#define TRIPDEAL_FINALIZER   "tripdeal.io/cleanup"
+#define TRIPDEAL_MANAGER     "tripdeal-operator"
+/* The port the site listens on inside every pod. */
+#define TRIPDEAL_APP_PORT 8080
+
+/* The object a TripDeal is: enough to own other objects. */
+struct tripdeal_identity {
+        const char *name;
+        const char *namespace;
+        const char *uid;
+        int64_t generation;
+};
+
+struct tripdeal_sale {
+        char *name;
+        char *schedule;  /* 5-field cron */
+        char *time_zone; /* IANA name */
+        int64_t duration_ms;
+        int64_t lead_time_ms;      /* prescale.leadTime */
+        int32_t min_replicas;      /* prescale.minReplicas */
+        int32_t nodes;             /* prescale.nodes (0: none) */
+        int64_t node_lead_time_ms; /* prescale.nodeLeadTime (defaults to leadTime) */
+        int64_t cooldown_ms;
+};
+
+struct tripdeal_spec {
+        char *image;
+        int32_t replicas_min;
+        int32_t replicas_max;
+        json_t *resources; /* core/v1 ResourceRequirements, passed through; may be NULL */
+
+        int32_t target_cpu_percent;
+        int32_t scale_up_stabilization_seconds;
+        int32_t scale_up_max_pods_per_15s;
+        int32_t scale_down_stabilization_seconds;
+        int32_t scale_down_max_percent_per_minute;
+
+        char *database_secret_name; /* NULL: the app runs on its embedded SQLite */
+        char *database_secret_key;
+
+        char *ingress_host; /* NULL: no Ingress */
+        char *ingress_class_name;
+        char *ingress_tls_secret_name;
+
+        int64_t toleration_seconds; /* failover.tolerationSeconds */
+
+        struct tripdeal_sale *sales;
+        size_t sales_count;
+};
+
+/*
+ * Parse and validate .spec.  On failure returns -EINVAL and sets *ret_error to
+ * a message naming the field, e.g. "spec.app.replicas.min: 5 is above max 3"
+ * (caller frees); *ret_spec is untouched.
+ */
+int tripdeal_spec_parse(const json_t *spec, struct tripdeal_spec **ret_spec, char **ret_error);
+void tripdeal_spec_free(struct tripdeal_spec *spec);
+static inline void tripdeal_spec_freep(struct tripdeal_spec **spec)
+{
+        tripdeal_spec_free(*spec);
+}

@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * TripDeal .spec -> struct tripdeal_spec.
+ *
+ * The CRD schema already rejects wrong types, unknown enums and bad patterns,
+ * and fills defaults.  This parser still checks every field it reads, because
+ * the operator must never trust that (an older CRD, a server without
+ * defaulting, a hand-made object) and must name the bad field in an
+ * InvalidSpec condition instead of crashing.  Defaults here equal the CRD's.
+ */
+#include "tripdeal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "duration.h"
+#include "macros.h"
+
+/* Parsing state: the first error wins and is reported with its field path. */
+struct parser {
+        char *error;
+};
+
+_printf_(2, 3) static int fail(struct parser *p, const char *fmt, ...)
+{
+        if (!p->error) {
+                va_list ap;
+                va_start(ap, fmt);
+                if (vasprintf(&p->error, fmt, ap) < 0)
+                        p->error = NULL;
+                va_end(ap);
+        }
+        return -EINVAL;
+}
+
+/* Member `key` of `object` (NULL if absent or JSON null); `object` may be NULL. */
+static json_t *member(const json_t *object, const char *key)
+{
+        json_t *v = json_is_object(object) ? json_object_get(object, key) : NULL;
+        return json_is_null(v) ? NULL : v;
+}
+
+static int read_object(struct parser *p, const json_t *parent, const char *key, const char *path,
+                       bool required, json_t **ret)
+{
+        json_t *v = member(parent, key);
+        if (!v) {
+                if (required)
+                        return fail(p, "%s.%s: required", path, key);
+                *ret = NULL;
+                return 0;
+        }
+        if (!json_is_object(v))
+                return fail(p, "%s.%s: must be an object", path, key);
+        *ret = v;
+        return 0;
+}
+
+static int read_string(struct parser *p, const json_t *parent, const char *key, const char *path,
+                       bool required, char **ret)
+{
+        json_t *v = member(parent, key);
+        if (!v) {
+                if (required)
+                        return fail(p, "%s.%s: required", path, key);
+                *ret = NULL;
+                return 0;
+        }
+        if (!json_is_string(v) || json_string_length(v) == 0)
+                return fail(p, "%s.%s: must be a non-empty string", path, key);
+        if (strlen(json_string_value(v)) != json_string_length(v))
+                return fail(p, "%s.%s: must not contain NUL", path, key);
+        char *s = strdup(json_string_value(v));
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+static int read_int(struct parser *p, const json_t *parent, const char *key, const char *path,
+                    int64_t min, int64_t max, int64_t fallback, int64_t *ret)
+{
+        json_t *v = member(parent, key);
+        if (!v) {
+                *ret = fallback;
+                return 0;
+        }
+        if (!json_is_integer(v))
+                return fail(p, "%s.%s: must be an integer", path, key);
+        json_int_t n = json_integer_value(v);
+        if (n < min || n > max)
+                return fail(p, "%s.%s: %lld is outside [%lld, %lld]", path, key, (long long)n,
+                            (long long)min, (long long)max);
+        *ret = n;
+        return 0;
+}
+
+static int read_int32(struct parser *p, const json_t *parent, const char *key, const char *path,
+                      int32_t min, int32_t max, int32_t fallback, int32_t *ret)
+{
+        int64_t n = fallback;
+        int r = read_int(p, parent, key, path, min, max, fallback, &n);
+        if (r == 0)
+                *ret = (int32_t)n;
+        return r;
+}
+
+static int read_duration(struct parser *p, const json_t *parent, const char *key, const char *path,
+                         bool required, int64_t fallback_ms, int64_t *ret_ms)
+{
+        json_t *v = member(parent, key);
+        if (!v) {
+                if (required)
+                        return fail(p, "%s.%s: required", path, key);
+                *ret_ms = fallback_ms;
+                return 0;
+        }
+        int64_t ms;
+        if (!json_is_string(v) || duration_parse_ms(json_string_value(v), &ms) < 0)
+                return fail(p, "%s.%s: not a duration like \"45s\", \"10m\" or \"1h30m\"", path,
+                            key);
+        *ret_ms = ms;
+        return 0;
+}
+
+static int parse_app(struct parser *p, const json_t *app, struct tripdeal_spec *s)
+{
+        json_t *replicas, *autoscaling, *scale_up, *scale_down, *database, *secret_ref, *ingress,
+                *failover, *resources;
+        int r;
+
+        if ((r = read_string(p, app, "image", "spec.app", true, &s->image)) < 0)
+                return r;
+
+        if ((r = read_object(p, app, "replicas", "spec.app", false, &replicas)) < 0 ||
+            (r = read_int32(p, replicas, "min", "spec.app.replicas", 0, 10000, 2,
+                            &s->replicas_min)) < 0 ||
+            (r = read_int32(p, replicas, "max", "spec.app.replicas", 1, 10000, 10,
+                            &s->replicas_max)) < 0)
+                return r;
+        if (s->replicas_min > s->replicas_max)
+                return fail(p, "spec.app.replicas.min: %d is above max %d", s->replicas_min,
+                            s->replicas_max);
+
+        if ((r = read_object(p, app, "resources", "spec.app", false, &resources)) < 0)
+                return r;
+        s->resources = json_incref(resources);
+
+        if ((r = read_object(p, app, "autoscaling", "spec.app", false, &autoscaling)) < 0 ||
+            (r = read_int32(p, autoscaling, "targetCPUUtilizationPercent", "spec.app.autoscaling",
+                            1, 100, 60, &s->target_cpu_percent)) < 0 ||
+            (r = read_object(p, autoscaling, "scaleUp", "spec.app.autoscaling", false, &scale_up)) <
+                    0 ||
+            (r = read_int32(p, scale_up, "stabilizationSeconds", "spec.app.autoscaling.scaleUp", 0,
+                            3600, 0, &s->scale_up_stabilization_seconds)) < 0 ||
+            (r = read_int32(p, scale_up, "maxPodsPer15s", "spec.app.autoscaling.scaleUp", 1, 1000,
+                            8, &s->scale_up_max_pods_per_15s)) < 0 ||
+            (r = read_object(p, autoscaling, "scaleDown", "spec.app.autoscaling", false,
+                             &scale_down)) < 0 ||
+            (r = read_int32(p, scale_down, "stabilizationSeconds", "spec.app.autoscaling.scaleDown",
+                            0, 3600, 300, &s->scale_down_stabilization_seconds)) < 0 ||
+            (r = read_int32(p, scale_down, "maxPercentPerMinute", "spec.app.autoscaling.scaleDown",
+                            1, 100, 20, &s->scale_down_max_percent_per_minute)) < 0)
+                return r;
+
+        if ((r = read_object(p, app, "database", "spec.app", false, &database)) < 0 ||
+            (r = read_object(p, database, "secretRef", "spec.app.database", database != NULL,
+                             &secret_ref)) < 0 ||
+            (r = read_string(p, secret_ref, "name", "spec.app.database.secretRef",
+                             secret_ref != NULL, &s->database_secret_name)) < 0 ||
+            (r = read_string(p, secret_ref, "key", "spec.app.database.secretRef", false,
+                             &s->database_secret_key)) < 0)
+                return r;
+        /* SQLite lives inside one pod: replicas would each sell the whole stock. */
+        if (!s->database_secret_name && s->replicas_max > 1)
+                return fail(p, "spec.app.database: required when replicas.max is above 1 (the "
+                               "embedded SQLite cannot be shared between pods)");
+        if (s->database_secret_name && !s->database_secret_key &&
+            !(s->database_secret_key = strdup("url")))
+                return -ENOMEM;
+
+        if ((r = read_object(p, app, "ingress", "spec.app", false, &ingress)) < 0 ||
+            (r = read_string(p, ingress, "host", "spec.app.ingress", ingress != NULL,
+                             &s->ingress_host)) < 0 ||
+            (r = read_string(p, ingress, "className", "spec.app.ingress", false,
+                             &s->ingress_class_name)) < 0 ||
+            (r = read_string(p, ingress, "tlsSecretName", "spec.app.ingress", false,
+                             &s->ingress_tls_secret_name)) < 0)
+                return r;
+
+        if ((r = read_object(p, app, "failover", "spec.app", false, &failover)) < 0 ||
+            (r = read_int(p, failover, "tolerationSeconds", "spec.app.failover", 0, 3600, 30,
+                          &s->toleration_seconds)) < 0)
+                return r;
+        return 0;
+}
+
+static int parse_sale(struct parser *p, const json_t *sale, size_t index, struct tripdeal_sale *out)
+{
+        char path[64];
+        snprintf(path, sizeof(path), "spec.sales[%zu]", index);
+        if (!json_is_object(sale))
+                return fail(p, "%s: must be an object", path);
+
+        json_t *prescale;
+        int r;
+        if ((r = read_string(p, sale, "name", path, true, &out->name)) < 0 ||
+            (r = read_string(p, sale, "schedule", path, true, &out->schedule)) < 0 ||
+            (r = read_string(p, sale, "timeZone", path, false, &out->time_zone)) < 0 ||
+            (r = read_duration(p, sale, "duration", path, true, 0, &out->duration_ms)) < 0 ||
+            (r = read_duration(p, sale, "cooldown", path, false, 0, &out->cooldown_ms)) < 0 ||
+            (r = read_object(p, sale, "prescale", path, true, &prescale)) < 0)
+                return r;
+        if (!out->time_zone && !(out->time_zone = strdup("UTC")))
+                return -ENOMEM;
+        if (out->duration_ms <= 0)
+                return fail(p, "%s.duration: must be longer than 0", path);
+
+        char prescale_path[80];
+        snprintf(prescale_path, sizeof(prescale_path), "%s.prescale", path);
+        if (!member(prescale, "minReplicas"))
+                return fail(p, "%s.minReplicas: required", prescale_path);
+        if ((r = read_int32(p, prescale, "minReplicas", prescale_path, 0, 10000, 0,
+                            &out->min_replicas)) < 0 ||
+            (r = read_duration(p, prescale, "leadTime", prescale_path, false, 10 * 60 * 1000,
+                               &out->lead_time_ms)) < 0 ||
+            (r = read_int32(p, prescale, "nodes", prescale_path, 0, 1000, 0, &out->nodes)) < 0 ||
+            (r = read_duration(p, prescale, "nodeLeadTime", prescale_path, false, out->lead_time_ms,
+                               &out->node_lead_time_ms)) < 0)
+                return r;
+        return 0;
+}
+
+static void sale_clear(struct tripdeal_sale *sale)
+{
+        free(sale->name);
+        free(sale->schedule);
+        free(sale->time_zone);
+}
+
+void tripdeal_spec_free(struct tripdeal_spec *spec)
+{
+        if (!spec)
+                return;
+        free(spec->image);
+        json_decref(spec->resources);
+        free(spec->database_secret_name);
+        free(spec->database_secret_key);
+        free(spec->ingress_host);
+        free(spec->ingress_class_name);
+        free(spec->ingress_tls_secret_name);
+        for (size_t i = 0; i < spec->sales_count; i++)
+                sale_clear(&spec->sales[i]);
+        free(spec->sales);
+        free(spec);
+}
+
+int tripdeal_spec_parse(const json_t *spec, struct tripdeal_spec **ret_spec, char **ret_error)
+{
+        struct parser p = {0};
+        _cleanup_(tripdeal_spec_freep) struct tripdeal_spec *s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+
+        int r;
+        json_t *app, *sales;
+        if (!json_is_object(spec)) {
+                r = fail(&p, "spec: must be an object");
+                goto error;
+        }
+        if ((r = read_object(&p, spec, "app", "spec", true, &app)) < 0 ||
+            (r = parse_app(&p, app, s)) < 0)
+                goto error;
+
+        sales = member(spec, "sales");
+        if (sales && !json_is_array(sales)) {
+                r = fail(&p, "spec.sales: must be a list");
+                goto error;
+        }
+        if (sales && json_array_size(sales) > 0) {
+                s->sales = calloc(json_array_size(sales), sizeof(*s->sales));
+                if (!s->sales) {
+                        r = -ENOMEM;
+                        goto error;
+                }
+                size_t i;
+                json_t *sale;
+                json_array_foreach (sales, i, sale) {
+                        s->sales_count = i + 1;
+                        if ((r = parse_sale(&p, sale, i, &s->sales[i])) < 0)
+                                goto error;
+                        for (size_t j = 0; j < i; j++)
+                                if (strcmp(s->sales[j].name, s->sales[i].name) == 0) {
+                                        r = fail(&p, "spec.sales[%zu].name: \"%s\" is used twice",
+                                                 i, s->sales[i].name);
+                                        goto error;
+                                }
+                }
+        }
+
+        *ret_spec = TAKE_PTR(s);
+        return 0;
+
+error:
+        if (ret_error)
+                *ret_error = TAKE_PTR(p.error);
+        free(p.error);
+        return r == -ENOMEM ? -ENOMEM : -EINVAL;
+}
