@@ -151,9 +151,6 @@ int kube_event_record(struct kube_event_recorder *rec, const json_t *object, con
         int64_t mono = clock_monotonic_ms();
         /* Declared before any goto: the cleanup must never see it uninitialised. */
         _cleanup_json_ json_t *created = NULL;
-
-        /* Declared before the first goto: cleanup must never see it uninitialised. */
-        _cleanup_json_ json_t *created = NULL;
         pthread_mutex_lock(&rec->lock);
         json_t *entry = json_object_get(rec->seen, key);
         if (entry &&
