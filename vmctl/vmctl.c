@@ -803,6 +803,15 @@ int vmctl_create(vmctl_conn *conn, const struct vmctl_spec *s, struct vmctl_vm *
         disk = virStorageVolCreateXML(pool, xml, 0);
         if (!disk) {
                 r = virt_error(conn, disk_name);
+                /* Drivers differ in the error code for "exists" (the test driver
+                 * says only "operation failed"): ask the pool.  It is a
+                 * concurrent create's volume, so it is not ours to remove. */
+                virStorageVolPtr other =
+                        r == -EEXIST ? NULL : virStorageVolLookupByName(pool, disk_name);
+                if (other) {
+                        virStorageVolFree(other);
+                        r = -EEXIST;
+                }
                 if (r == -EEXIST)
                         return set_error(conn, -EEXIST, "volume %s already exists in pool %s",
                                          disk_name, s->storage_pool);
