@@ -1,0 +1,939 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vmctl over libvirt: create/destroy/list node VMs.  See vmctl.h for the
+ * contract.  libvirt is the only record of a VM; everything here can run
+ * against a remote URI (volumes are created and filled through the storage
+ * API, never by touching the host's files).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "macros.h"
+#include "vmctl.h"
+
+struct vmctl_conn {
+        virConnectPtr virt;
+        char *uri;
+        char error[512];
+};
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(virDomainPtr, virDomainFree);
+DEFINE_TRIVIAL_CLEANUP_FUNC(virStoragePoolPtr, virStoragePoolFree);
+DEFINE_TRIVIAL_CLEANUP_FUNC(virStorageVolPtr, virStorageVolFree);
+DEFINE_TRIVIAL_CLEANUP_FUNC(virStreamPtr, virStreamFree);
+DEFINE_TRIVIAL_CLEANUP_FUNC(xmlDocPtr, xmlFreeDoc);
+
+#define VMCTL_X_STRING(id, str) [id] = str,
+static const char *const state_strings[] = {VMCTL_STATE_LIST(VMCTL_X_STRING)};
+static const char *const fault_strings[] = {VMCTL_FAULT_LIST(VMCTL_X_STRING)};
+
+const char *vmctl_state_to_string(enum vmctl_state state)
+{
+        if ((size_t)state >= ARRAY_SIZE(state_strings))
+                return "unknown";
+        return state_strings[state];
+}
+
+int vmctl_fault_from_string(const char *s, enum vmctl_fault *ret_fault)
+{
+        if (!s)
+                return -EINVAL;
+        for (size_t i = 0; i < ARRAY_SIZE(fault_strings); i++)
+                if (strcmp(s, fault_strings[i]) == 0) {
+                        *ret_fault = (enum vmctl_fault)i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+/* libvirt prints every error to stderr by default; a library must stay quiet. */
+static void silent_error_handler(void *data, virErrorPtr error)
+{
+}
+
+/* Record a failure reason on conn and return r (so `return set_error(...)` reads well). */
+_printf_(3, 4) static int set_error(vmctl_conn *conn, int r, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(conn->error, sizeof(conn->error), fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+/* The last libvirt error as -errno, with its message appended to what on conn. */
+static int virt_error(vmctl_conn *conn, const char *what)
+{
+        virErrorPtr e = virGetLastError();
+        int code = e ? e->code : VIR_ERR_INTERNAL_ERROR;
+        int r;
+
+        switch (code) {
+        case VIR_ERR_NO_DOMAIN:
+        case VIR_ERR_NO_STORAGE_POOL:
+        case VIR_ERR_NO_STORAGE_VOL:
+        case VIR_ERR_NO_NETWORK:
+                r = -ENOENT;
+                break;
+        case VIR_ERR_DOM_EXIST:
+        case VIR_ERR_STORAGE_VOL_EXIST:
+                r = -EEXIST;
+                break;
+        case VIR_ERR_NO_SUPPORT:
+                r = -ENOTSUP;
+                break;
+        case VIR_ERR_XML_ERROR:
+        case VIR_ERR_INVALID_ARG:
+        case VIR_ERR_CONFIG_UNSUPPORTED:
+                r = -EINVAL;
+                break;
+        default:
+                r = -EIO;
+        }
+        return set_error(conn, r, "%s: %s", what, e && e->message ? e->message : "libvirt error");
+}
+
+/* A failed domain lookup: "no such VM" in plain words, other failures as libvirt says. */
+static int not_found(vmctl_conn *conn, const char *name)
+{
+        int r = virt_error(conn, name);
+        if (r == -ENOENT)
+                set_error(conn, r, "VM %s not found", name);
+        return r;
+}
+
+int vmctl_open(const char *uri, vmctl_conn **ret_conn)
+{
+        _cleanup_free_ vmctl_conn *conn = NULL;
+        virConnectPtr virt;
+
+        if (!ret_conn)
+                return -EINVAL;
+        if (!uri || !*uri)
+                uri = getenv("LIBVIRT_DEFAULT_URI");
+        if (!uri || !*uri)
+                uri = "qemu:///system";
+        conn = calloc(1, sizeof(*conn));
+        if (!conn)
+                return -ENOMEM;
+        virSetErrorFunc(NULL, silent_error_handler);
+        virt = virConnectOpen(uri);
+        if (!virt)
+                return -ECONNREFUSED;
+        conn->virt = virt;
+        conn->uri = strdup(uri);
+        if (!conn->uri) {
+                virConnectClose(virt);
+                return -ENOMEM;
+        }
+        *ret_conn = TAKE_PTR(conn);
+        return 0;
+}
+
+void vmctl_close(vmctl_conn *conn)
+{
+        if (!conn)
+                return;
+        if (conn->virt)
+                virConnectClose(conn->virt);
+        free(conn->uri);
+        free(conn);
+}
+
+const char *vmctl_conn_error(const vmctl_conn *conn)
+{
+        return conn ? conn->error : "";
+}
+
+const char *vmctl_conn_uri(const vmctl_conn *conn)
+{
+        return conn ? conn->uri : "";
+}
+
+/* ---- VM records ------------------------------------------------------ */
+
+static void vm_clear(struct vmctl_vm *vm)
+{
+        free(vm->name);
+        free(vm->uuid);
+        free(vm->pool);
+        free(vm->owner);
+        free(vm->storage_pool);
+        free(vm->created_at);
+        *vm = (struct vmctl_vm){0};
+}
+
+void vmctl_vm_free(struct vmctl_vm *vm)
+{
+        if (!vm)
+                return;
+        vm_clear(vm);
+        free(vm);
+}
+
+void vmctl_vm_list_free(struct vmctl_vm_list *list)
+{
+        if (!list)
+                return;
+        for (size_t i = 0; i < list->n_items; i++)
+                vm_clear(&list->items[i]);
+        free(list->items);
+        *list = (struct vmctl_vm_list){0};
+}
+
+static enum vmctl_state state_from_virt(int state)
+{
+        switch (state) {
+        case VIR_DOMAIN_RUNNING:
+                return VMCTL_STATE_RUNNING;
+        case VIR_DOMAIN_BLOCKED:
+                return VMCTL_STATE_BLOCKED;
+        case VIR_DOMAIN_PAUSED:
+                return VMCTL_STATE_PAUSED;
+        case VIR_DOMAIN_SHUTDOWN:
+                return VMCTL_STATE_SHUTDOWN;
+        case VIR_DOMAIN_SHUTOFF:
+                return VMCTL_STATE_SHUTOFF;
+        case VIR_DOMAIN_CRASHED:
+                return VMCTL_STATE_CRASHED;
+        case VIR_DOMAIN_PMSUSPENDED:
+                return VMCTL_STATE_SUSPENDED;
+        default:
+                return VMCTL_STATE_UNKNOWN;
+        }
+}
+
+/*
+ * Parse our metadata element (libvirt hands it back without the prefix, so
+ * match on local names) into vm.  Returns 0, or -ENODATA when the domain has
+ * no TripDeal metadata.
+ */
+static int read_metadata(virDomainPtr dom, struct vmctl_vm *vm)
+{
+        _cleanup_free_ char *xml = NULL;
+        _cleanup_(xmlFreeDocp) xmlDocPtr doc = NULL;
+        xmlNodePtr root;
+
+        xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, VMCTL_METADATA_NS, 0);
+        if (!xml)
+                return -ENODATA;
+        doc = xmlReadMemory(xml, (int)strlen(xml), "metadata.xml", NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR |
+                                    XML_PARSE_NOWARNING);
+        if (!doc)
+                return -ENODATA;
+        root = xmlDocGetRootElement(doc);
+        if (!root)
+                return -ENODATA;
+        for (xmlNodePtr n = root->children; n; n = n->next) {
+                char **field = NULL;
+                if (n->type != XML_ELEMENT_NODE)
+                        continue;
+                if (xmlStrEqual(n->name, BAD_CAST "pool"))
+                        field = &vm->pool;
+                else if (xmlStrEqual(n->name, BAD_CAST "owner"))
+                        field = &vm->owner;
+                else if (xmlStrEqual(n->name, BAD_CAST "storage-pool"))
+                        field = &vm->storage_pool;
+                else if (xmlStrEqual(n->name, BAD_CAST "created-at"))
+                        field = &vm->created_at;
+                if (!field || *field)
+                        continue;
+                xmlChar *content = xmlNodeGetContent(n);
+                if (!content)
+                        return -ENOMEM;
+                *field = strdup((const char *)content);
+                xmlFree(content);
+                if (!*field)
+                        return -ENOMEM;
+        }
+        return vm->pool ? 0 : -ENODATA;
+}
+
+/* Fill vm from dom.  -ENODATA (vm still filled) when dom carries no TripDeal metadata. */
+static int vm_from_domain(vmctl_conn *conn, virDomainPtr dom, struct vmctl_vm *vm)
+{
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        virDomainInfo info;
+        int r;
+
+        *vm = (struct vmctl_vm){0};
+        vm->name = strdup(virDomainGetName(dom));
+        if (!vm->name)
+                return -ENOMEM;
+        if (virDomainGetUUIDString(dom, uuid) == 0) {
+                vm->uuid = strdup(uuid);
+                if (!vm->uuid)
+                        return -ENOMEM;
+        }
+        if (virDomainGetInfo(dom, &info) < 0)
+                return virt_error(conn, vm->name);
+        vm->state = state_from_virt(info.state);
+        vm->vcpus = info.nrVirtCpu;
+        vm->memory_mib = info.maxMem / 1024;
+        r = read_metadata(dom, vm);
+        if (r == -ENOMEM)
+                return r;
+        return r;
+}
+
+int vmctl_get(vmctl_conn *conn, const char *name, struct vmctl_vm **ret_vm)
+{
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        _cleanup_free_ struct vmctl_vm *vm = NULL;
+        int r;
+
+        if (!conn || !ret_vm)
+                return -EINVAL;
+        if (vmctl_validate_name(name) < 0)
+                return set_error(conn, -EINVAL, "invalid VM name '%s'", name ? name : "");
+        dom = virDomainLookupByName(conn->virt, name);
+        if (!dom)
+                return not_found(conn, name);
+        vm = calloc(1, sizeof(*vm));
+        if (!vm)
+                return -ENOMEM;
+        r = vm_from_domain(conn, dom, vm);
+        if (r < 0 && r != -ENODATA) {
+                vm_clear(vm);
+                return r;
+        }
+        *ret_vm = TAKE_PTR(vm);
+        return 0;
+}
+
+static int compare_vm_names(const void *a, const void *b)
+{
+        return strcmp(((const struct vmctl_vm *)a)->name, ((const struct vmctl_vm *)b)->name);
+}
+
+static bool filter_match(const char *want, const char *have)
+{
+        return !want || !*want || (have && strcmp(want, have) == 0);
+}
+
+int vmctl_list(vmctl_conn *conn, const struct vmctl_filter *filter, struct vmctl_vm_list *ret_list)
+{
+        virDomainPtr *doms = NULL;
+        struct vmctl_vm_list list = {0};
+        int n, r = 0;
+
+        if (!conn || !ret_list)
+                return -EINVAL;
+        n = virConnectListAllDomains(conn->virt, &doms, 0);
+        if (n < 0)
+                return virt_error(conn, "listing domains");
+        list.items = calloc(n > 0 ? (size_t)n : 1, sizeof(*list.items));
+        if (!list.items)
+                r = -ENOMEM;
+        for (int i = 0; i < n; i++) {
+                struct vmctl_vm vm;
+                int k;
+
+                if (r < 0) {
+                        virDomainFree(doms[i]);
+                        continue;
+                }
+                k = vm_from_domain(conn, doms[i], &vm);
+                virDomainFree(doms[i]);
+                /* Not ours, or gone between listing and reading it: skip. */
+                if (k < 0 || !filter_match(filter ? filter->pool : NULL, vm.pool) ||
+                    !filter_match(filter ? filter->owner : NULL, vm.owner)) {
+                        vm_clear(&vm);
+                        if (k == -ENOMEM)
+                                r = k;
+                        continue;
+                }
+                list.items[list.n_items++] = vm;
+        }
+        free(doms);
+        if (r < 0) {
+                vmctl_vm_list_free(&list);
+                return r;
+        }
+        qsort(list.items, list.n_items, sizeof(*list.items), compare_vm_names);
+        *ret_list = list;
+        return 0;
+}
+
+/* ---- Lifecycle -------------------------------------------------------- */
+
+static int lookup(vmctl_conn *conn, const char *name, virDomainPtr *ret_dom)
+{
+        virDomainPtr dom;
+
+        if (!conn)
+                return -EINVAL;
+        if (vmctl_validate_name(name) < 0)
+                return set_error(conn, -EINVAL, "invalid VM name '%s'", name ? name : "");
+        dom = virDomainLookupByName(conn->virt, name);
+        if (!dom)
+                return not_found(conn, name);
+        *ret_dom = dom;
+        return 0;
+}
+
+int vmctl_start(vmctl_conn *conn, const char *name)
+{
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        int r = lookup(conn, name, &dom);
+
+        if (r < 0)
+                return r;
+        /* Idempotent: starting a running VM is success. */
+        if (virDomainIsActive(dom) == 1)
+                return 0;
+        if (virDomainCreate(dom) < 0)
+                return virt_error(conn, name);
+        return 0;
+}
+
+int vmctl_stop(vmctl_conn *conn, const char *name, bool force)
+{
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        int r = lookup(conn, name, &dom);
+
+        if (r < 0)
+                return r;
+        if (virDomainIsActive(dom) == 0)
+                return 0;
+        if ((force ? virDomainDestroy(dom) : virDomainShutdown(dom)) < 0)
+                return virt_error(conn, name);
+        return 0;
+}
+
+int vmctl_reboot(vmctl_conn *conn, const char *name)
+{
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        int r = lookup(conn, name, &dom);
+
+        if (r < 0)
+                return r;
+        if (virDomainReboot(dom, 0) < 0)
+                return virt_error(conn, name);
+        return 0;
+}
+
+static int volume_names(const char *name, char **ret_disk, char **ret_seed)
+{
+        if (asprintf(ret_disk, "%s.qcow2", name) < 0)
+                return -ENOMEM;
+        if (asprintf(ret_seed, "%s-seed.iso", name) < 0) {
+                free(*ret_disk);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* Delete volume `name` in pool if it exists.  0 deleted, -ENOENT none, else error. */
+static int delete_volume(vmctl_conn *conn, virStoragePoolPtr pool, const char *name)
+{
+        _cleanup_(virStorageVolFreep) virStorageVolPtr vol = virStorageVolLookupByName(pool, name);
+
+        if (!vol)
+                return -ENOENT;
+        if (virStorageVolDelete(vol, 0) < 0)
+                return virt_error(conn, name);
+        return 0;
+}
+
+int vmctl_destroy(vmctl_conn *conn, const char *name)
+{
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        _cleanup_(virStoragePoolFreep) virStoragePoolPtr pool = NULL;
+        _cleanup_free_ char *disk_name = NULL, *seed_name = NULL;
+        struct vmctl_vm vm;
+        int r;
+
+        r = lookup(conn, name, &dom);
+        if (r < 0)
+                return r;
+        r = vm_from_domain(conn, dom, &vm);
+        if (r < 0) {
+                vm_clear(&vm);
+                if (r == -ENODATA)
+                        return set_error(conn, -EPERM,
+                                         "%s: not a TripDeal VM (no " VMCTL_METADATA_NS
+                                         " metadata), refusing to destroy it",
+                                         name);
+                return r;
+        }
+        if (vm.storage_pool) {
+                pool = virStoragePoolLookupByName(conn->virt, vm.storage_pool);
+                if (!pool) {
+                        r = virt_error(conn, vm.storage_pool);
+                        vm_clear(&vm);
+                        return r;
+                }
+        }
+        vm_clear(&vm);
+
+        if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0)
+                return virt_error(conn, name);
+        if (virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+                                                VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
+                                                VIR_DOMAIN_UNDEFINE_NVRAM) < 0 &&
+            virDomainUndefine(dom) < 0)
+                return virt_error(conn, name);
+        if (!pool)
+                return 0;
+        r = volume_names(name, &disk_name, &seed_name);
+        if (r < 0)
+                return r;
+        /* Refresh first: another host or a crashed create may have changed the pool. */
+        virStoragePoolRefresh(pool, 0);
+        r = delete_volume(conn, pool, disk_name);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        r = delete_volume(conn, pool, seed_name);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        return 0;
+}
+
+/* ---- Create ---------------------------------------------------------- */
+
+static int random_uuid(char ret[VIR_UUID_STRING_BUFLEN])
+{
+        unsigned char b[16];
+
+        if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+                return -EIO;
+        b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+        b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+        snprintf(ret, VIR_UUID_STRING_BUFLEN,
+                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+                 b[15]);
+        return 0;
+}
+
+static int check_spec(vmctl_conn *conn, const struct vmctl_spec *s)
+{
+        if (vmctl_validate_name(s->name) < 0)
+                return set_error(conn, -EINVAL,
+                                 "invalid VM name '%s': must be a DNS-1123 label (lower-case "
+                                 "letters, digits and '-', starting and ending alphanumeric, at "
+                                 "most %d characters)",
+                                 s->name ? s->name : "", VMCTL_NAME_MAX);
+        if (vmctl_validate_name(s->pool) < 0)
+                return set_error(conn, -EINVAL, "invalid pool name '%s': must be a DNS-1123 label",
+                                 s->pool ? s->pool : "");
+        if (s->owner && vmctl_validate_owner(s->owner) < 0)
+                return set_error(conn, -EINVAL, "invalid owner '%s': must be NAMESPACE/NAME",
+                                 s->owner);
+        if (!s->base_image || !*s->base_image)
+                return set_error(conn, -EINVAL, "a base image is required");
+        if (!s->storage_pool || !*s->storage_pool)
+                return set_error(conn, -EINVAL, "a storage pool is required");
+        if (s->base_format && strcmp(s->base_format, "qcow2") != 0 &&
+            strcmp(s->base_format, "raw") != 0)
+                return set_error(conn, -EINVAL, "base image format must be qcow2 or raw, not '%s'",
+                                 s->base_format);
+        if (s->vcpus < 1 || s->vcpus > 1024)
+                return set_error(conn, -EINVAL, "vcpus must be between 1 and 1024");
+        if (s->memory_mib < 16 || s->memory_mib > (UINT64_C(1) << 30))
+                return set_error(conn, -EINVAL, "memory must be at least 16 MiB");
+        if (s->network && !*s->network)
+                return set_error(conn, -EINVAL, "empty network name");
+        return 0;
+}
+
+/* Format and size of the base image: from the storage API, else by reading its header here. */
+static int base_image_info(vmctl_conn *conn, const struct vmctl_spec *s, char **ret_format,
+                           uint64_t *ret_capacity)
+{
+        _cleanup_(virStorageVolFreep) virStorageVolPtr vol = NULL;
+        _cleanup_free_ char *xml = NULL;
+        _cleanup_(xmlFreeDocp) xmlDocPtr doc = NULL;
+        char *format = NULL;
+        virStorageVolInfo info;
+
+        *ret_capacity = 0;
+        vol = virStorageVolLookupByPath(conn->virt, s->base_image);
+        if (vol) {
+                if (virStorageVolGetInfo(vol, &info) == 0)
+                        *ret_capacity = info.capacity;
+                if (!s->base_format && (xml = virStorageVolGetXMLDesc(vol, 0))) {
+                        doc = xmlReadMemory(xml, (int)strlen(xml), "volume.xml", NULL,
+                                            XML_PARSE_NONET | XML_PARSE_NOERROR |
+                                                    XML_PARSE_NOWARNING);
+                        xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
+                        for (xmlNodePtr t = root ? root->children : NULL; t && !format;
+                             t = t->next) {
+                                if (t->type != XML_ELEMENT_NODE ||
+                                    !xmlStrEqual(t->name, BAD_CAST "target"))
+                                        continue;
+                                for (xmlNodePtr f = t->children; f; f = f->next) {
+                                        if (f->type != XML_ELEMENT_NODE ||
+                                            !xmlStrEqual(f->name, BAD_CAST "format"))
+                                                continue;
+                                        xmlChar *type = xmlGetProp(f, BAD_CAST "type");
+                                        if (type) {
+                                                format = strdup((const char *)type);
+                                                xmlFree(type);
+                                        }
+                                        break;
+                                }
+                        }
+                }
+        }
+        if (s->base_format) {
+                format = strdup(s->base_format);
+        } else if (!format) {
+                /* Not a volume libvirt knows: sniff the qcow2 magic if the file is local. */
+                unsigned char magic[4];
+                _cleanup_close_ int fd = open(s->base_image, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return set_error(conn, -ENOENT,
+                                         "base image %s: not a volume of any storage pool and "
+                                         "not readable here; give its format (qcow2|raw)",
+                                         s->base_image);
+                if (read(fd, magic, sizeof(magic)) == (ssize_t)sizeof(magic) &&
+                    memcmp(magic, "QFI\xfb", 4) == 0)
+                        format = strdup("qcow2");
+                else
+                        format = strdup("raw");
+                struct stat st;
+                if (*ret_capacity == 0 && fstat(fd, &st) == 0 && strcmp(format ?: "", "raw") == 0)
+                        *ret_capacity = (uint64_t)st.st_size;
+        }
+        if (!format)
+                return -ENOMEM;
+        if (strcmp(format, "qcow2") != 0 && strcmp(format, "raw") != 0) {
+                int r = set_error(conn, -EINVAL, "base image %s has format '%s', need qcow2 or raw",
+                                  s->base_image, format);
+                free(format);
+                return r;
+        }
+        *ret_format = format;
+        return 0;
+}
+
+static const char *pick_domain_type(vmctl_conn *conn, enum vmctl_domain_type type)
+{
+        _cleanup_free_ char *caps = NULL;
+
+        switch (type) {
+        case VMCTL_DOMAIN_TYPE_QEMU:
+                return "qemu";
+        case VMCTL_DOMAIN_TYPE_KVM:
+                return "kvm";
+        case VMCTL_DOMAIN_TYPE_AUTO:
+                break;
+        }
+        /* The host's capabilities, not a local /dev/kvm: the URI may be remote. */
+        caps = virConnectGetCapabilities(conn->virt);
+        if (caps && (strstr(caps, "<domain type='kvm'") || strstr(caps, "<domain type=\"kvm\"")))
+                return "kvm";
+        return "qemu";
+}
+
+struct upload_source {
+        int fd;
+};
+
+static int upload_read(virStreamPtr st, char *data, size_t nbytes, void *opaque)
+{
+        struct upload_source *src = opaque;
+        ssize_t n;
+
+        do
+                n = read(src->fd, data, nbytes);
+        while (n < 0 && errno == EINTR);
+        return (int)n;
+}
+
+/* Create the seed volume and fill it through a virStream (works over remote URIs). */
+static int create_seed_volume(vmctl_conn *conn, virStoragePoolPtr pool, const char *vol_name,
+                              const char *iso_path, virStorageVolPtr *ret_vol)
+{
+        _cleanup_(virStorageVolFreep) virStorageVolPtr vol = NULL;
+        _cleanup_(virStreamFreep) virStreamPtr st = NULL;
+        _cleanup_free_ char *xml = NULL;
+        _cleanup_close_ int fd = -1;
+        struct upload_source src;
+        struct stat sb;
+        int r;
+
+        fd = open(iso_path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &sb) < 0)
+                return set_error(conn, NEG_ERRNO(), "seed image %s: %m", iso_path);
+        r = vmctl_volume_xml(&(struct vmctl_volume_params){.name = vol_name,
+                                                           .format = "raw",
+                                                           .capacity_bytes = (uint64_t)sb.st_size},
+                             &xml);
+        if (r < 0)
+                return set_error(conn, r, "seed volume XML: %s", strerror(-r));
+        vol = virStorageVolCreateXML(pool, xml, 0);
+        if (!vol)
+                return virt_error(conn, vol_name);
+
+        st = virStreamNew(conn->virt, 0);
+        if (!st) {
+                r = virt_error(conn, vol_name);
+                goto fail;
+        }
+        if (virStorageVolUpload(vol, st, 0, (unsigned long long)sb.st_size, 0) < 0) {
+                virErrorPtr e = virSaveLastError();
+                r = virt_error(conn, "uploading the seed");
+                bool unsupported = e && e->code == VIR_ERR_NO_SUPPORT;
+                virFreeError(e);
+                const char *type = virConnectGetType(conn->virt);
+                /*
+                 * libvirt's test driver cannot upload; its volumes have no
+                 * content anyway, so an empty seed is as real as it gets there.
+                 */
+                if (unsupported && type && strcasecmp(type, "test") == 0) {
+                        conn->error[0] = '\0';
+                        *ret_vol = TAKE_PTR(vol);
+                        return 0;
+                }
+                goto fail;
+        }
+        src.fd = fd;
+        if (virStreamSendAll(st, upload_read, &src) < 0) {
+                r = virt_error(conn, "uploading the seed");
+                virStreamAbort(st);
+                goto fail;
+        }
+        if (virStreamFinish(st) < 0) {
+                r = virt_error(conn, "uploading the seed");
+                goto fail;
+        }
+        *ret_vol = TAKE_PTR(vol);
+        return 0;
+fail:
+        virStorageVolDelete(vol, 0);
+        return r;
+}
+
+static int fault(vmctl_conn *conn, const struct vmctl_spec *s, enum vmctl_fault step)
+{
+        if (s->fail_at != step)
+                return 0;
+        return set_error(conn, -ECANCELED, "injected fault after step '%s'", fault_strings[step]);
+}
+
+int vmctl_create(vmctl_conn *conn, const struct vmctl_spec *s, struct vmctl_vm **ret_vm)
+{
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        _cleanup_(virStoragePoolFreep) virStoragePoolPtr pool = NULL;
+        _cleanup_(virStorageVolFreep) virStorageVolPtr disk = NULL, seed = NULL;
+        _cleanup_free_ char *disk_name = NULL, *seed_name = NULL, *disk_path = NULL,
+                            *seed_path = NULL, *base_format = NULL, *xml = NULL, *iso = NULL;
+        char uuid[VIR_UUID_STRING_BUFLEN], created_at[32];
+        const char *domain_type;
+        uint64_t capacity;
+        bool started = false;
+        int r;
+
+        if (!conn || !s)
+                return -EINVAL;
+        conn->error[0] = '\0';
+        r = check_spec(conn, s);
+        if (r < 0)
+                return r;
+
+        /* Never a second copy, never touch what exists: check before making anything. */
+        dom = virDomainLookupByName(conn->virt, s->name);
+        if (dom)
+                return set_error(conn, -EEXIST, "VM %s already exists", s->name);
+        pool = virStoragePoolLookupByName(conn->virt, s->storage_pool);
+        if (!pool)
+                return virt_error(conn, s->storage_pool);
+        if (virStoragePoolIsActive(pool) != 1)
+                return set_error(conn, -EINVAL, "storage pool %s is not active", s->storage_pool);
+        virStoragePoolRefresh(pool, 0);
+        r = volume_names(s->name, &disk_name, &seed_name);
+        if (r < 0)
+                return r;
+
+        {
+                /* Leftovers of an earlier VM of this name are not ours to reuse or delete. */
+                const char *names[] = {disk_name, seed_name};
+                for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+                        _cleanup_(virStorageVolFreep) virStorageVolPtr old =
+                                virStorageVolLookupByName(pool, names[i]);
+                        if (old)
+                                return set_error(conn, -EEXIST,
+                                                 "volume %s already exists in pool %s", names[i],
+                                                 s->storage_pool);
+                }
+        }
+
+        r = base_image_info(conn, s, &base_format, &capacity);
+        if (r < 0)
+                return r;
+        if (s->disk_bytes)
+                capacity = s->disk_bytes;
+
+        /* 1. The overlay.  Creating it is also the lock: a racing create gets EEXIST here. */
+        r = vmctl_volume_xml(&(struct vmctl_volume_params){.name = disk_name,
+                                                           .format = "qcow2",
+                                                           .capacity_bytes = capacity,
+                                                           .backing_path = s->base_image,
+                                                           .backing_format = base_format},
+                             &xml);
+        if (r < 0)
+                return set_error(conn, r, "base image path cannot be put in XML");
+        disk = virStorageVolCreateXML(pool, xml, 0);
+        if (!disk) {
+                r = virt_error(conn, disk_name);
+                if (r == -EEXIST)
+                        return set_error(conn, -EEXIST, "volume %s already exists in pool %s",
+                                         disk_name, s->storage_pool);
+                return r;
+        }
+        disk_path = virStorageVolGetPath(disk);
+        if (!disk_path) {
+                r = virt_error(conn, disk_name);
+                goto fail;
+        }
+        r = fault(conn, s, VMCTL_FAULT_VOLUME);
+        if (r < 0)
+                goto fail;
+
+        /* 2. The cloud-init seed. */
+        r = random_uuid(uuid);
+        if (r < 0) {
+                set_error(conn, r, "no random UUID");
+                goto fail;
+        }
+        {
+                struct vmctl_seed_params seed_params = {
+                        .instance_id = uuid,
+                        .hostname = s->name,
+                        .ssh_keys = s->ssh_keys,
+                        .n_ssh_keys = s->n_ssh_keys,
+                        .join_command = s->join_command,
+                };
+                r = vmctl_seed_iso_build(&seed_params, NULL, &iso);
+                if (r < 0) {
+                        set_error(conn, r,
+                                  r == -ENOENT ? "cannot build the seed: genisoimage not found"
+                                  : r == -EINVAL
+                                          ? "cannot build the seed: SSH key or join command is "
+                                            "not valid UTF-8"
+                                          : "cannot build the seed ISO with genisoimage");
+                        goto fail;
+                }
+        }
+        r = create_seed_volume(conn, pool, seed_name, iso, &seed);
+        unlink(iso);
+        if (r < 0) {
+                if (r == -EEXIST)
+                        set_error(conn, r, "volume %s already exists in pool %s", seed_name,
+                                  s->storage_pool);
+                goto fail;
+        }
+        seed_path = virStorageVolGetPath(seed);
+        if (!seed_path) {
+                r = virt_error(conn, seed_name);
+                goto fail;
+        }
+        r = fault(conn, s, VMCTL_FAULT_SEED);
+        if (r < 0)
+                goto fail;
+
+        /* 3. The definition. */
+        r = clock_format_rfc3339(time(NULL), created_at, sizeof(created_at));
+        if (r < 0)
+                goto fail;
+        domain_type = pick_domain_type(conn, s->domain_type);
+define:
+        free(xml);
+        xml = NULL;
+        r = vmctl_domain_xml(&(struct vmctl_domain_params){.name = s->name,
+                                                           .uuid = uuid,
+                                                           .domain_type = domain_type,
+                                                           .machine = s->machine ?: "q35",
+                                                           .vcpus = s->vcpus,
+                                                           .memory_mib = s->memory_mib,
+                                                           .disk_path = disk_path,
+                                                           .seed_path = seed_path,
+                                                           .network = s->network,
+                                                           .pool = s->pool,
+                                                           .owner = s->owner,
+                                                           .storage_pool = s->storage_pool,
+                                                           .created_at = created_at},
+                             &xml);
+        if (r < 0) {
+                set_error(conn, r, "network name or volume path cannot be put in XML");
+                goto fail;
+        }
+        dom = virDomainDefineXML(conn->virt, xml);
+        if (!dom) {
+                r = virt_error(conn, "defining the domain");
+                if (r == -EEXIST)
+                        set_error(conn, r, "VM %s already exists", s->name);
+                goto fail;
+        }
+        r = fault(conn, s, VMCTL_FAULT_DEFINE);
+        if (r < 0)
+                goto fail;
+
+        /* 4. Power on. */
+        if (virDomainCreate(dom) < 0) {
+                r = virt_error(conn, "starting the domain");
+                /*
+                 * Auto picked kvm from the capabilities, but /dev/kvm may be
+                 * present and still unusable by QEMU's user: retry once with
+                 * software emulation before giving up.
+                 */
+                if (s->domain_type == VMCTL_DOMAIN_TYPE_AUTO && strcmp(domain_type, "kvm") == 0) {
+                        virDomainUndefine(dom);
+                        virDomainFree(dom);
+                        dom = NULL;
+                        domain_type = "qemu";
+                        goto define;
+                }
+                goto fail;
+        }
+        started = true;
+        r = fault(conn, s, VMCTL_FAULT_START);
+        if (r < 0)
+                goto fail;
+
+        if (ret_vm) {
+                struct vmctl_vm *vm = calloc(1, sizeof(*vm));
+                if (!vm) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                r = vm_from_domain(conn, dom, vm);
+                if (r < 0) {
+                        vmctl_vm_free(vm);
+                        goto fail;
+                }
+                *ret_vm = vm;
+        }
+        return 0;
+
+fail:
+        /* Undo in reverse order exactly what this call made; the error on conn stays. */
+        if (dom) {
+                if (started)
+                        virDomainDestroy(dom);
+                virDomainUndefine(dom);
+        }
+        if (seed)
+                virStorageVolDelete(seed, 0);
+        if (disk)
+                virStorageVolDelete(disk, 0);
+        return r;
+}
