@@ -40,6 +40,13 @@ struct controllers_options {
         bool disable_deployments;
         bool disable_hpa;
         bool disable_nodes; /* node lifecycle, scheduling and eviction */
+        /*
+         * Process pods' working directories and logs:
+         * STATE_DIR/pods/NAMESPACE_POD_UID/CONTAINER.log.  NULL: a new
+         * directory $TMPDIR/fakekube-controllers-XXXXXX (kept after stop, for
+         * post-mortems; its path is logged at start).
+         */
+        const char *state_dir;
 };
 
 struct controllers;
