@@ -369,8 +369,10 @@ static void libvirt_pass(struct sync *s, virConnectPtr conn, struct domain_seen 
                 virDomainPtr dom = domains[i];
                 char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT,
                                                  VMCTL_NAMESPACE_URI, 0);
-                const char *name = virDomainGetName(dom);
-                if (!xml || !name) {
+                /* Our own copy: the name belongs to dom, which is freed below. */
+                char name[256];
+                snprintf(name, sizeof(name), "%s", virDomainGetName(dom) ?: "");
+                if (!xml || !name[0]) {
                         free(xml);
                         virDomainFree(dom);
                         continue;

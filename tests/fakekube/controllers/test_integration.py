@@ -1,0 +1,508 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Integration tests of fakekube's simulated controllers, driven with the real kubectl.
+
+usage: test_integration.py FAKEKUBE POD_SERVER SCENARIO
+  SCENARIO: virtual | process | libvirt
+
+Each scenario starts its own fakekube on a free port (HTTPS, the kubeconfig it
+writes) in a private temporary directory and stops it at the end.  Every wait
+polls a condition with a deadline; nothing sleeps for synchronisation.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
+FAILURES = []
+
+
+class Fakekube:
+    def __init__(self, binary, workdir, args):
+        self.workdir = workdir
+        self.kubeconfig = os.path.join(workdir, "kubeconfig")
+        self.log_path = os.path.join(workdir, "fakekube.log")
+        env = dict(os.environ, TMPDIR=workdir)
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [binary, "--listen", "127.0.0.1:0", "--kubeconfig-out", self.kubeconfig] + args,
+            stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with open(self.log_path) as f:
+                if '"ready"' in f.read():
+                    return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise RuntimeError("fakekube did not become ready:\n" + open(self.log_path).read()[-3000:])
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+    def kubectl(self, *args, check=True, stdin=None):
+        r = subprocess.run([KUBECTL, "--kubeconfig", self.kubeconfig] + list(args), input=stdin,
+                           capture_output=True, text=True, timeout=60)
+        if check and r.returncode != 0:
+            raise RuntimeError("kubectl %s failed: %s%s" % (" ".join(args), r.stdout, r.stderr))
+        return r.stdout
+
+    def get(self, *args):
+        return json.loads(self.kubectl("get", *args, "-o", "json"))
+
+    def apply(self, manifest):
+        self.kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
+
+
+def wait_for(what, condition, timeout=30.0, interval=0.1):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = condition()
+            if last:
+                return last
+        except (RuntimeError, KeyError, IndexError, ValueError) as e:
+            last = e
+        time.sleep(interval)
+    raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
+
+
+def check(name, fn):
+    start = time.monotonic()
+    try:
+        fn()
+        print("ok   %-55s %.1fs" % (name, time.monotonic() - start), flush=True)
+    except Exception as e:  # report every failing check, then fail the test
+        print("FAIL %-55s %s" % (name, e), flush=True)
+        FAILURES.append(name)
+
+
+def pods_of(fk, selector):
+    return fk.get("pods", "-l", selector)["items"]
+
+
+def ready(pod):
+    return any(c["type"] == "Ready" and c["status"] == "True"
+               for c in pod.get("status", {}).get("conditions", []))
+
+
+def deployment(name, replicas, image, extra_spec=None, container=None):
+    c = {"name": "main", "image": image}
+    c.update(container or {})
+    spec = {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [c]}}}
+    spec.update(extra_spec or {})
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name}, "spec": spec}
+
+
+def hpa(name, target, min_replicas, max_replicas, utilization, annotation=None, behavior=None):
+    h = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+         "metadata": {"name": name},
+         "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
+                  "minReplicas": min_replicas, "maxReplicas": max_replicas,
+                  "metrics": [{"type": "Resource", "resource": {
+                      "name": "cpu", "target": {"type": "Utilization", "averageUtilization": utilization}}}]}}
+    if annotation is not None:
+        h["metadata"]["annotations"] = {"fakekube.tripdeal.io/cpu-utilization": str(annotation)}
+    if behavior:
+        h["spec"]["behavior"] = behavior
+    return h
+
+
+# ---------------------------------------------------------------- virtual pods
+
+def scenario_virtual(binary, pod_server, workdir):
+    fk = Fakekube(binary, workdir, ["--nodes", "3", "--pod-ready-delay", "300ms", "--sync-period", "500ms"])
+    try:
+        def deployment_comes_up():
+            fk.apply(deployment("web", 3, "nginx:1", container={"resources": {"requests": {"cpu": "100m"}}}))
+            fk.kubectl("rollout", "status", "deployment/web", "--timeout=30s")
+            d = fk.get("deployment", "web")
+            assert d["status"]["readyReplicas"] == 3 and d["status"]["availableReplicas"] == 3, d["status"]
+            conds = {c["type"]: c for c in d["status"]["conditions"]}
+            assert conds["Available"]["status"] == "True", conds
+            assert conds["Progressing"]["reason"] == "NewReplicaSetAvailable", conds
+            rs = fk.get("replicasets", "-l", "app=web")["items"]
+            assert len(rs) == 1, rs
+            h = rs[0]["metadata"]["labels"]["pod-template-hash"]
+            assert rs[0]["metadata"]["name"] == "web-" + h
+            ref = rs[0]["metadata"]["ownerReferences"][0]
+            assert ref["kind"] == "Deployment" and ref["uid"] == d["metadata"]["uid"]
+            assert ref["controller"] and ref["blockOwnerDeletion"]
+            pods = pods_of(fk, "app=web")
+            assert len(pods) == 3
+            ips = set()
+            for p in pods:
+                name = p["metadata"]["name"]
+                assert name.startswith("web-" + h + "-") and len(name) == len("web-" + h + "-") + 5, name
+                assert p["metadata"]["labels"]["pod-template-hash"] == h
+                ref = p["metadata"]["ownerReferences"][0]
+                assert ref["kind"] == "ReplicaSet" and ref["uid"] == rs[0]["metadata"]["uid"] and ref["controller"]
+                assert p["status"]["phase"] == "Running" and ready(p)
+                assert p["spec"]["nodeName"].startswith("node-")
+                assert p["status"]["podIP"].startswith("127.0.")
+                ips.add(p["status"]["podIP"])
+            assert len(ips) == 3, "pod IPs must be unique"
+            # spreading: 3 pods over 3 nodes
+            assert len({p["spec"]["nodeName"] for p in pods}) == 3
+        check("virtual: deployment -> replicaset -> 3 Ready pods", deployment_comes_up)
+
+        def rolling_update_max_unavailable_zero():
+            fk.kubectl("patch", "deployment", "web", "--type=merge", "-p", json.dumps(
+                {"spec": {"strategy": {"rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}}}))
+            fk.kubectl("set", "image", "deployment/web", "main=nginx:2")
+            deadline = time.monotonic() + 40
+            min_ready, max_total = 99, 0
+            while time.monotonic() < deadline:
+                pods = [p for p in pods_of(fk, "app=web") if "deletionTimestamp" not in p["metadata"]]
+                min_ready = min(min_ready, sum(1 for p in pods if ready(p)))
+                max_total = max(max_total, len(pods))
+                d = fk.get("deployment", "web")
+                st = d["status"]
+                if (st.get("observedGeneration") == d["metadata"]["generation"] and st.get("updatedReplicas") == 3
+                        and st.get("replicas") == 3 and st.get("availableReplicas") == 3):
+                    break
+                time.sleep(0.05)
+            else:
+                raise AssertionError("rollout did not finish")
+            assert min_ready >= 3, "maxUnavailable 0 violated: only %d ready" % min_ready
+            assert max_total <= 4, "maxSurge 1 violated: %d pods" % max_total
+            images = {p["spec"]["containers"][0]["image"] for p in pods_of(fk, "app=web")
+                      if "deletionTimestamp" not in p["metadata"]}
+            assert images == {"nginx:2"}, images
+            fk.kubectl("rollout", "status", "deployment/web", "--timeout=10s")
+            assert "2" in fk.kubectl("rollout", "history", "deployment/web")
+        check("virtual: rolling update honours maxUnavailable 0 / maxSurge 1", rolling_update_max_unavailable_zero)
+
+        def scale_subresource():
+            fk.kubectl("scale", "deployment/web", "--replicas=5")
+            scale = json.loads(fk.kubectl("get", "--raw", "/apis/apps/v1/namespaces/default/deployments/web/scale"))
+            assert scale["spec"]["replicas"] == 5
+            wait_for("5 ready pods", lambda: sum(1 for p in pods_of(fk, "app=web") if ready(p)) == 5)
+            fk.kubectl("rollout", "status", "deployment/web", "--timeout=20s")
+        check("virtual: scale subresource -> 5 Ready pods", scale_subresource)
+
+        def endpoints_list_ready_pods():
+            fk.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+                      "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}})
+
+            def five():
+                ep = fk.get("endpoints", "web")
+                subsets = ep.get("subsets", [])
+                addresses = [a["ip"] for s in subsets for a in s.get("addresses", [])]
+                ports = [p["port"] for s in subsets for p in s.get("ports", [])]
+                return len(addresses) == 5 and ports == [8080]
+            wait_for("5 endpoint addresses on port 8080", five)
+            ips = sorted(p["status"]["podIP"] for p in pods_of(fk, "app=web") if "deletionTimestamp" not in p["metadata"])
+            ep = fk.get("endpoints", "web")
+            assert sorted(a["ip"] for a in ep["subsets"][0]["addresses"]) == ips
+        check("virtual: Endpoints list the ready pod IPs and target port", endpoints_list_ready_pods)
+
+        def hpa_scales_up_and_stabilizes():
+            fk.apply(hpa("web", "web", 1, 8, 50, annotation=100,
+                         behavior={"scaleDown": {"stabilizationWindowSeconds": 4}}))
+            # 5 pods at 100 % against 50 %: ceil(5 * 2) = 10, clamped to maxReplicas 8
+            wait_for("HPA scale-up to 8", lambda: fk.get("deployment", "web")["spec"]["replicas"] == 8, timeout=20)
+            h = fk.get("hpa", "web")
+            conds = {c["type"]: c for c in h["status"]["conditions"]}
+            assert conds["ScalingActive"]["status"] == "True", conds
+            assert h["status"]["currentMetrics"][0]["resource"]["current"]["averageUtilization"] == 100
+            assert "lastScaleTime" in h["status"]
+            fk.kubectl("annotate", "--overwrite", "hpa", "web", "fakekube.tripdeal.io/cpu-utilization=10")
+            changed_at = time.monotonic()
+            # the 4 s scale-down stabilization window keeps 8 for a while ...
+            wait_for("ScaleDownStabilized", lambda: any(
+                c.get("reason") == "ScaleDownStabilized" for c in fk.get("hpa", "web")["status"]["conditions"]),
+                timeout=10)
+            assert fk.get("deployment", "web")["spec"]["replicas"] == 8
+            # ... then it scales down: ceil(8 * 10 / 50) = 2
+            wait_for("HPA scale-down to 2", lambda: fk.get("deployment", "web")["spec"]["replicas"] == 2, timeout=20)
+            assert time.monotonic() - changed_at >= 3.0, "scaled down inside the stabilization window"
+            fk.kubectl("delete", "hpa", "web")
+        check("virtual: HPA scales up on utilization and honours stabilization", hpa_scales_up_and_stabilizes)
+
+        def unschedulable_pod_pending():
+            fk.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "huge"},
+                      "spec": {"containers": [{"name": "c", "image": "x",
+                                               "resources": {"requests": {"cpu": "64"}}}]}})
+
+            def pending():
+                p = fk.get("pod", "huge")
+                c = [c for c in p["status"].get("conditions", []) if c["type"] == "PodScheduled"]
+                return p["status"].get("phase") == "Pending" and c and c[0]["status"] == "False" and \
+                    "Insufficient cpu" in c[0]["message"] and c[0]["message"]
+            message = wait_for("PodScheduled=False", pending)
+            assert message.startswith("0/3 nodes are available"), message
+            fk.kubectl("delete", "pod", "huge", "--wait=true", "--timeout=20s")
+            # cordoned nodes take no new pods
+            for n in ("node-1", "node-2", "node-3"):
+                fk.kubectl("cordon", n)
+            fk.kubectl("scale", "deployment/web", "--replicas=3")
+            wait_for("a pending replica", lambda: any(
+                not p["spec"].get("nodeName") for p in pods_of(fk, "app=web")))
+            fk.kubectl("uncordon", "node-2")
+            wait_for("3 ready again", lambda: sum(1 for p in pods_of(fk, "app=web") if ready(p)) == 3)
+        check("virtual: scheduler leaves unfit pods Pending (PodScheduled=False)", unschedulable_pod_pending)
+    finally:
+        fk.stop()
+
+
+# ---------------------------------------------------------------- process pods
+
+def process_web(name, replicas, args, extra_container=None):
+    c = {"args": args,
+         "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                 {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                 {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+                 {"name": "GREETING", "value": "hi-$(POD_NAME)"}],
+         "ports": [{"containerPort": 8080, "name": "http"}],
+         "resources": {"requests": {"cpu": "100m"}},
+         "readinessProbe": {"httpGet": {"path": "/ready", "port": "http"}, "periodSeconds": 1,
+                            "failureThreshold": 1},
+         "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 1,
+                           "failureThreshold": 2}}
+    c.update(extra_container or {})
+    return deployment(name, replicas, "demo/web:1", container=c,
+                      extra_spec={"template": {"metadata": {"labels": {"app": name}},
+                                               "spec": {"terminationGracePeriodSeconds": 5,
+                                                        "containers": [dict({"name": "main", "image": "demo/web:1"}, **c)]}}})
+
+
+def http_get(url, timeout=2):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.status, r.read().decode()
+
+
+def pod_dir(workdir, pod):
+    base = [d for d in os.listdir(workdir) if d.startswith("fakekube-controllers-")]
+    assert len(base) == 1, base
+    m = pod["metadata"]
+    return os.path.join(workdir, base[0], "pods", "%s_%s_%s" % (m["namespace"], m["name"], m["uid"]))
+
+
+def scenario_process(binary, pod_server, workdir):
+    fk = Fakekube(binary, workdir, ["--nodes", "2", "--pods", "process", "--sync-period", "1s",
+                                    "--pod-command", "demo/web=" + pod_server])
+    try:
+        def pods_serve_http():
+            fk.apply(process_web("web", 2, ["--listen", "$(POD_IP):8080"]))
+            fk.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+                      "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": "http"}]}})
+            fk.kubectl("rollout", "status", "deployment/web", "--timeout=30s")
+            pods = pods_of(fk, "app=web")
+            assert len(pods) == 2
+            for p in pods:
+                ip = p["status"]["podIP"]
+                status, body = http_get("http://%s:8080/" % ip)
+                assert status == 200 and body.strip() == "hello from %s at %s:8080" % (p["metadata"]["name"], ip), body
+                assert http_get("http://%s:8080/env/POD_NAMESPACE" % ip)[1] == "default"
+                assert http_get("http://%s:8080/env/GREETING" % ip)[1] == "hi-" + p["metadata"]["name"]
+
+            def endpoints():
+                ep = fk.get("endpoints", "web")
+                return sorted("%s:%d" % (a["ip"], s["ports"][0]["port"]) for s in ep.get("subsets", [])
+                              for a in s.get("addresses", []))
+            want = sorted("%s:8080" % p["status"]["podIP"] for p in pods)
+            wait_for("endpoints = pod IP:8080", lambda: endpoints() == want)
+            for target in endpoints():
+                assert http_get("http://%s/" % target)[0] == 200
+        check("process: pods serve HTTP on their own IPs; Endpoints list them", pods_serve_http)
+
+        def readiness_probe():
+            p = pods_of(fk, "app=web")[0]
+            d = pod_dir(workdir, p)
+            open(os.path.join(d, "not-ready"), "w").close()
+            name = p["metadata"]["name"]
+            wait_for("pod not ready", lambda: not ready(fk.get("pod", name)), timeout=15)
+            wait_for("in notReadyAddresses", lambda: any(
+                a["ip"] == p["status"]["podIP"] for s in fk.get("endpoints", "web").get("subsets", [])
+                for a in s.get("notReadyAddresses", [])), timeout=10)
+            os.unlink(os.path.join(d, "not-ready"))
+            wait_for("pod ready again", lambda: ready(fk.get("pod", name)), timeout=15)
+        check("process: readiness probe drives Ready and Endpoints", readiness_probe)
+
+        def liveness_probe_restarts():
+            p = pods_of(fk, "app=web")[0]
+            name = p["metadata"]["name"]
+            d = pod_dir(workdir, p)
+            before = p["status"]["containerStatuses"][0]["restartCount"]
+            open(os.path.join(d, "unhealthy"), "w").close()
+            try:
+                wait_for("restartCount increment", lambda: fk.get("pod", name)["status"]["containerStatuses"][0]
+                         ["restartCount"] > before, timeout=20)
+            finally:
+                os.unlink(os.path.join(d, "unhealthy"))
+            wait_for("ready after restart", lambda: ready(fk.get("pod", name)), timeout=20)
+            with open(os.path.join(d, "main.log")) as f:
+                assert f.read().count("listening on") >= 2
+        check("process: failed liveness probe restarts the process", liveness_probe_restarts)
+
+        def delete_sends_sigterm():
+            p = pods_of(fk, "app=web")[0]
+            d = pod_dir(workdir, p)
+            ip = p["status"]["podIP"]
+            fk.kubectl("delete", "pod", p["metadata"]["name"], "--wait=true", "--timeout=30s")
+            with open(os.path.join(d, "main.log")) as f:
+                assert "received SIGTERM" in f.read()
+            try:
+                http_get("http://%s:8080/" % ip, timeout=1)
+                raise AssertionError("the deleted pod's process still serves")
+            except OSError:
+                pass
+            wait_for("replacement ready", lambda: sum(1 for p in pods_of(fk, "app=web") if ready(p)) == 2, timeout=30)
+        check("process: deleting a pod SIGTERMs its process; RS replaces it", delete_sends_sigterm)
+
+        def hpa_measures_process_cpu():
+            fk.apply(process_web("burn", 1, ["--listen", "$(POD_IP):8080", "--burn"]))
+            fk.kubectl("rollout", "status", "deployment/burn", "--timeout=30s")
+            # one spinning thread against a 100m request: far above 50 % -> maxReplicas
+            fk.apply(hpa("burn", "burn", 1, 2, 50))
+            wait_for("HPA scale-up from /proc CPU", lambda: fk.get("deployment", "burn")["spec"]["replicas"] == 2,
+                     timeout=40)
+            h = fk.get("hpa", "burn")
+            assert h["status"]["currentMetrics"][0]["resource"]["current"]["averageUtilization"] > 100, h["status"]
+            fk.kubectl("delete", "hpa", "burn")
+            fk.kubectl("delete", "deployment", "burn")
+        check("process: HPA scales on CPU measured from /proc", hpa_measures_process_cpu)
+    finally:
+        ips = []
+        try:
+            ips = [p["status"]["podIP"] for p in pods_of(fk, "app=web")]
+        except Exception:
+            pass
+        fk.stop()
+
+    def stop_kills_processes():
+        for ip in ips:
+            try:
+                http_get("http://%s:8080/" % ip, timeout=1)
+                raise AssertionError("a process pod outlived fakekube")
+            except OSError:
+                pass
+    check("process: stopping fakekube stops every process pod", stop_kills_processes)
+
+
+# ---------------------------------------------------------------- libvirt nodes
+
+DOMAIN_XML = """<domain type='qemu'>
+  <name>%s</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64'>hvm</type></os>
+  <metadata>
+    <tripdeal:node xmlns:tripdeal="https://tripdeal.io/vmctl/1">
+      <tripdeal:pool>test</tripdeal:pool>
+      <tripdeal:owner>default/demo</tripdeal:owner>
+    </tripdeal:node>
+  </metadata>
+  <devices></devices>
+</domain>
+"""
+
+
+def virsh(uri, *args, check_rc=True):
+    r = subprocess.run(["virsh", "-c", uri] + list(args), capture_output=True, text=True, timeout=60)
+    if check_rc and r.returncode != 0:
+        raise RuntimeError("virsh %s: %s" % (" ".join(args), r.stderr))
+    return r.stdout
+
+
+def scenario_libvirt(binary, pod_server, workdir):
+    uri = os.environ.get("TRIPDEAL_TEST_QEMU_URI")
+    if not uri or not shutil.which("virsh"):
+        print("skip: TRIPDEAL_TEST_QEMU_URI is not set")
+        sys.exit(77)
+    name = "fakekube-test-%d" % os.getpid()
+    xml = os.path.join(workdir, "domain.xml")
+    with open(xml, "w") as f:
+        f.write(DOMAIN_XML % name)
+    virsh(uri, "define", xml)
+    fk = None
+    try:
+        virsh(uri, "start", name)
+        fk = Fakekube(binary, workdir, ["--nodes", "0", "--libvirt-uri", uri, "--node-boot-delay", "1s",
+                                        "--pod-ready-delay", "200ms"])
+
+        def node_registers():
+            n = wait_for("node for the domain", lambda: fk.get("nodes")["items"] and fk.get("node", name), timeout=30)
+            wait_for("node Ready", lambda: any(c["type"] == "Ready" and c["status"] == "True"
+                                               for c in fk.get("node", name)["status"]["conditions"]), timeout=30)
+            n = fk.get("node", name)
+            assert n["metadata"]["labels"]["tripdeal.io/pool"] == "test"
+            assert n["metadata"]["annotations"]["tripdeal.io/owner"] == "default/demo"
+        check("libvirt: a running TripDeal domain becomes a Ready Node", node_registers)
+
+        def node_dies_and_pods_are_evicted():
+            tol = [{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
+                    "tolerationSeconds": 2}]
+            fk.apply(deployment("app", 1, "nginx", extra_spec={"template": {
+                "metadata": {"labels": {"app": "app"}},
+                "spec": {"tolerations": tol, "nodeSelector": {"kubernetes.io/hostname": name},
+                         "containers": [{"name": "main", "image": "nginx"}]}}}))
+            fk.kubectl("rollout", "status", "deployment/app", "--timeout=30s")
+            first = pods_of(fk, "app=app")[0]
+            assert first["spec"]["nodeName"] == name
+            virsh(uri, "destroy", name)
+
+            def unreachable():
+                n = fk.get("node", name)
+                ready_status = [c["status"] for c in n["status"]["conditions"] if c["type"] == "Ready"]
+                taints = {(t["key"], t["effect"]) for t in n["spec"].get("taints", [])}
+                return ready_status == ["Unknown"] and ("node.kubernetes.io/unreachable", "NoExecute") in taints
+            wait_for("node NotReady with the unreachable taint", unreachable, timeout=30)
+            # evicted after its 2 s toleration; the replacement has no node to go to
+            wait_for("eviction", lambda: any(
+                p["metadata"]["uid"] != first["metadata"]["uid"] for p in pods_of(fk, "app=app")), timeout=30)
+            virsh(uri, "undefine", name)
+            wait_for("node deleted with its domain", lambda: not any(
+                n["metadata"]["name"] == name for n in fk.get("nodes")["items"]), timeout=30)
+        check("libvirt: a stopped domain's node goes NotReady, pods are evicted, undefine deletes it",
+              node_dies_and_pods_are_evicted)
+    finally:
+        if fk:
+            fk.stop()
+        virsh(uri, "destroy", name, check_rc=False)
+        virsh(uri, "undefine", name, check_rc=False)
+
+
+def main():
+    if len(sys.argv) != 4:
+        print(__doc__)
+        return 2
+    binary, pod_server, scenario = sys.argv[1:4]
+    if not os.access(binary, os.X_OK):
+        print("fakekube binary not found at %s (build it: meson compile -C BUILD)" % binary)
+        return 1
+    workdir = tempfile.mkdtemp(prefix="fakekube-ctl-test-")
+    try:
+        {"virtual": scenario_virtual, "process": scenario_process, "libvirt": scenario_libvirt}[scenario](
+            binary, pod_server, workdir)
+    finally:
+        if FAILURES:
+            log = os.path.join(workdir, "fakekube.log")
+            if os.path.exists(log):
+                print("---- fakekube log (tail) ----")
+                print(open(log).read()[-4000:])
+        shutil.rmtree(workdir, ignore_errors=True)
+    if FAILURES:
+        print("%d check(s) failed: %s" % (len(FAILURES), ", ".join(FAILURES)))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
