@@ -8,7 +8,9 @@
 
 #include <errno.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,12 @@
 #define DEFAULT_DRAIN_POLL_MS    1000
 /* How often to look again while a Node is registering or a drain waits. */
 #define SETTLE_POLL_MS 2000
+/* VMs in service are looked at this often even when nothing changes, so a
+ * Node that stops being Ready is noticed (and replaced after its deadline). */
+#define HEALTH_CHECK_MS 30000
+/* VMs of one pool are created this many at a time, one libvirt connection
+ * each: starts on one host overlap well (bench/RESULTS-nodepools.md). */
+#define CREATE_PARALLELISM 4
 /* Name clashes are astronomically rare (36^5); a few tries are plenty. */
 #define NAME_ATTEMPTS 4
 
@@ -345,6 +353,72 @@ static int create_vm(struct run *run, vmctl_conn *conn, const struct tripdeal_no
         return r;
 }
 
+/* Creating several VMs at once: worker threads share a job list. */
+struct create_job {
+        char name[64];
+        int result;
+        char error[256];
+};
+
+struct create_batch {
+        struct run *run;
+        const struct tripdeal_node_pool *pool;
+        const char *join_command;
+        struct create_job *jobs;
+        int count;
+        atomic_int next;
+};
+
+static void *create_worker(void *userdata)
+{
+        struct create_batch *batch = userdata;
+        vmctl_conn *conn = NULL; /* one per thread, as vmctl requires */
+        int opened = open_conn(batch->run, batch->pool->libvirt_uri, &conn);
+        for (;;) {
+                int i = atomic_fetch_add(&batch->next, 1);
+                if (i >= batch->count)
+                        break;
+                struct create_job *job = &batch->jobs[i];
+                if (opened < 0) {
+                        job->result = opened;
+                        snprintf(job->error, sizeof(job->error), "cannot connect to libvirt: %s",
+                                 conn ? vmctl_conn_error(conn) : strerror(-opened));
+                        continue;
+                }
+                job->result =
+                        create_vm(batch->run, conn, batch->pool, batch->join_command, job->name);
+                if (job->result < 0)
+                        snprintf(job->error, sizeof(job->error), "%s", vmctl_conn_error(conn));
+        }
+        vmctl_close(conn);
+        return NULL;
+}
+
+/* Create `count` VMs of the pool, CREATE_PARALLELISM at a time.  The jobs
+ * say which were made (result 0, name) and why others failed. */
+static int create_vms(struct run *run, const struct tripdeal_node_pool *pool,
+                      const char *join_command, int count, struct create_job **ret_jobs)
+{
+        struct create_batch batch = {.run = run,
+                                     .pool = pool,
+                                     .join_command = join_command,
+                                     .jobs = calloc((size_t)count, sizeof(struct create_job)),
+                                     .count = count};
+        if (!batch.jobs)
+                return -ENOMEM;
+        pthread_t threads[CREATE_PARALLELISM];
+        int started = 0;
+        for (; started < count && started < CREATE_PARALLELISM; started++)
+                if (pthread_create(&threads[started], NULL, create_worker, &batch) != 0)
+                        break;
+        if (started == 0)
+                create_worker(&batch); /* no thread to be had: do it here */
+        for (int i = 0; i < started; i++)
+                pthread_join(threads[i], NULL);
+        *ret_jobs = batch.jobs;
+        return 0;
+}
+
 /* Everything about one pool's VMs this reconcile knows. */
 struct member_set {
         struct nodepool_member *items;
@@ -461,20 +535,23 @@ static int reconcile_pool(struct run *run, vmctl_conn *conn, const char *pool_na
                                     r == -ENOENT ? "no such key" : kube_strerror(r));
                 } else {
                         int32_t missing = desired - (int32_t)set.n;
+                        _cleanup_free_ struct create_job *jobs = NULL;
+                        if ((r = create_vms(run, pool_config, join, missing, &jobs)) < 0)
+                                return r;
+                        int32_t made = 0;
                         for (int32_t k = 0; k < missing; k++) {
-                                char name[64];
-                                r = create_vm(run, conn, pool_config, join, name);
-                                if (r < 0) {
+                                if (jobs[k].result < 0) {
                                         problem_set(run, "ProvisionFailed",
                                                     "nodePool %s: cannot create a VM: %s",
-                                                    pool_name, vmctl_conn_error(conn));
-                                        break;
+                                                    pool_name, jobs[k].error);
+                                        continue;
                                 }
+                                made++;
                                 event(run, "Normal", "NodeProvisioned",
-                                      "Provisioned node %s in pool %s (%zu of %d)", name, pool_name,
-                                      set.n + (size_t)k + 1, desired);
+                                      "Provisioned node %s in pool %s (%zu of %d)", jobs[k].name,
+                                      pool_name, set.n + (size_t)made, desired);
                                 /* New VMs have no Node yet; listed as registering. */
-                                status_entry(run, name, pool_name, VMCTL_STATE_RUNNING,
+                                status_entry(run, jobs[k].name, pool_name, VMCTL_STATE_RUNNING,
                                              NODEPOOL_NODE_REGISTERING);
                                 run->settling = true;
                                 due_at(run, req->now_ms + run->ready_timeout_ms);
@@ -714,6 +791,8 @@ int nodepools_reconcile(const struct nodepools_request *request, struct nodepool
                 due_at(&run, request->now_ms + nodepool_retry_delay_ms(failing_for));
         } else if (run.problem.reason[0] || run.settling) {
                 due_at(&run, request->now_ms + SETTLE_POLL_MS);
+        } else if (json_array_size(result.nodes) > 0) {
+                due_at(&run, request->now_ms + HEALTH_CHECK_MS);
         }
         result.requeue_at_ms = run.next_due_ms;
         *ret = result;
