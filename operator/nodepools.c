@@ -30,9 +30,10 @@
 /* VMs in service are looked at this often even when nothing changes, so a
  * Node that stops being Ready is noticed (and replaced after its deadline). */
 #define HEALTH_CHECK_MS 30000
-/* VMs of one pool are created this many at a time, one libvirt connection
- * each: starts on one host overlap well (bench/RESULTS-nodepools.md). */
-#define CREATE_PARALLELISM 4
+/* VMs are created (and, by the finalizer, destroyed) this many at a time,
+ * one libvirt connection each: starts and stops on one host overlap well
+ * (bench/RESULTS-vmctl.md, bench/RESULTS-nodepools.md). */
+#define VM_PARALLELISM 4
 /* Name clashes are astronomically rare (36^5); a few tries are plenty. */
 #define NAME_ATTEMPTS 4
 
@@ -353,40 +354,45 @@ static int create_vm(struct run *run, vmctl_conn *conn, const struct tripdeal_no
         return r;
 }
 
-/* Creating several VMs at once: worker threads share a job list. */
-struct create_job {
+/* Creating or destroying several VMs at once: worker threads share a job
+ * list, one libvirt connection each (as vmctl requires). */
+struct vm_job {
         char name[64];
         int result;
         char error[256];
 };
 
-struct create_batch {
+struct vm_batch {
         struct run *run;
-        const struct tripdeal_node_pool *pool;
+        const char *uri;
+        const struct tripdeal_node_pool *pool; /* NULL: destroy the named VMs */
         const char *join_command;
-        struct create_job *jobs;
+        struct vm_job *jobs;
         int count;
         atomic_int next;
 };
 
-static void *create_worker(void *userdata)
+static void *vm_worker(void *userdata)
 {
-        struct create_batch *batch = userdata;
-        vmctl_conn *conn = NULL; /* one per thread, as vmctl requires */
-        int opened = open_conn(batch->run, batch->pool->libvirt_uri, &conn);
+        struct vm_batch *batch = userdata;
+        vmctl_conn *conn = NULL;
+        int opened = open_conn(batch->run, batch->uri, &conn);
         for (;;) {
                 int i = atomic_fetch_add(&batch->next, 1);
                 if (i >= batch->count)
                         break;
-                struct create_job *job = &batch->jobs[i];
+                struct vm_job *job = &batch->jobs[i];
                 if (opened < 0) {
                         job->result = opened;
                         snprintf(job->error, sizeof(job->error), "cannot connect to libvirt: %s",
                                  conn ? vmctl_conn_error(conn) : strerror(-opened));
                         continue;
                 }
-                job->result =
-                        create_vm(batch->run, conn, batch->pool, batch->join_command, job->name);
+                if (batch->pool)
+                        job->result = create_vm(batch->run, conn, batch->pool, batch->join_command,
+                                                job->name);
+                else if ((job->result = vmctl_destroy(conn, job->name)) == -ENOENT)
+                        job->result = 0; /* gone already: what we wanted */
                 if (job->result < 0)
                         snprintf(job->error, sizeof(job->error), "%s", vmctl_conn_error(conn));
         }
@@ -394,27 +400,34 @@ static void *create_worker(void *userdata)
         return NULL;
 }
 
-/* Create `count` VMs of the pool, CREATE_PARALLELISM at a time.  The jobs
- * say which were made (result 0, name) and why others failed. */
-static int create_vms(struct run *run, const struct tripdeal_node_pool *pool,
-                      const char *join_command, int count, struct create_job **ret_jobs)
+/* Run the batch's jobs, VM_PARALLELISM at a time. */
+static void vm_batch_run(struct vm_batch *batch)
 {
-        struct create_batch batch = {.run = run,
-                                     .pool = pool,
-                                     .join_command = join_command,
-                                     .jobs = calloc((size_t)count, sizeof(struct create_job)),
-                                     .count = count};
-        if (!batch.jobs)
-                return -ENOMEM;
-        pthread_t threads[CREATE_PARALLELISM];
+        pthread_t threads[VM_PARALLELISM];
         int started = 0;
-        for (; started < count && started < CREATE_PARALLELISM; started++)
-                if (pthread_create(&threads[started], NULL, create_worker, &batch) != 0)
+        for (; started < batch->count && started < VM_PARALLELISM; started++)
+                if (pthread_create(&threads[started], NULL, vm_worker, batch) != 0)
                         break;
         if (started == 0)
-                create_worker(&batch); /* no thread to be had: do it here */
+                vm_worker(batch); /* no thread to be had: do it here */
         for (int i = 0; i < started; i++)
                 pthread_join(threads[i], NULL);
+}
+
+/* Create `count` VMs of the pool.  The jobs say which were made (result 0,
+ * name) and why others failed; caller frees them. */
+static int create_vms(struct run *run, const struct tripdeal_node_pool *pool,
+                      const char *join_command, int count, struct vm_job **ret_jobs)
+{
+        struct vm_batch batch = {.run = run,
+                                 .uri = pool->libvirt_uri,
+                                 .pool = pool,
+                                 .join_command = join_command,
+                                 .jobs = calloc((size_t)count, sizeof(struct vm_job)),
+                                 .count = count};
+        if (!batch.jobs)
+                return -ENOMEM;
+        vm_batch_run(&batch);
         *ret_jobs = batch.jobs;
         return 0;
 }
@@ -535,7 +548,7 @@ static int reconcile_pool(struct run *run, vmctl_conn *conn, const char *pool_na
                                     r == -ENOENT ? "no such key" : kube_strerror(r));
                 } else {
                         int32_t missing = desired - (int32_t)set.n;
-                        _cleanup_free_ struct create_job *jobs = NULL;
+                        _cleanup_free_ struct vm_job *jobs = NULL;
                         if ((r = create_vms(run, pool_config, join, missing, &jobs)) < 0)
                                 return r;
                         int32_t made = 0;
@@ -823,19 +836,38 @@ int nodepools_release_all(const struct nodepools_request *request, char **ret_me
                         result = -EHOSTUNREACH;
                         continue;
                 }
+                vmctl_close(conn);
+
+                struct vm_batch batch = {.run = &run,
+                                         .uri = uri,
+                                         .jobs = calloc(vms.n_items + 1, sizeof(struct vm_job)),
+                                         .count = (int)vms.n_items};
+                if (!batch.jobs) {
+                        vmctl_vm_list_free(&vms);
+                        return -ENOMEM;
+                }
+                for (size_t k = 0; k < vms.n_items; k++)
+                        snprintf(batch.jobs[k].name, sizeof(batch.jobs[k].name), "%s",
+                                 vms.items[k].name);
+                vm_batch_run(&batch);
                 for (size_t k = 0; k < vms.n_items; k++) {
                         const char *pool = vms.items[k].pool ?: "";
-                        if (destroy_vm(&run, conn, vms.items[k].name, pool,
-                                       "the TripDeal is being deleted") < 0) {
-                                snprintf(message, sizeof(message), "%s", run.problem.message);
-                                if (result == 0)
-                                        result = -EIO;
-                        }
                         metrics_set_vms(request->identity->namespace, request->identity->name, pool,
                                         0);
+                        if (batch.jobs[k].result < 0) {
+                                snprintf(message, sizeof(message), "cannot destroy VM %s: %s",
+                                         vms.items[k].name, batch.jobs[k].error);
+                                if (result == 0)
+                                        result = -EIO;
+                                continue;
+                        }
+                        delete_node(&run, vms.items[k].name);
+                        event(&run, "Normal", "NodeReleased",
+                              "Released node %s of pool %s (the TripDeal is being deleted)",
+                              vms.items[k].name, pool);
                 }
+                free(batch.jobs);
                 vmctl_vm_list_free(&vms);
-                vmctl_close(conn);
         }
         if (result < 0 && ret_message)
                 *ret_message = strdup(message);
