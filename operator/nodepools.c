@@ -184,9 +184,11 @@ static int pods_on_node(struct run *run, const char *node, json_t **ret_pods)
  * Cordon the Node and evict its pods through the Eviction API until none is
  * left or the drain timeout passes.  A PodDisruptionBudget answers 429 while
  * the pod may not go; that is retried, never forced.  -ETIMEDOUT when pods
- * are still there at the deadline (the next reconcile tries again).
+ * are still there at the deadline (the next reconcile tries again).  On a
+ * Node that is not Ready no kubelet will finish terminating pods, so there
+ * an accepted eviction is enough (the pod GC removes them once the Node goes).
  */
-static int drain(struct run *run, const char *node, char *why, size_t why_size)
+static int drain(struct run *run, const char *node, bool node_ready, char *why, size_t why_size)
 {
         struct kube_client *client = run->request->client;
         _cleanup_json_ json_t *cordon = json_pack("{s:{s:b}}", "spec", "unschedulable", true);
@@ -230,6 +232,8 @@ static int drain(struct run *run, const char *node, char *why, size_t why_size)
                                 return r;
                         }
                 }
+                if (!node_ready && blocked == 0)
+                        return 0; /* every eviction accepted */
                 if (clock_monotonic_ms() >= deadline) {
                         if (blocked)
                                 snprintf(why, why_size,
@@ -524,7 +528,8 @@ static int reconcile_pool(struct run *run, vmctl_conn *conn, const char *pool_na
                 long pick = nodepool_pick_removal(set.items, set.n);
                 const char *name = set.items[pick].name;
                 char why[512];
-                int r = drain(run, name, why, sizeof(why));
+                int r = drain(run, name, set.items[pick].node == NODEPOOL_NODE_READY, why,
+                              sizeof(why));
                 if (r < 0) {
                         problem_set(run, r == -ETIMEDOUT ? "Draining" : "DrainFailed", "%s", why);
                         run->settling = true;

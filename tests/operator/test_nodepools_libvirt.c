@@ -570,6 +570,53 @@ static void node_not_ready_too_long_is_replaced(void **state)
         assert_null(entry_state(b.nodes, sick));
 }
 
+static void scale_down_of_a_not_ready_node_does_not_wait_for_its_kubelet(void **state)
+{
+        /* The replacement VM from the last test gets a NotReady Node with one
+         * pod whose graceful termination no kubelet will ever finish. */
+        struct vmctl_vm_list list = {0};
+        vms(&list);
+        assert_int_equal(list.n_items, 2);
+        _cleanup_json_ json_t *status_nodes = json_incref(json_object_get(env.status, "nodes"));
+        char fresh[64] = "";
+        for (size_t i = 0; i < list.n_items; i++)
+                if (strcmp(entry_state(status_nodes, list.items[i].name) ?: "",
+                           "Running/Registering") == 0)
+                        snprintf(fresh, sizeof(fresh), "%s", list.items[i].name);
+        vmctl_vm_list_free(&list);
+        assert_true(fresh[0]);
+        node_set(fresh, false, now_text());
+        create_object(&KUBE_PODS, env.namespace,
+                      json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:i, s:[{s:s, s:s}]}}", "apiVersion",
+                                "v1", "kind", "Pod", "metadata", "name", "stuck", "spec",
+                                "nodeName", fresh, "terminationGracePeriodSeconds", 30,
+                                "containers", "name", "app", "image", "x"));
+
+        _cleanup_(tripdeal_spec_freep) struct tripdeal_spec *one =
+                spec_with(1, 5, URI, "kubeadm-join");
+        _cleanup_(nodepools_result_clear) struct nodepools_result a = {0};
+        int64_t started = clock_monotonic_ms();
+        reconcile(one, 0, clock_realtime_ms(), &a);
+        assert_false(vm_exists(fresh));
+        assert_int_equal(vm_count(), 1);
+        /* Evicted (terminating), and no drain timeout was waited out. */
+        _cleanup_json_ json_t *pod = NULL;
+        assert_int_equal(
+                kube_get(env.client, &KUBE_PODS,
+                         &(struct kube_get_options){.namespace = env.namespace, .name = "stuck"},
+                         &pod, NULL),
+                0);
+        assert_non_null(json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp"));
+        assert_true(clock_monotonic_ms() - started < env.options.drain_timeout_ms);
+
+        /* Back to two for the tests that follow. */
+        _cleanup_(tripdeal_spec_freep) struct tripdeal_spec *two =
+                spec_with(2, 5, URI, "kubeadm-join");
+        _cleanup_(nodepools_result_clear) struct nodepools_result b = {0};
+        reconcile(two, 0, clock_realtime_ms(), &b);
+        assert_int_equal(vm_count(), 2);
+}
+
 static void libvirt_unreachable_is_a_condition_with_backoff(void **state)
 {
         /* Nothing listens on port 1. */
@@ -640,6 +687,7 @@ int main(int argc, char **argv)
                 cmocka_unit_test(finds_its_vms_again_and_ignores_others),
                 cmocka_unit_test(scale_down_drains_fewest_pods_first_and_respects_pdbs),
                 cmocka_unit_test(node_not_ready_too_long_is_replaced),
+                cmocka_unit_test(scale_down_of_a_not_ready_node_does_not_wait_for_its_kubelet),
                 cmocka_unit_test(libvirt_unreachable_is_a_condition_with_backoff),
                 cmocka_unit_test(missing_join_secret_creates_nothing),
                 cmocka_unit_test(finalizer_releases_every_vm_and_volume),
