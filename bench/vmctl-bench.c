@@ -176,8 +176,8 @@ int main(int argc, char **argv)
 
         printf("{\"uri\":\"%s\",\"count\":%u,\"parallel\":%u,\"running\":%d,\"failed\":%u,"
                "\"up_ms\":%lld,\"down_ms\":%lld}\n",
-               cfg.uri, cfg.count, cfg.parallel, running, atomic_load(&cfg.failed),
-               (long long)t_up, (long long)t_down);
+               cfg.uri, cfg.count, cfg.parallel, running, atomic_load(&cfg.failed), (long long)t_up,
+               (long long)t_down);
         vmctl_close(conn);
         return running == (int)cfg.count ? 0 : 1;
 }

@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <libvirt/virterror.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -305,7 +306,8 @@ static int open_conn(const struct global *g, vmctl_conn **ret)
         if (r < 0) {
                 if (!uri)
                         uri = getenv("LIBVIRT_DEFAULT_URI") ?: "qemu:///system";
-                error_line("cannot connect to libvirt at %s", uri);
+                /* vmctl_open() has no connection to hold the reason: ask libvirt directly. */
+                error_line("cannot connect to libvirt at %s: %s", uri, virGetLastErrorMessage());
                 return r == -ECONNREFUSED ? EXIT_CONNECT : EXIT_FAILED;
         }
         return EXIT_OK;

@@ -164,6 +164,11 @@ const char *vmctl_conn_uri(const vmctl_conn *conn)
         return conn ? conn->uri : "";
 }
 
+bool vmctl_conn_is_alive(const vmctl_conn *conn)
+{
+        return conn && conn->virt && virConnectIsAlive(conn->virt) == 1;
+}
+
 /* ---- VM records ------------------------------------------------------ */
 
 static void vm_clear(struct vmctl_vm *vm)
@@ -484,24 +489,28 @@ int vmctl_destroy(vmctl_conn *conn, const char *name)
 
         if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0)
                 return virt_error(conn, name);
+        /*
+         * Volumes before the definition: if deleting one fails, the domain and
+         * its metadata are still there and `destroy` can simply be retried.
+         */
+        if (pool) {
+                r = volume_names(name, &disk_name, &seed_name);
+                if (r < 0)
+                        return r;
+                /* Refresh first: another host or a crashed create may have changed the pool. */
+                virStoragePoolRefresh(pool, 0);
+                r = delete_volume(conn, pool, disk_name);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+                r = delete_volume(conn, pool, seed_name);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+        }
         if (virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
                                                 VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
                                                 VIR_DOMAIN_UNDEFINE_NVRAM) < 0 &&
             virDomainUndefine(dom) < 0)
                 return virt_error(conn, name);
-        if (!pool)
-                return 0;
-        r = volume_names(name, &disk_name, &seed_name);
-        if (r < 0)
-                return r;
-        /* Refresh first: another host or a crashed create may have changed the pool. */
-        virStoragePoolRefresh(pool, 0);
-        r = delete_volume(conn, pool, disk_name);
-        if (r < 0 && r != -ENOENT)
-                return r;
-        r = delete_volume(conn, pool, seed_name);
-        if (r < 0 && r != -ENOENT)
-                return r;
         return 0;
 }
 

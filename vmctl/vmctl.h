@@ -13,12 +13,15 @@
  * its ret_* outputs only on success.  The library never logs; after a failure
  * vmctl_conn_error() holds a one-line human-readable reason (libvirt's message
  * or ours).  Free functions accept NULL.  Not thread-safe per connection: use
- * one vmctl_conn per thread.
+ * one vmctl_conn per thread.  vmctl_open() installs a silent libvirt error
+ * handler for the process (libvirt would otherwise print every error to
+ * stderr); read errors through vmctl_conn_error().
  *
  * Errors: -EINVAL bad spec/name, -EEXIST the VM (domain or one of its volumes)
  * already exists, -ENOENT no such VM / pool / base image, -ENOTSUP driver
- * cannot do it, -ECANCELED a fault injected through spec.fail_at, -EIO any
- * other libvirt failure.
+ * cannot do it, -ECANCELED a fault injected through spec.fail_at, -EPERM
+ * destroy of a domain without TripDeal metadata, -ECONNREFUSED vmctl_open()
+ * could not connect, -EIO any other libvirt failure.
  */
 #pragma once
 
@@ -40,6 +43,8 @@ void vmctl_close(vmctl_conn *conn);
 const char *vmctl_conn_error(const vmctl_conn *conn);
 /* The URI actually connected to.  Owned by conn. */
 const char *vmctl_conn_uri(const vmctl_conn *conn);
+/* false once the link to libvirtd broke (then close and vmctl_open() again). */
+bool vmctl_conn_is_alive(const vmctl_conn *conn);
 
 #define VMCTL_STATE_LIST(X)                 \
         X(VMCTL_STATE_UNKNOWN, "unknown")   \
@@ -124,7 +129,11 @@ struct vmctl_filter {
  * same name is never touched (-EEXIST).
  */
 int vmctl_create(vmctl_conn *conn, const struct vmctl_spec *spec, struct vmctl_vm **ret_vm);
-/* Power off, undefine, delete NAME.qcow2 and NAME-seed.iso.  -ENOENT when none of it exists. */
+/*
+ * Power off, delete NAME.qcow2 and NAME-seed.iso, undefine.  -ENOENT when no
+ * such domain, -EPERM for a domain without TripDeal metadata.  Safe to retry
+ * after a partial failure (the definition goes last).
+ */
 int vmctl_destroy(vmctl_conn *conn, const char *name);
 /* TripDeal VMs matching filter (NULL = all), sorted by name.  Free with vmctl_vm_list_free(). */
 int vmctl_list(vmctl_conn *conn, const struct vmctl_filter *filter, struct vmctl_vm_list *ret_list);

@@ -30,7 +30,7 @@ def run(*args, env=None, uri=None):
     full_env = dict(os.environ)
     full_env.pop("TRIPDEAL_VMCTL_FAIL_AT", None)
     full_env.update(env or {})
-    p = subprocess.run(cmd + list(args), capture_output=True, text=True, env=full_env, timeout=120)
+    p = subprocess.run(cmd + list(args), capture_output=True, text=True, env=full_env, timeout=300)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -150,6 +150,54 @@ class TestDriver(Common):
         self.assertEqual(code, 2)
 
 
+class TestDriverFixture(Common):
+    """list/show/destroy/start/stop on pre-existing VMs: the test driver loaded
+    from fixtures/testdriver-nodes.xml (fresh in every process)."""
+
+    URI = "test://" + os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures",
+                                   "testdriver-nodes.xml")
+
+    def test_list_finds_tripdeal_vms_only(self):
+        code, out, err = run("list", "-o", "json", uri=self.URI)
+        self.assertEqual(code, 0, err)
+        vms = json.loads(out)
+        self.assertEqual([vm["name"] for vm in vms], ["burst-a", "burst-b"])
+        self.assertEqual(vms[1]["vcpus"], 2)
+        self.assertEqual(vms[1]["memoryMiB"], 128)
+        self.assertEqual(vms[0]["createdAt"], "2026-11-25T09:40:00Z")
+        code, out, _ = run("list", "--owner", "tripdeal/shop", "-o", "json", uri=self.URI)
+        self.assertEqual([vm["name"] for vm in json.loads(out)], ["burst-a"])
+        code, out, _ = run("list", "--pool", "other", "-o", "json", uri=self.URI)
+        self.assertEqual(json.loads(out), [])
+        code, out, _ = run("list", uri=self.URI)
+        self.assertEqual(out.splitlines()[0].split()[:4], ["NAME", "STATE", "POOL", "OWNER"])
+        self.assertEqual(len(out.splitlines()), 3)
+
+    def test_show(self):
+        code, out, err = run("show", "burst-b", "--output", "json", uri=self.URI)
+        self.assertEqual(code, 0, err)
+        vm = json.loads(out)
+        self.assertEqual((vm["owner"], vm["storagePool"], vm["state"]),
+                         ("other/shop", "nodes", "running"))
+        code, out, err = run("show", "foreign", "-o", "json", uri=self.URI)
+        self.assertEqual(code, 0, err)
+        self.assertIsNone(json.loads(out)["pool"])
+
+    def test_destroy(self):
+        code, out, err = run("destroy", "burst-a", uri=self.URI)
+        self.assertEqual(code, 0, err)
+        self.assertEqual(out, "burst-a: destroy done\n")
+        code, _, err = run("destroy", "foreign", uri=self.URI)
+        self.assertEqual(code, 1)
+        self.assert_one_line_error(err, "not a TripDeal VM")
+
+    def test_power(self):
+        for command in (["stop", "--force"], ["stop"], ["start"], ["reboot"]):
+            code, out, err = run(command[0], "burst-a", *command[1:], "-o", "json", uri=self.URI)
+            self.assertEqual(code, 0, f"{command}: {err}")
+            self.assertEqual(json.loads(out), {"name": "burst-a", "result": command[0]})
+
+
 class Qemu(Common):
     """The full CLI round trip on a real libvirtd with QEMU."""
 
@@ -265,7 +313,12 @@ def main():
     if MODE == "qemu" and not os.environ.get("TRIPDEAL_TEST_QEMU_URI"):
         print("TRIPDEAL_TEST_QEMU_URI unset: skipping", file=sys.stderr)
         return 77
-    suite = unittest.defaultTestLoader.loadTestsFromTestCase(TestDriver if MODE == "test" else Qemu)
+    loader = unittest.defaultTestLoader
+    if MODE == "test":
+        suite = unittest.TestSuite([loader.loadTestsFromTestCase(TestDriver),
+                                    loader.loadTestsFromTestCase(TestDriverFixture)])
+    else:
+        suite = loader.loadTestsFromTestCase(Qemu)
     result = unittest.TextTestRunner(verbosity=2).run(suite)
     return 0 if result.wasSuccessful() else 1
 

@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include <cmocka.h>
@@ -389,6 +391,73 @@ static void test_state_and_fault_strings(void **state)
         assert_int_equal(vmctl_fault_from_string("bogus", &f), -EINVAL);
 }
 
+/* stdout of a command (argv run without a shell), NUL-terminated. */
+static char *command_output(char *const argv[])
+{
+        int fds[2];
+        char *text = NULL;
+        size_t size = 0;
+
+        assert_int_equal(pipe(fds), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                dup2(fds[1], STDOUT_FILENO);
+                close(fds[0]);
+                close(fds[1]);
+                execvp(argv[0], argv);
+                _exit(127);
+        }
+        close(fds[1]);
+        FILE *mem = open_memstream(&text, &size);
+        char buf[4096];
+        ssize_t n;
+        while ((n = read(fds[0], buf, sizeof(buf))) > 0)
+                fwrite(buf, 1, (size_t)n, mem);
+        fclose(mem);
+        close(fds[0]);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        return text;
+}
+
+/* The NoCloud ISO: label cidata, exactly the three files, each byte-identical. */
+static void test_seed_iso_layout(void **state)
+{
+        struct golden_case c;
+        _cleanup_free_ char *iso = NULL, *listing = NULL;
+        char tmpdir[] = "/tmp/vmctl-test-iso-XXXXXX";
+        static const char *const names[] = {"/meta-data", "/network-config", "/user-data"};
+        int (*const generators[])(const struct vmctl_seed_params *, char **) = {
+                vmctl_seed_meta_data, vmctl_seed_network_config, vmctl_seed_user_data};
+
+        load_named_case("hostile", &c);
+        assert_non_null(mkdtemp(tmpdir));
+        assert_int_equal(vmctl_seed_iso_build(&c.seed, tmpdir, &iso), 0);
+
+        FILE *f = fopen(iso, "re");
+        assert_non_null(f);
+        char label[6];
+        assert_int_equal(fseek(f, 0x8028, SEEK_SET), 0);
+        assert_int_equal(fread(label, 1, sizeof(label), f), sizeof(label));
+        fclose(f);
+        assert_memory_equal(label, "cidata", 6);
+
+        listing = command_output((char *const[]){"isoinfo", "-R", "-f", "-i", iso, NULL});
+        assert_string_equal(listing, "/meta-data\n/network-config\n/user-data\n");
+        for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+                _cleanup_free_ char *want = NULL, *got = NULL;
+                assert_int_equal(generators[i](&c.seed, &want), 0);
+                got = command_output(
+                        (char *const[]){"isoinfo", "-R", "-x", (char *)names[i], "-i", iso, NULL});
+                assert_string_equal(got, want);
+        }
+        unlink(iso);
+        assert_int_equal(rmdir(tmpdir), 0); /* nothing else left in tmpdir */
+        json_decref(c.json);
+}
+
 int main(int argc, char **argv)
 {
         const struct CMUnitTest tests[] = {
@@ -399,6 +468,7 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_rejects_text_xml_cannot_carry),
                 cmocka_unit_test(test_validate_name),
                 cmocka_unit_test(test_state_and_fault_strings),
+                cmocka_unit_test(test_seed_iso_layout),
         };
 
         if (argc != 2) {

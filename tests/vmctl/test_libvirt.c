@@ -12,6 +12,9 @@
 #include <errno.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <libxml/parser.h>
+#include <libxml/xpath.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -21,6 +24,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -302,6 +306,8 @@ static void test_create_list_show_destroy(void **state)
         struct vmctl_spec spec = base_spec(name);
         pid_t pid = 0;
 
+        assert_true(vmctl_conn_is_alive(env.conn));
+        assert_false(vmctl_conn_is_alive(NULL));
         /* Software emulation explicitly: what hosts without /dev/kvm get. */
         spec.domain_type = VMCTL_DOMAIN_TYPE_QEMU;
         if (vmctl_create(env.conn, &spec, &vm) != 0)
@@ -514,6 +520,133 @@ static void test_network_nic(void **state)
         assert_nothing_left(name);
 }
 
+struct racer {
+        const char *name;
+        pthread_barrier_t *barrier;
+        int result;
+        char error[256];
+};
+
+static void *race_create(void *arg)
+{
+        struct racer *racer = arg;
+        vmctl_conn *conn = NULL;
+        struct vmctl_spec spec = base_spec(racer->name);
+
+        racer->result = vmctl_open(env.uri, &conn);
+        pthread_barrier_wait(racer->barrier);
+        if (racer->result == 0)
+                racer->result = vmctl_create(conn, &spec, NULL);
+        snprintf(racer->error, sizeof(racer->error), "%s", vmctl_conn_error(conn));
+        vmctl_close(conn);
+        return NULL;
+}
+
+/* Two creates of one name at once, on two connections: one VM, one -EEXIST, no debris. */
+static void test_concurrent_creates_make_one(void **state)
+{
+        _cleanup_free_ char *name = vm_name("race");
+        pthread_barrier_t barrier;
+        pthread_t threads[2];
+        struct racer racers[2];
+        struct vmctl_vm_list list = {0};
+        size_t count = 0;
+
+        pthread_barrier_init(&barrier, NULL, 2);
+        for (int i = 0; i < 2; i++) {
+                racers[i] = (struct racer){.name = name, .barrier = &barrier};
+                pthread_create(&threads[i], NULL, race_create, &racers[i]);
+        }
+        for (int i = 0; i < 2; i++)
+                pthread_join(threads[i], NULL);
+        pthread_barrier_destroy(&barrier);
+
+        int ok = (racers[0].result == 0) + (racers[1].result == 0);
+        int exists = (racers[0].result == -EEXIST) + (racers[1].result == -EEXIST);
+        if (ok != 1 || exists != 1)
+                fail_msg("want one success and one -EEXIST, got %d (%s) and %d (%s)",
+                         racers[0].result, racers[0].error, racers[1].result, racers[1].error);
+        assert_int_equal(vmctl_list(env.conn, NULL, &list), 0);
+        for (size_t i = 0; i < list.n_items; i++)
+                count += strcmp(list.items[i].name, name) == 0;
+        vmctl_vm_list_free(&list);
+        assert_int_equal(count, 1);
+        assert_int_equal(vmctl_destroy(env.conn, name), 0);
+        assert_nothing_left(name);
+}
+
+/*
+ * A base image whose path holds quotes, markup, an entity and unicode goes
+ * through the volume XML to libvirt (and qemu-img) unharmed.
+ */
+static void test_hostile_base_image_path(void **state)
+{
+        static const char hostile[] = "it's \"<b>&amp;<\\b>\" ]]> \xc3\xbcn\xc3\xaf "
+                                      "\xe6\x97\xa5\xe6\x9c\xac.qcow2";
+        _cleanup_free_ char *name = vm_name("hostile"), *base_path = NULL, *disk = NULL;
+        _cleanup_free_ char *vol_xml = NULL, *overlay_xml = NULL;
+        virStoragePoolPtr pool = virStoragePoolLookupByName(env.virt, env.storage_pool);
+        virStorageVolPtr base;
+
+        assert_non_null(pool);
+        if (env.qemu) {
+                assert_true(asprintf(&base_path, "%s/%s", env.dir, hostile) > 0);
+                /* Exec directly (no shell): the file name needs no quoting at all. */
+                pid_t pid = fork();
+                if (pid == 0) {
+                        execlp("qemu-img", "qemu-img", "create", "-q", "-f", "qcow2", base_path,
+                               "64M", (char *)NULL);
+                        _exit(127);
+                }
+                int status;
+                assert_int_equal(waitpid(pid, &status, 0), pid);
+                assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+                assert_int_equal(virStoragePoolRefresh(pool, 0), 0);
+                base = virStorageVolLookupByPath(env.virt, base_path);
+        } else {
+                _cleanup_free_ char *vol_name = NULL;
+                assert_true(asprintf(&vol_name, "%s-%s", env.prefix, hostile) > 0);
+                assert_int_equal(
+                        vmctl_volume_xml(&(struct vmctl_volume_params){.name = vol_name,
+                                                                       .format = "qcow2",
+                                                                       .capacity_bytes = 1 << 26},
+                                         &vol_xml),
+                        0);
+                base = virStorageVolCreateXML(pool, vol_xml, 0);
+                assert_non_null(base);
+                base_path = virStorageVolGetPath(base);
+        }
+        assert_non_null(base);
+        assert_non_null(strstr(base_path, hostile));
+
+        struct vmctl_spec spec = base_spec(name);
+        spec.base_image = base_path;
+        if (vmctl_create(env.conn, &spec, NULL) != 0)
+                fail_msg("create: %s", vmctl_conn_error(env.conn));
+
+        /* The overlay's backing store is exactly that path. */
+        assert_true(asprintf(&disk, "%s.qcow2", name) > 0);
+        virStorageVolPtr overlay = virStorageVolLookupByName(pool, disk);
+        assert_non_null(overlay);
+        overlay_xml = virStorageVolGetXMLDesc(overlay, 0);
+        xmlDocPtr doc = xmlReadMemory(overlay_xml, (int)strlen(overlay_xml), "v.xml", NULL, 0);
+        assert_non_null(doc);
+        xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
+        xmlXPathObjectPtr res =
+                xmlXPathEvalExpression(BAD_CAST "string(/volume/backingStore/path)", ctx);
+        assert_string_equal((const char *)res->stringval, base_path);
+        xmlXPathFreeObject(res);
+        xmlXPathFreeContext(ctx);
+        xmlFreeDoc(doc);
+        virStorageVolFree(overlay);
+
+        assert_int_equal(vmctl_destroy(env.conn, name), 0);
+        assert_nothing_left(name);
+        virStorageVolDelete(base, 0);
+        virStorageVolFree(base);
+        virStoragePoolFree(pool);
+}
+
 int main(int argc, char **argv)
 {
         const struct CMUnitTest tests[] = {
@@ -524,6 +657,8 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_invalid_specs_make_nothing),
                 cmocka_unit_test(test_destroy_refuses_foreign_domain),
                 cmocka_unit_test(test_network_nic),
+                cmocka_unit_test(test_hostile_base_image_path),
+                cmocka_unit_test(test_concurrent_creates_make_one),
         };
 
         if (argc != 2 || (strcmp(argv[1], "test") != 0 && strcmp(argv[1], "qemu") != 0)) {
