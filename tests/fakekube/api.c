@@ -229,9 +229,96 @@ static char *api_version_of(const struct resource_type *t)
 }
 
 /* A copy of a stored object as served at t's version. */
+/* ---- autoscaling/v1 HPAs: served from the autoscaling/v2 objects ---- */
+
+static bool is_hpa_v1(const struct resource_type *t)
+{
+        return strcmp(t->group, "autoscaling") == 0 && strcmp(t->version, "v1") == 0 &&
+               strcmp(t->plural, "horizontalpodautoscalers") == 0;
+}
+
+static bool is_cpu_utilization(json_t *metric, const char *field)
+{
+        json_t *res = json_object_get(metric, "resource");
+        const char *name = json_string_value(json_object_get(res, "name"));
+        return name && strcmp(name, "cpu") == 0 &&
+               json_object_get(json_object_get(res, field), "averageUtilization");
+}
+
+/* v2 -> v1 (in place): the CPU utilization target is all v1 can say. */
+static void hpa_to_v1(json_t *obj)
+{
+        json_t *spec = json_object_get(obj, "spec");
+        json_t *status = json_object_get(obj, "status");
+        size_t i;
+        json_t *m;
+        json_array_foreach (json_object_get(spec, "metrics"), i, m) {
+                if (is_cpu_utilization(m, "target"))
+                        json_object_set(
+                                spec, "targetCPUUtilizationPercentage",
+                                json_object_get(
+                                        json_object_get(json_object_get(m, "resource"), "target"),
+                                        "averageUtilization"));
+        }
+        json_array_foreach (json_object_get(status, "currentMetrics"), i, m) {
+                if (is_cpu_utilization(m, "current"))
+                        json_object_set(
+                                status, "currentCPUUtilizationPercentage",
+                                json_object_get(
+                                        json_object_get(json_object_get(m, "resource"), "current"),
+                                        "averageUtilization"));
+        }
+        json_object_del(spec, "metrics");
+        json_object_del(spec, "behavior");
+        json_object_del(status, "currentMetrics");
+        json_object_del(status, "conditions");
+}
+
+/* v1 -> v2 (in place), keeping what only v2 can say (behavior, other metrics) from current. */
+static void hpa_to_v2(json_t *obj, json_t *current)
+{
+        json_object_set_new(obj, "apiVersion", json_string("autoscaling/v2"));
+        json_t *spec = json_object_get(obj, "spec");
+        json_t *cur_spec = json_object_get(current, "spec");
+        json_t *target = json_incref(json_object_get(spec, "targetCPUUtilizationPercentage"));
+        json_object_del(spec, "targetCPUUtilizationPercentage");
+        json_t *metrics = json_array();
+        if (target)
+                json_array_append_new(metrics,
+                                      json_pack("{s:s, s:{s:s, s:{s:s, s:O}}}", "type", "Resource",
+                                                "resource", "name", "cpu", "target", "type",
+                                                "Utilization", "averageUtilization", target));
+        size_t i;
+        json_t *m;
+        json_array_foreach (json_object_get(cur_spec, "metrics"), i, m) {
+                if (!is_cpu_utilization(m, "target"))
+                        json_array_append(metrics, m);
+        }
+        if (json_is_object(spec) && json_array_size(metrics))
+                json_object_set(spec, "metrics", metrics);
+        if (json_is_object(spec) && json_object_get(cur_spec, "behavior"))
+                json_object_set(spec, "behavior", json_object_get(cur_spec, "behavior"));
+        json_decref(metrics);
+        json_decref(target);
+        json_t *status = json_object_get(obj, "status");
+        json_t *cur_status = json_object_get(current, "status");
+        json_t *util = json_incref(json_object_get(status, "currentCPUUtilizationPercentage"));
+        json_object_del(status, "currentCPUUtilizationPercentage");
+        if (json_is_object(status) && util)
+                json_object_set_new(status, "currentMetrics",
+                                    json_pack("[{s:s, s:{s:s, s:{s:O}}}]", "type", "Resource",
+                                              "resource", "name", "cpu", "current",
+                                              "averageUtilization", util));
+        if (json_is_object(status) && json_object_get(cur_status, "conditions"))
+                json_object_set(status, "conditions", json_object_get(cur_status, "conditions"));
+        json_decref(util);
+}
+
 static json_t *for_output(const struct resource_type *t, json_t *obj)
 {
         json_t *c = json_deep_copy(obj);
+        if (is_hpa_v1(t))
+                hpa_to_v1(c);
         _cleanup_free_ char *av = api_version_of(t);
         json_object_set_new(c, "apiVersion", json_string(av ? av : t->version));
         json_object_set_new(c, "kind", json_string(t->kind));
@@ -629,7 +716,11 @@ static bool check_identity(struct request *r, json_t *obj, enum MHD_Result *ret)
 static bool validate(struct request *r, json_t *obj, const char *name, enum MHD_Result *ret)
 {
         json_t *causes = NULL, *warnings = NULL;
-        int v = schema_validate(r->s, r->t, obj, field_validation(r), &causes, &warnings);
+        const struct resource_type *schema_type = r->t;
+        if (is_hpa_v1(r->t) && strcmp(json_string_value(json_object_get(obj, "apiVersion")) ?: "",
+                                      "autoscaling/v2") == 0)
+                schema_type = registry_find(r->s, "autoscaling", "v2", "horizontalpodautoscalers");
+        int v = schema_validate(r->s, schema_type, obj, field_validation(r), &causes, &warnings);
         json_array_extend(r->warnings, warnings);
         json_decref(warnings);
         if (v < 0) {
@@ -693,6 +784,10 @@ static enum MHD_Result do_create(struct request *r, json_t *obj)
                         return respond_invalid(r, name, causes);
                 json_decref(causes);
         }
+        /* Status is the controllers' to write, except where the real API keeps it on create. */
+        if (r->t->status_subresource && !type_is(r->t, "", "nodes") &&
+            !type_is(r->t, "", "namespaces"))
+                json_object_del(obj, "status");
         apply_builtin_defaults(r->s, r->t, obj);
         if (!validate(r, obj, name, &ret))
                 return ret;
@@ -717,16 +812,14 @@ static enum MHD_Result do_create(struct request *r, json_t *obj)
                 json_object_set_new(meta, "generation", json_integer(1));
         else
                 json_object_del(meta, "generation");
-        /* Status is the controllers' to write, except where the real API keeps it on create. */
-        if (r->t->status_subresource && !type_is(r->t, "", "nodes") &&
-            !type_is(r->t, "", "namespaces"))
-                json_object_del(obj, "status");
         if (type_is(r->t, "", "pods"))
                 json_object_set_new(
                         obj, "status",
                         json_pack("{s:s, s:s}", "phase", "Pending", "qosClass", "BestEffort"));
         if (is_crd_kind)
                 crd_set_status(obj);
+        if (is_hpa_v1(r->t))
+                hpa_to_v2(obj, NULL);
         if (dry_run(r))
                 return respond(r, 201, for_output(r->t, obj));
         json_t *stored = json_deep_copy(obj);
@@ -753,6 +846,12 @@ static enum MHD_Result do_update(struct request *r, json_t *current, json_t *new
                          "the name of the object (%s) does not match the name on the URL (%s)",
                          name, r->name);
                 return respond_status(r, 400, "BadRequest", msg);
+        }
+        if (is_hpa_v1(r->t)) {
+                /* Validate what the client sent, then store it as v2. */
+                if (!validate(r, new_obj, r->name, &ret))
+                        return ret;
+                hpa_to_v2(new_obj, current);
         }
         const char *rv = json_string_value(json_object_get(meta, "resourceVersion"));
         if (check_rv && rv && rv[0] && strtoull(rv, NULL, 10) != meta_rv(current)) {
@@ -1015,9 +1114,22 @@ static enum MHD_Result do_delete(struct request *r, json_t *current)
         int ret = lifecycle_delete(r->s, r->t, current, opts, dry_run(r), &obj, &removed);
         if (ret < 0)
                 return respond_status(r, 500, "InternalError", "delete failed");
+        /*
+         * As kube-apiserver: a finished deletion answers with a Success Status naming the
+         * object, except for pods (ReturnDeletedObject), which answer with the last state.
+         */
+        if (removed && !type_is(r->t, "", "pods")) {
+                json_t *st = k8s_status_new(200, "", "");
+                json_object_set_new(st, "details",
+                                    json_pack("{s:s, s:s, s:s, s:s}", "name", r->name, "group",
+                                              r->t->group, "kind", r->t->plural, "uid",
+                                              meta_string(obj, "uid") ?: ""));
+                json_decref(obj);
+                return respond(r, 200, st);
+        }
         json_t *out = for_output(r->t, obj);
         json_decref(obj);
-        return respond(r, removed ? 200 : 200, out);
+        return respond(r, 200, out);
 }
 
 /* ---- list ---- */
@@ -1398,9 +1510,27 @@ static ssize_t watch_read(void *cls, uint64_t pos, char *buf, size_t max)
                         for (size_t i = ring_first_after(s, w->last_rv); i < s->ring_count; i++) {
                                 struct event *e = &s->ring[(s->ring_head + i) % cap];
                                 w->last_rv = e->rv;
-                                if (strcmp(e->storage_key, w->t->storage_key) == 0 &&
-                                    watch_matches(w, e->object))
-                                        watch_event(w, e->type, e->object);
+                                if (strcmp(e->storage_key, w->t->storage_key) != 0)
+                                        continue;
+                                /*
+                                 * Selector transitions as kube-apiserver reports them: an
+                                 * object that starts matching is ADDED, one that stops
+                                 * matching is DELETED.
+                                 */
+                                bool matches_now = watch_matches(w, e->object);
+                                bool was = e->previous && watch_matches(w, e->previous);
+                                const char *type = e->type;
+                                if (strcmp(type, "MODIFIED") == 0) {
+                                        if (matches_now && !was)
+                                                type = "ADDED";
+                                        else if (!matches_now && was)
+                                                type = "DELETED";
+                                        else if (!matches_now)
+                                                continue;
+                                } else if (!matches_now) {
+                                        continue;
+                                }
+                                watch_event(w, type, e->object);
                         }
                         if (w->pending_len)
                                 break;
@@ -1673,6 +1803,9 @@ static bool authorized(struct server *s, struct MHD_Connection *conn, const char
             strcmp(url, "/readyz") == 0 || strcmp(url, "/livez") == 0)
                 return true;
         const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+        /* kubectl never sends a bearer token over plain HTTP: --plain-http trusts loopback. */
+        if (s->options.plain_http && !auth)
+                return true;
         if (!auth || strncmp(auth, "Bearer ", 7) != 0)
                 return false;
         const char *given = auth + 7;

@@ -50,6 +50,7 @@ struct event {
         const char *type;        /* "ADDED", "MODIFIED", "DELETED" */
         const char *storage_key; /* borrowed from the resource type (never freed before exit) */
         json_t *object;
+        json_t *previous; /* the state before a MODIFIED (selector transitions), or NULL */
 };
 
 struct server_options {
@@ -88,6 +89,8 @@ struct server {
 
         char *token;
         char *url;
+        /* {token, host, ca, cert, key}: kept in --data so a restart keeps its clients' trust */
+        json_t *identity;
 };
 
 /* ---- resources.c ---- */

@@ -17,6 +17,7 @@
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -398,22 +399,46 @@ static void ensure_namespaces(struct server *s)
         }
 }
 
+/* libmicrohttpd's own messages (TLS handshake failures, ...) as debug log lines. */
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+        if (!log_enabled(LOG_LEVEL_DEBUG))
+                return;
+        char buf[512];
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+#pragma GCC diagnostic pop
+        size_t n = strlen(buf);
+        while (n > 0 && buf[n - 1] == '\n')
+                buf[--n] = '\0';
+        log_emit(LOG_LEVEL_DEBUG, json_pack("{s:s}", "detail", buf), "http server");
+}
+
 struct lifecycle_thread {
         struct server *s;
         pthread_t thread;
-        bool stop; /* under s->lock */
+        pthread_mutex_t lock;
+        pthread_cond_t stop_signal;
+        bool stop; /* under lock */
 };
 
+/*
+ * Every 100 ms, under the server lock: GC, graceful deletion, namespace
+ * termination, PDB status, and the debounced write of --data.  A fixed
+ * period (not every store change) keeps the cost independent of write rates.
+ */
 static void *lifecycle_main(void *arg)
 {
         struct lifecycle_thread *lt = arg;
         struct server *s = lt->s;
         int64_t last_save = 0;
-        pthread_mutex_lock(&s->lock);
+        pthread_mutex_lock(&lt->lock);
         while (!lt->stop) {
+                pthread_mutex_unlock(&lt->lock);
+                pthread_mutex_lock(&s->lock);
                 lifecycle_pass(s);
                 int64_t now = clock_monotonic_ms();
-                /* Persistence is debounced: at most one write per 200 ms. */
                 if (s->dirty && s->options.data_file && now - last_save >= 200) {
                         int r = db_save(s);
                         if (r < 0)
@@ -421,11 +446,14 @@ static void *lifecycle_main(void *arg)
                                          "cannot write data file");
                         last_save = now;
                 }
+                pthread_mutex_unlock(&s->lock);
+                pthread_mutex_lock(&lt->lock);
                 int64_t wake = clock_realtime_ms() + 100;
                 struct timespec ts = {.tv_sec = wake / 1000, .tv_nsec = (wake % 1000) * 1000000};
-                pthread_cond_timedwait(&s->changed, &s->lock, &ts);
+                if (!lt->stop)
+                        pthread_cond_timedwait(&lt->stop_signal, &lt->lock, &ts);
         }
-        pthread_mutex_unlock(&s->lock);
+        pthread_mutex_unlock(&lt->lock);
         return NULL;
 }
 
@@ -487,13 +515,6 @@ int main(int argc, char **argv)
         }
         ensure_namespaces(s);
 
-        unsigned char raw[24];
-        if (RAND_bytes(raw, sizeof(raw)) != 1)
-                return 1;
-        s->token = calloc(1, 2 * sizeof(raw) + 1);
-        for (size_t i = 0; s->token && i < sizeof(raw); i++)
-                sprintf(s->token + 2 * i, "%02x", raw[i]);
-
         char host[256];
         int port = 0;
         int fd = listen_socket(s->options.listen, host, sizeof(host), &port);
@@ -509,29 +530,61 @@ int main(int argc, char **argv)
                      v6 ? "[" : "", host, v6 ? "]" : "", port) < 0)
                 return 1;
 
+        /*
+         * Token and certificates: reused from --data when they were made for this host, so
+         * that clients holding the old kubeconfig keep working across a restart.
+         */
         struct tls_material tls = {0};
-        if (!s->options.plain_http && tls_generate(host, &tls) < 0) {
+        json_t *id = s->identity;
+        const char *id_host = json_string_value(json_object_get(id, "host"));
+        if (id_host && strcmp(id_host, host) == 0 &&
+            json_string_value(json_object_get(id, "token"))) {
+                s->token = strdup(json_string_value(json_object_get(id, "token")));
+                if (json_string_value(json_object_get(id, "ca"))) {
+                        tls.ca_cert_pem = strdup(json_string_value(json_object_get(id, "ca")));
+                        tls.server_cert_pem =
+                                strdup(json_string_value(json_object_get(id, "cert")) ?: "");
+                        tls.server_key_pem =
+                                strdup(json_string_value(json_object_get(id, "key")) ?: "");
+                }
+        }
+        if (!s->token) {
+                unsigned char raw[24];
+                if (RAND_bytes(raw, sizeof(raw)) != 1)
+                        return 1;
+                s->token = calloc(1, 2 * sizeof(raw) + 1);
+                for (size_t i = 0; s->token && i < sizeof(raw); i++)
+                        sprintf(s->token + 2 * i, "%02x", raw[i]);
+        }
+        if (!s->options.plain_http && !tls.ca_cert_pem && tls_generate(host, &tls) < 0) {
                 log_error("cannot generate TLS certificates");
                 return 1;
         }
+        if (!s->token)
+                return 1;
+        json_decref(s->identity);
+        s->identity =
+                json_pack("{s:s, s:s, s:s*, s:s*, s:s*}", "token", s->token, "host", host, "ca",
+                          tls.ca_cert_pem, "cert", tls.server_cert_pem, "key", tls.server_key_pem);
         unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                          MHD_USE_POLL | MHD_USE_ERROR_LOG;
         if (!s->options.plain_http)
                 flags |= MHD_USE_TLS;
         struct MHD_Daemon *daemon;
         if (s->options.plain_http)
-                daemon = MHD_start_daemon(flags, 0, NULL, NULL, http_handle, s,
-                                          MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
-                                          http_request_completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
-                                          (unsigned)4000, MHD_OPTION_CONNECTION_TIMEOUT,
-                                          (unsigned)0, MHD_OPTION_END);
+                daemon = MHD_start_daemon(
+                        flags, 0, NULL, NULL, http_handle, s, MHD_OPTION_LISTEN_SOCKET, fd,
+                        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+                        http_request_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000,
+                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
         else
                 daemon = MHD_start_daemon(
                         flags, 0, NULL, NULL, http_handle, s, MHD_OPTION_LISTEN_SOCKET, fd,
-                        MHD_OPTION_HTTPS_MEM_KEY, tls.server_key_pem, MHD_OPTION_HTTPS_MEM_CERT,
-                        tls.server_cert_pem, MHD_OPTION_NOTIFY_COMPLETED, http_request_completed,
-                        NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000,
-                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
+                        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_HTTPS_MEM_KEY,
+                        tls.server_key_pem, MHD_OPTION_HTTPS_MEM_CERT, tls.server_cert_pem,
+                        MHD_OPTION_NOTIFY_COMPLETED, http_request_completed, NULL,
+                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000, MHD_OPTION_CONNECTION_TIMEOUT,
+                        (unsigned)0, MHD_OPTION_END);
         if (!daemon) {
                 log_error("cannot start the HTTP server");
                 return 1;
@@ -544,7 +597,19 @@ int main(int argc, char **argv)
                 return 1;
         }
 
+        if (s->options.data_file) {
+                pthread_mutex_lock(&s->lock);
+                r = db_save(s);
+                pthread_mutex_unlock(&s->lock);
+                if (r < 0) {
+                        log_emit(LOG_LEVEL_ERROR, json_pack("{s:s}", "path", s->options.data_file),
+                                 "cannot write the data file");
+                        return 1;
+                }
+        }
         struct lifecycle_thread lt = {.s = s};
+        pthread_mutex_init(&lt.lock, NULL);
+        pthread_cond_init(&lt.stop_signal, NULL);
         if (pthread_create(&lt.thread, NULL, lifecycle_main, &lt) != 0)
                 return 1;
 
@@ -591,12 +656,15 @@ int main(int argc, char **argv)
 #ifdef HAVE_CONTROLLERS
         controllers_stop(controllers);
 #endif
-        pthread_mutex_lock(&s->lock);
+        pthread_mutex_lock(&lt.lock);
         lt.stop = true;
+        pthread_cond_signal(&lt.stop_signal);
+        pthread_mutex_unlock(&lt.lock);
+        pthread_join(lt.thread, NULL);
+        pthread_mutex_lock(&s->lock);
         s->shutting_down = true;
         pthread_cond_broadcast(&s->changed);
         pthread_mutex_unlock(&s->lock);
-        pthread_join(lt.thread, NULL);
         MHD_stop_daemon(daemon);
         pthread_mutex_lock(&s->lock);
         if (s->options.data_file && db_save(s) < 0)
@@ -609,6 +677,7 @@ int main(int argc, char **argv)
         free(s->openapi_v2_text);
         free(s->token);
         free(s->url);
+        json_decref(s->identity);
         free(f.pod_commands);
         tls_material_free(&tls);
         log_info("stopped");

@@ -28,6 +28,7 @@ enum field_kind {
         F_MAP_SS, /* map<string,string> */
         F_MAP_SB, /* map<string,bytes> */
         F_MAP_SM, /* map<string,message> */
+        F_INLINE, /* embedded message whose fields JSON inlines into the parent */
 };
 
 struct field {
@@ -246,6 +247,124 @@ FIELDS(scale) = {
         {3, "status", F_MSG, false, "Empty", false},
 };
 FIELDS(scale_spec) = {{1, "replicas", F_INT, false, NULL, true}};
+FIELDS(job) = {
+        {1, "metadata", F_MSG, false, "ObjectMeta", false},
+        {2, "spec", F_MSG, false, "JobSpec", false},
+        {3, "status", F_MSG, false, "Empty", false},
+};
+FIELDS(job_spec) = {
+        {1, "parallelism", F_INT, false, NULL, true},
+        {2, "completions", F_INT, false, NULL, true},
+        {3, "activeDeadlineSeconds", F_INT, false, NULL, true},
+        {4, "selector", F_MSG, false, "LabelSelector", false},
+        {5, "manualSelector", F_BOOL, false, NULL, true},
+        {6, "template", F_MSG, false, "PodTemplateSpec", false},
+        {7, "backoffLimit", F_INT, false, NULL, true},
+        {8, "ttlSecondsAfterFinished", F_INT, false, NULL, true},
+        {9, "completionMode", F_STRING, false, NULL, false},
+        {10, "suspend", F_BOOL, false, NULL, true},
+};
+FIELDS(cron_job) = {
+        {1, "metadata", F_MSG, false, "ObjectMeta", false},
+        {2, "spec", F_MSG, false, "CronJobSpec", false},
+        {3, "status", F_MSG, false, "Empty", false},
+};
+FIELDS(cron_job_spec) = {
+        {1, "schedule", F_STRING, false, NULL, false},
+        {2, "startingDeadlineSeconds", F_INT, false, NULL, true},
+        {3, "concurrencyPolicy", F_STRING, false, NULL, false},
+        {4, "suspend", F_BOOL, false, NULL, true},
+        {5, "jobTemplate", F_MSG, false, "JobTemplateSpec", false},
+        {6, "successfulJobsHistoryLimit", F_INT, false, NULL, true},
+        {7, "failedJobsHistoryLimit", F_INT, false, NULL, true},
+        {8, "timeZone", F_STRING, false, NULL, true},
+};
+FIELDS(job_template_spec) = {
+        {1, "metadata", F_MSG, false, "ObjectMeta", false},
+        {2, "spec", F_MSG, false, "JobSpec", false},
+};
+FIELDS(service_account) = {
+        {1, "metadata", F_MSG, false, "ObjectMeta", false},
+        {4, "automountServiceAccountToken", F_BOOL, false, NULL, true},
+};
+FIELDS(role) = {
+        {1, "metadata", F_MSG, false, "ObjectMeta", false},
+        {2, "rules", F_MSG, true, "PolicyRule", false},
+};
+FIELDS(policy_rule) = {
+        {1, "verbs", F_STRING, true, NULL, false},
+        {2, "apiGroups", F_STRING, true, NULL, false},
+        {3, "resources", F_STRING, true, NULL, false},
+        {4, "resourceNames", F_STRING, true, NULL, false},
+        {5, "nonResourceURLs", F_STRING, true, NULL, false},
+};
+FIELDS(role_binding) = {
+        {1, "metadata", F_MSG, false, "ObjectMeta", false},
+        {2, "subjects", F_MSG, true, "Subject", false},
+        {3, "roleRef", F_MSG, false, "RoleRef", false},
+};
+FIELDS(subject) = {
+        {1, "kind", F_STRING, false, NULL, false},
+        {2, "apiGroup", F_STRING, false, NULL, false},
+        {3, "name", F_STRING, false, NULL, false},
+        {4, "namespace", F_STRING, false, NULL, false},
+};
+FIELDS(role_ref) = {
+        {1, "apiGroup", F_STRING, false, NULL, true},
+        {2, "kind", F_STRING, false, NULL, false},
+        {3, "name", F_STRING, false, NULL, false},
+};
+FIELDS(ingress) = {
+        {1, "metadata", F_MSG, false, "ObjectMeta", false},
+        {2, "spec", F_MSG, false, "IngressSpec", false},
+        {3, "status", F_MSG, false, "Empty", false},
+};
+FIELDS(ingress_spec) = {
+        {1, "defaultBackend", F_MSG, false, "IngressBackend", false},
+        {2, "tls", F_MSG, true, "IngressTLS", false},
+        {3, "rules", F_MSG, true, "IngressRule", false},
+        {4, "ingressClassName", F_STRING, false, NULL, false},
+};
+FIELDS(ingress_tls) = {
+        {1, "hosts", F_STRING, true, NULL, false},
+        {2, "secretName", F_STRING, false, NULL, false},
+};
+FIELDS(ingress_rule) = {
+        {1, "host", F_STRING, false, NULL, false},
+        {2, "ingressRuleValue", F_INLINE, false, "IngressRuleValue", false},
+};
+FIELDS(ingress_rule_value) = {{1, "http", F_MSG, false, "HTTPIngressRuleValue", false}};
+FIELDS(http_ingress_rule_value) = {{1, "paths", F_MSG, true, "HTTPIngressPath", false}};
+FIELDS(http_ingress_path) = {
+        {1, "path", F_STRING, false, NULL, false},
+        {2, "backend", F_MSG, false, "IngressBackend", false},
+        {3, "pathType", F_STRING, false, NULL, false},
+};
+FIELDS(ingress_backend) = {{4, "service", F_MSG, false, "IngressServiceBackend", false}};
+FIELDS(ingress_service_backend) = {
+        {1, "name", F_STRING, false, NULL, false},
+        {2, "port", F_MSG, false, "ServiceBackendPort", false},
+};
+FIELDS(service_backend_port) = {
+        {1, "name", F_STRING, false, NULL, false},
+        {2, "number", F_INT, false, NULL, false},
+};
+FIELDS(hpa_v1) = {
+        {1, "metadata", F_MSG, false, "ObjectMeta", false},
+        {2, "spec", F_MSG, false, "HorizontalPodAutoscalerSpecV1", false},
+        {3, "status", F_MSG, false, "Empty", false},
+};
+FIELDS(hpa_v1_spec) = {
+        {1, "scaleTargetRef", F_MSG, false, "CrossVersionObjectReference", false},
+        {2, "minReplicas", F_INT, false, NULL, true},
+        {3, "maxReplicas", F_INT, false, NULL, true},
+        {4, "targetCPUUtilizationPercentage", F_INT, false, NULL, true},
+};
+FIELDS(cross_version_object_reference) = {
+        {1, "kind", F_STRING, false, NULL, false},
+        {2, "name", F_STRING, false, NULL, false},
+        {3, "apiVersion", F_STRING, false, NULL, false},
+};
 FIELDS(empty) = {{0, "", F_STRING, false, NULL, false}};
 
 #define MSG(n, f)                           \
@@ -292,6 +411,32 @@ static const struct message messages[] = {
         MSG("PodDisruptionBudgetSpec", pdb_spec),
         MSG("Scale", scale),
         MSG("ScaleSpec", scale_spec),
+        MSG("Job", job),
+        MSG("JobSpec", job_spec),
+        MSG("CronJob", cron_job),
+        MSG("CronJobSpec", cron_job_spec),
+        MSG("JobTemplateSpec", job_template_spec),
+        MSG("ServiceAccount", service_account),
+        MSG("Role", role),
+        MSG("ClusterRole", role),
+        MSG("PolicyRule", policy_rule),
+        MSG("RoleBinding", role_binding),
+        MSG("ClusterRoleBinding", role_binding),
+        MSG("Subject", subject),
+        MSG("RoleRef", role_ref),
+        MSG("Ingress", ingress),
+        MSG("IngressSpec", ingress_spec),
+        MSG("IngressTLS", ingress_tls),
+        MSG("IngressRule", ingress_rule),
+        MSG("IngressRuleValue", ingress_rule_value),
+        MSG("HTTPIngressRuleValue", http_ingress_rule_value),
+        MSG("HTTPIngressPath", http_ingress_path),
+        MSG("IngressBackend", ingress_backend),
+        MSG("IngressServiceBackend", ingress_service_backend),
+        MSG("ServiceBackendPort", service_backend_port),
+        MSG("HorizontalPodAutoscaler", hpa_v1),
+        MSG("HorizontalPodAutoscalerSpecV1", hpa_v1_spec),
+        MSG("CrossVersionObjectReference", cross_version_object_reference),
         {"Empty", empty, 0, S_NONE},
 };
 
@@ -514,6 +659,13 @@ static json_t *decode_message(const unsigned char *data, size_t len, const struc
                                         }
                                 }
                                 break;
+                        }
+                        case F_INLINE: {
+                                json_t *inner = decode_message(p, n, message_by_name(f->message),
+                                                               depth + 1);
+                                json_object_update(obj, inner);
+                                json_decref(inner);
+                                continue;
                         }
                         case F_MAP_SS:
                         case F_MAP_SB:

@@ -43,6 +43,9 @@ static const struct builtin builtins[] = {
          false, true},
         {"autoscaling", "v2", "horizontalpodautoscalers", "horizontalpodautoscaler",
          "HorizontalPodAutoscaler", true, "hpa", "all", true, false, false, false},
+        /* Served from the same objects, converted (CPU utilization only). */
+        {"autoscaling", "v1", "horizontalpodautoscalers", "horizontalpodautoscaler",
+         "HorizontalPodAutoscaler", true, "hpa", "all", true, false, false, false},
         {"batch", "v1", "jobs", "job", "Job", true, "", "all", true, false, false, true},
         {"batch", "v1", "cronjobs", "cronjob", "CronJob", true, "cj", "all", true, false, false,
          true},

@@ -28,8 +28,10 @@ int db_init(struct server *s)
 
 void db_free(struct server *s)
 {
-        for (size_t i = 0; i < s->ring_count; i++)
+        for (size_t i = 0; i < s->ring_count; i++) {
                 json_decref(s->ring[(s->ring_head + i) % s->options.watch_window].object);
+                json_decref(s->ring[(s->ring_head + i) % s->options.watch_window].previous);
+        }
         free(s->ring);
         s->ring = NULL;
         s->ring_count = 0;
@@ -63,7 +65,8 @@ json_t *db_get(struct server *s, const struct resource_type *t, const char *ns, 
         return json_object_get(json_object_get(s->buckets, t->storage_key), key);
 }
 
-static void push_event(struct server *s, const char *type, const char *storage_key, json_t *obj)
+static void push_event(struct server *s, const char *type, const char *storage_key, json_t *obj,
+                       json_t *previous)
 {
         size_t cap = s->options.watch_window;
         if (s->ring_count == cap) {
@@ -71,6 +74,7 @@ static void push_event(struct server *s, const char *type, const char *storage_k
                 struct event *old = &s->ring[s->ring_head];
                 s->first_rv = old->rv;
                 json_decref(old->object);
+                json_decref(old->previous);
                 s->ring_head = (s->ring_head + 1) % cap;
                 s->ring_count--;
         }
@@ -79,6 +83,7 @@ static void push_event(struct server *s, const char *type, const char *storage_k
         e->type = type;
         e->storage_key = storage_key;
         e->object = json_incref(obj);
+        e->previous = json_incref(previous);
         s->ring_count++;
         s->dirty = true;
         pthread_cond_broadcast(&s->changed);
@@ -108,8 +113,11 @@ void db_put(struct server *s, const struct resource_type *t, json_t *obj, bool a
         }
         s->rv++;
         set_rv(obj, s->rv);
-        json_object_set_new(db_bucket(s, t->storage_key), key, obj);
-        push_event(s, added ? "ADDED" : "MODIFIED", t->storage_key, obj);
+        json_t *bucket = db_bucket(s, t->storage_key);
+        json_t *previous = json_incref(json_object_get(bucket, key));
+        json_object_set_new(bucket, key, obj);
+        push_event(s, added ? "ADDED" : "MODIFIED", t->storage_key, obj, previous);
+        json_decref(previous);
 }
 
 void db_remove(struct server *s, const struct resource_type *t, const char *ns, const char *name)
@@ -124,7 +132,7 @@ void db_remove(struct server *s, const struct resource_type *t, const char *ns, 
         s->rv++;
         set_rv(last, s->rv);
         json_object_del(bucket, key);
-        push_event(s, "DELETED", t->storage_key, last);
+        push_event(s, "DELETED", t->storage_key, last, NULL);
         json_decref(last);
 }
 
@@ -172,6 +180,8 @@ int db_load(struct server *s)
         s->buckets = json_incref(buckets);
         s->rv = (uint64_t)rv;
         s->first_rv = s->rv;
+        json_decref(s->identity);
+        s->identity = json_incref(json_object_get(doc, "identity"));
         /* CRDs must be served again before their objects are read. */
         const char *k;
         json_t *crd;
@@ -191,8 +201,9 @@ int db_save(struct server *s)
         _cleanup_free_ char *tmp = NULL;
         if (asprintf(&tmp, "%s.tmp", s->options.data_file) < 0)
                 return -ENOMEM;
-        _cleanup_json_ json_t *doc = json_pack("{s:I, s:O}", "resourceVersion", (json_int_t)s->rv,
-                                               "buckets", s->buckets);
+        _cleanup_json_ json_t *doc =
+                json_pack("{s:I, s:O, s:O*}", "resourceVersion", (json_int_t)s->rv, "buckets",
+                          s->buckets, "identity", s->identity);
         if (!doc)
                 return -ENOMEM;
         /* Temp file + fsync + rename: a crash leaves either the old or the new file. */

@@ -539,6 +539,119 @@ static json_t *default_cells(json_t *o)
                          age_of(str(o, "metadata.creationTimestamp", NULL)));
 }
 
+static const struct column job_cols[] = {
+        COLF("Name", "string", "name"), COL("Status", "string"),   COL("Completions", "string"),
+        COL("Duration", "string"),      COL("Age", "string"),      WIDE("Containers", "string"),
+        WIDE("Images", "string"),       WIDE("Selector", "string")};
+
+static json_t *job_cells(json_t *o)
+{
+        const char *status = "Running";
+        size_t i;
+        json_t *c;
+        json_array_foreach (get(o, "status.conditions"), i, c) {
+                const char *type = str(c, "type", "");
+                if (strcmp(str(c, "status", ""), "True") != 0)
+                        continue;
+                if (strcmp(type, "Complete") == 0)
+                        status = "Complete";
+                else if (strcmp(type, "Failed") == 0)
+                        status = "Failed";
+                else if (strcmp(type, "Suspended") == 0)
+                        status = "Suspended";
+        }
+        char completions[64], duration[32] = "";
+        json_t *want = get(o, "spec.completions");
+        snprintf(completions, sizeof(completions), "%lld/%lld", num(o, "status.succeeded"),
+                 want ? (long long)json_integer_value(want) : 1LL);
+        time_t start, end;
+        if (clock_parse_rfc3339(str(o, "status.startTime", ""), &start) == 0) {
+                if (clock_parse_rfc3339(str(o, "status.completionTime", ""), &end) < 0)
+                        end = time(NULL);
+                format_age((int64_t)(end - start), duration, sizeof(duration));
+        }
+        return json_pack("[s, s, s, s, o, o, o, o]", str(o, "metadata.name", ""), status,
+                         completions, duration, age_of(str(o, "metadata.creationTimestamp", NULL)),
+                         joined(get(o, "spec.template.spec.containers"), "name"),
+                         joined(get(o, "spec.template.spec.containers"), "image"),
+                         selector_text(get(o, "spec.selector")));
+}
+
+static const struct column cronjob_cols[] = {COLF("Name", "string", "name"),
+                                             COL("Schedule", "string"),
+                                             COL("Timezone", "string"),
+                                             COL("Suspend", "boolean"),
+                                             COL("Active", "integer"),
+                                             COL("Last Schedule", "string"),
+                                             COL("Age", "string")};
+
+static json_t *cronjob_cells(json_t *o)
+{
+        const char *last = str(o, "status.lastScheduleTime", NULL);
+        return json_pack("[s, s, o, b, I, o, o]", str(o, "metadata.name", ""),
+                         str(o, "spec.schedule", ""), str_or_none(str(o, "spec.timeZone", NULL)),
+                         json_is_true(get(o, "spec.suspend")),
+                         (json_int_t)json_array_size(get(o, "status.active")),
+                         last ? age_of(last) : json_string("<none>"),
+                         age_of(str(o, "metadata.creationTimestamp", NULL)));
+}
+
+static const struct column sts_cols[] = {COLF("Name", "string", "name"), COL("Ready", "string"),
+                                         COL("Age", "string"), WIDE("Containers", "string"),
+                                         WIDE("Images", "string")};
+
+static json_t *sts_cells(json_t *o)
+{
+        char ready[64];
+        snprintf(ready, sizeof(ready), "%lld/%lld", num(o, "status.readyReplicas"),
+                 num(o, "spec.replicas"));
+        return json_pack("[s, s, o, o, o]", str(o, "metadata.name", ""), ready,
+                         age_of(str(o, "metadata.creationTimestamp", NULL)),
+                         joined(get(o, "spec.template.spec.containers"), "name"),
+                         joined(get(o, "spec.template.spec.containers"), "image"));
+}
+
+static const struct column sa_cols[] = {COLF("Name", "string", "name"), COL("Secrets", "string"),
+                                        COL("Age", "string")};
+
+static json_t *sa_cells(json_t *o)
+{
+        return json_pack("[s, I, o]", str(o, "metadata.name", ""),
+                         (json_int_t)json_array_size(get(o, "secrets")),
+                         age_of(str(o, "metadata.creationTimestamp", NULL)));
+}
+
+static const struct column rb_cols[] = {
+        COLF("Name", "string", "name"), COL("Role", "string"),
+        COL("Age", "string"),           WIDE("Users", "string"),
+        WIDE("Groups", "string"),       WIDE("ServiceAccounts", "string")};
+
+static json_t *rb_cells(json_t *o)
+{
+        char role[300];
+        snprintf(role, sizeof(role), "%s/%s", str(o, "roleRef.kind", ""),
+                 str(o, "roleRef.name", ""));
+        char users[512] = "", groups[512] = "", sas[512] = "";
+        size_t i;
+        json_t *sub;
+        json_array_foreach (get(o, "subjects"), i, sub) {
+                const char *kind = str(sub, "kind", "");
+                char *buf = strcmp(kind, "User") == 0    ? users
+                            : strcmp(kind, "Group") == 0 ? groups
+                                                         : sas;
+                char one[300];
+                if (buf == sas)
+                        snprintf(one, sizeof(one), "%s%s/%s", buf[0] ? ", " : "",
+                                 str(sub, "namespace", ""), str(sub, "name", ""));
+                else
+                        snprintf(one, sizeof(one), "%s%s", buf[0] ? ", " : "",
+                                 str(sub, "name", ""));
+                strncat(buf, one, 511 - strlen(buf));
+        }
+        return json_pack("[s, s, o, s, s, s]", str(o, "metadata.name", ""), role,
+                         age_of(str(o, "metadata.creationTimestamp", NULL)), users, groups, sas);
+}
+
 struct printer {
         const char *group, *plural;
         const struct column *cols;
@@ -568,6 +681,14 @@ static const struct printer printers[] = {
         PRINTER("policy", "poddisruptionbudgets", pdb_cols, pdb_cells),
         PRINTER("coordination.k8s.io", "leases", lease_cols, lease_cells),
         PRINTER("apiextensions.k8s.io", "customresourcedefinitions", crd_cols, crd_cells),
+        PRINTER("batch", "jobs", job_cols, job_cells),
+        PRINTER("batch", "cronjobs", cronjob_cols, cronjob_cells),
+        PRINTER("apps", "statefulsets", sts_cols, sts_cells),
+        PRINTER("", "serviceaccounts", sa_cols, sa_cells),
+        PRINTER("rbac.authorization.k8s.io", "rolebindings", rb_cols, rb_cells),
+        PRINTER("rbac.authorization.k8s.io", "clusterrolebindings", rb_cols, rb_cells),
+        PRINTER("rbac.authorization.k8s.io", "roles", crd_cols, crd_cells),
+        PRINTER("rbac.authorization.k8s.io", "clusterroles", crd_cols, crd_cells),
 };
 
 /* A JSONPath subset for printer columns: .a.b, .a[0].b, .a[?(@.type=="Ready")].status */

@@ -65,6 +65,17 @@ def test_auth():
     expect(code == 200 and {"default", "kube-system"} <= {i["metadata"]["name"] for i in body["items"]})
 
 
+def test_plain_http():
+    fk = Fakekube(EXE, "--no-controllers", "--plain-http")
+    try:
+        expect(fk.url.startswith("http://") and "certificate-authority-data" not in open(fk.kubeconfig).read())
+        expect(fk.get("/api/v1/namespaces")[0] == 200)
+        expect(fk.get("/api/v1/namespaces", token=None)[0] == 200, "kubectl sends no token over HTTP")
+        expect(fk.get("/api/v1/namespaces", token="wrong")[0] == 401)
+    finally:
+        expect(fk.stop() == 0)
+
+
 def test_discovery():
     code, body, _ = FK.get("/api")
     expect(code == 200 and body["versions"] == ["v1"])
@@ -327,6 +338,16 @@ def test_watch_resume():
     expect(time.monotonic() - t0 < 5, "timeoutSeconds=1 ended after %.1fs" % (time.monotonic() - t0))
     w.close()
     del more
+    # Selector transitions: leaving the selector is DELETED, entering it ADDED.
+    code, body, _ = FK.get(NS + "/configmaps")
+    w = FK.watch(NS + "/configmaps?watch=1&labelSelector=w%%3D1&resourceVersion=%s" % body["metadata"]["resourceVersion"])
+    FK.patch(NS + "/configmaps/w-b", {"metadata": {"labels": {"w": "2"}}})
+    FK.post(NS + "/configmaps", cm("w-c", labels={"w": "2"}))
+    FK.patch(NS + "/configmaps/w-c", {"metadata": {"labels": {"w": "1"}}})
+    events = collect(w, 2)
+    w.close()
+    got = [(e["type"], e["object"]["metadata"]["name"]) for e in events]
+    expect(got == [("DELETED", "w-b"), ("ADDED", "w-c")], got)
 
 
 def test_watch_gone_and_bookmarks():
@@ -532,6 +553,24 @@ def test_crd():
     wait_for("CRD API gone", lambda: FK.get(base)[0] == 404)
 
 
+def test_hpa_versions():
+    v1 = "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers"
+    v2 = "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers"
+    code, body, _ = FK.post(v1, {"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler",
+                                 "metadata": {"name": "h"}, "spec": {
+                                     "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "gen"},
+                                     "minReplicas": 1, "maxReplicas": 4, "targetCPUUtilizationPercentage": 60}})
+    expect(code == 201 and body["apiVersion"] == "autoscaling/v1" and body["spec"]["targetCPUUtilizationPercentage"] == 60, body)
+    code, h2, _ = FK.get(v2 + "/h")
+    expect(h2["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 60, h2)
+    FK.patch(v2 + "/h", {"spec": {"behavior": {"scaleDown": {"stabilizationWindowSeconds": 30}}}})
+    code, h1, _ = FK.patch(v1 + "/h", {"spec": {"targetCPUUtilizationPercentage": 75}})
+    expect(code == 200 and h1["spec"]["targetCPUUtilizationPercentage"] == 75, h1)
+    code, h2, _ = FK.get(v2 + "/h")
+    expect(h2["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 75, h2)
+    expect(h2["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 30, "v1 writes keep v2-only fields")
+
+
 def test_tables_builtin():
     FK.post(NS + "/pods", pod("tab", labels={"t": "1"}))
     code, table, _ = FK.get(NS + "/pods?labelSelector=t%3D1",
@@ -625,6 +664,7 @@ def test_persistence():
             "apiVersion": "example.com/v1", "kind": "Gizmo", "metadata": {"name": "g"}, "spec": {"size": 1}})
         expect(code == 201, g)
         last = rv(g)
+        token, ca = fk.token, open(fk.ca_file, "rb").read()
     finally:
         expect(fk.stop(cleanup=False) == 0, "clean exit on SIGTERM")
     expect(os.path.exists(data))
@@ -636,6 +676,8 @@ def test_persistence():
         expect(code == 200 and g2["spec"]["size"] == 1, g2)
         _, n, _ = fk.post(NS + "/configmaps", cm("after"))
         expect(rv(n) > last, (rv(n), last))
+        # The same token and CA: clients holding the old kubeconfig keep working.
+        expect(fk.token == token and open(fk.ca_file, "rb").read() == ca, "identity kept across restart")
     finally:
         fk.stop()
 
@@ -647,6 +689,7 @@ def main():
         rc = run_tests([
             ("cli_flags", test_cli_flags),
             ("auth", test_auth),
+            ("plain_http", test_plain_http),
             ("discovery", test_discovery),
             ("create_get_conflict", test_create_get_conflict),
             ("generation_status_scale", test_generation),
@@ -660,6 +703,7 @@ def main():
             ("garbage_collection", test_garbage_collection),
             ("pods_graceful_eviction_pdb", test_pods_graceful_delete_and_eviction),
             ("crd", test_crd),
+            ("hpa_v1_v2", test_hpa_versions),
             ("tables_builtin", test_tables_builtin),
             ("namespaces_collections", test_namespaces_and_collections),
             ("many_watchers", test_many_watchers),

@@ -127,6 +127,10 @@ def test_deployment_rollout_scale():
     k("wait", "--for=condition=Available", "deployment/web", "--timeout=30s")
     out = k("get", "rs", "-l", "app=web", "-o", "jsonpath={range .items[*]}{.spec.replicas} {end}").stdout
     expect(sorted(out.split()) == ["0", "4"], out)
+    k("autoscale", "deployment", "web", "--min=2", "--max=5", "--cpu-percent=60")
+    out = k("get", "hpa", "web").stdout
+    expect(header(out) == ["NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "AGE"], out)
+    expect(re.search(r"^web\s+Deployment/web\s+cpu: \S+/60%\s+2\s+5\s", out.splitlines()[1]), out)
 
 
 def names(kind, selector):

@@ -76,8 +76,8 @@ static json_t *node_conditions(const json_t *old, bool ready, const char *now_te
 static json_t *node_status(const char *name, const char *cpu, const char *memory, const json_t *old,
                            bool ready, const char *now_text)
 {
-        json_t *resources = json_pack("{ss ss ss ss}", "cpu", cpu, "memory", memory, "pods", "110",
-                                      "ephemeral-storage", "100Gi");
+        _cleanup_json_ json_t *resources = json_pack("{ss ss ss ss}", "cpu", cpu, "memory", memory,
+                                                     "pods", "110", "ephemeral-storage", "100Gi");
         return json_pack("{sO sO so s[{ss ss} {ss ss}] s{ss ss ss ss ss ss ss ss ss ss} s{s{si}}}",
                          "capacity", resources, "allocatable", resources, "conditions",
                          node_conditions(old, ready, now_text), "addresses", "type", "InternalIP",

@@ -129,7 +129,8 @@ static void test_hpa_default_scale_up_rate(void **state)
         struct hpa_behavior b;
         struct hpa_history h = {0};
         struct hpa_decision d;
-        assert_int_equal(hpa_behavior_parse(json_object(), &b), 0);
+        _cleanup_json_ json_t *empty = json_object();
+        assert_int_equal(hpa_behavior_parse(empty, &b), 0);
         hpa_normalize(&h, &b, 1, 10, 1, 20, 1000000, &d);
         assert_int_equal(d.desired, 5);
         assert_true(d.limited);

@@ -52,6 +52,10 @@ class Fakekube:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        # A clean stop exits 0 (a sanitizer build exits non-zero on leaks or errors).
+        if self.proc.returncode != 0:
+            print("FAIL fakekube exited with %d on SIGTERM" % self.proc.returncode, flush=True)
+            FAILURES.append("fakekube exit status")
 
     def kubectl(self, *args, check=True, stdin=None):
         r = subprocess.run([KUBECTL, "--kubeconfig", self.kubeconfig] + list(args), input=stdin,
