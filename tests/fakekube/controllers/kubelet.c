@@ -581,6 +581,11 @@ static struct process_pod *track_pod(struct kubelet *k, const json_t *pod, int64
         const json_t *containers = json_object_get(json_object_get(pod, "spec"), "containers");
         p->n_containers = json_array_size(containers);
         p->containers = calloc(p->n_containers ? p->n_containers : 1, sizeof(*p->containers));
+        /* After a fakekube restart (--data) a pod keeps the IP its status already shows. */
+        const char *old_ip =
+                json_string_value(json_object_get(json_object_get(pod, "status"), "podIP"));
+        if (old_ip)
+                pod_ip_reserve(k->c, old_ip, p->uid);
         if (!p->containers || pod_ip_allocate(k->c, p->uid, p->ip, sizeof(p->ip)) < 0 ||
             make_dirs(p->dir) < 0) {
                 process_pod_free(p);
@@ -613,6 +618,8 @@ static bool probe_once(struct kubelet *k, const char *ip, const struct http_prob
         curl_easy_setopt(k->probe, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(k->probe, CURLOPT_TIMEOUT_MS, (long)probe->timeout_ms);
         curl_easy_setopt(k->probe, CURLOPT_NOBODY, 0L);
+        if (probe->tcp)
+                curl_easy_setopt(k->probe, CURLOPT_CONNECT_ONLY, 1L);
         curl_easy_setopt(k->probe, CURLOPT_WRITEFUNCTION, NULL);
         FILE *sink = fopen("/dev/null", "w");
         if (sink)
@@ -625,7 +632,7 @@ static bool probe_once(struct kubelet *k, const char *ip, const struct http_prob
         curl_slist_free_all(headers);
         if (sink)
                 fclose(sink);
-        return cc == CURLE_OK && status >= 200 && status < 400;
+        return cc == CURLE_OK && (probe->tcp || (status >= 200 && status < 400));
 }
 
 static void run_probes(struct kubelet *k, struct process_pod *p, int64_t mono_ms)

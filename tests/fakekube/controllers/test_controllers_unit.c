@@ -487,6 +487,11 @@ static void test_probe_parse(void **state)
         assert_int_equal(p.initial_delay_ms, 3000);
         assert_int_equal(p.failure_threshold, 1);
         assert_int_equal(p.timeout_ms, 1000);
+        assert_false(p.tcp);
+        _cleanup_json_ json_t *tcp = parse("{\"tcpSocket\":{\"port\":\"http\"}}");
+        assert_int_equal(probe_parse(tcp, container, &p), 0);
+        assert_true(p.tcp);
+        assert_int_equal(p.port, 8080);
         assert_int_equal(probe_parse(unknown, container, &p), -EINVAL);
         assert_int_equal(probe_parse(exec_probe, container, &p), -EINVAL);
 }
