@@ -1,0 +1,685 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * fakekube: a Kubernetes API server stand-in for tests (see README.md).
+ * main() parses flags, generates TLS material and a token, writes the
+ * kubeconfig, serves the API, runs the lifecycle thread (GC, graceful
+ * deletion, PDB status, persistence) and the simulated controllers, and
+ * stops cleanly on SIGTERM/SIGINT.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "clock.h"
+#include "duration.h"
+#include "fakekube.h"
+#include "log.h"
+#include "macros.h"
+#include "tls.h"
+#ifdef HAVE_CONTROLLERS
+#include "controllers.h"
+#endif
+
+#ifndef FAKEKUBE_DEFAULT_OPENAPI
+#define FAKEKUBE_DEFAULT_OPENAPI "swagger-1.36.json"
+#endif
+
+struct flags {
+        struct server_options server;
+        const char *log_level;
+        int64_t sync_period_ms;
+        int64_t pod_ready_delay_ms;
+        int64_t node_boot_delay_ms;
+        bool process_pods;
+        const char **pod_commands; /* NULL-terminated */
+        size_t n_pod_commands;
+        int nodes;
+        const char *libvirt_uri;
+        bool no_deployments, no_hpa, no_nodes, no_controllers;
+};
+
+static void usage(FILE *f)
+{
+        fprintf(f,
+                "Usage: fakekube --listen HOST:PORT --kubeconfig-out PATH [options]\n"
+                "\n"
+                "A Kubernetes API server stand-in for tests (HTTPS + bearer token by default).\n"
+                "\n"
+                "  --listen HOST:PORT        address to serve on (PORT 0 picks a free port)\n"
+                "  --kubeconfig-out PATH     write a kubeconfig for kubectl/the operator here\n"
+                "                            (the CA is also written to PATH.ca.crt)\n"
+                "  --data FILE               persist objects to FILE across restarts\n"
+                "  --openapi FILE            Kubernetes OpenAPI v2 document (default: the\n"
+                "                            repository's shared/kubernetes/swagger-1.36.json)\n"
+                "  --watch-window N          watch events retained for resume (default 10000)\n"
+                "  --bookmark-interval DUR   BOOKMARK period for watches that allow them (default "
+                "10s)\n"
+                "  --plain-http              serve plain HTTP instead of HTTPS\n"
+                "  --log-level LEVEL         debug|info|warn|error (default info)\n"
+                "Controllers:\n"
+                "  --sync-period DURATION    HPA sync period (default 15s)\n"
+                "  --pods virtual|process    pod simulation (default virtual)\n"
+                "  --pod-command IMAGE=PATH  binary to run for IMAGE (process pods; repeatable)\n"
+                "  --pod-ready-delay DUR     virtual pods turn Ready after this (default 1s)\n"
+                "  --nodes N                 static Ready nodes node-1..N (default 1)\n"
+                "  --libvirt-uri URI         add one Node per TripDeal libvirt domain\n"
+                "  --node-boot-delay DUR     libvirt domain running -> Node Ready (default 5s)\n"
+                "  --no-deployments          no Deployment/ReplicaSet controller\n"
+                "  --no-hpa                  no HPA controller\n"
+                "  --no-nodes                no node lifecycle, scheduling or eviction\n"
+                "  --no-controllers          no simulated controllers at all\n"
+                "  --help                    show this help\n");
+}
+
+static _Noreturn _printf_(1, 0) void bad_usage(const char *fmt, const char *arg)
+{
+        fprintf(stderr, "fakekube: ");
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+        fprintf(stderr, fmt, arg ? arg : "");
+#pragma GCC diagnostic pop
+        fprintf(stderr, " (see --help)\n");
+        exit(2);
+}
+
+static int64_t parse_duration_flag(const char *name, const char *value)
+{
+        int64_t ms;
+        if (duration_parse_ms(value, &ms) < 0)
+                bad_usage("invalid duration for --%s", name);
+        return ms;
+}
+
+static long parse_int_flag(const char *name, const char *value, long min)
+{
+        char *end;
+        errno = 0;
+        long v = strtol(value, &end, 10);
+        if (errno || *end || end == value || v < min)
+                bad_usage("invalid number for --%s", name);
+        return v;
+}
+
+enum {
+        OPT_LISTEN = 1000,
+        OPT_KUBECONFIG,
+        OPT_DATA,
+        OPT_OPENAPI,
+        OPT_WATCH_WINDOW,
+        OPT_BOOKMARK,
+        OPT_PLAIN,
+        OPT_LOG_LEVEL,
+        OPT_SYNC,
+        OPT_PODS,
+        OPT_POD_COMMAND,
+        OPT_POD_READY,
+        OPT_NODES,
+        OPT_LIBVIRT,
+        OPT_NODE_BOOT,
+        OPT_NO_DEPLOYMENTS,
+        OPT_NO_HPA,
+        OPT_NO_NODES,
+        OPT_NO_CONTROLLERS,
+        OPT_HELP,
+};
+
+static void parse_flags(int argc, char **argv, struct flags *f)
+{
+        static const struct option options[] = {
+                {"listen", required_argument, NULL, OPT_LISTEN},
+                {"kubeconfig-out", required_argument, NULL, OPT_KUBECONFIG},
+                {"data", required_argument, NULL, OPT_DATA},
+                {"openapi", required_argument, NULL, OPT_OPENAPI},
+                {"watch-window", required_argument, NULL, OPT_WATCH_WINDOW},
+                {"bookmark-interval", required_argument, NULL, OPT_BOOKMARK},
+                {"plain-http", no_argument, NULL, OPT_PLAIN},
+                {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+                {"sync-period", required_argument, NULL, OPT_SYNC},
+                {"pods", required_argument, NULL, OPT_PODS},
+                {"pod-command", required_argument, NULL, OPT_POD_COMMAND},
+                {"pod-ready-delay", required_argument, NULL, OPT_POD_READY},
+                {"nodes", required_argument, NULL, OPT_NODES},
+                {"libvirt-uri", required_argument, NULL, OPT_LIBVIRT},
+                {"node-boot-delay", required_argument, NULL, OPT_NODE_BOOT},
+                {"no-deployments", no_argument, NULL, OPT_NO_DEPLOYMENTS},
+                {"no-hpa", no_argument, NULL, OPT_NO_HPA},
+                {"no-nodes", no_argument, NULL, OPT_NO_NODES},
+                {"no-controllers", no_argument, NULL, OPT_NO_CONTROLLERS},
+                {"help", no_argument, NULL, OPT_HELP},
+                {0},
+        };
+        opterr = 0;
+        int c;
+        while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+                switch (c) {
+                case OPT_LISTEN:
+                        f->server.listen = optarg;
+                        break;
+                case OPT_KUBECONFIG:
+                        f->server.kubeconfig_out = optarg;
+                        break;
+                case OPT_DATA:
+                        f->server.data_file = optarg;
+                        break;
+                case OPT_OPENAPI:
+                        f->server.openapi_file = optarg;
+                        break;
+                case OPT_WATCH_WINDOW:
+                        f->server.watch_window = (size_t)parse_int_flag("watch-window", optarg, 1);
+                        break;
+                case OPT_BOOKMARK:
+                        f->server.bookmark_interval_ms =
+                                parse_duration_flag("bookmark-interval", optarg);
+                        if (f->server.bookmark_interval_ms <= 0)
+                                bad_usage("--bookmark-interval must be positive%s", "");
+                        break;
+                case OPT_PLAIN:
+                        f->server.plain_http = true;
+                        break;
+                case OPT_LOG_LEVEL:
+                        f->log_level = optarg;
+                        break;
+                case OPT_SYNC:
+                        f->sync_period_ms = parse_duration_flag("sync-period", optarg);
+                        break;
+                case OPT_PODS:
+                        if (strcmp(optarg, "virtual") == 0)
+                                f->process_pods = false;
+                        else if (strcmp(optarg, "process") == 0)
+                                f->process_pods = true;
+                        else
+                                bad_usage("--pods must be virtual or process, not \"%s\"", optarg);
+                        break;
+                case OPT_POD_COMMAND: {
+                        if (!strchr(optarg, '=') || optarg[0] == '=')
+                                bad_usage("--pod-command needs IMAGE=PATH, not \"%s\"", optarg);
+                        const char **n =
+                                realloc(f->pod_commands, (f->n_pod_commands + 2) * sizeof(*n));
+                        if (!n)
+                                exit(1);
+                        f->pod_commands = n;
+                        f->pod_commands[f->n_pod_commands++] = optarg;
+                        f->pod_commands[f->n_pod_commands] = NULL;
+                        break;
+                }
+                case OPT_POD_READY:
+                        f->pod_ready_delay_ms = parse_duration_flag("pod-ready-delay", optarg);
+                        break;
+                case OPT_NODES:
+                        f->nodes = (int)parse_int_flag("nodes", optarg, 0);
+                        break;
+                case OPT_LIBVIRT:
+                        f->libvirt_uri = optarg;
+                        break;
+                case OPT_NODE_BOOT:
+                        f->node_boot_delay_ms = parse_duration_flag("node-boot-delay", optarg);
+                        break;
+                case OPT_NO_DEPLOYMENTS:
+                        f->no_deployments = true;
+                        break;
+                case OPT_NO_HPA:
+                        f->no_hpa = true;
+                        break;
+                case OPT_NO_NODES:
+                        f->no_nodes = true;
+                        break;
+                case OPT_NO_CONTROLLERS:
+                        f->no_controllers = true;
+                        break;
+                case OPT_HELP:
+                        usage(stdout);
+                        exit(0);
+                case ':':
+                        bad_usage("option %s needs a value", argv[optind - 1]);
+                default:
+                        bad_usage("unknown option %s", argv[optind - 1]);
+                }
+        }
+        if (optind < argc)
+                bad_usage("unexpected argument \"%s\"", argv[optind]);
+        if (!f->server.listen)
+                bad_usage("--listen HOST:PORT is required%s", "");
+        if (!f->server.kubeconfig_out)
+                bad_usage("--kubeconfig-out PATH is required%s", "");
+}
+
+/* "127.0.0.1:8443" -> bound listening socket; *ret_port gets the real port. */
+static int listen_socket(const char *address, char *host, size_t host_size, int *ret_port)
+{
+        const char *colon = strrchr(address, ':');
+        if (!colon)
+                return -EINVAL;
+        size_t hl = (size_t)(colon - address);
+        const char *h = address;
+        if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+                h++;
+                hl -= 2;
+        }
+        if (hl >= host_size)
+                return -EINVAL;
+        memcpy(host, h, hl);
+        host[hl] = '\0';
+        if (strcmp(host, "localhost") == 0 || host[0] == '\0')
+                snprintf(host, host_size, "127.0.0.1");
+        char *end;
+        long port = strtol(colon + 1, &end, 10);
+        if (*end || port < 0 || port > 65535)
+                return -EINVAL;
+        struct sockaddr_storage ss = {0};
+        socklen_t len;
+        int family;
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+        if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+                family = a4->sin_family = AF_INET;
+                a4->sin_port = htons((uint16_t)port);
+                len = sizeof(*a4);
+        } else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+                family = a6->sin6_family = AF_INET6;
+                a6->sin6_port = htons((uint16_t)port);
+                len = sizeof(*a6);
+        } else {
+                return -EINVAL;
+        }
+        int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return NEG_ERRNO();
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 512) < 0) {
+                int r = NEG_ERRNO();
+                close(fd);
+                return r;
+        }
+        len = sizeof(ss);
+        getsockname(fd, (struct sockaddr *)&ss, &len);
+        *ret_port = ntohs(family == AF_INET ? a4->sin_port : a6->sin6_port);
+        return fd;
+}
+
+static int write_file_atomic(const char *path, const char *content, mode_t mode)
+{
+        _cleanup_free_ char *tmp = NULL;
+        if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0)
+                return -ENOMEM;
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+        if (fd < 0)
+                return NEG_ERRNO();
+        size_t len = strlen(content), off = 0;
+        while (off < len) {
+                ssize_t n = write(fd, content + off, len - off);
+                if (n < 0) {
+                        int r = NEG_ERRNO();
+                        close(fd);
+                        unlink(tmp);
+                        return r;
+                }
+                off += (size_t)n;
+        }
+        close(fd);
+        return rename(tmp, path) < 0 ? NEG_ERRNO() : 0;
+}
+
+static int write_kubeconfig(const struct server *s, const char *ca_pem)
+{
+        _cleanup_free_ char *ca_b64 = NULL;
+        if (ca_pem) {
+                size_t len = strlen(ca_pem);
+                ca_b64 = malloc(4 * ((len + 2) / 3) + 1);
+                if (!ca_b64)
+                        return -ENOMEM;
+                EVP_EncodeBlock((unsigned char *)ca_b64, (const unsigned char *)ca_pem, (int)len);
+        }
+        _cleanup_free_ char *text = NULL;
+        if (asprintf(&text,
+                     "apiVersion: v1\n"
+                     "kind: Config\n"
+                     "clusters:\n"
+                     "- name: fakekube\n"
+                     "  cluster:\n"
+                     "    server: %s\n"
+                     "%s%s%s"
+                     "users:\n"
+                     "- name: fakekube\n"
+                     "  user:\n"
+                     "    token: %s\n"
+                     "contexts:\n"
+                     "- name: fakekube\n"
+                     "  context:\n"
+                     "    cluster: fakekube\n"
+                     "    user: fakekube\n"
+                     "    namespace: default\n"
+                     "current-context: fakekube\n",
+                     s->url, ca_b64 ? "    certificate-authority-data: " : "", ca_b64 ? ca_b64 : "",
+                     ca_b64 ? "\n" : "", s->token) < 0)
+                return -ENOMEM;
+        int r = write_file_atomic(s->options.kubeconfig_out, text, 0600);
+        if (r < 0 || !ca_pem)
+                return r;
+        _cleanup_free_ char *ca_path = NULL;
+        if (asprintf(&ca_path, "%s.ca.crt", s->options.kubeconfig_out) < 0)
+                return -ENOMEM;
+        return write_file_atomic(ca_path, ca_pem, 0644);
+}
+
+/* The namespaces every cluster starts with. */
+static void ensure_namespaces(struct server *s)
+{
+        static const char *names[] = {"default", "kube-system", "kube-public", "kube-node-lease"};
+        struct resource_type *t = registry_find(s, "", "v1", "namespaces");
+        for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+                if (db_get(s, t, NULL, names[i]))
+                        continue;
+                char uid[37], now[64];
+                random_uuid(uid);
+                now_rfc3339(now, sizeof(now));
+                json_t *ns = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:{s:s}}, s:{s:[s]}, s:{s:s}}",
+                                       "apiVersion", "v1", "kind", "Namespace", "metadata", "name",
+                                       names[i], "uid", uid, "creationTimestamp", now, "labels",
+                                       "kubernetes.io/metadata.name", names[i], "spec",
+                                       "finalizers", "kubernetes", "status", "phase", "Active");
+                db_put(s, t, ns, true);
+        }
+}
+
+/* libmicrohttpd's own messages (TLS handshake failures, ...) as debug log lines. */
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+        if (!log_enabled(LOG_LEVEL_DEBUG))
+                return;
+        char buf[512];
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+#pragma GCC diagnostic pop
+        size_t n = strlen(buf);
+        while (n > 0 && buf[n - 1] == '\n')
+                buf[--n] = '\0';
+        log_emit(LOG_LEVEL_DEBUG, json_pack("{s:s}", "detail", buf), "http server");
+}
+
+struct lifecycle_thread {
+        struct server *s;
+        pthread_t thread;
+        pthread_mutex_t lock;
+        pthread_cond_t stop_signal;
+        bool stop; /* under lock */
+};
+
+/*
+ * Every 100 ms, under the server lock: GC, graceful deletion, namespace
+ * termination, PDB status, and the debounced write of --data.  A fixed
+ * period (not every store change) keeps the cost independent of write rates.
+ */
+static void *lifecycle_main(void *arg)
+{
+        struct lifecycle_thread *lt = arg;
+        struct server *s = lt->s;
+        int64_t last_save = 0;
+        pthread_mutex_lock(&lt->lock);
+        while (!lt->stop) {
+                pthread_mutex_unlock(&lt->lock);
+                pthread_mutex_lock(&s->lock);
+                lifecycle_pass(s);
+                int64_t now = clock_monotonic_ms();
+                if (s->dirty && s->options.data_file && now - last_save >= 200) {
+                        int r = db_save(s);
+                        if (r < 0)
+                                log_emit(LOG_LEVEL_ERROR, json_pack("{s:s}", "error", strerror(-r)),
+                                         "cannot write data file");
+                        last_save = now;
+                }
+                pthread_mutex_unlock(&s->lock);
+                pthread_mutex_lock(&lt->lock);
+                int64_t wake = clock_realtime_ms() + 100;
+                struct timespec ts = {.tv_sec = wake / 1000, .tv_nsec = (wake % 1000) * 1000000};
+                if (!lt->stop)
+                        pthread_cond_timedwait(&lt->stop_signal, &lt->lock, &ts);
+        }
+        pthread_mutex_unlock(&lt->lock);
+        return NULL;
+}
+
+int main(int argc, char **argv)
+{
+        struct flags f = {
+                .server =
+                        {
+                                .openapi_file = FAKEKUBE_DEFAULT_OPENAPI,
+                                .watch_window = 10000,
+                                .bookmark_interval_ms = 10000,
+                                .default_grace_seconds = 30,
+                        },
+                .log_level = "info",
+                .sync_period_ms = 15000,
+                .pod_ready_delay_ms = 1000,
+                .node_boot_delay_ms = 5000,
+                .nodes = 1,
+        };
+        parse_flags(argc, argv, &f);
+        enum log_level level;
+        if (log_level_from_string(f.log_level, &level) < 0)
+                bad_usage("invalid --log-level \"%s\"", f.log_level);
+        log_setup("fakekube", level);
+
+        /* Signals are taken synchronously by main; every thread inherits the mask. */
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        pthread_sigmask(SIG_BLOCK, &mask, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        static struct server server;
+        struct server *s = &server;
+        s->options = f.server;
+        pthread_mutex_init(&s->lock, NULL);
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_cond_init(&s->changed, &ca);
+        int r = registry_init(s);
+        if (r < 0) {
+                log_error("cannot initialise the registry");
+                return 1;
+        }
+        r = schema_load(s);
+        if (r < 0) {
+                log_emit(LOG_LEVEL_ERROR, json_pack("{s:s}", "path", s->options.openapi_file),
+                         "cannot read the OpenAPI document");
+                return 1;
+        }
+        if (db_init(s) < 0)
+                return 1;
+        r = db_load(s);
+        if (r < 0) {
+                log_emit(LOG_LEVEL_ERROR, json_pack("{s:s}", "path", s->options.data_file),
+                         "cannot read the data file");
+                return 1;
+        }
+        ensure_namespaces(s);
+
+        char host[256];
+        int port = 0;
+        int fd = listen_socket(s->options.listen, host, sizeof(host), &port);
+        if (fd < 0) {
+                log_emit(LOG_LEVEL_ERROR,
+                         json_pack("{s:s, s:s}", "listen", s->options.listen, "error",
+                                   strerror(-fd)),
+                         "cannot listen");
+                return 1;
+        }
+        bool v6 = strchr(host, ':') != NULL;
+        if (asprintf(&s->url, "%s://%s%s%s:%d", s->options.plain_http ? "http" : "https",
+                     v6 ? "[" : "", host, v6 ? "]" : "", port) < 0)
+                return 1;
+
+        /*
+         * Token and certificates: reused from --data when they were made for this host, so
+         * that clients holding the old kubeconfig keep working across a restart.
+         */
+        struct tls_material tls = {0};
+        json_t *id = s->identity;
+        const char *id_host = json_string_value(json_object_get(id, "host"));
+        if (id_host && strcmp(id_host, host) == 0 &&
+            json_string_value(json_object_get(id, "token"))) {
+                s->token = strdup(json_string_value(json_object_get(id, "token")));
+                if (json_string_value(json_object_get(id, "ca"))) {
+                        tls.ca_cert_pem = strdup(json_string_value(json_object_get(id, "ca")));
+                        tls.server_cert_pem =
+                                strdup(json_string_value(json_object_get(id, "cert")) ?: "");
+                        tls.server_key_pem =
+                                strdup(json_string_value(json_object_get(id, "key")) ?: "");
+                }
+        }
+        if (!s->token) {
+                unsigned char raw[24];
+                if (RAND_bytes(raw, sizeof(raw)) != 1)
+                        return 1;
+                s->token = calloc(1, 2 * sizeof(raw) + 1);
+                for (size_t i = 0; s->token && i < sizeof(raw); i++)
+                        sprintf(s->token + 2 * i, "%02x", raw[i]);
+        }
+        if (!s->options.plain_http && !tls.ca_cert_pem && tls_generate(host, &tls) < 0) {
+                log_error("cannot generate TLS certificates");
+                return 1;
+        }
+        if (!s->token)
+                return 1;
+        json_decref(s->identity);
+        s->identity =
+                json_pack("{s:s, s:s, s:s*, s:s*, s:s*}", "token", s->token, "host", host, "ca",
+                          tls.ca_cert_pem, "cert", tls.server_cert_pem, "key", tls.server_key_pem);
+        unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                         MHD_USE_POLL | MHD_USE_ERROR_LOG;
+        if (!s->options.plain_http)
+                flags |= MHD_USE_TLS;
+        struct MHD_Daemon *daemon;
+        if (s->options.plain_http)
+                daemon = MHD_start_daemon(
+                        flags, 0, NULL, NULL, http_handle, s, MHD_OPTION_LISTEN_SOCKET, fd,
+                        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+                        http_request_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000,
+                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0, MHD_OPTION_END);
+        else
+                daemon = MHD_start_daemon(
+                        flags, 0, NULL, NULL, http_handle, s, MHD_OPTION_LISTEN_SOCKET, fd,
+                        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_HTTPS_MEM_KEY,
+                        tls.server_key_pem, MHD_OPTION_HTTPS_MEM_CERT, tls.server_cert_pem,
+                        MHD_OPTION_NOTIFY_COMPLETED, http_request_completed, NULL,
+                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000, MHD_OPTION_CONNECTION_TIMEOUT,
+                        (unsigned)0, MHD_OPTION_END);
+        if (!daemon) {
+                log_error("cannot start the HTTP server");
+                return 1;
+        }
+        r = write_kubeconfig(s, s->options.plain_http ? NULL : tls.ca_cert_pem);
+        if (r < 0) {
+                log_emit(LOG_LEVEL_ERROR, json_pack("{s:s}", "path", s->options.kubeconfig_out),
+                         "cannot write the kubeconfig");
+                MHD_stop_daemon(daemon);
+                return 1;
+        }
+
+        if (s->options.data_file) {
+                pthread_mutex_lock(&s->lock);
+                r = db_save(s);
+                pthread_mutex_unlock(&s->lock);
+                if (r < 0) {
+                        log_emit(LOG_LEVEL_ERROR, json_pack("{s:s}", "path", s->options.data_file),
+                                 "cannot write the data file");
+                        return 1;
+                }
+        }
+        struct lifecycle_thread lt = {.s = s};
+        pthread_mutex_init(&lt.lock, NULL);
+        pthread_cond_init(&lt.stop_signal, NULL);
+        if (pthread_create(&lt.thread, NULL, lifecycle_main, &lt) != 0)
+                return 1;
+
+#ifdef HAVE_CONTROLLERS
+        struct controllers *controllers = NULL;
+        _cleanup_free_ char *ca_path = NULL;
+        if (!s->options.plain_http &&
+            asprintf(&ca_path, "%s.ca.crt", s->options.kubeconfig_out) < 0)
+                return 1;
+        if (!f.no_controllers) {
+                struct controllers_options co = {
+                        .api_url = s->url,
+                        .token = s->token,
+                        .ca_file = ca_path,
+                        .sync_period_ms = f.sync_period_ms,
+                        .pod_ready_delay_ms = f.pod_ready_delay_ms,
+                        .node_boot_delay_ms = f.node_boot_delay_ms,
+                        .pods_mode = f.process_pods ? PODS_PROCESS : PODS_VIRTUAL,
+                        .pod_commands = f.pod_commands,
+                        .static_nodes = f.nodes,
+                        .libvirt_uri = f.libvirt_uri,
+                        .disable_deployments = f.no_deployments,
+                        .disable_hpa = f.no_hpa,
+                        .disable_nodes = f.no_nodes,
+                };
+                r = controllers_start(&co, &controllers);
+                if (r < 0) {
+                        log_emit(LOG_LEVEL_ERROR, json_pack("{s:s}", "error", strerror(-r)),
+                                 "cannot start the controllers");
+                        return 1;
+                }
+        }
+#endif
+
+        log_emit(LOG_LEVEL_INFO,
+                 json_pack("{s:s, s:s, s:b}", "url", s->url, "kubeconfig",
+                           s->options.kubeconfig_out, "tls", !s->options.plain_http),
+                 "ready");
+
+        int sig = 0;
+        sigwait(&mask, &sig);
+        log_emit(LOG_LEVEL_INFO, json_pack("{s:i}", "signal", sig), "stopping");
+
+#ifdef HAVE_CONTROLLERS
+        controllers_stop(controllers);
+#endif
+        pthread_mutex_lock(&lt.lock);
+        lt.stop = true;
+        pthread_cond_signal(&lt.stop_signal);
+        pthread_mutex_unlock(&lt.lock);
+        pthread_join(lt.thread, NULL);
+        pthread_mutex_lock(&s->lock);
+        s->shutting_down = true;
+        pthread_cond_broadcast(&s->changed);
+        pthread_mutex_unlock(&s->lock);
+        MHD_stop_daemon(daemon);
+        pthread_mutex_lock(&s->lock);
+        if (s->options.data_file && db_save(s) < 0)
+                log_error("cannot write data file");
+        pthread_mutex_unlock(&s->lock);
+        db_free(s);
+        registry_free(s);
+        json_decref(s->swagger);
+        json_decref(s->swagger_by_gvk);
+        free(s->openapi_v2_text);
+        free(s->token);
+        free(s->url);
+        json_decref(s->identity);
+        free(f.pod_commands);
+        tls_material_free(&tls);
+        log_info("stopped");
+        return 0;
+}
