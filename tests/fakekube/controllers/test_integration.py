@@ -441,7 +441,7 @@ def scenario_libvirt(binary, pod_server, workdir):
     try:
         virsh(uri, "start", name)
         fk = Fakekube(binary, workdir, ["--nodes", "0", "--libvirt-uri", uri, "--node-boot-delay", "1s",
-                                        "--pod-ready-delay", "200ms"])
+                                        "--pods", "process", "--pod-command", "demo/web=" + pod_server])
 
         def node_registers():
             n = wait_for("node for the domain", lambda: fk.get("nodes")["items"] and fk.get("node", name), timeout=30)
@@ -455,14 +455,29 @@ def scenario_libvirt(binary, pod_server, workdir):
         def node_dies_and_pods_are_evicted():
             tol = [{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
                     "tolerationSeconds": 2}]
-            fk.apply(deployment("app", 1, "nginx", extra_spec={"template": {
+            fk.apply(deployment("app", 1, "demo/web:1", extra_spec={"template": {
                 "metadata": {"labels": {"app": "app"}},
                 "spec": {"tolerations": tol, "nodeSelector": {"kubernetes.io/hostname": name},
-                         "containers": [{"name": "main", "image": "nginx"}]}}}))
+                         "containers": [{"name": "main", "image": "demo/web:1",
+                                         "args": ["--listen", "$(POD_IP):8080"],
+                                         "env": [{"name": "POD_IP", "valueFrom": {
+                                             "fieldRef": {"fieldPath": "status.podIP"}}}]}]}}}))
             fk.kubectl("rollout", "status", "deployment/app", "--timeout=30s")
             first = pods_of(fk, "app=app")[0]
             assert first["spec"]["nodeName"] == name
+            url = "http://%s:8080/" % first["status"]["podIP"]
+            wait_for("the process pod serves", lambda: http_get(url)[0] == 200)
             virsh(uri, "destroy", name)
+
+            def process_dead():
+                try:
+                    http_get(url, timeout=1)
+                    return False
+                except OSError:
+                    return True
+            # a dead host: the pod's process dies with the node, before any eviction
+            wait_for("process killed with its node", process_dead, timeout=30)
+            wait_for("pod marked not Ready", lambda: not ready(fk.get("pod", first["metadata"]["name"])), timeout=30)
 
             def unreachable():
                 n = fk.get("node", name)
@@ -473,10 +488,16 @@ def scenario_libvirt(binary, pod_server, workdir):
             # evicted after its 2 s toleration; the replacement has no node to go to
             wait_for("eviction", lambda: any(
                 p["metadata"]["uid"] != first["metadata"]["uid"] for p in pods_of(fk, "app=app")), timeout=30)
+            # the evicted pod stays Terminating: nobody can confirm its containers are gone ...
+            old = fk.get("pod", first["metadata"]["name"])
+            assert "deletionTimestamp" in old["metadata"], old["metadata"]
             virsh(uri, "undefine", name)
             wait_for("node deleted with its domain", lambda: not any(
                 n["metadata"]["name"] == name for n in fk.get("nodes")["items"]), timeout=30)
-        check("libvirt: a stopped domain's node goes NotReady, pods are evicted, undefine deletes it",
+            # ... until its node is deleted
+            wait_for("terminating pod removed with its node", lambda: all(
+                p["metadata"]["uid"] != first["metadata"]["uid"] for p in pods_of(fk, "app=app")), timeout=30)
+        check("libvirt: a stopped domain's node goes NotReady, its process dies, pods are evicted, undefine deletes it",
               node_dies_and_pods_are_evicted)
     finally:
         if fk:
