@@ -192,6 +192,16 @@ def scenario_virtual(binary, pod_server, workdir):
             assert "2" in fk.kubectl("rollout", "history", "deployment/web")
         check("virtual: rolling update honours maxUnavailable 0 / maxSurge 1", rolling_update_max_unavailable_zero)
 
+        def rollout_undo_reuses_replicaset():
+            fk.kubectl("rollout", "undo", "deployment/web")
+            fk.kubectl("rollout", "status", "deployment/web", "--timeout=30s")
+            rs = fk.get("replicasets", "-l", "app=web")["items"]
+            assert len(rs) == 2, [r["metadata"]["name"] for r in rs]
+            active = [r for r in rs if r["spec"]["replicas"] == 3]
+            assert len(active) == 1 and active[0]["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1"
+            assert active[0]["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
+        check("virtual: rollout undo scales the old ReplicaSet back up", rollout_undo_reuses_replicaset)
+
         def scale_subresource():
             fk.kubectl("scale", "deployment/web", "--replicas=5")
             scale = json.loads(fk.kubectl("get", "--raw", "/apis/apps/v1/namespaces/default/deployments/web/scale"))
