@@ -469,9 +469,11 @@ static const json_t *container_spec(const struct process_pod *p, const char *nam
         return NULL;
 }
 
-static int start_container(struct kubelet *k, struct process_pod *p, struct container_proc *cp,
-                           int64_t mono_ms, const char *now_text)
+static int start_container(struct kubelet *k, struct sync *s, struct process_pod *p,
+                           struct container_proc *cp)
 {
+        int64_t mono_ms = s->mono_ms;
+        const char *now_text = s->now_text;
         const json_t *container = container_spec(p, cp->name);
         const char *binary = resolve_binary(k->c, cp->image);
         if (!binary) {
@@ -535,6 +537,8 @@ static int start_container(struct kubelet *k, struct process_pod *p, struct cont
                            "container", cp->name, "ip", p->ip, "pid", (json_int_t)pid, "log",
                            log_path),
                  "fakekube controllers: started a process pod container");
+        emit_event(s, p->pod, "Pod", "v1", "Normal", "Started", "kubelet", "Started container %s",
+                   cp->name);
         r = 0;
 out:
         if (log_fd >= 0)
@@ -635,7 +639,7 @@ static bool probe_once(struct kubelet *k, const char *ip, const struct http_prob
         return cc == CURLE_OK && (probe->tcp || (status >= 200 && status < 400));
 }
 
-static void run_probes(struct kubelet *k, struct process_pod *p, int64_t mono_ms)
+static void run_probes(struct kubelet *k, struct sync *s, struct process_pod *p, int64_t mono_ms)
 {
         for (size_t i = 0; i < p->n_containers; i++) {
                 struct container_proc *cp = &p->containers[i];
@@ -651,8 +655,14 @@ static void run_probes(struct kubelet *k, struct process_pod *p, int64_t mono_ms
                                         cp->ready = true;
                         } else {
                                 cp->readiness_successes = 0;
-                                if (++cp->readiness_failures >= cp->readiness.failure_threshold)
+                                if (++cp->readiness_failures >= cp->readiness.failure_threshold) {
+                                        if (cp->ready)
+                                                emit_event(s, p->pod, "Pod", "v1", "Warning",
+                                                           "Unhealthy", "kubelet",
+                                                           "Readiness probe failed: GET %s",
+                                                           cp->readiness.path);
                                         cp->ready = false;
+                                }
                         }
                 }
                 if (cp->has_liveness && mono_ms >= cp->next_liveness_mono) {
@@ -666,6 +676,12 @@ static void run_probes(struct kubelet *k, struct process_pod *p, int64_t mono_ms
                                          json_pack("{ss ss ss}", "pod", p->name, "namespace",
                                                    p->namespace_, "container", cp->name),
                                          "fakekube controllers: liveness probe failed, restarting");
+                                emit_event(s, p->pod, "Pod", "v1", "Warning", "Unhealthy",
+                                           "kubelet", "Liveness probe failed: GET %s",
+                                           cp->liveness.path);
+                                emit_event(s, p->pod, "Pod", "v1", "Normal", "Killing", "kubelet",
+                                           "Container %s failed liveness probe, will be restarted",
+                                           cp->name);
                                 kill(-cp->pid, SIGKILL);
                                 cp->liveness_failures = 0;
                                 cp->ready = false;
@@ -912,6 +928,11 @@ static void kubelet_pass(struct kubelet *k, struct sync *s)
                 json_decref(p->pod);
                 p->pod = json_incref(current);
                 if (object_terminating(current)) {
+                        if (!p->terminating)
+                                for (size_t i = 0; i < p->n_containers; i++)
+                                        emit_event(s, current, "Pod", "v1", "Normal", "Killing",
+                                                   "kubelet", "Stopping container %s",
+                                                   p->containers[i].name);
                         begin_termination(p, current, s->mono_ms);
                         continue;
                 }
@@ -974,9 +995,9 @@ static void kubelet_pass(struct kubelet *k, struct sync *s)
                 for (size_t i = 0; i < p->n_containers; i++) {
                         struct container_proc *cp = &p->containers[i];
                         if (cp->pid <= 0 && !cp->terminated && s->mono_ms >= cp->next_start_mono)
-                                start_container(k, p, cp, s->mono_ms, s->now_text);
+                                start_container(k, s, p, cp);
                 }
-                run_probes(k, p, s->mono_ms);
+                run_probes(k, s, p, s->mono_ms);
                 write_status(k, s, p);
                 pp = &p->next;
         }

@@ -95,6 +95,10 @@ def check(name, fn):
         FAILURES.append(name)
 
 
+def event_reasons(fk, name):
+    return {e["reason"] for e in fk.get("events")["items"] if e["involvedObject"]["name"] == name}
+
+
 def pods_of(fk, selector):
     return fk.get("pods", "-l", selector)["items"]
 
@@ -163,6 +167,10 @@ def scenario_virtual(binary, pod_server, workdir):
             assert len(ips) == 3, "pod IPs must be unique"
             # spreading: 3 pods over 3 nodes
             assert len({p["spec"]["nodeName"] for p in pods}) == 3
+            # the Events kubectl describe shows
+            wait_for("controller events", lambda: "ScalingReplicaSet" in event_reasons(fk, "web") and
+                     "SuccessfulCreate" in event_reasons(fk, rs[0]["metadata"]["name"]) and
+                     "Scheduled" in event_reasons(fk, pods[0]["metadata"]["name"]))
         check("virtual: deployment -> replicaset -> 3 Ready pods", deployment_comes_up)
 
         def rolling_update_max_unavailable_zero():
@@ -361,6 +369,7 @@ def scenario_process(binary, pod_server, workdir):
             finally:
                 os.unlink(os.path.join(d, "unhealthy"))
             wait_for("ready after restart", lambda: ready(fk.get("pod", name)), timeout=20)
+            assert {"Started", "Unhealthy", "Killing"} <= event_reasons(fk, name), event_reasons(fk, name)
             with open(os.path.join(d, "main.log")) as f:
                 assert f.read().count("listening on") >= 2
         check("process: failed liveness probe restarts the process", liveness_probe_restarts)
