@@ -318,7 +318,7 @@ def pod_dir(workdir, pod):
 
 def scenario_process(binary, pod_server, workdir):
     fk = Fakekube(binary, workdir, ["--nodes", "2", "--pods", "process", "--sync-period", "1s",
-                                    "--pod-command", "demo/web=" + pod_server])
+                                    "--pod-command", "demo/web=" + pod_server, "--pod-command", "demo/sh=/bin/sh"])
     try:
         def pods_serve_http():
             fk.apply(process_web("web", 2, ["--listen", "$(POD_IP):8080"]))
@@ -388,6 +388,23 @@ def scenario_process(binary, pod_server, workdir):
                 pass
             wait_for("replacement ready", lambda: sum(1 for p in pods_of(fk, "app=web") if ready(p)) == 2, timeout=30)
         check("process: deleting a pod SIGTERMs its process; RS replaces it", delete_sends_sigterm)
+
+        def sigkill_after_grace_period():
+            # A container that ignores SIGTERM, with a child: both die by SIGKILL after the 2 s grace.
+            fk.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stubborn"},
+                      "spec": {"terminationGracePeriodSeconds": 2, "containers": [{
+                          "name": "main", "image": "demo/sh",
+                          "command": ["sh", "-c", "trap '' TERM; sleep 300 & echo child $!; wait; wait"]}]}})
+            wait_for("stubborn running", lambda: fk.get("pod", "stubborn")["status"].get("phase") == "Running")
+            log = os.path.join(pod_dir(workdir, fk.get("pod", "stubborn")), "main.log")
+            child = int(wait_for("child pid", lambda: open(log).read().split()[1]))
+            start = time.monotonic()
+            fk.kubectl("delete", "pod", "stubborn", "--wait=true", "--timeout=30s")
+            took = time.monotonic() - start
+            assert 1.5 <= took < 15, "deletion took %.1fs, expected the 2 s grace period" % took
+            wait_for("the child died with its process group", lambda: not os.path.exists("/proc/%d" % child)
+                     or open("/proc/%d/stat" % child).read().split()[2] == "Z", timeout=5)
+        check("process: SIGKILL after terminationGracePeriodSeconds, children too", sigkill_after_grace_period)
 
         def hpa_measures_process_cpu():
             fk.apply(process_web("burn", 1, ["--listen", "$(POD_IP):8080", "--burn"]))
