@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "duration.h"
 #include "http_endpoints.h"
 #include "kube-events.h"
 #include "kube-informer.h"
@@ -28,6 +29,7 @@
 #include "log.h"
 #include "macros.h"
 #include "metrics.h"
+#include "nodepools.h"
 #include "reconcile.h"
 #include "tripdeal.h"
 
@@ -46,6 +48,7 @@ struct options {
         enum log_level log_level;
         int workers;
         int64_t sync_timeout_ms;
+        struct nodepools_options nodepools;
 };
 
 /* The kinds a TripDeal owns: their changes wake the owner up. */
@@ -64,6 +67,7 @@ struct operator_state {
         struct kube_leader_elector *elector;
         struct http_endpoints *endpoints;
         struct reconciler reconciler;
+        struct nodepools_options nodepools;
         atomic_bool leading;
         atomic_bool synced;
         pthread_t workers[MAX_WORKERS];
@@ -94,6 +98,10 @@ static void usage(FILE *out)
                 "off)\n"
                 "  --prometheus-url URL       Prometheus for drill steady-state checks\n"
                 "  --workers N                parallel reconciles (default: 2)\n"
+                "  --node-ready-timeout DUR   replace a KVM node whose Node is not Ready after\n"
+                "                             this (default: 10m)\n"
+                "  --drain-timeout DUR        per reconcile, how long to keep evicting a node's\n"
+                "                             pods before trying again later (default: 60s)\n"
                 "  --log-level LEVEL          debug, info, warn or error (default: info)\n"
                 "  -h, --help                 show this help\n");
 }
@@ -107,6 +115,8 @@ static int parse_options(int argc, char **argv, struct options *ret)
                 .log_level = LOG_LEVEL_INFO,
                 .workers = 2,
                 .sync_timeout_ms = 120000,
+                .nodepools = {.node_ready_timeout_ms = 10 * 60 * 1000,
+                              .drain_timeout_ms = 60 * 1000},
         };
         enum {
                 OPT_KUBECONFIG = 256,
@@ -119,7 +129,9 @@ static int parse_options(int argc, char **argv, struct options *ret)
                 OPT_HEALTH,
                 OPT_PROMETHEUS,
                 OPT_WORKERS,
-                OPT_LOG_LEVEL
+                OPT_LOG_LEVEL,
+                OPT_NODE_READY_TIMEOUT,
+                OPT_DRAIN_TIMEOUT
         };
         static const struct option longopts[] = {
                 {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
@@ -133,6 +145,8 @@ static int parse_options(int argc, char **argv, struct options *ret)
                 {"prometheus-url", required_argument, NULL, OPT_PROMETHEUS},
                 {"workers", required_argument, NULL, OPT_WORKERS},
                 {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+                {"node-ready-timeout", required_argument, NULL, OPT_NODE_READY_TIMEOUT},
+                {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
                 {"help", no_argument, NULL, 'h'},
                 {0},
         };
@@ -197,6 +211,22 @@ static int parse_options(int argc, char **argv, struct options *ret)
                                 return -EINVAL;
                         }
                         break;
+                case OPT_NODE_READY_TIMEOUT:
+                case OPT_DRAIN_TIMEOUT: {
+                        int64_t ms;
+                        if (duration_parse_ms(optarg, &ms) < 0 || ms <= 0) {
+                                fprintf(stderr,
+                                        "tripdeal-operator: --%s: \"%s\" is not a duration like "
+                                        "\"45s\" or \"10m\"\n",
+                                        c == OPT_DRAIN_TIMEOUT ? "drain-timeout"
+                                                               : "node-ready-timeout",
+                                        optarg);
+                                return -EINVAL;
+                        }
+                        *(c == OPT_DRAIN_TIMEOUT ? &o.nodepools.drain_timeout_ms
+                                                 : &o.nodepools.node_ready_timeout_ms) = ms;
+                        break;
+                }
                 case 'h':
                         usage(stdout);
                         exit(EXIT_SUCCESS);
@@ -479,8 +509,14 @@ static int operator_start(struct operator_state *op)
                                                                .host = host};
         if ((r = kube_event_recorder_new(op->client, &recorder_options, &op->recorder)) < 0)
                 return r;
-        op->reconciler = (struct reconciler){
-                .client = op->client, .record_event = record_event, .event_userdata = op};
+        /* Node pools open their own libvirt connection per reconcile (one
+         * vmctl connection per thread) with vmctl_open. */
+        op->nodepools = op->options.nodepools;
+        op->nodepools.open = NULL;
+        op->reconciler = (struct reconciler){.client = op->client,
+                                             .record_event = record_event,
+                                             .event_userdata = op,
+                                             .nodepools = &op->nodepools};
 
         struct http_endpoints_options endpoint_options = {.metrics_addr = op->options.metrics_addr,
                                                           .health_addr = op->options.health_addr,

@@ -18,6 +18,23 @@ static const char *const result_names[_RECONCILE_RESULT_MAX] = {
         [RECONCILE_RESULT_INVALID_SPEC] = "invalid_spec",
 };
 
+/* Creating a VM: a define and start, seconds to a minute (remote, TCG). */
+static const double provision_buckets[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
+
+struct vm_series {
+        char *namespace;
+        char *name;
+        char *pool;
+        int64_t count;
+};
+
+static void vm_series_free(struct vm_series *series)
+{
+        free(series->namespace);
+        free(series->name);
+        free(series->pool);
+}
+
 static const char *const drill_verdicts[] = {"Passed", "Failed", "Aborted"};
 
 struct floor_series {
@@ -38,6 +55,11 @@ static struct {
         uint64_t drills[ARRAY_SIZE(drill_verdicts)];
         struct floor_series *floors;
         size_t floors_count;
+        struct vm_series *vms;
+        size_t vms_count;
+        uint64_t provision_counts[ARRAY_SIZE(provision_buckets)];
+        uint64_t provision_count;
+        double provision_sum;
 } registry = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 void metrics_reconcile_done(enum reconcile_result result, int64_t duration_us)
@@ -114,6 +136,53 @@ void metrics_forget(const char *namespace, const char *name)
                 free(series->name);
                 *series = registry.floors[--registry.floors_count];
         }
+        for (size_t i = 0; i < registry.vms_count;) {
+                if (strcmp(registry.vms[i].namespace, namespace) == 0 &&
+                    strcmp(registry.vms[i].name, name) == 0) {
+                        vm_series_free(&registry.vms[i]);
+                        registry.vms[i] = registry.vms[--registry.vms_count];
+                } else {
+                        i++;
+                }
+        }
+        pthread_mutex_unlock(&registry.lock);
+}
+
+void metrics_set_vms(const char *namespace, const char *name, const char *pool, int64_t count)
+{
+        pthread_mutex_lock(&registry.lock);
+        for (size_t i = 0; i < registry.vms_count; i++) {
+                struct vm_series *s = &registry.vms[i];
+                if (strcmp(s->namespace, namespace) == 0 && strcmp(s->name, name) == 0 &&
+                    strcmp(s->pool, pool) == 0) {
+                        s->count = count;
+                        pthread_mutex_unlock(&registry.lock);
+                        return;
+                }
+        }
+        struct vm_series *grown =
+                realloc(registry.vms, (registry.vms_count + 1) * sizeof(*registry.vms));
+        struct vm_series series = {.namespace = strdup(namespace),
+                                   .name = strdup(name),
+                                   .pool = strdup(pool),
+                                   .count = count};
+        if (grown)
+                registry.vms = grown;
+        if (grown && series.namespace && series.name && series.pool)
+                registry.vms[registry.vms_count++] = series;
+        else
+                vm_series_free(&series); /* out of memory: lose one series */
+        pthread_mutex_unlock(&registry.lock);
+}
+
+void metrics_vm_provisioned(double seconds)
+{
+        pthread_mutex_lock(&registry.lock);
+        for (size_t i = 0; i < ARRAY_SIZE(provision_buckets); i++)
+                if (seconds <= provision_buckets[i])
+                        registry.provision_counts[i]++;
+        registry.provision_count++;
+        registry.provision_sum += seconds;
         pthread_mutex_unlock(&registry.lock);
 }
 
@@ -202,6 +271,31 @@ int metrics_write(FILE *out)
         for (size_t i = 0; i < ARRAY_SIZE(drill_verdicts); i++)
                 fprintf(out, "tripdeal_operator_drills_total{verdict=\"%s\"} %llu\n",
                         drill_verdicts[i], (unsigned long long)registry.drills[i]);
+
+        fputs("# HELP tripdeal_operator_vms KVM node VMs per node pool.\n"
+              "# TYPE tripdeal_operator_vms gauge\n",
+              out);
+        for (size_t i = 0; i < registry.vms_count; i++) {
+                fputs("tripdeal_operator_vms{namespace=\"", out);
+                write_label_value(out, registry.vms[i].namespace);
+                fputs("\",name=\"", out);
+                write_label_value(out, registry.vms[i].name);
+                fputs("\",pool=\"", out);
+                write_label_value(out, registry.vms[i].pool);
+                fprintf(out, "\"} %lld\n", (long long)registry.vms[i].count);
+        }
+        fputs("# HELP tripdeal_operator_vm_provision_seconds Time to create and start one VM.\n"
+              "# TYPE tripdeal_operator_vm_provision_seconds histogram\n",
+              out);
+        for (size_t i = 0; i < ARRAY_SIZE(provision_buckets); i++)
+                fprintf(out, "tripdeal_operator_vm_provision_seconds_bucket{le=\"%g\"} %llu\n",
+                        provision_buckets[i], (unsigned long long)registry.provision_counts[i]);
+        fprintf(out,
+                "tripdeal_operator_vm_provision_seconds_bucket{le=\"+Inf\"} %llu\n"
+                "tripdeal_operator_vm_provision_seconds_sum %.6f\n"
+                "tripdeal_operator_vm_provision_seconds_count %llu\n",
+                (unsigned long long)registry.provision_count, registry.provision_sum,
+                (unsigned long long)registry.provision_count);
         pthread_mutex_unlock(&registry.lock);
         return ferror(out) ? -EIO : 0;
 }
@@ -216,6 +310,14 @@ void metrics_reset(void)
         free(registry.floors);
         registry.floors = NULL;
         registry.floors_count = 0;
+        for (size_t i = 0; i < registry.vms_count; i++)
+                vm_series_free(&registry.vms[i]);
+        free(registry.vms);
+        registry.vms = NULL;
+        registry.vms_count = 0;
+        memset(registry.provision_counts, 0, sizeof(registry.provision_counts));
+        registry.provision_count = 0;
+        registry.provision_sum = 0;
         memset(registry.reconciles, 0, sizeof(registry.reconciles));
         memset(registry.duration_counts, 0, sizeof(registry.duration_counts));
         memset(registry.drills, 0, sizeof(registry.drills));

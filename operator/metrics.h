@@ -9,6 +9,8 @@
  *   tripdeal_operator_floor_replicas{namespace,name}                         gauge
  *   tripdeal_operator_is_leader                                              gauge
  *   tripdeal_operator_drills_total{verdict}                                  counter
+ *   tripdeal_operator_vms{namespace,name,pool}                               gauge
+ *   tripdeal_operator_vm_provision_seconds                                   histogram
  *
  * Thread-safe: one mutex; the operator records a few events per reconcile,
  * far from where a lock would matter.  A single process-wide registry, since
@@ -36,6 +38,11 @@ void metrics_set_floor(const char *namespace, const char *name, int32_t floor);
 void metrics_forget(const char *namespace, const char *name);
 /* verdict: "Passed" | "Failed" | "Aborted". */
 void metrics_drill_done(const char *verdict);
+
+/* A TripDeal's node pool now has `count` VMs (node pools). */
+void metrics_set_vms(const char *namespace, const char *name, const char *pool, int64_t count);
+/* One VM was created and started in `seconds` (vmctl_create). */
+void metrics_vm_provisioned(double seconds);
 
 /* Write every metric to out.  0 or -errno. */
 int metrics_write(FILE *out);

@@ -9,6 +9,7 @@
  *   5. evaluate the sale schedule at `now`: the HPA floor and the next boundary
  *   6. build the desired owned objects
  *   7. create what is missing, patch what drifted, delete what is no longer wanted
+ *  7b. converge the KVM node pools (VMs through libvirt, drains through evictions)
  *   8. write status (only when it changed)
  *   9. ask to be woken at the next sale boundary
  *
@@ -29,6 +30,7 @@
 #include "drift.h"
 #include "macros.h"
 #include "metrics.h"
+#include "nodepools.h"
 #include "schedule.h"
 #include "tripdeal.h"
 
@@ -62,6 +64,13 @@ _printf_(4, 5) static void emit_event(struct reconcile_run *run, const char *typ
         va_end(ap);
         run->reconciler->record_event(run->reconciler->event_userdata, run->tripdeal, type, reason,
                                       message);
+}
+
+/* Node pools report NodeProvisioned / NodeReleased through this. */
+static void nodepools_event(void *userdata, const char *type, const char *reason,
+                            const char *message)
+{
+        emit_event(userdata, type, reason, "%s", message);
 }
 
 static json_t *member_path(const json_t *object, const char *a, const char *b)
@@ -118,8 +127,28 @@ static int add_finalizer(struct reconcile_run *run)
 static int run_finalizer(struct reconcile_run *run)
 {
         /* Owned Kubernetes objects go by garbage collection (ownerReferences).
-         * What GC cannot reach — KVM nodes in libvirt — is released here first;
-         * node pools hook in at this point. */
+         * What GC cannot reach — KVM nodes in libvirt — is released here first:
+         * the finalizer stays (and we are retried with backoff) until every VM
+         * and its volumes are gone.  An unparsable spec names no libvirt host,
+         * so there is nothing we could release. */
+        _cleanup_(tripdeal_spec_freep) struct tripdeal_spec *spec = NULL;
+        if (tripdeal_spec_parse(json_object_get(run->tripdeal, "spec"), &spec, NULL) == 0) {
+                struct nodepools_request request = {.client = run->reconciler->client,
+                                                    .options = run->reconciler->nodepools,
+                                                    .identity = &run->identity,
+                                                    .spec = spec,
+                                                    .now_ms = run->now_ms,
+                                                    .event = nodepools_event,
+                                                    .event_userdata = run};
+                _cleanup_free_ char *message = NULL;
+                int r = nodepools_release_all(&request, &message);
+                if (r < 0) {
+                        emit_event(run, "Warning", "NodeReleaseFailed",
+                                   "cannot release KVM nodes before deletion: %s",
+                                   message ? message : strerror(-r));
+                        return r;
+                }
+        }
         json_t *list = json_array();
         size_t i;
         json_t *f;
@@ -343,7 +372,8 @@ static const char *phase_of(const struct schedule_state *sales, int64_t ready)
         return "Ready";
 }
 
-static int write_ready_status(struct reconcile_run *run, const struct schedule_state *sales)
+static int write_ready_status(struct reconcile_run *run, const struct schedule_state *sales,
+                              const struct nodepools_result *nodes)
 {
         json_t *deploy_status = json_object_get(run->observed[DESIRED_DEPLOYMENT], "status");
         int64_t replicas = json_integer_value(json_object_get(deploy_status, "replicas"));
@@ -390,6 +420,16 @@ static int write_ready_status(struct reconcile_run *run, const struct schedule_s
         if ((r = conditions_set(conditions, &c, now)) < 0)
                 return r;
 
+        if (nodes->has_condition) {
+                c = (struct condition){.type = "NodesReady",
+                                       .status = nodes->status,
+                                       .reason = nodes->reason,
+                                       .message = nodes->message,
+                                       .observed_generation = run->identity.generation};
+                if ((r = conditions_set(conditions, &c, now)) < 0)
+                        return r;
+        }
+
         json_t *status =
                 json_pack("{s:I, s:s, s:I, s:I, s:i, s:s, s:O}", "observedGeneration",
                           (json_int_t)run->identity.generation, "phase", phase_of(sales, ready),
@@ -409,6 +449,10 @@ static int write_ready_status(struct reconcile_run *run, const struct schedule_s
         for (size_t i = 0; status && i < ARRAY_SIZE(carried); i++)
                 if (json_object_get(old, carried[i]))
                         json_object_set(status, carried[i], json_object_get(old, carried[i]));
+        if (status && json_array_size(nodes->nodes) > 0)
+                json_object_set(status, "nodes", nodes->nodes);
+        else if (status && nodes->nodes)
+                json_object_del(status, "nodes");
         return write_status(run, status);
 }
 
@@ -507,12 +551,35 @@ int reconcile_tripdeal(const struct reconciler *reconciler, const char *namespac
                         return r;
         metrics_set_floor(namespace, name, sales.floor_replicas);
 
-        /* 8. Tell the user. */
-        if ((r = write_ready_status(&run, &sales)) < 0)
+        /* 7b. KVM nodes.  After the app's objects, so that a slow drain or an
+         * unreachable libvirt host never holds them back: node-pool problems
+         * come back as the NodesReady condition and a retry time, not as an
+         * error of this reconcile. */
+        _cleanup_(nodepools_result_clear) struct nodepools_result nodes = {0};
+        struct nodepools_request nodes_request = {
+                .client = reconciler->client,
+                .options = reconciler->nodepools,
+                .identity = &run.identity,
+                .spec = spec,
+                .nodes_wanted = sales.nodes_wanted,
+                .now_ms = now_ms,
+                .status = json_object_get(run.tripdeal, "status"),
+                .event = nodepools_event,
+                .event_userdata = &run,
+        };
+        if ((r = nodepools_reconcile(&nodes_request, &nodes)) < 0)
                 return r;
 
-        /* 9. Wake up exactly at the next boundary (+1 ms so we land inside it). */
+        /* 8. Tell the user. */
+        if ((r = write_ready_status(&run, &sales, &nodes)) < 0)
+                return r;
+
+        /* 9. Wake up exactly at the next boundary (+1 ms so we land inside it),
+         * or sooner when node pools have something in flight. */
         outcome.requeue_at_ms = sales.next_boundary_ms ? sales.next_boundary_ms + 1 : 0;
+        if (nodes.requeue_at_ms > 0 &&
+            (outcome.requeue_at_ms == 0 || nodes.requeue_at_ms < outcome.requeue_at_ms))
+                outcome.requeue_at_ms = nodes.requeue_at_ms;
         *ret_outcome = outcome;
         return 0;
 }

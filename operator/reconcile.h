@@ -21,10 +21,13 @@
 typedef void (*reconcile_event_fn)(void *userdata, const json_t *involved, const char *type,
                                    const char *reason, const char *message);
 
+struct nodepools_options;
+
 struct reconciler {
         struct kube_client *client;
         reconcile_event_fn record_event; /* may be NULL */
         void *event_userdata;
+        const struct nodepools_options *nodepools; /* NULL: defaults (nodepools.h) */
 };
 
 struct reconcile_outcome {

@@ -45,6 +45,21 @@ struct tripdeal_sale {
         int64_t cooldown_ms;
 };
 
+/* spec.nodePools[]: KVM worker nodes made through libvirt (vmctl). */
+struct tripdeal_node_pool {
+        char *name; /* DNS-1123 label */
+        char *libvirt_uri;
+        char *base_image;   /* absolute path on the libvirt host */
+        char *storage_pool; /* default "default" */
+        char *network;      /* default "default" */
+        int32_t vcpus;      /* default 2 */
+        int32_t memory_mib; /* default 4096 */
+        int32_t min;        /* default 0 */
+        int32_t max;
+        char *join_secret_name; /* Secret holding the `kubeadm join` command */
+        char *join_secret_key;  /* default "join" */
+};
+
 struct tripdeal_spec {
         char *image;
         int32_t replicas_min;
@@ -68,6 +83,9 @@ struct tripdeal_spec {
 
         struct tripdeal_sale *sales;
         size_t sales_count;
+
+        struct tripdeal_node_pool *node_pools;
+        size_t node_pools_count;
 };
 
 /*

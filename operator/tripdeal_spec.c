@@ -233,6 +233,88 @@ static int parse_sale(struct parser *p, const json_t *sale, size_t index, struct
         return 0;
 }
 
+/* DNS-1123 label: it becomes part of VM, host and Node names. */
+static bool is_dns_label(const char *s)
+{
+        size_t n = strlen(s);
+        if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+                        return false;
+        return true;
+}
+
+static int parse_node_pool(struct parser *p, const json_t *pool, size_t index,
+                           struct tripdeal_node_pool *out)
+{
+        char path[64], libvirt_path[80], secret_path[96];
+        snprintf(path, sizeof(path), "spec.nodePools[%zu]", index);
+        snprintf(libvirt_path, sizeof(libvirt_path), "%s.libvirt", path);
+        snprintf(secret_path, sizeof(secret_path), "%s.joinSecretRef", path);
+        if (!json_is_object(pool))
+                return fail(p, "%s: must be an object", path);
+
+        json_t *libvirt, *secret_ref;
+        int r;
+        if ((r = read_string(p, pool, "name", path, true, &out->name)) < 0)
+                return r;
+        if (!is_dns_label(out->name))
+                return fail(p,
+                            "%s.name: \"%s\" is not a DNS-1123 label (a-z, 0-9, '-', at most 63)",
+                            path, out->name);
+        if ((r = read_object(p, pool, "libvirt", path, true, &libvirt)) < 0 ||
+            (r = read_string(p, libvirt, "uri", libvirt_path, true, &out->libvirt_uri)) < 0 ||
+            (r = read_string(p, libvirt, "baseImage", libvirt_path, true, &out->base_image)) < 0 ||
+            (r = read_string(p, libvirt, "storagePool", libvirt_path, false, &out->storage_pool)) <
+                    0 ||
+            (r = read_string(p, libvirt, "network", libvirt_path, false, &out->network)) < 0 ||
+            (r = read_int32(p, libvirt, "vcpus", libvirt_path, 1, 256, 2, &out->vcpus)) < 0 ||
+            /* vmctl's floor (16 MiB) rather than a real node's, so OS-less test
+             * domains fit; the CRD may be stricter. */
+            (r = read_int32(p, libvirt, "memoryMiB", libvirt_path, 16, 4194304, 4096,
+                            &out->memory_mib)) < 0)
+                return r;
+        if (!strstr(out->libvirt_uri, ":/"))
+                return fail(p, "%s.uri: \"%s\" is not a libvirt URI like qemu:///system",
+                            libvirt_path, out->libvirt_uri);
+        if (out->base_image[0] != '/')
+                return fail(p, "%s.baseImage: must be an absolute path", libvirt_path);
+        if (!out->storage_pool && !(out->storage_pool = strdup("default")))
+                return -ENOMEM;
+        if (!out->network && !(out->network = strdup("default")))
+                return -ENOMEM;
+
+        if ((r = read_int32(p, pool, "min", path, 0, 1000, 0, &out->min)) < 0)
+                return r;
+        if (!member(pool, "max"))
+                return fail(p, "%s.max: required", path);
+        if ((r = read_int32(p, pool, "max", path, 0, 1000, 0, &out->max)) < 0)
+                return r;
+        if (out->min > out->max)
+                return fail(p, "%s.min: %d is above max %d", path, out->min, out->max);
+
+        if ((r = read_object(p, pool, "joinSecretRef", path, true, &secret_ref)) < 0 ||
+            (r = read_string(p, secret_ref, "name", secret_path, true, &out->join_secret_name)) <
+                    0 ||
+            (r = read_string(p, secret_ref, "key", secret_path, false, &out->join_secret_key)) < 0)
+                return r;
+        if (!out->join_secret_key && !(out->join_secret_key = strdup("join")))
+                return -ENOMEM;
+        return 0;
+}
+
+static void node_pool_clear(struct tripdeal_node_pool *pool)
+{
+        free(pool->name);
+        free(pool->libvirt_uri);
+        free(pool->base_image);
+        free(pool->storage_pool);
+        free(pool->network);
+        free(pool->join_secret_name);
+        free(pool->join_secret_key);
+}
+
 static void sale_clear(struct tripdeal_sale *sale)
 {
         free(sale->name);
@@ -254,6 +336,9 @@ void tripdeal_spec_free(struct tripdeal_spec *spec)
         for (size_t i = 0; i < spec->sales_count; i++)
                 sale_clear(&spec->sales[i]);
         free(spec->sales);
+        for (size_t i = 0; i < spec->node_pools_count; i++)
+                node_pool_clear(&spec->node_pools[i]);
+        free(spec->node_pools);
         free(spec);
 }
 
@@ -265,7 +350,7 @@ int tripdeal_spec_parse(const json_t *spec, struct tripdeal_spec **ret_spec, cha
                 return -ENOMEM;
 
         int r;
-        json_t *app, *sales;
+        json_t *app, *sales, *pools;
         if (!json_is_object(spec)) {
                 r = fail(&p, "spec: must be an object");
                 goto error;
@@ -295,6 +380,33 @@ int tripdeal_spec_parse(const json_t *spec, struct tripdeal_spec **ret_spec, cha
                                 if (strcmp(s->sales[j].name, s->sales[i].name) == 0) {
                                         r = fail(&p, "spec.sales[%zu].name: \"%s\" is used twice",
                                                  i, s->sales[i].name);
+                                        goto error;
+                                }
+                }
+        }
+
+        pools = member(spec, "nodePools");
+        if (pools && !json_is_array(pools)) {
+                r = fail(&p, "spec.nodePools: must be a list");
+                goto error;
+        }
+        if (pools && json_array_size(pools) > 0) {
+                s->node_pools = calloc(json_array_size(pools), sizeof(*s->node_pools));
+                if (!s->node_pools) {
+                        r = -ENOMEM;
+                        goto error;
+                }
+                size_t i;
+                json_t *pool;
+                json_array_foreach (pools, i, pool) {
+                        s->node_pools_count = i + 1;
+                        if ((r = parse_node_pool(&p, pool, i, &s->node_pools[i])) < 0)
+                                goto error;
+                        for (size_t j = 0; j < i; j++)
+                                if (strcmp(s->node_pools[j].name, s->node_pools[i].name) == 0) {
+                                        r = fail(&p,
+                                                 "spec.nodePools[%zu].name: \"%s\" is used twice",
+                                                 i, s->node_pools[i].name);
                                         goto error;
                                 }
                 }

@@ -287,6 +287,31 @@ int controllers_start(const struct controllers_options *options, struct controll
         return 0;
 }
 
+int controllers_pod_log_path(const struct controllers *c, const char *namespace_,
+                             const char *pod_name, const char *pod_uid, const char *container,
+                             char **ret_path)
+{
+        if (!c || !namespace_ || !pod_name || !pod_uid || !container || !ret_path)
+                return -EINVAL;
+        /* Names are DNS labels; refuse anything that could walk out of the directory. */
+        const char *parts[] = {namespace_, pod_name, pod_uid, container};
+        for (size_t i = 0; i < ARRAY_SIZE(parts); i++)
+                if (!parts[i][0] || strchr(parts[i], '/') || strcmp(parts[i], "..") == 0)
+                        return -EINVAL;
+        char *path = NULL;
+        if (asprintf(&path, "%s/pods/%s_%s_%s/%s.log", c->state_dir, namespace_, pod_name, pod_uid,
+                     container) < 0)
+                return -ENOMEM;
+        struct stat st;
+        if (stat(path, &st) < 0) {
+                int r = -errno;
+                free(path);
+                return r;
+        }
+        *ret_path = path;
+        return 0;
+}
+
 void controllers_stop(struct controllers *c)
 {
         if (!c)

@@ -469,9 +469,11 @@ static const json_t *container_spec(const struct process_pod *p, const char *nam
         return NULL;
 }
 
-static int start_container(struct kubelet *k, struct process_pod *p, struct container_proc *cp,
-                           int64_t mono_ms, const char *now_text)
+static int start_container(struct kubelet *k, struct sync *s, struct process_pod *p,
+                           struct container_proc *cp)
 {
+        int64_t mono_ms = s->mono_ms;
+        const char *now_text = s->now_text;
         const json_t *container = container_spec(p, cp->name);
         const char *binary = resolve_binary(k->c, cp->image);
         if (!binary) {
@@ -535,6 +537,8 @@ static int start_container(struct kubelet *k, struct process_pod *p, struct cont
                            "container", cp->name, "ip", p->ip, "pid", (json_int_t)pid, "log",
                            log_path),
                  "fakekube controllers: started a process pod container");
+        emit_event(s, p->pod, "Pod", "v1", "Normal", "Started", "kubelet", "Started container %s",
+                   cp->name);
         r = 0;
 out:
         if (log_fd >= 0)
@@ -581,6 +585,11 @@ static struct process_pod *track_pod(struct kubelet *k, const json_t *pod, int64
         const json_t *containers = json_object_get(json_object_get(pod, "spec"), "containers");
         p->n_containers = json_array_size(containers);
         p->containers = calloc(p->n_containers ? p->n_containers : 1, sizeof(*p->containers));
+        /* After a fakekube restart (--data) a pod keeps the IP its status already shows. */
+        const char *old_ip =
+                json_string_value(json_object_get(json_object_get(pod, "status"), "podIP"));
+        if (old_ip)
+                pod_ip_reserve(k->c, old_ip, p->uid);
         if (!p->containers || pod_ip_allocate(k->c, p->uid, p->ip, sizeof(p->ip)) < 0 ||
             make_dirs(p->dir) < 0) {
                 process_pod_free(p);
@@ -613,6 +622,8 @@ static bool probe_once(struct kubelet *k, const char *ip, const struct http_prob
         curl_easy_setopt(k->probe, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(k->probe, CURLOPT_TIMEOUT_MS, (long)probe->timeout_ms);
         curl_easy_setopt(k->probe, CURLOPT_NOBODY, 0L);
+        if (probe->tcp)
+                curl_easy_setopt(k->probe, CURLOPT_CONNECT_ONLY, 1L);
         curl_easy_setopt(k->probe, CURLOPT_WRITEFUNCTION, NULL);
         FILE *sink = fopen("/dev/null", "w");
         if (sink)
@@ -625,10 +636,10 @@ static bool probe_once(struct kubelet *k, const char *ip, const struct http_prob
         curl_slist_free_all(headers);
         if (sink)
                 fclose(sink);
-        return cc == CURLE_OK && status >= 200 && status < 400;
+        return cc == CURLE_OK && (probe->tcp || (status >= 200 && status < 400));
 }
 
-static void run_probes(struct kubelet *k, struct process_pod *p, int64_t mono_ms)
+static void run_probes(struct kubelet *k, struct sync *s, struct process_pod *p, int64_t mono_ms)
 {
         for (size_t i = 0; i < p->n_containers; i++) {
                 struct container_proc *cp = &p->containers[i];
@@ -644,8 +655,14 @@ static void run_probes(struct kubelet *k, struct process_pod *p, int64_t mono_ms
                                         cp->ready = true;
                         } else {
                                 cp->readiness_successes = 0;
-                                if (++cp->readiness_failures >= cp->readiness.failure_threshold)
+                                if (++cp->readiness_failures >= cp->readiness.failure_threshold) {
+                                        if (cp->ready)
+                                                emit_event(s, p->pod, "Pod", "v1", "Warning",
+                                                           "Unhealthy", "kubelet",
+                                                           "Readiness probe failed: GET %s",
+                                                           cp->readiness.path);
                                         cp->ready = false;
+                                }
                         }
                 }
                 if (cp->has_liveness && mono_ms >= cp->next_liveness_mono) {
@@ -659,6 +676,12 @@ static void run_probes(struct kubelet *k, struct process_pod *p, int64_t mono_ms
                                          json_pack("{ss ss ss}", "pod", p->name, "namespace",
                                                    p->namespace_, "container", cp->name),
                                          "fakekube controllers: liveness probe failed, restarting");
+                                emit_event(s, p->pod, "Pod", "v1", "Warning", "Unhealthy",
+                                           "kubelet", "Liveness probe failed: GET %s",
+                                           cp->liveness.path);
+                                emit_event(s, p->pod, "Pod", "v1", "Normal", "Killing", "kubelet",
+                                           "Container %s failed liveness probe, will be restarted",
+                                           cp->name);
                                 kill(-cp->pid, SIGKILL);
                                 cp->liveness_failures = 0;
                                 cp->ready = false;
@@ -905,6 +928,11 @@ static void kubelet_pass(struct kubelet *k, struct sync *s)
                 json_decref(p->pod);
                 p->pod = json_incref(current);
                 if (object_terminating(current)) {
+                        if (!p->terminating)
+                                for (size_t i = 0; i < p->n_containers; i++)
+                                        emit_event(s, current, "Pod", "v1", "Normal", "Killing",
+                                                   "kubelet", "Stopping container %s",
+                                                   p->containers[i].name);
                         begin_termination(p, current, s->mono_ms);
                         continue;
                 }
@@ -967,9 +995,9 @@ static void kubelet_pass(struct kubelet *k, struct sync *s)
                 for (size_t i = 0; i < p->n_containers; i++) {
                         struct container_proc *cp = &p->containers[i];
                         if (cp->pid <= 0 && !cp->terminated && s->mono_ms >= cp->next_start_mono)
-                                start_container(k, p, cp, s->mono_ms, s->now_text);
+                                start_container(k, s, p, cp);
                 }
-                run_probes(k, p, s->mono_ms);
+                run_probes(k, s, p, s->mono_ms);
                 write_status(k, s, p);
                 pp = &p->next;
         }
