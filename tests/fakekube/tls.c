@@ -31,7 +31,14 @@ static char *bio_to_string(BIO *bio)
         long len = BIO_get_mem_data(bio, &data);
         if (len <= 0)
                 return NULL;
-        return strndup(data, (size_t)len);
+        /* A memory BIO's data is not NUL-terminated: copy exactly len bytes
+         * (strndup may look for a NUL past the end). */
+        char *s = malloc((size_t)len + 1);
+        if (!s)
+                return NULL;
+        memcpy(s, data, (size_t)len);
+        s[len] = '\0';
+        return s;
 }
 
 static char *cert_pem(X509 *cert)
