@@ -134,7 +134,7 @@ spec:
       storagePool: {host.pool}
       network: {host.network}
       vcpus: 1
-      memoryMiB: 256
+      memoryMiB: 64
     min: 0
     max: 3
     joinSecretRef: {{name: kubeadm-join}}
