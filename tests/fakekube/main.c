@@ -70,7 +70,7 @@ static void usage(FILE *f)
                 "                            repository's shared/kubernetes/swagger-1.36.json)\n"
                 "  --state-dir DIR           process pods' working directories and logs (served\n"
                 "                            as pods/log; default: a new "
-                "$TMPDIR/fakekube-state-*)\n"
+                "$TMPDIR/fakekube-controllers-*)\n"
                 "  --watch-window N          watch events retained for resume (default 10000)\n"
                 "  --bookmark-interval DUR   BOOKMARK period for watches that allow them (default "
                 "10s)\n"
