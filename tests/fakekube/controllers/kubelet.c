@@ -1002,6 +1002,21 @@ static void kubelet_pass(struct kubelet *k, struct sync *s)
                 pp = &p->next;
         }
         sample_cpu(k, s->mono_ms);
+        /* IPs of pods that are gone and not running here (e.g. force-deleted after their node
+         * died). */
+        pthread_mutex_lock(&c->ip_lock);
+        const char *ip;
+        json_t *owner;
+        void *tmp;
+        json_object_foreach_safe (c->ips, tmp, ip, owner) {
+                const char *uid = json_string_value(owner);
+                bool tracked = false;
+                for (struct process_pod *p = k->pods; p && !tracked; p = p->next)
+                        tracked = strcmp(p->uid, uid) == 0;
+                if (!tracked && !json_object_get(by_uid, uid))
+                        json_object_del(c->ips, ip);
+        }
+        pthread_mutex_unlock(&c->ip_lock);
 }
 
 static void stop_all(struct kubelet *k)
