@@ -42,8 +42,7 @@ static int validate_options(const struct controllers_options *options)
 
 static void ip_text(int block, int index, char *buf, size_t size)
 {
-        /* index 0.. -> 127.0.<block + index / 253>.<2 + index % 253>, third octet kept in 10..255
-         */
+        /* index -> 127.0.<block + index / 253>.<2 + index % 253>; third octet in 10..255 */
         snprintf(buf, size, "127.0.%d.%d", 10 + (block - 10 + index / 253) % 246, 2 + index % 253);
 }
 
