@@ -203,10 +203,11 @@ struct container_proc {
         int64_t next_start_mono;
         int64_t backoff_ms;
         int64_t running_since_mono;
-        bool has_readiness, has_liveness;
-        struct http_probe readiness, liveness;
-        int64_t next_readiness_mono, next_liveness_mono;
-        int readiness_failures, readiness_successes, liveness_failures;
+        bool has_readiness, has_liveness, has_startup;
+        struct http_probe readiness, liveness, startup;
+        int64_t next_readiness_mono, next_liveness_mono, next_startup_mono;
+        int readiness_failures, readiness_successes, liveness_failures, startup_failures;
+        bool startup_done; /* the startup probe succeeded (or there is none) */
 };
 
 struct process_pod {
@@ -516,6 +517,8 @@ static int start_container(struct kubelet *k, struct sync *s, struct process_pod
                 dup2(null_fd, 0);
                 dup2(log_fd, 1);
                 dup2(log_fd, 2);
+                /* Nothing of fakekube's (listening sockets, API connections) leaks into a pod. */
+                close_range(3, ~0U, 0);
                 if (chdir(working_dir) < 0)
                         _exit(126);
                 execve(argv[0], argv, envp);
@@ -527,6 +530,10 @@ static int start_container(struct kubelet *k, struct sync *s, struct process_pod
         cp->ready = false;
         cp->running_since_mono = mono_ms;
         cp->readiness_failures = cp->readiness_successes = cp->liveness_failures = 0;
+        cp->startup_failures = 0;
+        cp->startup_done = !cp->has_startup;
+        if (cp->has_startup)
+                cp->next_startup_mono = mono_ms + cp->startup.initial_delay_ms;
         snprintf(cp->started_at, sizeof(cp->started_at), "%s", now_text);
         if (cp->has_readiness)
                 cp->next_readiness_mono = mono_ms + cp->readiness.initial_delay_ms;
@@ -606,6 +613,8 @@ static struct process_pod *track_pod(struct kubelet *k, const json_t *pod, int64
                                                 container, &cp->readiness) == 0;
                 cp->has_liveness = probe_parse(json_object_get(container, "livenessProbe"),
                                                container, &cp->liveness) == 0;
+                cp->has_startup = probe_parse(json_object_get(container, "startupProbe"), container,
+                                              &cp->startup) == 0;
                 cp->backoff_ms = RESTART_BACKOFF_START_MS;
         }
         p->next = k->pods;
@@ -645,6 +654,23 @@ static void run_probes(struct kubelet *k, struct sync *s, struct process_pod *p,
                 struct container_proc *cp = &p->containers[i];
                 if (cp->pid <= 0)
                         continue;
+                /* startupProbe: the other probes wait for it; failureThreshold failures restart. */
+                if (!cp->startup_done) {
+                        if (mono_ms < cp->next_startup_mono)
+                                continue;
+                        cp->next_startup_mono = mono_ms + cp->startup.period_ms;
+                        if (probe_once(k, p->ip, &cp->startup)) {
+                                cp->startup_done = true;
+                                cp->next_readiness_mono = mono_ms;
+                                cp->next_liveness_mono = mono_ms;
+                        } else if (++cp->startup_failures >= cp->startup.failure_threshold) {
+                                emit_event(s, p->pod, "Pod", "v1", "Warning", "Unhealthy",
+                                           "kubelet", "Startup probe failed: GET %s",
+                                           cp->startup.path);
+                                kill(-cp->pid, SIGKILL);
+                        }
+                        continue;
+                }
                 if (!cp->has_readiness)
                         cp->ready = true;
                 if (cp->has_readiness && mono_ms >= cp->next_readiness_mono) {
@@ -751,7 +777,8 @@ static json_t *container_status(const struct process_pod *p, const struct contai
                 state = json_pack("{s{ss}}", "waiting", "reason", "ContainerCreating");
         json_t *st = json_pack("{ss ss ss sb sb si so}", "name", cp->name, "image", cp->image,
                                "imageID", image_id, "ready", cp->ready && cp->pid > 0, "started",
-                               cp->pid > 0, "restartCount", cp->restarts, "state", state);
+                               cp->pid > 0 && cp->startup_done, "restartCount", cp->restarts,
+                               "state", state);
         if (st && cp->pid > 0)
                 json_object_set_new(st, "containerID", json_string(id));
         if (st && cp->has_last_exit && !cp->terminated)

@@ -406,6 +406,24 @@ def scenario_process(binary, pod_server, workdir):
                      or open("/proc/%d/stat" % child).read().split()[2] == "Z", timeout=5)
         check("process: SIGKILL after terminationGracePeriodSeconds, children too", sigkill_after_grace_period)
 
+        def startup_probe_gates_and_restarts():
+            c = {"name": "main", "image": "demo/web:1", "args": ["--listen", "$(POD_IP):8080"],
+                 "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+                 "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}, "periodSeconds": 1},
+                 "startupProbe": {"httpGet": {"path": "/never", "port": 8080}, "periodSeconds": 1,
+                                  "failureThreshold": 2}}
+            fk.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "nostart"},
+                      "spec": {"terminationGracePeriodSeconds": 1, "containers": [c]}})
+            wait_for("restart by the startup probe", lambda: fk.get("pod", "nostart")["status"]
+                     ["containerStatuses"][0]["restartCount"] >= 1, timeout=20)
+            st = fk.get("pod", "nostart")["status"]
+            assert not ready(fk.get("pod", "nostart")), "readiness ran before the startup probe passed"
+            assert not st["containerStatuses"][0]["started"], st["containerStatuses"][0]
+            assert "Unhealthy" in event_reasons(fk, "nostart")
+            fk.kubectl("delete", "pod", "nostart", "--wait=true", "--timeout=30s")
+        check("process: startupProbe gates the other probes and restarts on failure",
+              startup_probe_gates_and_restarts)
+
         def hpa_measures_process_cpu():
             fk.apply(process_web("burn", 1, ["--listen", "$(POD_IP):8080", "--burn"]))
             fk.kubectl("rollout", "status", "deployment/burn", "--timeout=30s")
