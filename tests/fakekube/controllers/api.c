@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Writes to the API server on behalf of the controllers. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "internal.h"
 #include "log.h"
@@ -160,4 +163,56 @@ int pod_patch_status(struct sync *s, const json_t *pod, json_t *status)
                 r = api_update(s, KIND_POD, copy, "status");
         }
         return r;
+}
+
+void emit_event(struct sync *s, const json_t *object, const char *kind, const char *api_version,
+                const char *type, const char *reason, const char *component, const char *fmt, ...)
+{
+        const char *name = object_name(object);
+        const char *ns = object_namespace(object);
+        if (!name)
+                return;
+        va_list ap;
+        va_start(ap, fmt);
+        _cleanup_free_ char *message = NULL;
+        if (vasprintf(&message, fmt, ap) < 0)
+                message = NULL;
+        va_end(ap);
+        if (!message)
+                return;
+        /* Kubernetes names events <object>.<16 hex digits>. */
+        unsigned char random_bytes[8] = {0};
+        if (getrandom(random_bytes, sizeof(random_bytes), 0) != (ssize_t)sizeof(random_bytes))
+                return;
+        char event_name[400];
+        int n = snprintf(event_name, sizeof(event_name), "%.250s.", name);
+        for (size_t i = 0; i < sizeof(random_bytes) && n > 0 && (size_t)n + 2 < sizeof(event_name);
+             i++)
+                n += snprintf(event_name + n, sizeof(event_name) - (size_t)n, "%02x",
+                              random_bytes[i]);
+        char now_micro[40];
+        snprintf(now_micro, sizeof(now_micro), "%.19s.%06lldZ", s->now_text,
+                 (long long)(s->now_ms % 1000) * 1000);
+        /* Cluster-scoped objects' events go to "default", as in Kubernetes. */
+        const char *event_ns = ns && *ns ? ns : "default";
+        _cleanup_json_ json_t *event = json_pack(
+                "{ss ss s{ss ss} s{ss ss ss* ss* ss*} ss ss ss s{ss} ss ss si ss ss ss}",
+                "apiVersion", "v1", "kind", "Event", "metadata", "name", event_name, "namespace",
+                event_ns, "involvedObject", "kind", kind, "apiVersion", api_version, "name", name,
+                "namespace", ns, "uid", object_uid(object), "reason", reason, "message", message,
+                "type", type, "source", "component", component, "firstTimestamp", s->now_text,
+                "lastTimestamp", s->now_text, "count", 1, "eventTime", now_micro,
+                "reportingComponent", component, "reportingInstance", component);
+        if (!event)
+                return;
+        /* eventTime needs an action in events.k8s.io; keep core/v1's classic shape. */
+        json_object_del(event, "eventTime");
+        char path[512];
+        object_path(KIND_SERVICE, event_ns, NULL, NULL, path, sizeof(path));
+        /* .../namespaces/NS/services -> .../namespaces/NS/events */
+        char *last = strrchr(path, '/');
+        if (last)
+                snprintf(last, sizeof(path) - (size_t)(last - path), "/events");
+        long status = 0;
+        kclient_request(s->client, "POST", path, event, NULL, &status, NULL);
 }

@@ -55,3 +55,13 @@ struct controllers;
 int controllers_start(const struct controllers_options *options, struct controllers **ret);
 /* Accepts NULL. */
 void controllers_stop(struct controllers *controllers);
+
+/*
+ * The file a process pod's container writes its stdout and stderr to (for
+ * serving `kubectl logs`): a new string the caller frees, in *ret_path.
+ * -ENOENT when there is none (virtual pods, a container never started).
+ * Thread-safe; the arguments are borrowed.
+ */
+int controllers_pod_log_path(const struct controllers *controllers, const char *namespace_,
+                             const char *pod_name, const char *pod_uid, const char *container,
+                             char **ret_path);

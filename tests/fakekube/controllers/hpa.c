@@ -294,6 +294,13 @@ static void sync_hpa(struct sync *s, const json_t *hpa, struct hpa_state *st)
                                          json_pack("{ss ss si si}", "hpa", object_name(hpa),
                                                    "namespace", ns, "from", current, "to", desired),
                                          "fakekube controllers: HPA rescaled its target");
+                                emit_event(
+                                        s, hpa, "HorizontalPodAutoscaler", "autoscaling/v2",
+                                        "Normal", "SuccessfulRescale", "horizontal-pod-autoscaler",
+                                        "New size: %d; reason: %s", desired,
+                                        desired > current ? "cpu resource utilization (percentage "
+                                                            "of request) above target"
+                                                          : "All metrics below target");
                         }
                 }
                 json_object_set_new(status, "currentReplicas", json_integer(current));

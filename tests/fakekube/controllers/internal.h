@@ -16,6 +16,7 @@
 #include "controllers.h"
 #include "hpa_algorithm.h"
 #include "kclient.h"
+#include "macros.h"
 #include "store.h"
 
 struct hpa_state {
@@ -53,6 +54,7 @@ struct controllers {
         pthread_mutex_t ip_lock;
         json_t *ips;
         int ip_block;
+        int ip_next; /* next pool index to try */
 
         /* HPA memory (reconcile thread only). */
         struct hpa_state *hpas;
@@ -94,6 +96,15 @@ int api_merge_patch(struct sync *s, enum kind kind, const char *namespace_, cons
 int api_delete(struct sync *s, enum kind kind, const char *namespace_, const char *name,
                int64_t grace_seconds);
 int api_status_from_http(long status);
+/*
+ * A core/v1 Event about object (kind/apiVersion given: list items carry
+ * none), as the real component would record it; best effort, failures are
+ * ignored.  type "Normal" or "Warning".
+ */
+void emit_event(struct sync *s, const json_t *object, const char *kind, const char *api_version,
+                const char *type, const char *reason, const char *component, const char *fmt, ...)
+        _printf_(8, 9);
+
 /* Status writes of a pod through /status (merge patch of "status"). */
 int pod_patch_status(struct sync *s, const json_t *pod, json_t *status);
 

@@ -203,10 +203,11 @@ struct container_proc {
         int64_t next_start_mono;
         int64_t backoff_ms;
         int64_t running_since_mono;
-        bool has_readiness, has_liveness;
-        struct http_probe readiness, liveness;
-        int64_t next_readiness_mono, next_liveness_mono;
-        int readiness_failures, readiness_successes, liveness_failures;
+        bool has_readiness, has_liveness, has_startup;
+        struct http_probe readiness, liveness, startup;
+        int64_t next_readiness_mono, next_liveness_mono, next_startup_mono;
+        int readiness_failures, readiness_successes, liveness_failures, startup_failures;
+        bool startup_done; /* the startup probe succeeded (or there is none) */
 };
 
 struct process_pod {
@@ -469,9 +470,11 @@ static const json_t *container_spec(const struct process_pod *p, const char *nam
         return NULL;
 }
 
-static int start_container(struct kubelet *k, struct process_pod *p, struct container_proc *cp,
-                           int64_t mono_ms, const char *now_text)
+static int start_container(struct kubelet *k, struct sync *s, struct process_pod *p,
+                           struct container_proc *cp)
 {
+        int64_t mono_ms = s->mono_ms;
+        const char *now_text = s->now_text;
         const json_t *container = container_spec(p, cp->name);
         const char *binary = resolve_binary(k->c, cp->image);
         if (!binary) {
@@ -514,6 +517,8 @@ static int start_container(struct kubelet *k, struct process_pod *p, struct cont
                 dup2(null_fd, 0);
                 dup2(log_fd, 1);
                 dup2(log_fd, 2);
+                /* Nothing of fakekube's (listening sockets, API connections) leaks into a pod. */
+                close_range(3, ~0U, 0);
                 if (chdir(working_dir) < 0)
                         _exit(126);
                 execve(argv[0], argv, envp);
@@ -525,6 +530,10 @@ static int start_container(struct kubelet *k, struct process_pod *p, struct cont
         cp->ready = false;
         cp->running_since_mono = mono_ms;
         cp->readiness_failures = cp->readiness_successes = cp->liveness_failures = 0;
+        cp->startup_failures = 0;
+        cp->startup_done = !cp->has_startup;
+        if (cp->has_startup)
+                cp->next_startup_mono = mono_ms + cp->startup.initial_delay_ms;
         snprintf(cp->started_at, sizeof(cp->started_at), "%s", now_text);
         if (cp->has_readiness)
                 cp->next_readiness_mono = mono_ms + cp->readiness.initial_delay_ms;
@@ -535,6 +544,8 @@ static int start_container(struct kubelet *k, struct process_pod *p, struct cont
                            "container", cp->name, "ip", p->ip, "pid", (json_int_t)pid, "log",
                            log_path),
                  "fakekube controllers: started a process pod container");
+        emit_event(s, p->pod, "Pod", "v1", "Normal", "Started", "kubelet", "Started container %s",
+                   cp->name);
         r = 0;
 out:
         if (log_fd >= 0)
@@ -581,6 +592,11 @@ static struct process_pod *track_pod(struct kubelet *k, const json_t *pod, int64
         const json_t *containers = json_object_get(json_object_get(pod, "spec"), "containers");
         p->n_containers = json_array_size(containers);
         p->containers = calloc(p->n_containers ? p->n_containers : 1, sizeof(*p->containers));
+        /* After a fakekube restart (--data) a pod keeps the IP its status already shows. */
+        const char *old_ip =
+                json_string_value(json_object_get(json_object_get(pod, "status"), "podIP"));
+        if (old_ip)
+                pod_ip_reserve(k->c, old_ip, p->uid);
         if (!p->containers || pod_ip_allocate(k->c, p->uid, p->ip, sizeof(p->ip)) < 0 ||
             make_dirs(p->dir) < 0) {
                 process_pod_free(p);
@@ -597,6 +613,8 @@ static struct process_pod *track_pod(struct kubelet *k, const json_t *pod, int64
                                                 container, &cp->readiness) == 0;
                 cp->has_liveness = probe_parse(json_object_get(container, "livenessProbe"),
                                                container, &cp->liveness) == 0;
+                cp->has_startup = probe_parse(json_object_get(container, "startupProbe"), container,
+                                              &cp->startup) == 0;
                 cp->backoff_ms = RESTART_BACKOFF_START_MS;
         }
         p->next = k->pods;
@@ -613,6 +631,8 @@ static bool probe_once(struct kubelet *k, const char *ip, const struct http_prob
         curl_easy_setopt(k->probe, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(k->probe, CURLOPT_TIMEOUT_MS, (long)probe->timeout_ms);
         curl_easy_setopt(k->probe, CURLOPT_NOBODY, 0L);
+        if (probe->tcp)
+                curl_easy_setopt(k->probe, CURLOPT_CONNECT_ONLY, 1L);
         curl_easy_setopt(k->probe, CURLOPT_WRITEFUNCTION, NULL);
         FILE *sink = fopen("/dev/null", "w");
         if (sink)
@@ -625,15 +645,32 @@ static bool probe_once(struct kubelet *k, const char *ip, const struct http_prob
         curl_slist_free_all(headers);
         if (sink)
                 fclose(sink);
-        return cc == CURLE_OK && status >= 200 && status < 400;
+        return cc == CURLE_OK && (probe->tcp || (status >= 200 && status < 400));
 }
 
-static void run_probes(struct kubelet *k, struct process_pod *p, int64_t mono_ms)
+static void run_probes(struct kubelet *k, struct sync *s, struct process_pod *p, int64_t mono_ms)
 {
         for (size_t i = 0; i < p->n_containers; i++) {
                 struct container_proc *cp = &p->containers[i];
                 if (cp->pid <= 0)
                         continue;
+                /* startupProbe: the other probes wait for it; failureThreshold failures restart. */
+                if (!cp->startup_done) {
+                        if (mono_ms < cp->next_startup_mono)
+                                continue;
+                        cp->next_startup_mono = mono_ms + cp->startup.period_ms;
+                        if (probe_once(k, p->ip, &cp->startup)) {
+                                cp->startup_done = true;
+                                cp->next_readiness_mono = mono_ms;
+                                cp->next_liveness_mono = mono_ms;
+                        } else if (++cp->startup_failures >= cp->startup.failure_threshold) {
+                                emit_event(s, p->pod, "Pod", "v1", "Warning", "Unhealthy",
+                                           "kubelet", "Startup probe failed: GET %s",
+                                           cp->startup.path);
+                                kill(-cp->pid, SIGKILL);
+                        }
+                        continue;
+                }
                 if (!cp->has_readiness)
                         cp->ready = true;
                 if (cp->has_readiness && mono_ms >= cp->next_readiness_mono) {
@@ -644,8 +681,14 @@ static void run_probes(struct kubelet *k, struct process_pod *p, int64_t mono_ms
                                         cp->ready = true;
                         } else {
                                 cp->readiness_successes = 0;
-                                if (++cp->readiness_failures >= cp->readiness.failure_threshold)
+                                if (++cp->readiness_failures >= cp->readiness.failure_threshold) {
+                                        if (cp->ready)
+                                                emit_event(s, p->pod, "Pod", "v1", "Warning",
+                                                           "Unhealthy", "kubelet",
+                                                           "Readiness probe failed: GET %s",
+                                                           cp->readiness.path);
                                         cp->ready = false;
+                                }
                         }
                 }
                 if (cp->has_liveness && mono_ms >= cp->next_liveness_mono) {
@@ -659,6 +702,12 @@ static void run_probes(struct kubelet *k, struct process_pod *p, int64_t mono_ms
                                          json_pack("{ss ss ss}", "pod", p->name, "namespace",
                                                    p->namespace_, "container", cp->name),
                                          "fakekube controllers: liveness probe failed, restarting");
+                                emit_event(s, p->pod, "Pod", "v1", "Warning", "Unhealthy",
+                                           "kubelet", "Liveness probe failed: GET %s",
+                                           cp->liveness.path);
+                                emit_event(s, p->pod, "Pod", "v1", "Normal", "Killing", "kubelet",
+                                           "Container %s failed liveness probe, will be restarted",
+                                           cp->name);
                                 kill(-cp->pid, SIGKILL);
                                 cp->liveness_failures = 0;
                                 cp->ready = false;
@@ -728,7 +777,8 @@ static json_t *container_status(const struct process_pod *p, const struct contai
                 state = json_pack("{s{ss}}", "waiting", "reason", "ContainerCreating");
         json_t *st = json_pack("{ss ss ss sb sb si so}", "name", cp->name, "image", cp->image,
                                "imageID", image_id, "ready", cp->ready && cp->pid > 0, "started",
-                               cp->pid > 0, "restartCount", cp->restarts, "state", state);
+                               cp->pid > 0 && cp->startup_done, "restartCount", cp->restarts,
+                               "state", state);
         if (st && cp->pid > 0)
                 json_object_set_new(st, "containerID", json_string(id));
         if (st && cp->has_last_exit && !cp->terminated)
@@ -905,6 +955,11 @@ static void kubelet_pass(struct kubelet *k, struct sync *s)
                 json_decref(p->pod);
                 p->pod = json_incref(current);
                 if (object_terminating(current)) {
+                        if (!p->terminating)
+                                for (size_t i = 0; i < p->n_containers; i++)
+                                        emit_event(s, current, "Pod", "v1", "Normal", "Killing",
+                                                   "kubelet", "Stopping container %s",
+                                                   p->containers[i].name);
                         begin_termination(p, current, s->mono_ms);
                         continue;
                 }
@@ -967,13 +1022,28 @@ static void kubelet_pass(struct kubelet *k, struct sync *s)
                 for (size_t i = 0; i < p->n_containers; i++) {
                         struct container_proc *cp = &p->containers[i];
                         if (cp->pid <= 0 && !cp->terminated && s->mono_ms >= cp->next_start_mono)
-                                start_container(k, p, cp, s->mono_ms, s->now_text);
+                                start_container(k, s, p, cp);
                 }
-                run_probes(k, p, s->mono_ms);
+                run_probes(k, s, p, s->mono_ms);
                 write_status(k, s, p);
                 pp = &p->next;
         }
         sample_cpu(k, s->mono_ms);
+        /* IPs of pods that are gone and not running here (e.g. force-deleted after their node
+         * died). */
+        pthread_mutex_lock(&c->ip_lock);
+        const char *ip;
+        json_t *owner;
+        void *tmp;
+        json_object_foreach_safe (c->ips, tmp, ip, owner) {
+                const char *uid = json_string_value(owner);
+                bool tracked = false;
+                for (struct process_pod *p = k->pods; p && !tracked; p = p->next)
+                        tracked = strcmp(p->uid, uid) == 0;
+                if (!tracked && !json_object_get(by_uid, uid))
+                        json_object_del(c->ips, ip);
+        }
+        pthread_mutex_unlock(&c->ip_lock);
 }
 
 static void stop_all(struct kubelet *k)

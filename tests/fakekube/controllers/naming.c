@@ -9,6 +9,28 @@
 
 #include "macros.h"
 
+/* null members mean "unset" (kubectl sends creationTimestamp: null): they must not change the hash.
+ */
+static void drop_nulls(json_t *value)
+{
+        if (json_is_object(value)) {
+                const char *key;
+                json_t *member;
+                void *tmp;
+                json_object_foreach_safe (value, tmp, key, member) {
+                        if (json_is_null(member))
+                                json_object_del(value, key);
+                        else
+                                drop_nulls(member);
+                }
+        } else if (json_is_array(value)) {
+                size_t i;
+                json_t *item;
+                json_array_foreach (value, i, item)
+                        drop_nulls(item);
+        }
+}
+
 int pod_template_hash(const json_t *template, int64_t collision_count, char *buf, size_t size)
 {
         if (size < 11)
@@ -19,6 +41,7 @@ int pod_template_hash(const json_t *template, int64_t collision_count, char *buf
                 return -ENOMEM;
         json_object_del(json_object_get(json_object_get(copy, "metadata"), "labels"),
                         "pod-template-hash");
+        drop_nulls(copy);
         _cleanup_free_ char *text =
                 copy ? json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS) : strdup("");
         if (!text)

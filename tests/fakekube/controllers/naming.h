@@ -14,7 +14,8 @@
 #define NAME_SUFFIX_ALPHABET "bcdfghjklmnpqrstvwxz2456789"
 
 /*
- * Hash of the template (its "pod-template-hash" label ignored, keys sorted)
+ * Hash of the template (its "pod-template-hash" label and null members
+ * ignored, keys sorted)
  * and the collision count, as text into buf (>= 11 bytes).  -ENOBUFS if small.
  */
 int pod_template_hash(const json_t *template, int64_t collision_count, char *buf, size_t size);

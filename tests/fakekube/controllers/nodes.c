@@ -181,6 +181,9 @@ void sync_scheduler(struct sync *s)
                 if (r == 0) {
                         if (bind_pod(s, pod, node) < 0)
                                 continue;
+                        emit_event(s, pod, "Pod", "v1", "Normal", "Scheduled", "default-scheduler",
+                                   "Successfully assigned %s/%s to %s", object_namespace(pod),
+                                   object_name(pod), node);
                         /* Later pods of this pass must see this one placed (spreading, capacity).
                          */
                         json_t *copy = json_deep_copy(pod);
@@ -201,6 +204,8 @@ void sync_scheduler(struct sync *s)
                 _cleanup_json_ json_t *status =
                         json_pack("{ss sO}", "phase", "Pending", "conditions", conditions);
                 pod_patch_status(s, pod, status);
+                emit_event(s, pod, "Pod", "v1", "Warning", "FailedScheduling", "default-scheduler",
+                           "%s", message);
         }
 }
 
@@ -322,7 +327,10 @@ void sync_node_lifecycle(struct sync *s)
                          json_pack("{ss ss ss}", "pod", object_name(pod), "namespace",
                                    object_namespace(pod), "node", node_name),
                          "fakekube controllers: evicting a pod from a NotReady node");
-                api_delete(s, KIND_POD, object_namespace(pod), object_name(pod), -1);
+                if (api_delete(s, KIND_POD, object_namespace(pod), object_name(pod), -1) == 0)
+                        emit_event(s, pod, "Pod", "v1", "Normal", "TaintManagerEviction",
+                                   "taint-eviction-controller", "Marking for deletion Pod %s/%s",
+                                   object_namespace(pod), object_name(pod));
         }
 }
 

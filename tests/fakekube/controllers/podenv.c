@@ -180,6 +180,11 @@ static int64_t seconds_field(const json_t *probe, const char *field, int64_t fal
 int probe_parse(const json_t *probe, const json_t *container, struct http_probe *ret)
 {
         const json_t *get = json_object_get(probe, "httpGet");
+        bool tcp = false;
+        if (!get) {
+                get = json_object_get(probe, "tcpSocket");
+                tcp = true;
+        }
         if (!get)
                 return -EINVAL;
         const json_t *port = json_object_get(get, "port");
@@ -205,6 +210,7 @@ int probe_parse(const json_t *probe, const json_t *container, struct http_probe 
         if (number <= 0 || number > 65535)
                 return -EINVAL;
         struct http_probe p = {
+                .tcp = tcp,
                 .port = number,
                 .initial_delay_ms = 1000 * seconds_field(probe, "initialDelaySeconds", 0),
                 .period_ms = 1000 * seconds_field(probe, "periodSeconds", 10),

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /*
@@ -32,11 +33,12 @@ json_t *container_environment(const json_t *pod, const json_t *container, const 
                               env_lookup_fn lookup, void *userdata);
 
 /*
- * A probe's httpGet target: port resolved by number or by the container's
- * named port; path defaults to "/".  -EINVAL when it has no httpGet or the
- * port does not resolve.
+ * A probe's httpGet (or tcpSocket) target: port resolved by number or by the
+ * container's named port; path defaults to "/".  -EINVAL when it has neither
+ * (exec probes are not supported) or the port does not resolve.
  */
 struct http_probe {
+        bool tcp; /* tcpSocket: success = the connection opens */
         int port;
         char path[512];
         int64_t initial_delay_ms;

@@ -395,6 +395,13 @@ static void test_pod_template_hash(void **state)
         assert_int_equal(pod_template_hash(t2, 0, h2, sizeof(h2)), 0);
         assert_int_equal(pod_template_hash(t1, 1, h1c, sizeof(h1c)), 0);
         assert_string_equal(h1, h1b); /* key order and our own label do not matter */
+        _cleanup_json_ json_t *t1_null =
+                parse("{\"metadata\":{\"creationTimestamp\":null,\"labels\":{\"app\":\"web\"}},"
+                      "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"web:1\"}]}}");
+        char h1n[16];
+        assert_int_equal(pod_template_hash(t1_null, 0, h1n, sizeof(h1n)), 0);
+        assert_string_equal(h1,
+                            h1n); /* nor "creationTimestamp": null, as kubectl rollout undo sends */
         assert_string_not_equal(h1, h2);
         assert_string_not_equal(h1, h1c); /* collisionCount changes the hash */
         assert_true(strlen(h1) >= 1 && strlen(h1) <= 10);
@@ -487,6 +494,11 @@ static void test_probe_parse(void **state)
         assert_int_equal(p.initial_delay_ms, 3000);
         assert_int_equal(p.failure_threshold, 1);
         assert_int_equal(p.timeout_ms, 1000);
+        assert_false(p.tcp);
+        _cleanup_json_ json_t *tcp = parse("{\"tcpSocket\":{\"port\":\"http\"}}");
+        assert_int_equal(probe_parse(tcp, container, &p), 0);
+        assert_true(p.tcp);
+        assert_int_equal(p.port, 8080);
         assert_int_equal(probe_parse(unknown, container, &p), -EINVAL);
         assert_int_equal(probe_parse(exec_probe, container, &p), -EINVAL);
 }

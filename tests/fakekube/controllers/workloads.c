@@ -103,6 +103,9 @@ static int create_pod(struct sync *s, const json_t *rs)
                 if (!pod)
                         return -ENOMEM;
                 int r = api_create(s, KIND_POD, object_namespace(rs), pod, NULL);
+                if (r == 0)
+                        emit_event(s, rs, "ReplicaSet", "apps/v1", "Normal", "SuccessfulCreate",
+                                   "replicaset-controller", "Created pod: %s", name);
                 if (r != -EEXIST)
                         return r;
         }
@@ -178,8 +181,11 @@ static void sync_replicaset(struct sync *s, const json_t *rs)
                 } else if ((int64_t)n_active > desired) {
                         qsort(active, n_active, sizeof(*active), compare_for_deletion);
                         for (int64_t i = 0; i < (int64_t)n_active - desired; i++)
-                                api_delete(s, KIND_POD, object_namespace(active[i]),
-                                           object_name(active[i]), -1);
+                                if (api_delete(s, KIND_POD, object_namespace(active[i]),
+                                               object_name(active[i]), -1) == 0)
+                                        emit_event(s, rs, "ReplicaSet", "apps/v1", "Normal",
+                                                   "SuccessfulDelete", "replicaset-controller",
+                                                   "Deleted pod: %s", object_name(active[i]));
                 }
         }
         _cleanup_json_ json_t *status = json_deep_copy(json_object_get(rs, "status"));
@@ -259,11 +265,17 @@ static int create_replicaset(struct sync *s, const json_t *d, const char *hash, 
         return api_create(s, KIND_REPLICASET, object_namespace(d), rs, NULL);
 }
 
-static void set_rs_replicas(struct sync *s, const json_t *rs, int64_t replicas)
+static void set_rs_replicas(struct sync *s, const json_t *d, const json_t *rs, int64_t replicas)
 {
         _cleanup_json_ json_t *patch =
                 json_pack("{s{sI}}", "spec", "replicas", (json_int_t)replicas);
-        api_merge_patch(s, KIND_REPLICASET, object_namespace(rs), object_name(rs), NULL, patch);
+        int64_t before = spec_replicas(rs);
+        if (api_merge_patch(s, KIND_REPLICASET, object_namespace(rs), object_name(rs), NULL,
+                            patch) == 0)
+                emit_event(s, d, "Deployment", "apps/v1", "Normal", "ScalingReplicaSet",
+                           "deployment-controller", "Scaled %s replica set %s from %lld to %lld",
+                           replicas > before ? "up" : "down", object_name(rs), (long long)before,
+                           (long long)replicas);
 }
 
 static bool pods_remain(struct sync *s, const json_t *rs)
@@ -475,9 +487,13 @@ static void sync_deployment(struct sync *s, const json_t *d)
                                 initial = 0;
                 }
                 int r = create_replicaset(s, d, hash, max_revision + 1, initial);
-                if (r == 0)
+                if (r == 0) {
                         created = true;
-                else if (r == -EEXIST) {
+                        emit_event(s, d, "Deployment", "apps/v1", "Normal", "ScalingReplicaSet",
+                                   "deployment-controller",
+                                   "Scaled up replica set %s-%s from 0 to %lld", object_name(d),
+                                   hash, (long long)initial);
+                } else if (r == -EEXIST) {
                         /* A ReplicaSet of that name and another template: bump collisionCount. */
                         _cleanup_json_ json_t *patch =
                                 json_pack("{s{sI}}", "status", "collisionCount",
@@ -523,14 +539,14 @@ static void sync_deployment(struct sync *s, const json_t *d)
                         bool old_active = false;
                         for (size_t i = 0; i < n_old; i++) {
                                 if (spec_replicas(old[i]) > 0) {
-                                        set_rs_replicas(s, old[i], 0);
+                                        set_rs_replicas(s, d, old[i], 0);
                                         old_active = true;
                                 } else if (pods_remain(s, old[i])) {
                                         old_active = true;
                                 }
                         }
                         if (!old_active && spec_replicas(new_rs) != desired)
-                                set_rs_replicas(s, new_rs, desired);
+                                set_rs_replicas(s, d, new_rs, desired);
                 } else {
                         _cleanup_free_ struct rollout_rs *plan = calloc(n_all, sizeof(*plan));
                         size_t new_index = 0;
@@ -551,7 +567,7 @@ static void sync_deployment(struct sync *s, const json_t *d)
                                                  new_index) > 0)
                                 for (size_t i = 0; i < n_all; i++)
                                         if (plan[i].target != plan[i].replicas)
-                                                set_rs_replicas(s, all[i], plan[i].target);
+                                                set_rs_replicas(s, d, all[i], plan[i].target);
                 }
                 cleanup_history(s, d, old, n_old);
         }
