@@ -172,7 +172,7 @@ static void parse_flags(int argc, char **argv, struct flags *f)
         };
         opterr = 0;
         int c;
-        while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":", options, NULL)) != -1) {
                 switch (c) {
                 case OPT_LISTEN:
                         f->server.listen = optarg;
