@@ -148,8 +148,9 @@ def test_delete_cascade():
     rs = k("get", "rs", "-l", "app=orphan", "-o", "jsonpath={.items[0].metadata.ownerReferences}").stdout
     expect(rs == "", rs)
     k("delete", "deployment", "fore", "--cascade=foreground", "--timeout=60s")
+    # Foreground all the way down: pods and ReplicaSet are gone before the Deployment.
     expect(names("rs", "app=fore") == [] and names("deployment", "app=fore") == [])
-    wait_for("foreground pods gone", lambda: names("pods", "app=fore") == [], timeout=40)
+    expect(names("pods", "app=fore") == [], "pods gone before the foreground-deleted owner")
     k("delete", "deployment", "back", "--cascade=background")
     wait_for("background dependents gone",
              lambda: names("rs", "app=back") == [] and names("pods", "app=back") == [], timeout=40)
