@@ -241,6 +241,23 @@ def test_process_pods_logs():
         expect(fk.stop() == 0, "clean exit")
 
 
+def test_drain_respects_pdb():
+    k("create", "deployment", "drained", "--image=busybox:1", "--replicas=3")
+    k("rollout", "status", "deployment/drained", "--timeout=60s")
+    k("create", "pdb", "drained", "--selector=app=drained", "--min-available=2")
+    wait_for("PDB status", lambda: k("get", "pdb", "drained", "-o", "jsonpath={.status.expectedPods}").stdout == "3")
+    node = k("get", "pods", "-l", "app=drained", "-o", "jsonpath={.items[0].spec.nodeName}").stdout
+    p = k("drain", node, "--ignore-daemonsets", "--timeout=90s", timeout=120)
+    expect("drained" in p.stdout, p.stdout)
+    out = k("get", "node", node).stdout
+    expect("SchedulingDisabled" in out, out)
+    wait_for("pods rescheduled away from the drained node", lambda: all(
+        n and n != node for n in k("get", "pods", "-l", "app=drained", "-o",
+                                   "jsonpath={.items[*].spec.nodeName}").stdout.split()) and
+        len(k("get", "pods", "-l", "app=drained", "-o", "name").stdout.split()) == 3, timeout=60)
+    k("uncordon", node)
+
+
 def test_auth_failure():
     p = k("get", "pods", "--token=wrong-token", check=False)
     expect(p.returncode != 0 and "Unauthorized" in p.stderr, p.stderr)
@@ -258,6 +275,7 @@ def main():
             ("get_watch", test_get_watch),
             ("server_side_apply_and_explain", test_server_side_apply_and_explain),
             ("namespaces_nodes_misc", test_namespaces_nodes_misc),
+            ("drain_respects_pdb", test_drain_respects_pdb),
             ("auth_failure", test_auth_failure),
             ("process_pods_logs", test_process_pods_logs),
         ])
