@@ -314,11 +314,45 @@ static void hpa_to_v2(json_t *obj, json_t *current)
         json_decref(util);
 }
 
+/* ---- events.k8s.io/v1 Events: served from the core/v1 objects ---- */
+
+static bool is_events_v1(const struct resource_type *t)
+{
+        return strcmp(t->group, "events.k8s.io") == 0 && strcmp(t->plural, "events") == 0;
+}
+
+/* Field renames between core/v1 (first) and events.k8s.io/v1 (second). */
+static const char *const event_renames[][2] = {
+        {"involvedObject", "regarding"},
+        {"message", "note"},
+        {"source", "deprecatedSource"},
+        {"firstTimestamp", "deprecatedFirstTimestamp"},
+        {"lastTimestamp", "deprecatedLastTimestamp"},
+        {"count", "deprecatedCount"},
+        {"reportingComponent", "reportingController"},
+};
+
+static void event_rename(json_t *obj, bool to_events_api)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(event_renames); i++) {
+                const char *from = event_renames[i][to_events_api ? 0 : 1];
+                const char *to = event_renames[i][to_events_api ? 1 : 0];
+                json_t *v = json_incref(json_object_get(obj, from));
+                json_object_del(obj, from);
+                if (v)
+                        json_object_set_new(obj, to, v);
+        }
+        json_object_set_new(obj, "apiVersion",
+                            json_string(to_events_api ? "events.k8s.io/v1" : "v1"));
+}
+
 static json_t *for_output(const struct resource_type *t, json_t *obj)
 {
         json_t *c = json_deep_copy(obj);
         if (is_hpa_v1(t))
                 hpa_to_v1(c);
+        if (is_events_v1(t))
+                event_rename(c, true);
         _cleanup_free_ char *av = api_version_of(t);
         json_object_set_new(c, "apiVersion", json_string(av ? av : t->version));
         json_object_set_new(c, "kind", json_string(t->kind));
@@ -727,6 +761,9 @@ static bool validate(struct request *r, json_t *obj, const char *name, enum MHD_
         if (is_hpa_v1(r->t) && strcmp(json_string_value(json_object_get(obj, "apiVersion")) ?: "",
                                       "autoscaling/v2") == 0)
                 schema_type = registry_find(r->s, "autoscaling", "v2", "horizontalpodautoscalers");
+        if (is_events_v1(r->t) &&
+            strcmp(json_string_value(json_object_get(obj, "apiVersion")) ?: "", "v1") == 0)
+                schema_type = registry_find(r->s, "", "v1", "events");
         int v = schema_validate(r->s, schema_type, obj, field_validation(r), &causes, &warnings);
         json_array_extend(r->warnings, warnings);
         json_decref(warnings);
@@ -827,6 +864,8 @@ static enum MHD_Result do_create(struct request *r, json_t *obj)
                 crd_set_status(obj);
         if (is_hpa_v1(r->t))
                 hpa_to_v2(obj, NULL);
+        if (is_events_v1(r->t))
+                event_rename(obj, false);
         if (dry_run(r))
                 return respond(r, 201, for_output(r->t, obj));
         json_t *stored = json_deep_copy(obj);
@@ -854,11 +893,14 @@ static enum MHD_Result do_update(struct request *r, json_t *current, json_t *new
                          name, r->name);
                 return respond_status(r, 400, "BadRequest", msg);
         }
-        if (is_hpa_v1(r->t)) {
-                /* Validate what the client sent, then store it as v2. */
+        if (is_hpa_v1(r->t) || is_events_v1(r->t)) {
+                /* Validate what the client sent, then store it in the storage version. */
                 if (!validate(r, new_obj, r->name, &ret))
                         return ret;
-                hpa_to_v2(new_obj, current);
+                if (is_hpa_v1(r->t))
+                        hpa_to_v2(new_obj, current);
+                else
+                        event_rename(new_obj, false);
         }
         const char *rv = json_string_value(json_object_get(meta, "resourceVersion"));
         if (check_rv && rv && rv[0] && strtoull(rv, NULL, 10) != meta_rv(current)) {

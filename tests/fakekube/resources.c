@@ -168,6 +168,11 @@ int registry_init(struct server *s)
                 t->scale_subresource = b->scale;
                 t->eviction_subresource = b->eviction;
                 t->has_generation = b->generation;
+                /* events.k8s.io/v1 Events are the core/v1 ones, converted (as in Kubernetes). */
+                if (strcmp(b->group, "events.k8s.io") == 0) {
+                        free(t->storage_key);
+                        t->storage_key = strdup("/events");
+                }
                 if (add_type(s, t) < 0) {
                         type_free(t);
                         return -ENOMEM;

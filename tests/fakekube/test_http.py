@@ -607,8 +607,16 @@ def test_namespaces_and_collections():
     code, body, _ = FK.post("/apis/events.k8s.io/v1/namespaces/default/events", {
         "apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e2"},
         "eventTime": "2026-01-01T00:00:00.000000Z", "reportingController": "x", "reportingInstance": "y",
-        "action": "Test", "reason": "Test", "type": "Normal", "regarding": {"kind": "Pod", "name": "tab"}})
-    expect(code == 201, body)
+        "action": "Test", "reason": "Test", "type": "Normal", "regarding": {"kind": "Pod", "name": "tab"},
+        "note": "from the events API"})
+    expect(code == 201 and body["apiVersion"] == "events.k8s.io/v1" and body["note"] == "from the events API", body)
+    # One store, two APIs: each event is visible through both, converted.
+    code, e2, _ = FK.get(NS + "/events/e2")
+    expect(code == 200 and e2["message"] == "from the events API" and e2["involvedObject"]["name"] == "tab", e2)
+    code, e1, _ = FK.get("/apis/events.k8s.io/v1/namespaces/default/events/e1")
+    expect(code == 200 and e1["note"] == "hello" and e1["regarding"]["kind"] == "Pod", e1)
+    code, body, _ = FK.get(NS + "/events?fieldSelector=involvedObject.name%3Dtab")
+    expect(sorted(i["metadata"]["name"] for i in body["items"]) == ["e1", "e2"], body)
 
 
 def test_many_watchers():
