@@ -431,6 +431,40 @@ def scenario_process(binary, pod_server, workdir):
         check("process: startupProbe gates the other probes and restarts on failure",
               startup_probe_gates_and_restarts)
 
+        def init_containers_run_first():
+            # The pod's directory is shared by its containers (like an emptyDir at the working directory).
+            fk.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "withinit"},
+                      "spec": {"terminationGracePeriodSeconds": 1,
+                               "initContainers": [{"name": "prepare", "image": "demo/sh", "command": [
+                                   "sh", "-c", "sleep 1; echo prepared > marker"]}],
+                               "containers": [{"name": "main", "image": "demo/sh", "command": [
+                                   "sh", "-c", "cat marker; exec sleep 300"]}]}})
+            p = wait_for("init running", lambda: fk.get("pod", "withinit").get("status", {}).get(
+                "initContainerStatuses") and fk.get("pod", "withinit"))
+            assert p["status"]["phase"] == "Pending", p["status"]
+            assert [c["status"] for c in p["status"]["conditions"] if c["type"] == "Initialized"] == ["False"]
+            wait_for("main running", lambda: fk.get("pod", "withinit")["status"]["phase"] == "Running" and
+                     ready(fk.get("pod", "withinit")), timeout=20)
+            st = fk.get("pod", "withinit")["status"]
+            init = st["initContainerStatuses"][0]
+            assert init["state"]["terminated"]["reason"] == "Completed" and init["ready"], init
+            log = os.path.join(pod_dir(workdir, fk.get("pod", "withinit")), "main.log")
+            wait_for("main saw the init container's work", lambda: "prepared" in open(log).read(), timeout=5)
+            fk.kubectl("delete", "pod", "withinit", "--wait=true", "--timeout=30s")
+            # A failing init container with restartPolicy Never fails the pod; the main one never starts.
+            fk.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "badinit"},
+                      "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 1,
+                               "initContainers": [{"name": "prepare", "image": "demo/sh",
+                                                   "command": ["sh", "-c", "exit 3"]}],
+                               "containers": [{"name": "main", "image": "demo/sh",
+                                               "command": ["sh", "-c", "sleep 300"]}]}})
+            wait_for("pod Failed", lambda: fk.get("pod", "badinit")["status"].get("phase") == "Failed", timeout=20)
+            st = fk.get("pod", "badinit")["status"]
+            assert st["initContainerStatuses"][0]["state"]["terminated"]["exitCode"] == 3, st
+            assert "running" not in st["containerStatuses"][0]["state"], st
+            fk.kubectl("delete", "pod", "badinit", "--wait=true", "--timeout=30s")
+        check("process: init containers run to completion first, in order", init_containers_run_first)
+
         def hpa_measures_process_cpu():
             fk.apply(process_web("burn", 1, ["--listen", "$(POD_IP):8080", "--burn"]))
             fk.kubectl("rollout", "status", "deployment/burn", "--timeout=30s")
