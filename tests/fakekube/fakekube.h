@@ -58,6 +58,7 @@ struct server_options {
         const char *kubeconfig_out;
         const char *data_file;
         const char *openapi_file;
+        const char *state_dir; /* process pods' logs: STATE_DIR/pods/NS_POD_UID/CONTAINER.log */
         size_t watch_window;
         int64_t bookmark_interval_ms;
         int64_t default_grace_seconds;
