@@ -207,6 +207,7 @@ struct container_proc {
         int64_t next_start_mono;
         int64_t backoff_ms;
         int64_t running_since_mono;
+        int64_t kill_at_mono; /* being stopped for a restart: SIGKILL at this time */
         bool has_readiness, has_liveness, has_startup;
         struct http_probe readiness, liveness, startup;
         int64_t next_readiness_mono, next_liveness_mono, next_startup_mono;
@@ -660,12 +661,30 @@ static bool probe_once(struct kubelet *k, const char *ip, const struct http_prob
         return cc == CURLE_OK && (probe->tcp || (status >= 200 && status < 400));
 }
 
+/* Restart a container as the kubelet does: SIGTERM now, SIGKILL after the pod's grace period. */
+static void stop_for_restart(struct process_pod *p, struct container_proc *cp, int64_t mono_ms)
+{
+        const json_t *grace =
+                json_object_get(json_object_get(p->pod, "spec"), "terminationGracePeriodSeconds");
+        int64_t seconds = json_is_integer(grace) ? json_integer_value(grace) : 30;
+        kill(-cp->pid, SIGTERM);
+        cp->kill_at_mono = mono_ms + seconds * 1000;
+        cp->ready = false;
+}
+
 static void run_probes(struct kubelet *k, struct sync *s, struct process_pod *p, int64_t mono_ms)
 {
         for (size_t i = 0; i < p->n_containers; i++) {
                 struct container_proc *cp = &p->containers[i];
                 if (cp->pid <= 0 || cp->init)
                         continue;
+                if (cp->kill_at_mono) {
+                        /* Already being restarted: no more probing, SIGKILL when the grace is over.
+                         */
+                        if (mono_ms >= cp->kill_at_mono)
+                                kill(-cp->pid, SIGKILL);
+                        continue;
+                }
                 /* startupProbe: the other probes wait for it; failureThreshold failures restart. */
                 if (!cp->startup_done) {
                         if (mono_ms < cp->next_startup_mono)
@@ -679,7 +698,7 @@ static void run_probes(struct kubelet *k, struct sync *s, struct process_pod *p,
                                 emit_event(s, p->pod, "Pod", "v1", "Warning", "Unhealthy",
                                            "kubelet", "Startup probe failed: GET %s",
                                            cp->startup.path);
-                                kill(-cp->pid, SIGKILL);
+                                stop_for_restart(p, cp, mono_ms);
                         }
                         continue;
                 }
@@ -720,9 +739,8 @@ static void run_probes(struct kubelet *k, struct sync *s, struct process_pod *p,
                                 emit_event(s, p->pod, "Pod", "v1", "Normal", "Killing", "kubelet",
                                            "Container %s failed liveness probe, will be restarted",
                                            cp->name);
-                                kill(-cp->pid, SIGKILL);
+                                stop_for_restart(p, cp, mono_ms);
                                 cp->liveness_failures = 0;
-                                cp->ready = false;
                         }
                 }
         }
@@ -741,6 +759,7 @@ static void reap(struct process_pod *p, int64_t mono_ms, const char *now_text)
                 /* Kill what the container left behind in its process group. */
                 kill(-cp->pid, SIGKILL);
                 cp->pid = 0;
+                cp->kill_at_mono = 0;
                 cp->ready = false;
                 cp->has_last_exit = true;
                 cp->last_exit_code = WIFEXITED(wstatus)

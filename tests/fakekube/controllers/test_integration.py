@@ -371,7 +371,9 @@ def scenario_process(binary, pod_server, workdir):
             wait_for("ready after restart", lambda: ready(fk.get("pod", name)), timeout=20)
             assert {"Started", "Unhealthy", "Killing"} <= event_reasons(fk, name), event_reasons(fk, name)
             with open(os.path.join(d, "main.log")) as f:
-                assert f.read().count("listening on") >= 2
+                text = f.read()
+            assert text.count("listening on") >= 2
+            assert "received SIGTERM" in text, "a liveness restart starts with SIGTERM"
         check("process: failed liveness probe restarts the process", liveness_probe_restarts)
 
         def delete_sends_sigterm():
