@@ -20,8 +20,16 @@
 
 #include "api.h"
 #include "clock.h"
+#include "db.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "macros.h"
+#include "patch.h"
+#include "protobuf.h"
+#include "registry.h"
+#include "schema.h"
+#include "selector.h"
+#include "table.h"
 
 #define MAX_BODY (16u * 1024 * 1024)
 
@@ -314,11 +322,45 @@ static void hpa_to_v2(json_t *obj, json_t *current)
         json_decref(util);
 }
 
+/* ---- events.k8s.io/v1 Events: served from the core/v1 objects ---- */
+
+static bool is_events_v1(const struct resource_type *t)
+{
+        return strcmp(t->group, "events.k8s.io") == 0 && strcmp(t->plural, "events") == 0;
+}
+
+/* Field renames between core/v1 (first) and events.k8s.io/v1 (second). */
+static const char *const event_renames[][2] = {
+        {"involvedObject", "regarding"},
+        {"message", "note"},
+        {"source", "deprecatedSource"},
+        {"firstTimestamp", "deprecatedFirstTimestamp"},
+        {"lastTimestamp", "deprecatedLastTimestamp"},
+        {"count", "deprecatedCount"},
+        {"reportingComponent", "reportingController"},
+};
+
+static void event_rename(json_t *obj, bool to_events_api)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(event_renames); i++) {
+                const char *from = event_renames[i][to_events_api ? 0 : 1];
+                const char *to = event_renames[i][to_events_api ? 1 : 0];
+                json_t *v = json_incref(json_object_get(obj, from));
+                json_object_del(obj, from);
+                if (v)
+                        json_object_set_new(obj, to, v);
+        }
+        json_object_set_new(obj, "apiVersion",
+                            json_string(to_events_api ? "events.k8s.io/v1" : "v1"));
+}
+
 static json_t *for_output(const struct resource_type *t, json_t *obj)
 {
         json_t *c = json_deep_copy(obj);
         if (is_hpa_v1(t))
                 hpa_to_v1(c);
+        if (is_events_v1(t))
+                event_rename(c, true);
         _cleanup_free_ char *av = api_version_of(t);
         json_object_set_new(c, "apiVersion", json_string(av ? av : t->version));
         json_object_set_new(c, "kind", json_string(t->kind));
@@ -431,6 +473,13 @@ static void default_pod_spec(json_t *spec)
                                     json_string("/dev/termination-log"));
                         set_default(c, "terminationMessagePolicy", json_string("File"));
                         set_default(c, "resources", json_object());
+                        size_t k;
+                        json_t *env;
+                        json_array_foreach (json_object_get(c, "env"), k, env) {
+                                json_t *ref = json_object_get(json_object_get(env, "valueFrom"),
+                                                              "fieldRef");
+                                set_default(ref, "apiVersion", json_string("v1"));
+                        }
                         size_t j;
                         json_t *p;
                         json_array_foreach (json_object_get(c, "ports"), j, p) {
@@ -720,6 +769,9 @@ static bool validate(struct request *r, json_t *obj, const char *name, enum MHD_
         if (is_hpa_v1(r->t) && strcmp(json_string_value(json_object_get(obj, "apiVersion")) ?: "",
                                       "autoscaling/v2") == 0)
                 schema_type = registry_find(r->s, "autoscaling", "v2", "horizontalpodautoscalers");
+        if (is_events_v1(r->t) &&
+            strcmp(json_string_value(json_object_get(obj, "apiVersion")) ?: "", "v1") == 0)
+                schema_type = registry_find(r->s, "", "v1", "events");
         int v = schema_validate(r->s, schema_type, obj, field_validation(r), &causes, &warnings);
         json_array_extend(r->warnings, warnings);
         json_decref(warnings);
@@ -820,6 +872,8 @@ static enum MHD_Result do_create(struct request *r, json_t *obj)
                 crd_set_status(obj);
         if (is_hpa_v1(r->t))
                 hpa_to_v2(obj, NULL);
+        if (is_events_v1(r->t))
+                event_rename(obj, false);
         if (dry_run(r))
                 return respond(r, 201, for_output(r->t, obj));
         json_t *stored = json_deep_copy(obj);
@@ -847,11 +901,14 @@ static enum MHD_Result do_update(struct request *r, json_t *current, json_t *new
                          name, r->name);
                 return respond_status(r, 400, "BadRequest", msg);
         }
-        if (is_hpa_v1(r->t)) {
-                /* Validate what the client sent, then store it as v2. */
+        if (is_hpa_v1(r->t) || is_events_v1(r->t)) {
+                /* Validate what the client sent, then store it in the storage version. */
                 if (!validate(r, new_obj, r->name, &ret))
                         return ret;
-                hpa_to_v2(new_obj, current);
+                if (is_hpa_v1(r->t))
+                        hpa_to_v2(new_obj, current);
+                else
+                        event_rename(new_obj, false);
         }
         const char *rv = json_string_value(json_object_get(meta, "resourceVersion"));
         if (check_rv && rv && rv[0] && strtoull(rv, NULL, 10) != meta_rv(current)) {
@@ -1350,6 +1407,135 @@ static enum MHD_Result do_bind(struct request *r, json_t *pod)
         return respond(r, 201, k8s_status_new(201, "", ""));
 }
 
+/* ---- pods/log: the process pods' log files the controllers write ---- */
+
+struct log_stream {
+        struct server *s;
+        FILE *file;
+        char *ns, *name, *uid;
+        int fd;
+        bool follow;
+        int64_t deadline_ms;
+};
+
+static void log_stream_free(void *cls)
+{
+        struct log_stream *l = cls;
+        if (!l)
+                return;
+        if (l->file)
+                fclose(l->file);
+        free(l->ns);
+        free(l->name);
+        free(l->uid);
+        free(l);
+}
+
+static bool client_gone(int fd);
+
+static ssize_t log_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+        struct log_stream *l = cls;
+        for (;;) {
+                size_t n = l->file ? fread(buf, 1, max, l->file) : 0;
+                if (n > 0)
+                        return (ssize_t)n;
+                if (!l->follow || clock_monotonic_ms() >= l->deadline_ms || client_gone(l->fd))
+                        return MHD_CONTENT_READER_END_OF_STREAM;
+                /* Following: the stream ends when the pod is gone (or replaced). */
+                pthread_mutex_lock(&l->s->lock);
+                struct resource_type *t = registry_find(l->s, "", "v1", "pods");
+                json_t *pod = db_get(l->s, t, l->ns, l->name);
+                bool alive = pod && strcmp(meta_string(pod, "uid") ?: "", l->uid) == 0 &&
+                             !l->s->shutting_down;
+                pthread_mutex_unlock(&l->s->lock);
+                if (!alive)
+                        return MHD_CONTENT_READER_END_OF_STREAM;
+                if (l->file)
+                        clearerr(l->file);
+                struct timespec ts = {.tv_sec = 0, .tv_nsec = 200 * 1000000};
+                nanosleep(&ts, NULL);
+        }
+}
+
+static enum MHD_Result do_log(struct request *r, json_t *pod)
+{
+        const char *container = query(r, "container");
+        json_t *containers = json_object_get(json_object_get(pod, "spec"), "containers");
+        if (!container) {
+                if (json_array_size(containers) != 1) {
+                        char msg[512];
+                        snprintf(msg, sizeof(msg),
+                                 "a container name must be specified for pod %s, choose one of: "
+                                 "[...]",
+                                 r->name);
+                        return respond_status(r, 400, "BadRequest", msg);
+                }
+                container =
+                        json_string_value(json_object_get(json_array_get(containers, 0), "name"));
+        }
+        bool known = false;
+        size_t i;
+        json_t *c;
+        json_array_foreach (containers, i, c) {
+                if (strcmp(json_string_value(json_object_get(c, "name")) ?: "", container ?: "") ==
+                    0)
+                        known = true;
+        }
+        if (!known || !container) {
+                char msg[512];
+                snprintf(msg, sizeof(msg), "container %s is not valid for pod %s",
+                         container ? container : "", r->name);
+                return respond_status(r, 400, "BadRequest", msg);
+        }
+        struct log_stream *l = calloc(1, sizeof(*l));
+        if (!l)
+                return MHD_NO;
+        l->s = r->s;
+        l->ns = strdup(r->ns ? r->ns : "");
+        l->name = strdup(r->name);
+        l->uid = strdup(meta_string(pod, "uid") ?: "");
+        l->follow = query_true(r, "follow");
+        l->deadline_ms = clock_monotonic_ms() + 3600 * 1000;
+        const union MHD_ConnectionInfo *ci =
+                MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        l->fd = ci ? ci->connect_fd : -1;
+        if (r->s->options.state_dir) {
+                char path[4096];
+                snprintf(path, sizeof(path), "%s/pods/%s_%s_%s/%s.log", r->s->options.state_dir,
+                         l->ns, l->name, l->uid, container);
+                l->file = fopen(path, "re");
+        }
+        /* tailLines: start at the Nth line from the end (files are small test logs). */
+        const char *tail = query(r, "tailLines");
+        if (l->file && tail) {
+                long want = strtol(tail, NULL, 10);
+                fseek(l->file, 0, SEEK_END);
+                long size = ftell(l->file), off = size;
+                long lines = 0;
+                while (off > 0 && want >= 0) {
+                        fseek(l->file, off - 1, SEEK_SET);
+                        int ch = fgetc(l->file);
+                        if (ch == '\n' && off != size && ++lines > want - 1)
+                                break;
+                        off--;
+                }
+                if (want <= 0)
+                        off = size;
+                fseek(l->file, off, SEEK_SET);
+        }
+        struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
+                                                                      log_read, l, log_stream_free);
+        if (!resp) {
+                log_stream_free(l);
+                return MHD_NO;
+        }
+        MHD_add_response_header(resp, "Content-Type", "text/plain");
+        enum MHD_Result ret = MHD_queue_response(r->conn, 200, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
 /* ---- watch ---- */
 
 struct watch {
@@ -1680,6 +1866,7 @@ static enum MHD_Result handle_resource(struct request *r, char **segs, size_t n)
                           (strcmp(r->sub, "scale") == 0 && r->t->scale_subresource) ||
                           (strcmp(r->sub, "eviction") == 0 && r->t->eviction_subresource) ||
                           (strcmp(r->sub, "binding") == 0 && r->t->eviction_subresource) ||
+                          (strcmp(r->sub, "log") == 0 && r->t->eviction_subresource) ||
                           (strcmp(r->sub, "finalize") == 0 && type_is(r->t, "", "namespaces"));
                 if (!ok)
                         return respond_status(r, 404, "NotFound",
@@ -1696,6 +1883,11 @@ static enum MHD_Result handle_resource(struct request *r, char **segs, size_t n)
                                    : respond_status(r, 400, "BadRequest", "bad body");
                 }
                 return not_found(r, r->name);
+        }
+        if (r->sub && strcmp(r->sub, "log") == 0) {
+                if (strcmp(m, "GET") != 0)
+                        return respond_status(r, 405, "MethodNotAllowed", "log only supports GET");
+                return do_log(r, current);
         }
         if (r->sub && strcmp(r->sub, "binding") == 0) {
                 if (strcmp(m, "POST") != 0)

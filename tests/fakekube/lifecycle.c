@@ -12,8 +12,12 @@
 #include <time.h>
 
 #include "clock.h"
+#include "db.h"
 #include "fakekube.h"
+#include "lifecycle.h"
 #include "macros.h"
+#include "registry.h"
+#include "selector.h"
 
 static json_t *meta_of(json_t *obj)
 {
@@ -435,8 +439,24 @@ static void process_deleting(struct server *s, struct work *w)
                 for (size_t i = 0; i < n; i++) {
                         if (blocks_owner(deps[i].obj, uid))
                                 blocked = true;
-                        if (!json_object_get(meta_of(deps[i].obj), "deletionTimestamp"))
-                                delete_background(s, deps[i].t, deps[i].obj);
+                        if (json_object_get(meta_of(deps[i].obj), "deletionTimestamp"))
+                                continue;
+                        /*
+                         * As the real garbage collector: a dependent that has dependents of
+                         * its own is deleted in the foreground too, so the whole tree is gone
+                         * before the owner.
+                         */
+                        size_t grandchildren = 0;
+                        struct work *g = dependents_of(s, meta_str(deps[i].obj, "uid") ?: "",
+                                                       &grandchildren);
+                        work_free(g, grandchildren);
+                        _cleanup_json_ json_t *opts =
+                                json_pack("{s:s}", "propagationPolicy",
+                                          grandchildren ? "Foreground" : "Background");
+                        json_t *after = NULL;
+                        bool removed = false;
+                        lifecycle_delete(s, deps[i].t, deps[i].obj, opts, false, &after, &removed);
+                        json_decref(after);
                 }
                 work_free(deps, n);
                 if (!blocked)
@@ -478,10 +498,16 @@ static void process_deleting(struct server *s, struct work *w)
         }
         if (json_object_get(meta_of(obj), "finalizers"))
                 return;
-        /* No finalizers left: gone once the grace period is over. */
+        /*
+         * No finalizers left: gone once the grace period is over.  For pods this is only the
+         * fallback when no kubelet finishes the deletion: it waits two seconds past the
+         * (whole-second) deletionTimestamp, so a kubelet that SIGKILLs at the end of the grace
+         * period and then deletes with grace 0 always comes first.
+         */
         time_t when = 0;
+        time_t slack = is(w->t, "", "pods") ? 2 : 0;
         if (clock_parse_rfc3339(meta_str(obj, "deletionTimestamp") ?: "", &when) == 0 &&
-            when <= time(NULL))
+            when + slack <= time(NULL))
                 remove_now(s, w->t, obj);
 }
 

@@ -28,10 +28,14 @@
 
 #include "api.h"
 #include "clock.h"
+#include "db.h"
 #include "duration.h"
 #include "fakekube.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "macros.h"
+#include "registry.h"
+#include "schema.h"
 #include "tls.h"
 #ifdef HAVE_CONTROLLERS
 #include "controllers.h"
@@ -68,6 +72,9 @@ static void usage(FILE *f)
                 "  --data FILE               persist objects to FILE across restarts\n"
                 "  --openapi FILE            Kubernetes OpenAPI v2 document (default: the\n"
                 "                            repository's shared/kubernetes/swagger-1.36.json)\n"
+                "  --state-dir DIR           process pods' working directories and logs (served\n"
+                "                            as pods/log; default: a new "
+                "$TMPDIR/fakekube-controllers-*)\n"
                 "  --watch-window N          watch events retained for resume (default 10000)\n"
                 "  --bookmark-interval DUR   BOOKMARK period for watches that allow them (default "
                 "10s)\n"
@@ -122,6 +129,7 @@ enum {
         OPT_KUBECONFIG,
         OPT_DATA,
         OPT_OPENAPI,
+        OPT_STATE_DIR,
         OPT_WATCH_WINDOW,
         OPT_BOOKMARK,
         OPT_PLAIN,
@@ -147,6 +155,7 @@ static void parse_flags(int argc, char **argv, struct flags *f)
                 {"kubeconfig-out", required_argument, NULL, OPT_KUBECONFIG},
                 {"data", required_argument, NULL, OPT_DATA},
                 {"openapi", required_argument, NULL, OPT_OPENAPI},
+                {"state-dir", required_argument, NULL, OPT_STATE_DIR},
                 {"watch-window", required_argument, NULL, OPT_WATCH_WINDOW},
                 {"bookmark-interval", required_argument, NULL, OPT_BOOKMARK},
                 {"plain-http", no_argument, NULL, OPT_PLAIN},
@@ -167,7 +176,7 @@ static void parse_flags(int argc, char **argv, struct flags *f)
         };
         opterr = 0;
         int c;
-        while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":", options, NULL)) != -1) {
                 switch (c) {
                 case OPT_LISTEN:
                         f->server.listen = optarg;
@@ -180,6 +189,9 @@ static void parse_flags(int argc, char **argv, struct flags *f)
                         break;
                 case OPT_OPENAPI:
                         f->server.openapi_file = optarg;
+                        break;
+                case OPT_STATE_DIR:
+                        f->server.state_dir = optarg;
                         break;
                 case OPT_WATCH_WINDOW:
                         f->server.watch_window = (size_t)parse_int_flag("watch-window", optarg, 1);
@@ -215,7 +227,23 @@ static void parse_flags(int argc, char **argv, struct flags *f)
                         if (!n)
                                 exit(1);
                         f->pod_commands = n;
-                        f->pod_commands[f->n_pod_commands++] = optarg;
+                        /*
+                         * A relative PATH is taken from fakekube's working directory:
+                         * pods run in their own directories.
+                         */
+                        const char *eq = strchr(optarg, '=');
+                        char *command = NULL;
+                        char cwd[4096];
+                        if (eq[1] != '/' && getcwd(cwd, sizeof(cwd))) {
+                                if (asprintf(&command, "%.*s=%s/%s", (int)(eq - optarg), optarg,
+                                             cwd, eq + 1) < 0)
+                                        exit(1);
+                        } else {
+                                command = strdup(optarg);
+                        }
+                        if (!command)
+                                exit(1);
+                        f->pod_commands[f->n_pod_commands++] = command;
                         f->pod_commands[f->n_pod_commands] = NULL;
                         break;
                 }
@@ -566,6 +594,20 @@ int main(int argc, char **argv)
         s->identity =
                 json_pack("{s:s, s:s, s:s*, s:s*, s:s*}", "token", s->token, "host", host, "ca",
                           tls.ca_cert_pem, "cert", tls.server_cert_pem, "key", tls.server_key_pem);
+        _cleanup_free_ char *state_dir = NULL;
+#ifdef HAVE_CONTROLLERS
+        if (!f.no_controllers && !s->options.state_dir) {
+                /* Kept after exit: the logs are for post-mortems. */
+                const char *tmp = getenv("TMPDIR");
+                if (asprintf(&state_dir, "%s/fakekube-controllers-XXXXXX",
+                             tmp && tmp[0] ? tmp : "/tmp") < 0 ||
+                    !mkdtemp(state_dir)) {
+                        log_error("cannot create the state directory");
+                        return 1;
+                }
+                s->options.state_dir = state_dir;
+        }
+#endif
         unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                          MHD_USE_POLL | MHD_USE_ERROR_LOG;
         if (!s->options.plain_http)
@@ -621,6 +663,7 @@ int main(int argc, char **argv)
                 return 1;
         if (!f.no_controllers) {
                 struct controllers_options co = {
+                        .state_dir = s->options.state_dir,
                         .api_url = s->url,
                         .token = s->token,
                         .ca_file = ca_path,
@@ -678,6 +721,8 @@ int main(int argc, char **argv)
         free(s->token);
         free(s->url);
         json_decref(s->identity);
+        for (size_t i = 0; i < f.n_pod_commands; i++)
+                free((char *)f.pod_commands[i]);
         free(f.pod_commands);
         tls_material_free(&tls);
         log_info("stopped");

@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "fakekube.h"
 #include "macros.h"
+#include "protobuf.h"
 
 enum field_kind {
         F_STRING,
@@ -365,6 +366,22 @@ FIELDS(cross_version_object_reference) = {
         {2, "name", F_STRING, false, NULL, false},
         {3, "apiVersion", F_STRING, false, NULL, false},
 };
+FIELDS(resource_quota) = {
+        {1, "metadata", F_MSG, false, "ObjectMeta", false},
+        {2, "spec", F_MSG, false, "ResourceQuotaSpec", false},
+        {3, "status", F_MSG, false, "Empty", false},
+};
+FIELDS(resource_quota_spec) = {
+        {1, "hard", F_MAP_SM, false, "Quantity", false},
+        {2, "scopes", F_STRING, true, NULL, false},
+};
+FIELDS(priority_class) = {
+        {1, "metadata", F_MSG, false, "ObjectMeta", false},
+        {2, "value", F_INT, false, NULL, true},
+        {3, "globalDefault", F_BOOL, false, NULL, false},
+        {4, "description", F_STRING, false, NULL, false},
+        {5, "preemptionPolicy", F_STRING, false, NULL, false},
+};
 FIELDS(empty) = {{0, "", F_STRING, false, NULL, false}};
 
 #define MSG(n, f)                           \
@@ -435,6 +452,9 @@ static const struct message messages[] = {
         MSG("IngressServiceBackend", ingress_service_backend),
         MSG("ServiceBackendPort", service_backend_port),
         MSG("HorizontalPodAutoscaler", hpa_v1),
+        MSG("ResourceQuota", resource_quota),
+        MSG("ResourceQuotaSpec", resource_quota_spec),
+        MSG("PriorityClass", priority_class),
         MSG("HorizontalPodAutoscalerSpecV1", hpa_v1_spec),
         MSG("CrossVersionObjectReference", cross_version_object_reference),
         {"Empty", empty, 0, S_NONE},

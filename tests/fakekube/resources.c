@@ -7,6 +7,7 @@
 
 #include "fakekube.h"
 #include "macros.h"
+#include "registry.h"
 
 struct builtin {
         const char *group, *version, *plural, *singular, *kind;
@@ -69,6 +70,22 @@ static const struct builtin builtins[] = {
          "", false, false, false, false},
         {"rbac.authorization.k8s.io", "v1", "clusterrolebindings", "clusterrolebinding",
          "ClusterRoleBinding", false, "", "", false, false, false, false},
+        {"", "v1", "resourcequotas", "resourcequota", "ResourceQuota", true, "quota", "", true,
+         false, false, false},
+        {"", "v1", "limitranges", "limitrange", "LimitRange", true, "limits", "", false, false,
+         false, false},
+        {"", "v1", "podtemplates", "podtemplate", "PodTemplate", true, "", "", false, false, false,
+         false},
+        {"", "v1", "persistentvolumes", "persistentvolume", "PersistentVolume", false, "pv", "",
+         true, false, false, false},
+        {"apps", "v1", "controllerrevisions", "controllerrevision", "ControllerRevision", true, "",
+         "", false, false, false, false},
+        {"discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", true, "", "",
+         false, false, false, false},
+        {"storage.k8s.io", "v1", "storageclasses", "storageclass", "StorageClass", false, "sc", "",
+         false, false, false, false},
+        {"scheduling.k8s.io", "v1", "priorityclasses", "priorityclass", "PriorityClass", false,
+         "pc", "", false, false, false, false},
         {"apiextensions.k8s.io", "v1", "customresourcedefinitions", "customresourcedefinition",
          "CustomResourceDefinition", false, "crd,crds", "api-extensions", true, false, false, true},
 };
@@ -152,6 +169,11 @@ int registry_init(struct server *s)
                 t->scale_subresource = b->scale;
                 t->eviction_subresource = b->eviction;
                 t->has_generation = b->generation;
+                /* events.k8s.io/v1 Events are the core/v1 ones, converted (as in Kubernetes). */
+                if (strcmp(b->group, "events.k8s.io") == 0) {
+                        free(t->storage_key);
+                        t->storage_key = strdup("/events");
+                }
                 if (add_type(s, t) < 0) {
                         type_free(t);
                         return -ENOMEM;

@@ -607,8 +607,16 @@ def test_namespaces_and_collections():
     code, body, _ = FK.post("/apis/events.k8s.io/v1/namespaces/default/events", {
         "apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e2"},
         "eventTime": "2026-01-01T00:00:00.000000Z", "reportingController": "x", "reportingInstance": "y",
-        "action": "Test", "reason": "Test", "type": "Normal", "regarding": {"kind": "Pod", "name": "tab"}})
-    expect(code == 201, body)
+        "action": "Test", "reason": "Test", "type": "Normal", "regarding": {"kind": "Pod", "name": "tab"},
+        "note": "from the events API"})
+    expect(code == 201 and body["apiVersion"] == "events.k8s.io/v1" and body["note"] == "from the events API", body)
+    # One store, two APIs: each event is visible through both, converted.
+    code, e2, _ = FK.get(NS + "/events/e2")
+    expect(code == 200 and e2["message"] == "from the events API" and e2["involvedObject"]["name"] == "tab", e2)
+    code, e1, _ = FK.get("/apis/events.k8s.io/v1/namespaces/default/events/e1")
+    expect(code == 200 and e1["note"] == "hello" and e1["regarding"]["kind"] == "Pod", e1)
+    code, body, _ = FK.get(NS + "/events?fieldSelector=involvedObject.name%3Dtab")
+    expect(sorted(i["metadata"]["name"] for i in body["items"]) == ["e1", "e2"], body)
 
 
 def test_many_watchers():
@@ -651,6 +659,30 @@ def test_many_watchers():
         s.close()
     expect(all(got), "%d of %d watchers got the event" % (sum(1 for g in got if g), n))
     print("       %d watchers received the event in %.2fs" % (n, elapsed))
+
+
+def test_malformed_requests():
+    """Garbage bodies, content types and paths get 4xx answers, never a crash."""
+    import random
+    FK.post(NS + "/configmaps", cm("fuzz"))
+    FK.post(NS + "/pods", pod("fuzz"))
+    bodies = ["", "[]", '"x"', "1", "null", '{"metadata":[]}', '{"metadata":{"name":5}}', '{"kind":5}',
+              '{"spec":{"containers":"x"}}', '{"metadata":{"labels":"x"}}', '{"metadata":{"finalizers":[1]}}',
+              '[{"op":"remove","path":"/metadata"}]', '[{"op":"add","path":"","value":5}]', '{"$patch":"delete"}',
+              '{"$setElementOrder/x":5,"$retainKeys":5}', '{"target":{"name":5}}', "k8s\x00\x0a\x02", "a: [b"]
+    paths = [NS + "/configmaps", NS + "/configmaps/fuzz", NS + "/pods/fuzz", NS + "/pods/fuzz/status",
+             NS + "/pods/fuzz/eviction", NS + "/pods/fuzz/binding", NS + "/pods/fuzz/log?tailLines=-5",
+             "/apis/apps/v1/namespaces/default/deployments/gen/scale", "/api/v1/namespaces/default/configmaps?limit=-1&continue=%25",
+             "/apis/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/s"]
+    types = ["application/json", "application/merge-patch+json", "application/json-patch+json",
+             "application/strategic-merge-patch+json", "application/apply-patch+yaml",
+             "application/vnd.kubernetes.protobuf", "text/plain"]
+    rng = random.Random(7)
+    for _ in range(400):
+        method = rng.choice(["POST", "PUT", "PATCH", "DELETE"])
+        code, _, _ = FK.request(method, rng.choice(paths), rng.choice(bodies), content_type=rng.choice(types))
+        expect(code < 500, "server error %d" % code)
+    expect(FK.proc.poll() is None and FK.get("/api/v1/namespaces")[0] == 200, "server still serving")
 
 
 def test_persistence():
@@ -707,6 +739,7 @@ def main():
             ("tables_builtin", test_tables_builtin),
             ("namespaces_collections", test_namespaces_and_collections),
             ("many_watchers", test_many_watchers),
+            ("malformed_requests", test_malformed_requests),
             ("persistence", test_persistence),
         ])
     finally:

@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Fakekube, expect, run_tests, wait_for  # noqa: E402
 
 EXE = sys.argv[1]
+POD_SERVER = sys.argv[2] if len(sys.argv) > 2 else None
 FK = None
 
 CRD = """
@@ -147,8 +148,9 @@ def test_delete_cascade():
     rs = k("get", "rs", "-l", "app=orphan", "-o", "jsonpath={.items[0].metadata.ownerReferences}").stdout
     expect(rs == "", rs)
     k("delete", "deployment", "fore", "--cascade=foreground", "--timeout=60s")
+    # Foreground all the way down: pods and ReplicaSet are gone before the Deployment.
     expect(names("rs", "app=fore") == [] and names("deployment", "app=fore") == [])
-    wait_for("foreground pods gone", lambda: names("pods", "app=fore") == [], timeout=40)
+    expect(names("pods", "app=fore") == [], "pods gone before the foreground-deleted owner")
     k("delete", "deployment", "back", "--cascade=background")
     wait_for("background dependents gone",
              lambda: names("rs", "app=back") == [] and names("pods", "app=back") == [], timeout=40)
@@ -205,6 +207,57 @@ def test_namespaces_nodes_misc():
     expect("deployments" in out and "widgets" in out, out)
 
 
+def test_process_pods_logs():
+    """The README's end-to-end example: a Deployment of real HTTP servers, then kubectl logs."""
+    if not POD_SERVER:
+        print("       (skipped: no fakekube-pod-server)")
+        return
+    fk = Fakekube(EXE, "--pods", "process", "--pod-command", "hello:1=" + POD_SERVER, "--pod-ready-delay", "200ms")
+    try:
+        fk.kubectl("create", "deployment", "hello", "--image=hello:1", "--replicas=2", "--port=8080",
+                   "--", "fakekube-pod-server", "--listen", "$(POD_IP):8080")
+        fk.kubectl("patch", "deployment", "hello", "--type=json", "-p",
+                   '[{"op":"add","path":"/spec/template/spec/containers/0/env","value":[{"name":"POD_IP",'
+                   '"valueFrom":{"fieldRef":{"fieldPath":"status.podIP"}}}]}]')
+        p = fk.kubectl("rollout", "status", "deployment/hello", "--timeout=30s", check=False, timeout=90)
+        if p.returncode != 0:
+            print(fk.kubectl("get", "pods,rs", "-o", "wide").stdout)
+            print(fk.kubectl("describe", "pods").stdout[-3000:])
+            print(open(fk.log.name).read()[-3000:])
+        expect(p.returncode == 0, p.stderr)
+        fk.kubectl("expose", "deployment", "hello", "--port=80", "--target-port=8080")
+        ips = wait_for("two endpoints", lambda: (fk.kubectl(
+            "get", "endpoints", "hello", "-o", "jsonpath={.subsets[*].addresses[*].ip}").stdout.split() or None)
+            if len(fk.kubectl("get", "endpoints", "hello", "-o",
+                              "jsonpath={.subsets[*].addresses[*].ip}").stdout.split()) == 2 else None, timeout=30)
+        import urllib.request
+        for ip in ips:
+            body = urllib.request.urlopen("http://%s:8080/" % ip, timeout=5).read().decode()
+            expect(body.startswith("hello from hello-") and ip in body, body)
+        pod = fk.kubectl("get", "pods", "-l", "app=hello", "-o", "jsonpath={.items[0].metadata.name}").stdout
+        out = wait_for("pod log", lambda: fk.kubectl("logs", pod).stdout or None, timeout=10)
+        expect("listening on" in out, out)
+    finally:
+        expect(fk.stop() == 0, "clean exit")
+
+
+def test_drain_respects_pdb():
+    k("create", "deployment", "drained", "--image=busybox:1", "--replicas=3")
+    k("rollout", "status", "deployment/drained", "--timeout=60s")
+    k("create", "pdb", "drained", "--selector=app=drained", "--min-available=2")
+    wait_for("PDB status", lambda: k("get", "pdb", "drained", "-o", "jsonpath={.status.expectedPods}").stdout == "3")
+    node = k("get", "pods", "-l", "app=drained", "-o", "jsonpath={.items[0].spec.nodeName}").stdout
+    p = k("drain", node, "--ignore-daemonsets", "--timeout=90s", timeout=120)
+    expect("drained" in p.stdout, p.stdout)
+    out = k("get", "node", node).stdout
+    expect("SchedulingDisabled" in out, out)
+    wait_for("pods rescheduled away from the drained node", lambda: all(
+        n and n != node for n in k("get", "pods", "-l", "app=drained", "-o",
+                                   "jsonpath={.items[*].spec.nodeName}").stdout.split()) and
+        len(k("get", "pods", "-l", "app=drained", "-o", "name").stdout.split()) == 3, timeout=60)
+    k("uncordon", node)
+
+
 def test_auth_failure():
     p = k("get", "pods", "--token=wrong-token", check=False)
     expect(p.returncode != 0 and "Unauthorized" in p.stderr, p.stderr)
@@ -222,7 +275,9 @@ def main():
             ("get_watch", test_get_watch),
             ("server_side_apply_and_explain", test_server_side_apply_and_explain),
             ("namespaces_nodes_misc", test_namespaces_nodes_misc),
+            ("drain_respects_pdb", test_drain_respects_pdb),
             ("auth_failure", test_auth_failure),
+            ("process_pods_logs", test_process_pods_logs),
         ])
     finally:
         stop_rc = FK.stop()

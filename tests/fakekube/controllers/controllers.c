@@ -38,10 +38,12 @@ static int validate_options(const struct controllers_options *options)
 
 /* ---------------------------------------------------------------- pod IPs */
 
+#define IP_POOL_SIZE (253 * 200)
+
 static void ip_text(int block, int index, char *buf, size_t size)
 {
-        /* index 0.. -> 127.0.<block + index / 253>.<2 + index % 253> */
-        snprintf(buf, size, "127.0.%d.%d", (block + index / 253) % 256, 2 + index % 253);
+        /* index -> 127.0.<block + index / 253>.<2 + index % 253>; third octet in 10..255 */
+        snprintf(buf, size, "127.0.%d.%d", 10 + (block - 10 + index / 253) % 246, 2 + index % 253);
 }
 
 int pod_ip_allocate(struct controllers *c, const char *uid, char *buf, size_t size)
@@ -57,13 +59,16 @@ int pod_ip_allocate(struct controllers *c, const char *uid, char *buf, size_t si
                         goto out;
                 }
         }
-        for (int i = 0; i < 253 * 200; i++) {
+        /* Round robin, like an IPAM: a freed address is not handed out again at once. */
+        for (int i = 0; i < IP_POOL_SIZE; i++) {
+                int index = (c->ip_next + i) % IP_POOL_SIZE;
                 char candidate[32];
-                ip_text(c->ip_block, i, candidate, sizeof(candidate));
+                ip_text(c->ip_block, index, candidate, sizeof(candidate));
                 if (json_object_get(c->ips, candidate))
                         continue;
                 json_object_set_new(c->ips, candidate, json_string(uid));
                 snprintf(buf, size, "%s", candidate);
+                c->ip_next = (index + 1) % IP_POOL_SIZE;
                 r = 0;
                 break;
         }

@@ -54,6 +54,7 @@ struct controllers {
         pthread_mutex_t ip_lock;
         json_t *ips;
         int ip_block;
+        int ip_next; /* next pool index to try */
 
         /* HPA memory (reconcile thread only). */
         struct hpa_state *hpas;

@@ -59,14 +59,17 @@ static const char *host_ip_of(const struct sync *s, const json_t *pod)
 
 /* The pod-level part of a running pod's status; container statuses are added by the caller. */
 static json_t *pod_status_base(const json_t *pod, const char *phase, const char *ip,
-                               const char *host_ip, bool ready, const char *start_time,
-                               const char *now_text)
+                               const char *host_ip, bool ready, bool initialized,
+                               const char *start_time, const char *now_text)
 {
         const json_t *old = json_object_get(json_object_get(pod, "status"), "conditions");
         const char *r = ready ? "True" : "False";
         json_t *c1 = conditions_set(old, "PodReadyToStartContainers", "True", NULL, NULL, now_text,
                                     false);
-        json_t *c2 = conditions_set(c1, "Initialized", "True", NULL, NULL, now_text, false);
+        json_t *c2 = conditions_set(c1, "Initialized", initialized ? "True" : "False",
+                                    initialized ? NULL : "ContainersNotInitialized",
+                                    initialized ? NULL : "containers with incomplete status",
+                                    now_text, false);
         json_t *c3 =
                 conditions_set(c2, "Ready", r, ready ? NULL : "ContainersNotReady",
                                ready ? NULL : "containers with unready status", now_text, false);
@@ -142,7 +145,7 @@ void sync_virtual_kubelet(struct sync *s)
                         continue;
                 const char *start = json_string_value(json_object_get(status, "startTime"));
                 _cleanup_json_ json_t *st =
-                        pod_status_base(pod, "Running", ip, host_ip_of(s, pod), true,
+                        pod_status_base(pod, "Running", ip, host_ip_of(s, pod), true, true,
                                         start ? start : s->now_text, s->now_text);
                 if (!st)
                         continue;
@@ -187,6 +190,7 @@ void sync_virtual_kubelet(struct sync *s)
 /* ---------------------------------------------------------------- process pods */
 
 struct container_proc {
+        bool init; /* an init container: runs to completion before the others */
         char name[128];
         char image[256];
         pid_t pid;
@@ -203,10 +207,12 @@ struct container_proc {
         int64_t next_start_mono;
         int64_t backoff_ms;
         int64_t running_since_mono;
-        bool has_readiness, has_liveness;
-        struct http_probe readiness, liveness;
-        int64_t next_readiness_mono, next_liveness_mono;
-        int readiness_failures, readiness_successes, liveness_failures;
+        int64_t kill_at_mono; /* being stopped for a restart: SIGKILL at this time */
+        bool has_readiness, has_liveness, has_startup;
+        struct http_probe readiness, liveness, startup;
+        int64_t next_readiness_mono, next_liveness_mono, next_startup_mono;
+        int readiness_failures, readiness_successes, liveness_failures, startup_failures;
+        bool startup_done; /* the startup probe succeeded (or there is none) */
 };
 
 struct process_pod {
@@ -456,12 +462,14 @@ static int build_exec(struct kubelet *k, struct process_pod *p, const json_t *co
         return 0;
 }
 
-static const json_t *container_spec(const struct process_pod *p, const char *name)
+static const json_t *container_spec(const struct process_pod *p, const struct container_proc *cp)
 {
+        const char *name = cp->name;
         size_t i;
         json_t *container;
-        json_array_foreach (json_object_get(json_object_get(p->pod, "spec"), "containers"), i,
-                            container) {
+        json_array_foreach (json_object_get(json_object_get(p->pod, "spec"),
+                                            cp->init ? "initContainers" : "containers"),
+                            i, container) {
                 const char *n = json_string_value(json_object_get(container, "name"));
                 if (n && strcmp(n, name) == 0)
                         return container;
@@ -474,7 +482,7 @@ static int start_container(struct kubelet *k, struct sync *s, struct process_pod
 {
         int64_t mono_ms = s->mono_ms;
         const char *now_text = s->now_text;
-        const json_t *container = container_spec(p, cp->name);
+        const json_t *container = container_spec(p, cp);
         const char *binary = resolve_binary(k->c, cp->image);
         if (!binary) {
                 cp->image_missing = true;
@@ -516,6 +524,8 @@ static int start_container(struct kubelet *k, struct sync *s, struct process_pod
                 dup2(null_fd, 0);
                 dup2(log_fd, 1);
                 dup2(log_fd, 2);
+                /* Nothing of fakekube's (listening sockets, API connections) leaks into a pod. */
+                close_range(3, ~0U, 0);
                 if (chdir(working_dir) < 0)
                         _exit(126);
                 execve(argv[0], argv, envp);
@@ -527,6 +537,10 @@ static int start_container(struct kubelet *k, struct sync *s, struct process_pod
         cp->ready = false;
         cp->running_since_mono = mono_ms;
         cp->readiness_failures = cp->readiness_successes = cp->liveness_failures = 0;
+        cp->startup_failures = 0;
+        cp->startup_done = !cp->has_startup;
+        if (cp->has_startup)
+                cp->next_startup_mono = mono_ms + cp->startup.initial_delay_ms;
         snprintf(cp->started_at, sizeof(cp->started_at), "%s", now_text);
         if (cp->has_readiness)
                 cp->next_readiness_mono = mono_ms + cp->readiness.initial_delay_ms;
@@ -583,7 +597,11 @@ static struct process_pod *track_pod(struct kubelet *k, const json_t *pod, int64
         clock_format_rfc3339(now_ms / 1000, p->start_time, sizeof(p->start_time));
         p->pod = json_incref((json_t *)pod);
         const json_t *containers = json_object_get(json_object_get(pod, "spec"), "containers");
-        p->n_containers = json_array_size(containers);
+        const json_t *init_containers =
+                json_object_get(json_object_get(pod, "spec"), "initContainers");
+        /* Init containers first, in order, then the others. */
+        size_t n_init = json_array_size(init_containers);
+        p->n_containers = n_init + json_array_size(containers);
         p->containers = calloc(p->n_containers ? p->n_containers : 1, sizeof(*p->containers));
         /* After a fakekube restart (--data) a pod keeps the IP its status already shows. */
         const char *old_ip =
@@ -596,8 +614,10 @@ static struct process_pod *track_pod(struct kubelet *k, const json_t *pod, int64
                 return NULL;
         }
         for (size_t i = 0; i < p->n_containers; i++) {
-                const json_t *container = json_array_get(containers, i);
+                const json_t *container = i < n_init ? json_array_get(init_containers, i)
+                                                     : json_array_get(containers, i - n_init);
                 struct container_proc *cp = &p->containers[i];
+                cp->init = i < n_init;
                 snprintf(cp->name, sizeof(cp->name), "%s",
                          json_string_value(json_object_get(container, "name")) ?: "");
                 snprintf(cp->image, sizeof(cp->image), "%s",
@@ -606,6 +626,8 @@ static struct process_pod *track_pod(struct kubelet *k, const json_t *pod, int64
                                                 container, &cp->readiness) == 0;
                 cp->has_liveness = probe_parse(json_object_get(container, "livenessProbe"),
                                                container, &cp->liveness) == 0;
+                cp->has_startup = probe_parse(json_object_get(container, "startupProbe"), container,
+                                              &cp->startup) == 0;
                 cp->backoff_ms = RESTART_BACKOFF_START_MS;
         }
         p->next = k->pods;
@@ -639,12 +661,47 @@ static bool probe_once(struct kubelet *k, const char *ip, const struct http_prob
         return cc == CURLE_OK && (probe->tcp || (status >= 200 && status < 400));
 }
 
+/* Restart a container as the kubelet does: SIGTERM now, SIGKILL after the pod's grace period. */
+static void stop_for_restart(struct process_pod *p, struct container_proc *cp, int64_t mono_ms)
+{
+        const json_t *grace =
+                json_object_get(json_object_get(p->pod, "spec"), "terminationGracePeriodSeconds");
+        int64_t seconds = json_is_integer(grace) ? json_integer_value(grace) : 30;
+        kill(-cp->pid, SIGTERM);
+        cp->kill_at_mono = mono_ms + seconds * 1000;
+        cp->ready = false;
+}
+
 static void run_probes(struct kubelet *k, struct sync *s, struct process_pod *p, int64_t mono_ms)
 {
         for (size_t i = 0; i < p->n_containers; i++) {
                 struct container_proc *cp = &p->containers[i];
-                if (cp->pid <= 0)
+                if (cp->pid <= 0 || cp->init)
                         continue;
+                if (cp->kill_at_mono) {
+                        /* Already being restarted: no more probing, SIGKILL when the grace is over.
+                         */
+                        if (mono_ms >= cp->kill_at_mono)
+                                kill(-cp->pid, SIGKILL);
+                        continue;
+                }
+                /* startupProbe: the other probes wait for it; failureThreshold failures restart. */
+                if (!cp->startup_done) {
+                        if (mono_ms < cp->next_startup_mono)
+                                continue;
+                        cp->next_startup_mono = mono_ms + cp->startup.period_ms;
+                        if (probe_once(k, p->ip, &cp->startup)) {
+                                cp->startup_done = true;
+                                cp->next_readiness_mono = mono_ms;
+                                cp->next_liveness_mono = mono_ms;
+                        } else if (++cp->startup_failures >= cp->startup.failure_threshold) {
+                                emit_event(s, p->pod, "Pod", "v1", "Warning", "Unhealthy",
+                                           "kubelet", "Startup probe failed: GET %s",
+                                           cp->startup.path);
+                                stop_for_restart(p, cp, mono_ms);
+                        }
+                        continue;
+                }
                 if (!cp->has_readiness)
                         cp->ready = true;
                 if (cp->has_readiness && mono_ms >= cp->next_readiness_mono) {
@@ -682,9 +739,8 @@ static void run_probes(struct kubelet *k, struct sync *s, struct process_pod *p,
                                 emit_event(s, p->pod, "Pod", "v1", "Normal", "Killing", "kubelet",
                                            "Container %s failed liveness probe, will be restarted",
                                            cp->name);
-                                kill(-cp->pid, SIGKILL);
+                                stop_for_restart(p, cp, mono_ms);
                                 cp->liveness_failures = 0;
-                                cp->ready = false;
                         }
                 }
         }
@@ -703,6 +759,7 @@ static void reap(struct process_pod *p, int64_t mono_ms, const char *now_text)
                 /* Kill what the container left behind in its process group. */
                 kill(-cp->pid, SIGKILL);
                 cp->pid = 0;
+                cp->kill_at_mono = 0;
                 cp->ready = false;
                 cp->has_last_exit = true;
                 cp->last_exit_code = WIFEXITED(wstatus)
@@ -712,9 +769,12 @@ static void reap(struct process_pod *p, int64_t mono_ms, const char *now_text)
                 snprintf(cp->last_started_at, sizeof(cp->last_started_at), "%s", cp->started_at);
                 if (p->terminating)
                         continue;
-                bool restart =
-                        strcmp(p->restart_policy, "Always") == 0 ||
-                        (strcmp(p->restart_policy, "OnFailure") == 0 && cp->last_exit_code != 0);
+                /* An init container that succeeded is done; a failed one retries unless Never. */
+                bool restart = cp->init ? cp->last_exit_code != 0 &&
+                                                  strcmp(p->restart_policy, "Never") != 0
+                                        : strcmp(p->restart_policy, "Always") == 0 ||
+                                                  (strcmp(p->restart_policy, "OnFailure") == 0 &&
+                                                   cp->last_exit_code != 0);
                 if (!restart) {
                         cp->terminated = true;
                         continue;
@@ -750,8 +810,11 @@ static json_t *container_status(const struct process_pod *p, const struct contai
         else
                 state = json_pack("{s{ss}}", "waiting", "reason", "ContainerCreating");
         json_t *st = json_pack("{ss ss ss sb sb si so}", "name", cp->name, "image", cp->image,
-                               "imageID", image_id, "ready", cp->ready && cp->pid > 0, "started",
-                               cp->pid > 0, "restartCount", cp->restarts, "state", state);
+                               "imageID", image_id, "ready",
+                               (cp->ready && cp->pid > 0) ||
+                                       (cp->init && cp->terminated && cp->last_exit_code == 0),
+                               "started", cp->pid > 0 && cp->startup_done, "restartCount",
+                               cp->restarts, "state", state);
         if (st && cp->pid > 0)
                 json_object_set_new(st, "containerID", json_string(id));
         if (st && cp->has_last_exit && !cp->terminated)
@@ -766,25 +829,39 @@ static json_t *container_status(const struct process_pod *p, const struct contai
 static void write_status(struct kubelet *k, struct sync *s, struct process_pod *p)
 {
         bool all_ready = p->n_containers > 0, all_terminated = p->n_containers > 0,
-             any_failed = false, any_started = false;
+             any_failed = false, any_started = false, initialized = true, init_failed = false;
         for (size_t i = 0; i < p->n_containers; i++) {
                 const struct container_proc *cp = &p->containers[i];
+                if (cp->init) {
+                        initialized = initialized && cp->terminated && cp->last_exit_code == 0;
+                        init_failed = init_failed || (cp->terminated && cp->last_exit_code != 0);
+                        continue;
+                }
                 all_ready = all_ready && cp->ready && cp->pid > 0;
                 all_terminated = all_terminated && cp->terminated;
                 any_failed = any_failed || (cp->terminated && cp->last_exit_code != 0);
                 any_started = any_started || cp->ever_started;
         }
-        const char *phase = all_terminated ? (any_failed ? "Failed" : "Succeeded")
-                            : any_started  ? "Running"
-                                           : "Pending";
-        _cleanup_json_ json_t *st = pod_status_base(p->pod, phase, p->ip, host_ip_of(s, p->pod),
-                                                    all_ready, p->start_time, s->now_text);
+        const char *phase = init_failed      ? "Failed"
+                            : !initialized   ? "Pending"
+                            : all_terminated ? (any_failed ? "Failed" : "Succeeded")
+                            : any_started    ? "Running"
+                                             : "Pending";
+        _cleanup_json_ json_t *st =
+                pod_status_base(p->pod, phase, p->ip, host_ip_of(s, p->pod),
+                                all_ready && initialized, initialized, p->start_time, s->now_text);
         if (!st)
                 return;
         json_t *containers = json_array();
+        json_t *init_containers = json_array();
         for (size_t i = 0; i < p->n_containers; i++)
-                json_array_append_new(containers, container_status(p, &p->containers[i]));
+                json_array_append_new(p->containers[i].init ? init_containers : containers,
+                                      container_status(p, &p->containers[i]));
         json_object_set_new(st, "containerStatuses", containers);
+        if (json_array_size(init_containers) > 0)
+                json_object_set_new(st, "initContainerStatuses", init_containers);
+        else
+                json_decref(init_containers);
         /* Compare without the condition time stamps, which conditions_set may refresh. */
         if (p->last_status && json_equal(p->last_status, st))
                 return;
@@ -992,9 +1069,20 @@ static void kubelet_pass(struct kubelet *k, struct sync *s)
                         pp = &p->next;
                         continue;
                 }
-                for (size_t i = 0; i < p->n_containers; i++) {
+                /* Init containers one at a time, in order; the others once all succeeded. */
+                bool initialized = true;
+                for (size_t i = 0; i < p->n_containers && initialized; i++) {
                         struct container_proc *cp = &p->containers[i];
+                        if (!cp->init || (cp->terminated && cp->last_exit_code == 0))
+                                continue;
+                        initialized = false;
                         if (cp->pid <= 0 && !cp->terminated && s->mono_ms >= cp->next_start_mono)
+                                start_container(k, s, p, cp);
+                }
+                for (size_t i = 0; i < p->n_containers && initialized; i++) {
+                        struct container_proc *cp = &p->containers[i];
+                        if (!cp->init && cp->pid <= 0 && !cp->terminated &&
+                            s->mono_ms >= cp->next_start_mono)
                                 start_container(k, s, p, cp);
                 }
                 run_probes(k, s, p, s->mono_ms);
@@ -1002,6 +1090,21 @@ static void kubelet_pass(struct kubelet *k, struct sync *s)
                 pp = &p->next;
         }
         sample_cpu(k, s->mono_ms);
+        /* IPs of pods that are gone and not running here (e.g. force-deleted after their node
+         * died). */
+        pthread_mutex_lock(&c->ip_lock);
+        const char *ip;
+        json_t *owner;
+        void *tmp;
+        json_object_foreach_safe (c->ips, tmp, ip, owner) {
+                const char *uid = json_string_value(owner);
+                bool tracked = false;
+                for (struct process_pod *p = k->pods; p && !tracked; p = p->next)
+                        tracked = strcmp(p->uid, uid) == 0;
+                if (!tracked && !json_object_get(by_uid, uid))
+                        json_object_del(c->ips, ip);
+        }
+        pthread_mutex_unlock(&c->ip_lock);
 }
 
 static void stop_all(struct kubelet *k)

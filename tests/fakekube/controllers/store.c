@@ -79,7 +79,8 @@ int store_init(struct store *store, const struct kclient_options *client_options
         pthread_condattr_destroy(&attr);
         for (int k = 0; k < KIND_COUNT; k++) {
                 store->objects[k] = json_object();
-                if (!store->objects[k])
+                store->tombstones[k] = json_object();
+                if (!store->objects[k] || !store->tombstones[k])
                         return -ENOMEM;
         }
         return 0;
@@ -98,14 +99,24 @@ void store_poke(struct store *store)
         pthread_mutex_unlock(&store->lock);
 }
 
-static void apply_locked(struct store *store, enum kind kind, json_t *object, bool force)
+static void apply_locked(struct store *store, enum kind kind, json_t *object)
 {
         char key[512];
         object_key(object, key, sizeof(key));
         json_t *old = json_object_get(store->objects[kind], key);
-        /* fakekube's resourceVersion is one global counter: never go back in time. */
-        if (!force && old && resource_version(old) > resource_version(object))
+        /*
+         * fakekube's resourceVersion is one global counter: never go back in
+         * time.  A watch event can be older than what our own write put in the
+         * cache, or than our own delete (the tombstone): applying it would
+         * resurrect a state the controllers already acted on.
+         */
+        unsigned long long rv = resource_version(object);
+        if (old && resource_version(old) > rv)
                 return;
+        json_t *tombstone = json_object_get(store->tombstones[kind], key);
+        if (tombstone && (unsigned long long)json_integer_value(tombstone) >= rv)
+                return;
+        json_object_del(store->tombstones[kind], key);
         json_object_set(store->objects[kind], key, object);
         bump_locked(store);
 }
@@ -115,7 +126,7 @@ void store_apply(struct store *store, enum kind kind, json_t *object)
         if (!json_is_object(object) || !json_object_get(object, "metadata"))
                 return;
         pthread_mutex_lock(&store->lock);
-        apply_locked(store, kind, object, false);
+        apply_locked(store, kind, object);
         pthread_mutex_unlock(&store->lock);
 }
 
@@ -124,8 +135,13 @@ void store_forget(struct store *store, enum kind kind, const json_t *object)
         char key[512];
         object_key(object, key, sizeof(key));
         pthread_mutex_lock(&store->lock);
-        if (json_object_del(store->objects[kind], key) == 0)
+        json_t *old = json_object_get(store->objects[kind], key);
+        if (old) {
+                json_object_set_new(store->tombstones[kind], key,
+                                    json_integer((json_int_t)resource_version(old)));
+                json_object_del(store->objects[kind], key);
                 bump_locked(store);
+        }
         pthread_mutex_unlock(&store->lock);
 }
 
@@ -192,9 +208,10 @@ static void on_event(const char *type, json_t *object, void *userdata)
                 char key[512];
                 object_key(object, key, sizeof(key));
                 json_object_del(store->objects[inf->kind], key);
+                json_object_del(store->tombstones[inf->kind], key);
                 bump_locked(store);
         } else {
-                apply_locked(store, inf->kind, object, true);
+                apply_locked(store, inf->kind, object);
         }
         pthread_mutex_unlock(&store->lock);
 }
@@ -232,6 +249,7 @@ static int relist(struct informer *inf, struct kclient *client)
         pthread_mutex_lock(&store->lock);
         json_decref(store->objects[inf->kind]);
         store->objects[inf->kind] = map;
+        json_object_clear(store->tombstones[inf->kind]);
         store->synced[inf->kind] = true;
         bump_locked(store);
         pthread_mutex_unlock(&store->lock);
@@ -312,6 +330,8 @@ void store_finish(struct store *store)
                 store->running[k] = false;
                 json_decref(store->objects[k]);
                 store->objects[k] = NULL;
+                json_decref(store->tombstones[k]);
+                store->tombstones[k] = NULL;
         }
         pthread_cond_destroy(&store->changed);
         pthread_mutex_destroy(&store->lock);

@@ -34,8 +34,9 @@ enum kind {
 struct store {
         pthread_mutex_t lock;
         pthread_cond_t changed;
-        uint64_t version;            /* bumped on every change */
-        json_t *objects[KIND_COUNT]; /* "namespace/name" (or "name") -> object */
+        uint64_t version;               /* bumped on every change */
+        json_t *objects[KIND_COUNT];    /* "namespace/name" (or "name") -> object */
+        json_t *tombstones[KIND_COUNT]; /* key -> resourceVersion when we deleted it */
         bool synced[KIND_COUNT];
         bool running[KIND_COUNT];
         pthread_t threads[KIND_COUNT];
