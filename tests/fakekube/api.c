@@ -20,8 +20,16 @@
 
 #include "api.h"
 #include "clock.h"
+#include "db.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "macros.h"
+#include "patch.h"
+#include "protobuf.h"
+#include "registry.h"
+#include "schema.h"
+#include "selector.h"
+#include "table.h"
 
 #define MAX_BODY (16u * 1024 * 1024)
 

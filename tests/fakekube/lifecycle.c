@@ -12,8 +12,12 @@
 #include <time.h>
 
 #include "clock.h"
+#include "db.h"
 #include "fakekube.h"
+#include "lifecycle.h"
 #include "macros.h"
+#include "registry.h"
+#include "selector.h"
 
 static json_t *meta_of(json_t *obj)
 {

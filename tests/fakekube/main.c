@@ -28,10 +28,14 @@
 
 #include "api.h"
 #include "clock.h"
+#include "db.h"
 #include "duration.h"
 #include "fakekube.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "macros.h"
+#include "registry.h"
+#include "schema.h"
 #include "tls.h"
 #ifdef HAVE_CONTROLLERS
 #include "controllers.h"

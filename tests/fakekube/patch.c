@@ -13,6 +13,8 @@
 
 #include "fakekube.h"
 #include "macros.h"
+#include "patch.h"
+#include "schema.h"
 
 json_t *patch_merge(json_t *target, json_t *patch)
 {

@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "fakekube.h"
 #include "macros.h"
+#include "protobuf.h"
 
 enum field_kind {
         F_STRING,

@@ -7,6 +7,7 @@
 
 #include "fakekube.h"
 #include "macros.h"
+#include "registry.h"
 
 struct builtin {
         const char *group, *version, *plural, *singular, *kind;

@@ -15,6 +15,7 @@
 
 #include "fakekube.h"
 #include "macros.h"
+#include "schema.h"
 
 int schema_load(struct server *s)
 {

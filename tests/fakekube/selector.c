@@ -8,6 +8,7 @@
 
 #include "fakekube.h"
 #include "macros.h"
+#include "selector.h"
 
 enum requirement_op { OP_EQ, OP_NE, OP_IN, OP_NOTIN, OP_EXISTS, OP_NOT_EXISTS };
 

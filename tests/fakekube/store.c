@@ -12,8 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "db.h"
 #include "fakekube.h"
 #include "macros.h"
+#include "registry.h"
 
 int db_init(struct server *s)
 {

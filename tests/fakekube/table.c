@@ -12,6 +12,8 @@
 #include "clock.h"
 #include "fakekube.h"
 #include "macros.h"
+#include "selector.h"
+#include "table.h"
 
 /* Go's duration.HumanDuration, as kubectl prints ages. */
 void format_age(int64_t seconds, char *buf, size_t size)

@@ -10,8 +10,15 @@
 
 #include <cmocka.h>
 
+#include "db.h"
 #include "fakekube.h"
 #include "macros.h"
+#include "patch.h"
+#include "protobuf.h"
+#include "registry.h"
+#include "schema.h"
+#include "selector.h"
+#include "table.h"
 
 static json_t *J(const char *text)
 {
