@@ -12,6 +12,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "internal.h"
@@ -247,6 +248,7 @@ int controllers_start(const struct controllers_options *options, struct controll
                         controllers_stop(c);
                         return r;
                 }
+                c->own_state_dir = true;
         }
         c->options.state_dir = c->state_dir;
         /* A random third octet: two fakekubes on one machine rarely hand out the same pod IPs. */
@@ -347,6 +349,13 @@ void controllers_stop(struct controllers *c)
         free(c->token);
         free(c->ca_file);
         free(c->libvirt_uri);
+        /* A directory we made and no process pod used (virtual pods): leave no litter. */
+        if (c->own_state_dir && c->state_dir) {
+                _cleanup_free_ char *pods = NULL;
+                if (asprintf(&pods, "%s/pods", c->state_dir) >= 0)
+                        rmdir(pods);
+                rmdir(c->state_dir);
+        }
         free(c->state_dir);
         free(c->hpas);
         free(c);

@@ -43,8 +43,9 @@ struct controllers_options {
         /*
          * Process pods' working directories and logs:
          * STATE_DIR/pods/NAMESPACE_POD_UID/CONTAINER.log.  NULL: a new
-         * directory $TMPDIR/fakekube-controllers-XXXXXX (kept after stop, for
-         * post-mortems; its path is logged at start).
+         * directory $TMPDIR/fakekube-controllers-XXXXXX (its path is logged at
+         * start; kept after stop for post-mortems when a process pod ran in
+         * it, removed when empty).  Logs of deleted pods are kept too.
          */
         const char *state_dir;
 };

@@ -37,6 +37,7 @@ struct controllers {
         size_t n_pod_commands;
         char *libvirt_uri;
         char *state_dir;
+        bool own_state_dir; /* made by us (mkdtemp): removed at stop when empty */
         atomic_bool stop;
         struct store store;
         bool store_started;

@@ -131,6 +131,21 @@ void sync_static_nodes(struct sync *s)
                         "linux", "kubernetes.io/arch", "amd64", BACKEND_LABEL, "static");
                 ensure_node(s, name, labels, NULL, "4", "8Gi", true);
         }
+        /* Static nodes beyond --nodes (a restart with --data and fewer nodes) are gone machines. */
+        const char *key;
+        json_t *node;
+        json_object_foreach (s->objects[KIND_NODE], key, node) {
+                const char *backend = json_string_value(json_object_get(
+                        json_object_get(json_object_get(node, "metadata"), "labels"),
+                        BACKEND_LABEL));
+                int index = 0;
+                if (!backend || strcmp(backend, "static") != 0 || object_terminating(node))
+                        continue;
+                if (sscanf(key, "node-%d", &index) == 1 && index >= 1 &&
+                    index <= s->c->options.static_nodes)
+                        continue;
+                api_delete(s, KIND_NODE, NULL, key, -1);
+        }
 }
 
 /* ---------------------------------------------------------------- scheduler */

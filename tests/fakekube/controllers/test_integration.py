@@ -342,6 +342,9 @@ def scenario_process(binary, pod_server, workdir):
             wait_for("endpoints = pod IP:8080", lambda: endpoints() == want)
             for target in endpoints():
                 assert http_get("http://%s/" % target)[0] == 200
+            # the server serves kubectl logs from the controllers' log files
+            out = fk.kubectl("logs", pods[0]["metadata"]["name"])
+            assert "listening on %s:8080" % pods[0]["status"]["podIP"] in out, out
         check("process: pods serve HTTP on their own IPs; Endpoints list them", pods_serve_http)
 
         def readiness_probe():
