@@ -9,6 +9,7 @@ operator on loopback.  Not part of `meson test`.
 usage: bench/operator-bench.py BUILD_DIR [--counts 1,100,1000] [--samples 200]
 """
 import argparse
+import faulthandler
 import json
 import os
 import platform
@@ -79,7 +80,7 @@ def run(count, samples):
             seen = {}
             cond = threading.Condition()
             rv = api.request("GET", "/apis/apps/v1/namespaces/bench/deployments?limit=1")["metadata"]["resourceVersion"]
-            stream = api.watch(f"/apis/apps/v1/namespaces/bench/deployments?watch=1&resourceVersion={rv}")
+            stream = api.watch(f"/apis/apps/v1/namespaces/bench/deployments?watch=1&timeoutSeconds=900&resourceVersion={rv}")
 
             def lines():
                 # read1() returns what has arrived; iterating the response
@@ -116,7 +117,6 @@ def run(count, samples):
                     raise AssertionError(f"{name} never got {image}")
                 latencies.append((seen[(name, image)] - start) * 1000)
             rss = rss_kib(op.process.proc.pid)
-            stream.close()
     latencies.sort()
     p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]
     return {"tripdeals": count, "samples": samples, "settle_s": round(settle, 2),
@@ -136,6 +136,7 @@ def machine():
 
 
 def main():
+    faulthandler.dump_traceback_later(int(os.environ.get("BENCH_TRACEBACK_AFTER", "0")) or 10**9, exit=True)
     ap = argparse.ArgumentParser()
     ap.add_argument("build_dir")
     ap.add_argument("--counts", default="1,100,1000")

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -267,9 +268,27 @@ static void tripdeal_added(json_t *object, void *userdata)
         enqueue_object(userdata, object);
 }
 
+/* Does this update need a reconcile?  Not for status-only writes (most of
+ * them are our own): only a new generation (spec), a deletion, or changed
+ * finalizers or labels. */
+static bool tripdeal_changed(const json_t *old_object, const json_t *new_object)
+{
+        const json_t *a = json_object_get(old_object, "metadata");
+        const json_t *b = json_object_get(new_object, "metadata");
+        static const char *const keys[] = {"generation", "deletionTimestamp", "finalizers",
+                                           "labels", "uid"};
+        for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+                json_t *x = json_object_get(a, keys[i]), *y = json_object_get(b, keys[i]);
+                if (!(x == y || (x && y && json_equal(x, y))))
+                        return true;
+        }
+        return false;
+}
+
 static void tripdeal_updated(json_t *old_object, json_t *new_object, void *userdata)
 {
-        enqueue_object(userdata, new_object);
+        if (tripdeal_changed(old_object, new_object))
+                enqueue_object(userdata, new_object);
 }
 
 /* An owned object changed: wake its controlling TripDeal. */
@@ -444,6 +463,10 @@ static int start_informer(struct operator_state *op, const struct kube_resource 
                 .namespace = op->options.namespace,
                 .label_selector = label_selector,
                 .handlers = handlers,
+                /* The reconcile reads objects fresh from the API; the caches
+                 * only trigger it, so they keep metadata (memory: ~1 KiB per
+                 * object instead of the whole Deployment). */
+                .transform = kube_object_metadata_only,
         };
         int r = kube_informer_new(op->client, &options, ret);
         if (r < 0)
@@ -591,6 +614,10 @@ int main(int argc, char **argv)
         if (parse_options(argc, argv, &op.options) < 0)
                 return 2;
         log_setup("tripdeal-operator", op.options.log_level);
+        /* Informer, worker and HTTP threads each make short-lived JSON; with
+         * glibc's default of one arena per thread that memory fragments
+         * across many arenas.  Two are plenty at our allocation rate. */
+        mallopt(M_ARENA_MAX, 2);
 
         /* Signals go to main's sigwait only: block them before any thread starts. */
         sigset_t signals;

@@ -18,6 +18,7 @@ struct kube_informer {
         char *label_selector;
         char *field_selector;
         struct kube_informer_handlers handlers;
+        json_t *(*transform)(const json_t *object, void *userdata);
         long watch_timeout_seconds;
         int64_t backoff_base_ms;
         int64_t backoff_max_ms;
@@ -71,6 +72,7 @@ int kube_informer_new(struct kube_client *client, const struct kube_informer_opt
         inf->label_selector = dup_opt(options->label_selector, &failed);
         inf->field_selector = dup_opt(options->field_selector, &failed);
         inf->handlers = options->handlers;
+        inf->transform = options->transform;
         inf->watch_timeout_seconds = options->watch_timeout_seconds;
         inf->backoff_base_ms = options->backoff_base_ms > 0 ? options->backoff_base_ms : 200;
         inf->backoff_max_ms = options->backoff_max_ms > 0 ? options->backoff_max_ms : 30000;
@@ -139,6 +141,42 @@ static bool same_resource_version(const json_t *a, const json_t *b)
         return ra && rb && strcmp(ra, rb) == 0;
 }
 
+/* What the cache keeps of an object (the transform's result, or the object). */
+static json_t *kept_form(struct kube_informer *inf, const json_t *object)
+{
+        if (!inf->transform)
+                return json_incref((json_t *)object);
+        return inf->transform(object, inf->handlers.userdata);
+}
+
+json_t *kube_object_metadata_only(const json_t *object, void *userdata)
+{
+        static const char *const kept_metadata[] = {
+                "name",
+                "namespace",
+                "uid",
+                "resourceVersion",
+                "generation",
+                "deletionTimestamp",
+                "finalizers",
+                "labels",
+                "ownerReferences",
+        };
+        json_t *metadata = json_object_get(object, "metadata");
+        json_t *slim_metadata = json_object();
+        json_t *slim =
+                json_pack("{s:O*, s:O*, s:o}", "apiVersion", json_object_get(object, "apiVersion"),
+                          "kind", json_object_get(object, "kind"), "metadata", slim_metadata);
+        if (!slim)
+                return NULL;
+        for (size_t i = 0; i < sizeof(kept_metadata) / sizeof(kept_metadata[0]); i++) {
+                json_t *value = json_object_get(metadata, kept_metadata[i]);
+                if (value)
+                        json_object_set(slim_metadata, kept_metadata[i], value);
+        }
+        return slim;
+}
+
 /* Watch objects carry apiVersion/kind; relisted items got them from kube_list. */
 static int on_watch_event(enum kube_watch_event_type type, json_t *object, void *userdata)
 {
@@ -155,6 +193,10 @@ static int on_watch_event(enum kube_watch_event_type type, json_t *object, void 
         _cleanup_free_ char *key = NULL;
         if (kube_object_key(object, &key) < 0)
                 return 0; /* nameless object: nothing to cache */
+        _cleanup_json_ json_t *kept = kept_form(inf, object);
+        if (!kept)
+                return 0;
+        object = kept;
 
         json_t *old = NULL;
         bool duplicate = false;
@@ -212,7 +254,8 @@ static int replace_cache(struct kube_informer *inf, json_t *list)
                 _cleanup_free_ char *key = NULL;
                 if (kube_object_key(item, &key) < 0)
                         continue;
-                if (json_object_set(fresh, key, item) < 0)
+                json_t *kept = kept_form(inf, item);
+                if (!kept || json_object_set_new(fresh, key, kept) < 0)
                         return -ENOMEM;
         }
 

@@ -45,6 +45,14 @@ struct kube_informer_options {
         const char *label_selector;           /* copied */
         const char *field_selector;           /* copied */
         struct kube_informer_handlers handlers;
+        /*
+         * Optional, like client-go's SetTransform: what to keep of each listed
+         * or watched object, before it is cached and handed to the handlers.
+         * Returns a new reference (NULL: out of memory; the object is
+         * skipped); `object` is borrowed.  Called with handlers.userdata.
+         * kube_object_metadata_only() keeps what a trigger-only cache needs.
+         */
+        json_t *(*transform)(const json_t *object, void *userdata);
         /* Server-side watch timeout; 0: random in [300, 600) s like client-go. */
         long watch_timeout_seconds;
         int64_t backoff_base_ms; /* 0: 200 ms */
@@ -91,3 +99,10 @@ void kube_informer_stats(struct kube_informer *informer, struct kube_informer_st
 
 /* "namespace/name" (or "name" when no namespace) of an object; caller frees. */
 int kube_object_key(const json_t *object, char **ret_key);
+
+/*
+ * A transform for informers whose cache only triggers work: apiVersion, kind
+ * and metadata.{name, namespace, uid, resourceVersion, generation,
+ * deletionTimestamp, finalizers, labels, ownerReferences}.  New reference.
+ */
+json_t *kube_object_metadata_only(const json_t *object, void *userdata);

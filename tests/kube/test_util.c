@@ -11,8 +11,10 @@
 
 #include <cmocka.h>
 
+#include "kube-informer.h"
 #include "kube-private.h"
 #include "kube.h"
+#include "macros.h"
 
 static void test_error_mapping(void **state)
 {
@@ -337,10 +339,41 @@ static void test_watch_decoder_malformed_and_stop(void **state)
         kube_watch_decoder_done(&d);
 }
 
+/* The informer transform for trigger-only caches keeps identity, ownership
+ * and lifecycle metadata, and drops spec and status. */
+static void test_metadata_only(void **state)
+{
+        (void)state;
+        json_error_t error;
+        _cleanup_json_ json_t *deploy = json_loads(
+                "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":"
+                "\"shop\",\"namespace\":\"td\",\"uid\":\"u1\",\"resourceVersion\":\"7\","
+                "\"generation\":3,\"labels\":{\"a\":\"b\"},\"annotations\":{\"big\":\"x\"},"
+                "\"ownerReferences\":[{\"kind\":\"TripDeal\",\"name\":\"shop\",\"uid\":\"o1\","
+                "\"controller\":true}],\"managedFields\":[{}]},\"spec\":{\"replicas\":2},"
+                "\"status\":{\"readyReplicas\":2}}",
+                0, &error);
+        assert_non_null(deploy);
+        _cleanup_json_ json_t *slim = kube_object_metadata_only(deploy, NULL);
+        assert_non_null(slim);
+        _cleanup_free_ char *text = json_dumps(slim, JSON_COMPACT | JSON_SORT_KEYS);
+        assert_string_equal(
+                text,
+                "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{"
+                "\"generation\":3,\"labels\":{\"a\":\"b\"},\"name\":\"shop\",\"namespace\":"
+                "\"td\",\"ownerReferences\":[{\"controller\":true,\"kind\":\"TripDeal\","
+                "\"name\":\"shop\",\"uid\":\"o1\"}],\"resourceVersion\":\"7\",\"uid\":\"u1\"}}");
+        /* Key and resource version still work on the slim form. */
+        _cleanup_free_ char *key = NULL;
+        assert_int_equal(kube_object_key(slim, &key), 0);
+        assert_string_equal(key, "td/shop");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_error_mapping),
+                cmocka_unit_test(test_metadata_only),
                 cmocka_unit_test(test_strerror),
                 cmocka_unit_test(test_status_from_json),
                 cmocka_unit_test(test_build_path),
