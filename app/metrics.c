@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "macros.h"
+#include "prometheus.h"
 
 /* Upper bounds in microseconds; le labels are printed in seconds. */
 static const int64_t bucket_bounds_us[] = {
@@ -98,20 +99,6 @@ void metrics_websocket_clients_add(struct metrics *metrics, int delta)
                 atomic_fetch_add_explicit(&metrics->websocket_clients, delta, memory_order_relaxed);
 }
 
-/* Label values from our own tables never hold '\\', '"' or newlines, but escape anyway. */
-static void print_label_value(FILE *out, const char *value)
-{
-        for (const char *p = value; *p; p++) {
-                if (*p == '\\' || *p == '"')
-                        fputc('\\', out);
-                if (*p == '\n') {
-                        fputs("\\n", out);
-                        continue;
-                }
-                fputc(*p, out);
-        }
-}
-
 int metrics_render(struct metrics *metrics, const struct deal_stock_sample *stock, size_t n_stock,
                    bool ready, char **ret_text, size_t *ret_length)
 {
@@ -131,7 +118,7 @@ int metrics_render(struct metrics *metrics, const struct deal_stock_sample *stoc
                         if (n == 0)
                                 continue;
                         fputs("tripdeal_http_requests_total{route=\"", out);
-                        print_label_value(out, metrics->route_names[r]);
+                        prometheus_write_label_value(out, metrics->route_names[r]);
                         fprintf(out, "\",code=\"%d\"} %" PRIuFAST64 "\n", code, n);
                 }
 
@@ -148,7 +135,7 @@ int metrics_render(struct metrics *metrics, const struct deal_stock_sample *stoc
                 for (size_t b = 0; b < N_BUCKETS; b++) {
                         cumulative += atomic_load_explicit(&m->buckets[b], memory_order_relaxed);
                         fputs("tripdeal_http_request_duration_seconds_bucket{route=\"", out);
-                        print_label_value(out, metrics->route_names[r]);
+                        prometheus_write_label_value(out, metrics->route_names[r]);
                         fprintf(out, "\",le=\"%g\"} %" PRIuFAST64 "\n",
                                 (double)bucket_bounds_us[b] / 1e6, cumulative);
                 }
@@ -156,14 +143,14 @@ int metrics_render(struct metrics *metrics, const struct deal_stock_sample *stoc
                 if (count < cumulative)
                         count = cumulative;
                 fputs("tripdeal_http_request_duration_seconds_bucket{route=\"", out);
-                print_label_value(out, metrics->route_names[r]);
+                prometheus_write_label_value(out, metrics->route_names[r]);
                 fprintf(out, "\",le=\"+Inf\"} %" PRIuFAST64 "\n", count);
                 fputs("tripdeal_http_request_duration_seconds_sum{route=\"", out);
-                print_label_value(out, metrics->route_names[r]);
+                prometheus_write_label_value(out, metrics->route_names[r]);
                 fprintf(out, "\"} %.6f\n",
                         (double)atomic_load_explicit(&m->sum_us, memory_order_relaxed) / 1e6);
                 fputs("tripdeal_http_request_duration_seconds_count{route=\"", out);
-                print_label_value(out, metrics->route_names[r]);
+                prometheus_write_label_value(out, metrics->route_names[r]);
                 fprintf(out, "\"} %" PRIuFAST64 "\n", count);
         }
 

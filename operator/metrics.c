@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "macros.h"
+#include "prometheus.h"
 
 /* Reconciles are API round trips: milliseconds to seconds. */
 static const double duration_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -195,28 +196,13 @@ void metrics_drill_done(const char *verdict)
         pthread_mutex_unlock(&registry.lock);
 }
 
-/* Label values are Kubernetes names (DNS-1123), which need no escaping; still
- * escape the three characters the format reserves so no input can break it. */
-static void write_label_value(FILE *out, const char *value)
-{
-        for (const char *p = value; *p; p++) {
-                if (*p == '\\' || *p == '"')
-                        fputc('\\', out);
-                if (*p == '\n') {
-                        fputs("\\n", out);
-                        continue;
-                }
-                fputc(*p, out);
-        }
-}
-
 static void write_floor_series(FILE *out, const char *metric, bool changes)
 {
         for (size_t i = 0; i < registry.floors_count; i++) {
                 fprintf(out, "%s{namespace=\"", metric);
-                write_label_value(out, registry.floors[i].namespace);
+                prometheus_write_label_value(out, registry.floors[i].namespace);
                 fputs("\",name=\"", out);
-                write_label_value(out, registry.floors[i].name);
+                prometheus_write_label_value(out, registry.floors[i].name);
                 fprintf(out, "\"} %llu\n",
                         changes ? (unsigned long long)registry.floors[i].changes
                                 : (unsigned long long)registry.floors[i].floor);
@@ -277,11 +263,11 @@ int metrics_write(FILE *out)
               out);
         for (size_t i = 0; i < registry.vms_count; i++) {
                 fputs("tripdeal_operator_vms{namespace=\"", out);
-                write_label_value(out, registry.vms[i].namespace);
+                prometheus_write_label_value(out, registry.vms[i].namespace);
                 fputs("\",name=\"", out);
-                write_label_value(out, registry.vms[i].name);
+                prometheus_write_label_value(out, registry.vms[i].name);
                 fputs("\",pool=\"", out);
-                write_label_value(out, registry.vms[i].pool);
+                prometheus_write_label_value(out, registry.vms[i].pool);
                 fprintf(out, "\"} %lld\n", (long long)registry.vms[i].count);
         }
         fputs("# HELP tripdeal_operator_vm_provision_seconds Time to create and start one VM.\n"

@@ -32,7 +32,8 @@ int clock_format_rfc3339(time_t t, char *buf, size_t size)
         return 0;
 }
 
-int clock_format_rfc3339_ms(int64_t ms, char *buf, size_t size)
+/* digits: 3 (milliseconds) or 6 (microseconds, from ms: the last three are 0). */
+static int format_fraction(int64_t ms, int digits, char *buf, size_t size)
 {
         time_t t = (time_t)(ms / 1000);
         struct tm tm;
@@ -41,10 +42,21 @@ int clock_format_rfc3339_ms(int64_t ms, char *buf, size_t size)
         char base[32];
         if (strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
                 return -EINVAL;
-        int n = snprintf(buf, size, "%s.%03dZ", base, (int)(ms % 1000));
+        int fraction = (int)(ms % 1000) * (digits == 6 ? 1000 : 1);
+        int n = snprintf(buf, size, "%s.%0*dZ", base, digits, fraction);
         if (n < 0 || (size_t)n >= size)
                 return -ENOBUFS;
         return 0;
+}
+
+int clock_format_rfc3339_ms(int64_t ms, char *buf, size_t size)
+{
+        return format_fraction(ms, 3, buf, size);
+}
+
+int clock_format_rfc3339_micro(int64_t ms, char *buf, size_t size)
+{
+        return format_fraction(ms, 6, buf, size);
 }
 
 int clock_parse_rfc3339(const char *s, time_t *ret_t)

@@ -15,6 +15,8 @@ int64_t clock_monotonic_ms(void);
 int clock_format_rfc3339(time_t t, char *buf, size_t size);
 /* "2026-11-25T10:00:00.123Z" into buf (>= 25 bytes). */
 int clock_format_rfc3339_ms(int64_t ms, char *buf, size_t size);
+/* Kubernetes MicroTime, "2026-11-25T10:00:00.123000Z" (>= 28 bytes), from ms. */
+int clock_format_rfc3339_micro(int64_t ms, char *buf, size_t size);
 /*
  * Parse RFC 3339 ("2026-11-25T10:00:00Z", fractional seconds and numeric
  * offsets accepted).  -EINVAL on anything else; *ret_t untouched on failure.

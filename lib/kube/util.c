@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "clock.h"
 #include "kube-private.h"
 #include "macros.h"
 
@@ -372,17 +373,7 @@ int kube_split_key(const char *key, char **ret_namespace, char **ret_name)
 
 int kube_format_micro_time(int64_t realtime_ms, char *buf, size_t size)
 {
-        time_t t = (time_t)(realtime_ms / 1000);
-        struct tm tm;
-        if (!gmtime_r(&t, &tm))
-                return -EINVAL;
-        char base[32];
-        if (strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
-                return -EINVAL;
-        int n = snprintf(buf, size, "%s.%06dZ", base, (int)(realtime_ms % 1000) * 1000);
-        if (n < 0 || (size_t)n >= size)
-                return -ENOBUFS;
-        return 0;
+        return clock_format_rfc3339_micro(realtime_ms, buf, size);
 }
 
 /* ---- cancellation ---- */

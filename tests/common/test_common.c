@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -11,6 +13,7 @@
 #include "clock.h"
 #include "duration.h"
 #include "log.h"
+#include "prometheus.h"
 
 static void duration_parses_kubernetes_forms(void **state)
 {
@@ -80,6 +83,25 @@ static void rfc3339_rejects_garbage(void **state)
         }
 }
 
+static void rfc3339_micro_for_kubernetes(void **state)
+{
+        char buf[32];
+        assert_int_equal(clock_format_rfc3339_micro(1764064800123, buf, sizeof(buf)), 0);
+        assert_string_equal(buf, "2025-11-25T10:00:00.123000Z");
+        assert_int_equal(clock_format_rfc3339_micro(1764064800123, buf, 27), -ENOBUFS);
+}
+
+static void prometheus_label_values_cannot_break_a_line(void **state)
+{
+        char *text = NULL;
+        size_t size = 0;
+        FILE *out = open_memstream(&text, &size);
+        prometheus_write_label_value(out, "a\"b\\c\nd");
+        fclose(out);
+        assert_string_equal(text, "a\\\"b\\\\c\\nd");
+        free(text);
+}
+
 static void log_levels_parse(void **state)
 {
         enum log_level level = LOG_LEVEL_ERROR;
@@ -100,6 +122,8 @@ int main(void)
                 cmocka_unit_test(duration_formats_round_trip),
                 cmocka_unit_test(rfc3339_round_trip),
                 cmocka_unit_test(rfc3339_rejects_garbage),
+                cmocka_unit_test(rfc3339_micro_for_kubernetes),
+                cmocka_unit_test(prometheus_label_values_cannot_break_a_line),
                 cmocka_unit_test(log_levels_parse),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
