@@ -291,31 +291,6 @@ static void tripdeal_updated(json_t *old_object, json_t *new_object, void *userd
                 enqueue_object(userdata, new_object);
 }
 
-/*
- * What the owned-object caches keep: just enough to find the controlling
- * TripDeal and to tell a new version from a replayed one.  With 1,000
- * TripDeals that is 6,000 objects, so every byte here counts.
- */
-static json_t *owned_trigger_form(const json_t *object, void *userdata)
-{
-        json_t *metadata = json_object_get(object, "metadata");
-        json_t *refs = json_array();
-        size_t i;
-        json_t *ref;
-        json_array_foreach (json_object_get(metadata, "ownerReferences"), i, ref) {
-                if (json_is_true(json_object_get(ref, "controller")))
-                        json_array_append_new(
-                                refs, json_pack("{s:O*, s:O*, s:O*, s:b}", "apiVersion",
-                                                json_object_get(ref, "apiVersion"), "kind",
-                                                json_object_get(ref, "kind"), "name",
-                                                json_object_get(ref, "name"), "controller", 1));
-        }
-        return json_pack("{s:{s:O*, s:O*, s:O*, s:o}}", "metadata", "name",
-                         json_object_get(metadata, "name"), "namespace",
-                         json_object_get(metadata, "namespace"), "resourceVersion",
-                         json_object_get(metadata, "resourceVersion"), "ownerReferences", refs);
-}
-
 /* An owned object changed: wake its controlling TripDeal. */
 static void owned_changed(const json_t *object, struct operator_state *op)
 {
@@ -479,11 +454,13 @@ static bool ready_fn(void *userdata, char *why, unsigned why_size)
 
 /* ---- start and stop ------------------------------------------------------ */
 
-/* The reconcile reads objects fresh from the API; the caches only trigger
- * it, so each keeps a slim form (transform) instead of whole objects. */
+/* The reconcile reads objects fresh from the API, so no informer needs whole
+ * objects: TripDeals keep their metadata (for leadership hand-over and the
+ * generation filter), owned kinds keep nothing (trigger only). */
 static int start_informer(struct operator_state *op, const struct kube_resource *resource,
                           const char *label_selector, struct kube_informer_handlers handlers,
-                          json_t *(*transform)(const json_t *, void *), struct kube_informer **ret)
+                          json_t *(*transform)(const json_t *, void *), bool trigger_only,
+                          struct kube_informer **ret)
 {
         struct kube_informer_options options = {
                 .resource = resource,
@@ -491,6 +468,7 @@ static int start_informer(struct operator_state *op, const struct kube_resource 
                 .label_selector = label_selector,
                 .handlers = handlers,
                 .transform = transform,
+                .trigger_only = trigger_only,
         };
         int r = kube_informer_new(op->client, &options, ret);
         if (r < 0)
@@ -579,7 +557,7 @@ static int operator_start(struct operator_state *op)
                            (struct kube_informer_handlers){.on_add = tripdeal_added,
                                                            .on_update = tripdeal_updated,
                                                            .userdata = op},
-                           kube_object_metadata_only, &op->tripdeals);
+                           kube_object_metadata_only, false, &op->tripdeals);
         for (size_t i = 0; r == 0 && i < ARRAY_SIZE(owned_kinds); i++)
                 r = start_informer(op, owned_kinds[i],
                                    "app.kubernetes.io/managed-by=" TRIPDEAL_MANAGER,
@@ -587,7 +565,7 @@ static int operator_start(struct operator_state *op)
                                                                    .on_update = owned_updated,
                                                                    .on_delete = owned_deleted,
                                                                    .userdata = op},
-                                   owned_trigger_form, &op->owned[i]);
+                                   NULL, true, &op->owned[i]);
         if (r < 0)
                 return r;
 

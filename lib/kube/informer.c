@@ -19,6 +19,7 @@ struct kube_informer {
         char *field_selector;
         struct kube_informer_handlers handlers;
         json_t *(*transform)(const json_t *object, void *userdata);
+        bool trigger_only;
         long watch_timeout_seconds;
         int64_t backoff_base_ms;
         int64_t backoff_max_ms;
@@ -73,6 +74,7 @@ int kube_informer_new(struct kube_client *client, const struct kube_informer_opt
         inf->field_selector = dup_opt(options->field_selector, &failed);
         inf->handlers = options->handlers;
         inf->transform = options->transform;
+        inf->trigger_only = options->trigger_only;
         inf->watch_timeout_seconds = options->watch_timeout_seconds;
         inf->backoff_base_ms = options->backoff_base_ms > 0 ? options->backoff_base_ms : 200;
         inf->backoff_max_ms = options->backoff_max_ms > 0 ? options->backoff_max_ms : 30000;
@@ -198,6 +200,21 @@ static int on_watch_event(enum kube_watch_event_type type, json_t *object, void 
                 return 0;
         object = kept;
 
+        if (inf->trigger_only) {
+                pthread_mutex_lock(&inf->lock);
+                set_resource_version_locked(inf, rv);
+                inf->stats.events++;
+                pthread_mutex_unlock(&inf->lock);
+                const struct kube_informer_handlers *h = &inf->handlers;
+                if (type == KUBE_WATCH_DELETED) {
+                        if (h->on_delete)
+                                h->on_delete(object, h->userdata);
+                } else if (h->on_add) {
+                        h->on_add(object, h->userdata);
+                }
+                return is_stopping(inf) ? KUBE_ERR_CANCELLED : 0;
+        }
+
         json_t *old = NULL;
         bool duplicate = false;
         pthread_mutex_lock(&inf->lock);
@@ -240,8 +257,33 @@ static int on_watch_event(enum kube_watch_event_type type, json_t *object, void 
  * the previous state: adds, updates (resourceVersion differs) and deletes
  * for objects that vanished while we were not watching.
  */
+/* Trigger-only relist: no state to diff against, so every object triggers. */
+static int relist_triggers(struct kube_informer *inf, json_t *list)
+{
+        pthread_mutex_lock(&inf->lock);
+        set_resource_version_locked(
+                inf, json_string_value(json_object_get(json_object_get(list, "metadata"),
+                                                       "resourceVersion")));
+        inf->stats.lists++;
+        inf->synced = true;
+        pthread_cond_broadcast(&inf->cond);
+        pthread_mutex_unlock(&inf->lock);
+
+        const struct kube_informer_handlers *h = &inf->handlers;
+        size_t i;
+        json_t *item;
+        json_array_foreach (json_object_get(list, "items"), i, item) {
+                _cleanup_json_ json_t *kept = kept_form(inf, item);
+                if (kept && h->on_add)
+                        h->on_add(kept, h->userdata);
+        }
+        return 0;
+}
+
 static int replace_cache(struct kube_informer *inf, json_t *list)
 {
+        if (inf->trigger_only)
+                return relist_triggers(inf, list);
         _cleanup_json_ json_t *fresh = json_object();
         _cleanup_json_ json_t *added = json_array();
         _cleanup_json_ json_t *updated = json_array(); /* [old, new] pairs */
@@ -448,6 +490,8 @@ int kube_informer_wait_for_sync(struct kube_informer *inf, int64_t timeout_ms)
 int kube_informer_get(struct kube_informer *inf, const char *namespace, const char *name,
                       json_t **ret_object)
 {
+        if (inf && inf->trigger_only)
+                return -EOPNOTSUPP;
         if (!inf || !name || !ret_object)
                 return -EINVAL;
         _cleanup_free_ char *key = NULL;
@@ -471,6 +515,8 @@ static int compare_keys(const void *a, const void *b)
 
 int kube_informer_list(struct kube_informer *inf, const char *namespace, json_t **ret_objects)
 {
+        if (inf && inf->trigger_only)
+                return -EOPNOTSUPP;
         if (!inf || !ret_objects)
                 return -EINVAL;
         _cleanup_json_ json_t *result = json_array();

@@ -53,6 +53,14 @@ struct kube_informer_options {
          * kube_object_metadata_only() keeps what a trigger-only cache needs.
          */
         json_t *(*transform)(const json_t *object, void *userdata);
+        /*
+         * Trigger only: keep no cache at all, for informers whose only job is
+         * to wake something up.  Every listed object (initial list and every
+         * relist) and every ADDED/MODIFIED event goes to on_add; DELETED to
+         * on_delete; on_update is never called and events are not
+         * de-duplicated.  kube_informer_get/list return -EOPNOTSUPP.
+         */
+        bool trigger_only;
         /* Server-side watch timeout; 0: random in [300, 600) s like client-go. */
         long watch_timeout_seconds;
         int64_t backoff_base_ms; /* 0: 200 ms */

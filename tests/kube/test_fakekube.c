@@ -131,7 +131,7 @@ static int group_setup(void **state)
                 return -1;
         if (server_start(&main_server, &(struct server_options){.name = "main"}) < 0)
                 return -1;
-        const char *namespaces[] = {"crud", "watch", "inf", "lease", "ev"};
+        const char *namespaces[] = {"crud", "watch", "inf", "lease", "ev", "trigger"};
         for (size_t i = 0; i < sizeof(namespaces) / sizeof(namespaces[0]); i++)
                 if (create_namespace(main_server.client, namespaces[i]) < 0)
                         return -1;
@@ -745,6 +745,48 @@ static void test_informer_basic(void **state)
 }
 
 /*
+ * Trigger-only informers (the operator's owned kinds): no cache, yet every
+ * listed object and every change still reaches a handler, in order, and a
+ * get on the (absent) cache says so instead of answering wrongly.
+ */
+static void test_informer_trigger_only(void **state)
+{
+        struct kube_client *c = main_server.client;
+        create_cm(c, "trigger", "pre", "p0");
+        struct tracker t = {0};
+        pthread_mutex_init(&t.lock, NULL);
+        t.history = json_object();
+        struct kube_informer *inf = NULL;
+        assert_int_equal(kube_informer_new(c,
+                                           &(struct kube_informer_options){
+                                                   .resource = &KUBE_CONFIGMAPS,
+                                                   .namespace = "trigger",
+                                                   .label_selector = "app=tripdeal",
+                                                   .handlers = {on_add, on_update, on_delete, &t},
+                                                   .trigger_only = true,
+                                           },
+                                           &inf),
+                         0);
+        assert_int_equal(kube_informer_start(inf), 0);
+        assert_int_equal(kube_informer_wait_for_sync(inf, 10000), 0);
+        assert_true(wait_history(&t, "pre", "p0", 2000));
+
+        create_cm(c, "trigger", "a", "1");
+        set_value(c, "trigger", "a", "2");
+        delete_cm(c, "trigger", "a");
+        assert_true(wait_history(&t, "a", "1,2,DELETED", 5000));
+        assert_int_equal(t.updates, 0); /* changes arrive as triggers (on_add) */
+
+        json_t *obj = NULL;
+        assert_int_equal(kube_informer_get(inf, "trigger", "pre", &obj), -EOPNOTSUPP);
+        assert_int_equal(kube_informer_list(inf, NULL, &obj), -EOPNOTSUPP);
+        assert_null(obj);
+        kube_informer_stop(inf);
+        kube_informer_free(inf);
+        tracker_done(&t);
+}
+
+/*
  * A tiny watch window: the informer's resume point falls out of it while it
  * sees no events of its own (changes elsewhere), so its next watch gets 410
  * Gone and it relists; changes of its own objects are still seen once each.
@@ -1154,6 +1196,7 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_token_file_rotation),
                 cmocka_unit_test(test_watch_resume_and_bookmarks),
                 cmocka_unit_test(test_informer_basic),
+                cmocka_unit_test(test_informer_trigger_only),
                 cmocka_unit_test(test_informer_relist_on_gone),
                 cmocka_unit_test(test_informer_survives_restart),
                 cmocka_unit_test(test_leader_election),
