@@ -8,6 +8,7 @@ deadline, and always kills what it started (also on failure, timeout or
 SIGTERM from meson).
 """
 
+import html as html_lib
 import http.client
 import json
 import os
@@ -382,16 +383,23 @@ def get_deal(app, deal_id):
 
 
 # ---------------------------------------------------------------- HTML
+def _attribute(tag, name):
+    """Value of attribute `name` in one tag: "quoted", 'quoted' or bare."""
+    match = re.search(r"\b" + name + r"\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))", tag, re.I)
+    if not match:
+        return None
+    return next(g for g in match.groups() if g is not None)
+
+
 def hidden_inputs(html):
     """{name: value} of <input type=hidden> in the page."""
     fields = {}
     for tag in re.findall(r"<input\b[^>]*>", html, re.I):
         if not re.search(r"type\s*=\s*[\"']?hidden", tag, re.I):
             continue
-        name = re.search(r"name\s*=\s*[\"']([^\"']*)", tag, re.I)
-        value = re.search(r"value\s*=\s*[\"']([^\"']*)", tag, re.I)
-        if name:
-            fields[name.group(1)] = value.group(1) if value else ""
+        name = _attribute(tag, "name")
+        if name is not None:
+            fields[name] = html_lib.unescape(_attribute(tag, "value") or "")
     return fields
 
 
@@ -404,7 +412,8 @@ def csrf_field(html):
 
 
 def form_field_names(html):
-    names = re.findall(r"<(?:input|textarea|select)\b[^>]*\bname\s*=\s*[\"']([^\"']+)", html, re.I)
+    names = [_attribute(tag, "name") for tag in re.findall(r"<(?:input|textarea|select)\b[^>]*>", html, re.I)]
+    names = [n for n in names if n]
     return list(dict.fromkeys(names))
 
 

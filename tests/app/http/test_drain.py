@@ -67,7 +67,8 @@ def run(argv):
                     outcomes["refused"] += 1
                 if not app.alive() or isinstance(error, ConnectionRefusedError):
                     time.sleep(0.01)
-            except OSError as error:
+            except (OSError, http.client.HTTPException) as error:
+                # A truncated response or a mid-response reset: a request lost.
                 with lock:
                     outcomes["bad"].append(repr(error))
 
