@@ -78,7 +78,8 @@ int store_url_check(const char *url);
 int store_open(const struct store_options *options, struct store **ret_store);
 void store_close(struct store *store);
 
-/* Text of the last error on this connection ("" if none).  Borrowed. */
+/* Text of the last error on this connection ("" if none).  Borrowed.
+ * store_last_error(NULL): why this thread's last store_open() failed. */
 const char *store_last_error(const struct store *store);
 
 /* Apply every pending schema migration in one transaction (idempotent,
@@ -123,3 +124,40 @@ void store_posts_free(struct post *posts, size_t count);
 /* Validated by the caller (lengths, rating 1..5); stored as given. */
 int store_create_post(struct store *store, const char *author, const char *title, const char *body,
                       int rating, time_t now, int64_t *ret_id);
+
+/*
+ * Additions beyond the first interface (used by tests, the admin path and
+ * /metrics).  Inputs borrowed; strings copied into the database.
+ */
+struct new_product {
+        const char *title;
+        const char *destination;
+        const char *summary;
+        int64_t price;
+        bool featured;
+};
+
+struct new_deal {
+        int64_t product_id; /* must exist */
+        const char *title;
+        int64_t price;
+        int64_t list_price;
+        int64_t stock_total; /* stock_left starts equal to it */
+        time_t starts_at;
+        time_t ends_at; /* > starts_at */
+};
+
+/* -EINVAL for a bad argument (negative price or stock, ends_at <= starts_at,
+ * unknown product). */
+int store_create_product(struct store *store, const struct new_product *product, int64_t *ret_id);
+int store_create_deal(struct store *store, const struct new_deal *deal, int64_t *ret_id);
+
+/* Number of claims recorded for one deal (0 for an unknown deal). */
+int store_count_claims(struct store *store, int64_t deal_id, int64_t *ret_count);
+
+/* "sqlite" or "postgresql".  Static string. */
+const char *store_backend_name(const struct store *store);
+
+/* "ok", "sold_out", "already_claimed", "not_open", "no_such_deal": stable
+ * names for logs and metric labels.  Static string ("unknown" if out of range). */
+const char *claim_outcome_to_string(enum claim_outcome outcome);

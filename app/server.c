@@ -1,0 +1,941 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "server.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <libwebsockets.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "http.h"
+#include "log.h"
+#include "macros.h"
+#include "routes.h"
+
+struct worker {
+        struct server *server;
+        struct lws_context *context;
+        struct lws_vhost *vhost;
+        /* Accepted sockets handed over by the acceptor thread, adopted on our thread. */
+        pthread_mutex_t pending_lock;
+        int *pending;
+        size_t n_pending;
+        size_t pending_capacity;
+        pthread_t thread;
+        bool thread_started;
+        struct route_worker routes;
+        /* The last stock message, framed for lws (LWS_PRE bytes of headroom). */
+        unsigned char *stock_message;
+        size_t stock_message_length;
+        uint64_t stock_message_version;
+        int websockets_on_default_protocol;
+        uint64_t request_counter;
+        char request_id_prefix[9];
+};
+
+struct server {
+        struct app *app;
+        struct worker *workers;
+        int n_workers;
+        int port;
+        atomic_bool stopping;
+        int listen_fd;
+        int acceptor_wake_fd; /* eventfd: tells the acceptor to close the listener */
+        pthread_t acceptor;
+        bool acceptor_started;
+        size_t next_worker;
+};
+
+/* Per-connection state (lws allocates it zeroed, one per wsi). */
+struct connection {
+        bool in_flight;     /* counted in app->in_flight */
+        bool response_sent; /* an early answer (413) went out; discard the body */
+        bool is_websocket;
+        enum http_method method;
+        char *path;
+        char *body;
+        size_t body_length;
+        size_t body_expected;
+        int64_t started_us;
+        char request_id[40];
+        uint64_t stock_version_sent;
+};
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len);
+
+static const struct lws_protocols protocols[] = {
+        /* [0] HTTP, and WebSocket clients that name no subprotocol. */
+        {"http", callback, sizeof(struct connection), 0, 0, NULL, 0},
+        {ROUTE_WEBSOCKET_PROTOCOL, callback, sizeof(struct connection), 4096, 0, NULL, 0},
+        {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static int64_t monotonic_us(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void connection_end_request(struct worker *worker, struct connection *connection)
+{
+        if (connection->in_flight) {
+                atomic_fetch_sub(&worker->server->app->in_flight, 1);
+                connection->in_flight = false;
+        }
+        free(connection->path);
+        free(connection->body);
+        connection->path = NULL;
+        connection->body = NULL;
+        connection->body_length = 0;
+        connection->body_expected = 0;
+        connection->response_sent = false;
+}
+
+/* A header's value as a new string, or NULL when absent. */
+static char *header_copy(struct lws *wsi, enum lws_token_indexes token)
+{
+        int length = lws_hdr_total_length(wsi, token);
+        if (length <= 0)
+                return NULL;
+        char *value = malloc((size_t)length + 1);
+        if (value && lws_hdr_copy(wsi, value, length + 1, token) < 0) {
+                free(value);
+                return NULL;
+        }
+        return value;
+}
+
+static char *custom_header_copy(struct lws *wsi, const char *name_with_colon)
+{
+        int name_length = (int)strlen(name_with_colon);
+        int length = lws_hdr_custom_length(wsi, name_with_colon, name_length);
+        if (length <= 0)
+                return NULL;
+        char *value = malloc((size_t)length + 1);
+        if (value &&
+            lws_hdr_custom_copy(wsi, value, length + 1, name_with_colon, name_length) < 0) {
+                free(value);
+                return NULL;
+        }
+        return value;
+}
+
+/* Take the client's X-Request-Id when it is short and plain; otherwise make one. */
+static void assign_request_id(struct worker *worker, struct lws *wsi, struct connection *connection)
+{
+        _cleanup_free_ char *given = custom_header_copy(wsi, "x-request-id:");
+        if (given && strlen(given) <= 36 && given[0] &&
+            strspn(given, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
+                    strlen(given)) {
+                strcpy(connection->request_id, given);
+                return;
+        }
+        snprintf(connection->request_id, sizeof(connection->request_id), "%s-%08" PRIx64,
+                 worker->request_id_prefix, ++worker->request_counter);
+}
+
+/*
+ * Write the whole response (status line, headers, body) with one lws_write,
+ * so a small page leaves in one send().  Content-Length is added by name,
+ * which keeps lws from accounting the body separately from the headers.
+ */
+static int write_response(struct worker *worker, struct lws *wsi, struct connection *connection,
+                          const struct http_response *response)
+{
+        struct app *app = worker->server->app;
+        bool head = connection->method == HTTP_METHOD_HEAD;
+        size_t body_length = head ? 0 : response->body_length;
+        size_t header_space = 2048;
+        _cleanup_free_ unsigned char *buffer = malloc(LWS_PRE + header_space + body_length);
+        if (!buffer)
+                return -1;
+        unsigned char *start = buffer + LWS_PRE, *p = start, *end = start + header_space;
+        char number[32];
+
+#define ADD(name, value)                                                                        \
+        do {                                                                                    \
+                const char *v_ = (value);                                                       \
+                if (lws_add_http_header_by_name(wsi, (const unsigned char *)(name),             \
+                                                (const unsigned char *)v_, (int)strlen(v_), &p, \
+                                                end))                                           \
+                        return -1;                                                              \
+        } while (0)
+
+        if (lws_add_http_header_status(wsi, (unsigned)response->status, &p, end))
+                return -1;
+        ADD("content-type:",
+            response->content_type ? response->content_type : "text/plain; charset=utf-8");
+        snprintf(number, sizeof(number), "%zu", response->body_length);
+        ADD("content-length:", number);
+        ADD("x-request-id:", connection->request_id);
+        ADD("cache-control:", response->cache_control ? response->cache_control : "no-store");
+        ADD("x-content-type-options:", "nosniff");
+        if (response->content_type && strncmp(response->content_type, "text/html", 9) == 0) {
+                ADD("content-security-policy:",
+                    "default-src 'self'; connect-src 'self' ws: wss:; frame-ancestors 'none'; "
+                    "base-uri 'none'; form-action 'self'");
+                ADD("x-frame-options:", "DENY");
+                ADD("referrer-policy:", "same-origin");
+        }
+        if (response->set_cookie[0])
+                ADD("set-cookie:", response->set_cookie);
+        if (response->location[0])
+                ADD("location:", response->location);
+        if (response->allow)
+                ADD("allow:", response->allow);
+        /* Draining: ask keep-alive clients to reconnect (to another replica). */
+        if (atomic_load(&app->draining))
+                ADD("connection:", "close");
+#undef ADD
+        if (lws_finalize_http_header(wsi, &p, end))
+                return -1;
+        if (body_length > 0) {
+                memcpy(p, response->body, body_length);
+                p += body_length;
+        }
+        int n = lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS);
+        return n < 0 ? -1 : 0;
+}
+
+static void log_request(struct connection *connection, size_t route, int status,
+                        int64_t duration_us, size_t bytes)
+{
+        if (!log_enabled(LOG_LEVEL_INFO))
+                return;
+        log_emit(LOG_LEVEL_INFO,
+                 json_pack("{s:s, s:s, s:s, s:s, s:i, s:f, s:I}", "request_id",
+                           connection->request_id, "method",
+                           http_method_to_string(connection->method), "path",
+                           connection->path ? connection->path : "", "route", routes_pattern(route),
+                           "status", status, "duration_ms", (double)duration_us / 1000.0, "bytes",
+                           (json_int_t)bytes),
+                 "request");
+}
+
+/* Answer a request the route table never sees (413, 400): counted as "unmatched". */
+static int answer_early(struct worker *worker, struct lws *wsi, struct connection *connection,
+                        int status, const char *json_error, const char *message)
+{
+        struct http_response response = {.status = status};
+        char *body = NULL;
+        bool api = connection->path && strncmp(connection->path, "/api/", 5) == 0;
+        int r = api ? asprintf(&body, "{\"error\":\"%s\",\"message\":\"%s\"}", json_error, message)
+                    : asprintf(&body,
+                               "<!doctype html>\n<html lang=\"ko\"><head><meta charset=\"utf-8\">"
+                               "<title>%d %s</title></head><body><h1>%d %s</h1><p>%s</p>"
+                               "</body></html>\n",
+                               status, http_status_reason(status), status,
+                               http_status_reason(status), message);
+        if (r < 0)
+                return -1;
+        response.body = body;
+        response.body_length = (size_t)r;
+        response.content_type = api ? "application/json" : "text/html; charset=utf-8";
+        int w = write_response(worker, wsi, connection, &response);
+        int64_t duration = monotonic_us() - connection->started_us;
+        metrics_observe_request(worker->server->app->metrics, routes_count(), status, duration);
+        log_request(connection, routes_count(), status, duration, response.body_length);
+        http_response_clear(&response);
+        return w;
+}
+
+/* Build the request, run the route, write the answer.  Returns what the callback returns. */
+static int dispatch(struct worker *worker, struct lws *wsi, struct connection *connection)
+{
+        struct app *app = worker->server->app;
+        struct http_request request = {
+                .method = connection->method,
+                .path = connection->path,
+                .body = connection->body,
+                .body_length = connection->body_length,
+                .request_id = connection->request_id,
+        };
+
+        /* lws splits and decodes the query into "name=value" fragments. */
+        char query[2048];
+        size_t used = 0;
+        for (int i = 0; i < HTTP_MAX_QUERY_ARGS && used < sizeof(query) - 1; i++) {
+                int n = lws_hdr_copy_fragment(wsi, query + used, (int)(sizeof(query) - used),
+                                              WSI_TOKEN_HTTP_URI_ARGS, i);
+                if (n < 0)
+                        break;
+                request.query_args[request.n_query_args++] = query + used;
+                used += (size_t)n + 1;
+        }
+        _cleanup_free_ char *cookie = header_copy(wsi, WSI_TOKEN_HTTP_COOKIE);
+        _cleanup_free_ char *content_type = header_copy(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
+        _cleanup_free_ char *csrf = custom_header_copy(wsi, "x-csrf-token:");
+        request.cookie_header = cookie;
+        request.content_type = content_type;
+        request.csrf_header = csrf;
+
+        struct http_response response = {0};
+        size_t route = routes_count();
+        routes_handle(&worker->routes, &request, &response, &route);
+
+        int w = write_response(worker, wsi, connection, &response);
+        int64_t duration = monotonic_us() - connection->started_us;
+        metrics_observe_request(app->metrics, route, response.status, duration);
+        log_request(connection, route, response.status, duration, response.body_length);
+        http_response_clear(&response);
+        connection_end_request(worker, connection);
+
+        if (w < 0)
+                return -1;
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static enum http_method method_from_lws(int lws_method)
+{
+        switch (lws_method) {
+        case LWSHUMETH_GET:
+                return HTTP_METHOD_GET;
+        case LWSHUMETH_HEAD:
+                return HTTP_METHOD_HEAD;
+        case LWSHUMETH_POST:
+                return HTTP_METHOD_POST;
+        case LWSHUMETH_PUT:
+                return HTTP_METHOD_PUT;
+        case LWSHUMETH_PATCH:
+                return HTTP_METHOD_PATCH;
+        case LWSHUMETH_DELETE:
+                return HTTP_METHOD_DELETE;
+        case LWSHUMETH_OPTIONS:
+                return HTTP_METHOD_OPTIONS;
+        default:
+                return HTTP_METHOD_OTHER;
+        }
+}
+
+/* Headers complete: answer now, or wait for the body of a POST. */
+static int on_http(struct worker *worker, struct lws *wsi, struct connection *connection,
+                   const char *uri, size_t length)
+{
+        struct app *app = worker->server->app;
+
+        connection_end_request(worker, connection);
+        connection->started_us = monotonic_us();
+        connection->in_flight = true;
+        atomic_fetch_add(&app->in_flight, 1);
+        assign_request_id(worker, wsi, connection);
+
+        char *uri_pointer = NULL;
+        int uri_length = 0;
+        connection->method =
+                method_from_lws(lws_http_get_uri_and_method(wsi, &uri_pointer, &uri_length));
+        connection->path = strndup(uri, length);
+        if (!connection->path)
+                return -1;
+
+        if (connection->method != HTTP_METHOD_POST)
+                return dispatch(worker, wsi, connection);
+
+        char length_text[32] = "";
+        int64_t content_length = 0;
+        if (lws_hdr_copy(wsi, length_text, sizeof(length_text), WSI_TOKEN_HTTP_CONTENT_LENGTH) >
+                    0 &&
+            (http_parse_positive_int(length_text, &content_length) < 0 &&
+             strcmp(length_text, "0") != 0)) {
+                answer_early(worker, wsi, connection, 400, "bad_request",
+                             "Content-Length is not a number.");
+                return -1;
+        }
+        if (content_length == 0)
+                return dispatch(worker, wsi, connection);
+
+        if ((uint64_t)content_length > app->config.max_body_bytes) {
+                /*
+                 * Answer at once rather than read megabytes we will refuse;
+                 * then swallow what the client still sends for a few seconds
+                 * so that closing does not reset the connection before the
+                 * client has read the 413.
+                 */
+                if (answer_early(worker, wsi, connection, 413, "payload_too_large",
+                                 "The request body is larger than this server accepts.") < 0)
+                        return -1;
+                connection->response_sent = true;
+                connection_end_request(worker, connection);
+                connection->response_sent = true;
+                lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, 3);
+                return 0;
+        }
+        connection->body_expected = (size_t)content_length;
+        connection->body = malloc(connection->body_expected + 1);
+        if (!connection->body)
+                return -1;
+        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, app->config.request_timeout_seconds);
+        return 0;
+}
+
+static int on_body(struct worker *worker, struct lws *wsi, struct connection *connection,
+                   const void *data, size_t length)
+{
+        if (connection->response_sent || !connection->body)
+                return 0;
+        if (connection->body_length + length > connection->body_expected)
+                length = connection->body_expected - connection->body_length;
+        memcpy(connection->body + connection->body_length, data, length);
+        connection->body_length += length;
+        connection->body[connection->body_length] = '\0';
+        return 0;
+}
+
+static int on_body_complete(struct worker *worker, struct lws *wsi, struct connection *connection)
+{
+        if (connection->response_sent) {
+                connection->response_sent = false;
+                return -1; /* the 413 went out already; this connection is done */
+        }
+        lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+        return dispatch(worker, wsi, connection);
+}
+
+/* Send the current stock message if this socket has not seen it yet. */
+static int websocket_send_stock(struct worker *worker, struct lws *wsi,
+                                struct connection *connection)
+{
+        struct stock_feed *feed = worker->server->app->stock;
+        uint64_t version = stock_feed_version(feed);
+        if (!worker->stock_message || worker->stock_message_version != version) {
+                _cleanup_free_ char *json = NULL;
+                uint64_t snapshot_version = 0;
+                if (stock_feed_snapshot_json(feed, &snapshot_version, &json) < 0)
+                        return 0;
+                size_t length = strlen(json);
+                unsigned char *message = malloc(LWS_PRE + length);
+                if (!message)
+                        return 0;
+                memcpy(message + LWS_PRE, json, length);
+                free(worker->stock_message);
+                worker->stock_message = message;
+                worker->stock_message_length = length;
+                worker->stock_message_version = snapshot_version;
+        }
+        if (connection->stock_version_sent == worker->stock_message_version)
+                return 0;
+        if (lws_write(wsi, worker->stock_message + LWS_PRE, worker->stock_message_length,
+                      LWS_WRITE_TEXT) < (int)worker->stock_message_length)
+                return -1;
+        connection->stock_version_sent = worker->stock_message_version;
+        return 0;
+}
+
+/* Take over the sockets the acceptor queued for this worker. */
+static void adopt_pending(struct worker *worker)
+{
+        for (;;) {
+                int fd = -1;
+                pthread_mutex_lock(&worker->pending_lock);
+                if (worker->n_pending > 0)
+                        fd = worker->pending[--worker->n_pending];
+                pthread_mutex_unlock(&worker->pending_lock);
+                if (fd < 0)
+                        return;
+                /* On failure lws closes the socket itself. */
+                if (!lws_adopt_socket_vhost(worker->vhost, fd))
+                        log_warn("could not adopt an accepted connection");
+        }
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+        struct worker *worker = lws_context_user(lws_get_context(wsi));
+        struct connection *connection = user;
+
+        switch (reason) {
+        case LWS_CALLBACK_HTTP:
+                return on_http(worker, wsi, connection, in, len);
+        case LWS_CALLBACK_HTTP_BODY:
+                return on_body(worker, wsi, connection, in, len);
+        case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+                return on_body_complete(worker, wsi, connection);
+        case LWS_CALLBACK_CLOSED_HTTP:
+                if (connection)
+                        connection_end_request(worker, connection);
+                return 0;
+        case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+                if (connection)
+                        connection_end_request(worker, connection);
+                return 0;
+
+        case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
+                /* Only the live-stock path upgrades, and only to WebSocket. */
+                char path[64] = "";
+                lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI);
+                if (strcmp(in ? (const char *)in : "", "websocket") != 0 ||
+                    strcmp(path, ROUTE_WEBSOCKET_PATH) != 0) {
+                        lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
+                        return -1;
+                }
+                return 0;
+        }
+        case LWS_CALLBACK_ESTABLISHED:
+                connection->is_websocket = true;
+                connection->stock_version_sent = 0;
+                if (lws_get_protocol(wsi) == &protocols[0])
+                        worker->websockets_on_default_protocol++;
+                metrics_websocket_clients_add(worker->server->app->metrics, 1);
+                lws_callback_on_writable(wsi);
+                return 0;
+        case LWS_CALLBACK_SERVER_WRITEABLE:
+                if (!connection || !connection->is_websocket)
+                        return 0;
+                return websocket_send_stock(worker, wsi, connection);
+        case LWS_CALLBACK_RECEIVE:
+                return 0; /* clients have nothing to say; pings are answered by lws */
+        case LWS_CALLBACK_CLOSED:
+                if (connection && connection->is_websocket) {
+                        connection->is_websocket = false;
+                        if (lws_get_protocol(wsi) == &protocols[0])
+                                worker->websockets_on_default_protocol--;
+                        metrics_websocket_clients_add(worker->server->app->metrics, -1);
+                }
+                return 0;
+
+        case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+                /* Woken by the acceptor, server_notify_stock or to stop. */
+                if (atomic_load(&worker->server->stopping))
+                        return 0;
+                adopt_pending(worker);
+                if (worker->stock_message_version !=
+                    stock_feed_version(worker->server->app->stock)) {
+                        lws_callback_on_writable_all_protocol(worker->context, &protocols[1]);
+                        if (worker->websockets_on_default_protocol > 0)
+                                lws_callback_on_writable_all_protocol(worker->context,
+                                                                      &protocols[0]);
+                }
+                return 0;
+
+        default:
+                return 0;
+        }
+}
+
+/* lws's own log lines, as JSON lines at our level. */
+static void lws_log_line(int level, const char *line)
+{
+        size_t length = strlen(line);
+        while (length > 0 && (line[length - 1] == '\n' || line[length - 1] == '\r'))
+                length--;
+        log_emit(level == LLL_ERR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN,
+                 json_pack("{s:s, s:s%}", "source", "libwebsockets", "detail", line, length),
+                 "libwebsockets");
+}
+
+static void *worker_main(void *userdata)
+{
+        struct worker *worker = userdata;
+        while (!atomic_load(&worker->server->stopping))
+                if (lws_service(worker->context, 0) < 0)
+                        break;
+        return NULL;
+}
+
+/*
+ * A context per worker with a server vhost that does not listen: connections
+ * come from our acceptor (Debian's lws 4.1 does not set SO_REUSEPORT, so
+ * contexts cannot share a port by themselves).
+ */
+static int create_context(struct server *server, struct worker *worker)
+{
+        const struct app_config *config = &server->app->config;
+        struct lws_context_creation_info info = {0};
+
+        info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+        info.protocols = protocols;
+        info.max_http_header_data = (unsigned short)config->max_header_bytes;
+        info.max_http_header_pool = 1024;
+        info.timeout_secs = (unsigned)config->request_timeout_seconds;
+        info.keepalive_timeout = config->idle_timeout_seconds;
+        info.server_string = "tripdeal-app";
+        info.vhost_name = "default";
+        info.user = worker;
+        info.count_threads = 1;
+
+        worker->context = lws_create_context(&info);
+        if (!worker->context)
+                return -ENOMEM;
+        worker->vhost = lws_get_vhost_by_name(worker->context, "default");
+        return worker->vhost ? 0 : -ENOMEM;
+}
+
+static int open_listener(const struct app_config *config, int *ret_fd, int *ret_port)
+{
+        struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                                 .ai_socktype = SOCK_STREAM,
+                                 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+        struct addrinfo *addresses = NULL;
+        char port_text[16];
+        snprintf(port_text, sizeof(port_text), "%d", config->listen_port);
+        int r = getaddrinfo(config->listen_host, port_text, &hints, &addresses);
+        if (r != 0)
+                return -EADDRNOTAVAIL;
+
+        int fd = socket(addresses->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+                r = -errno;
+                freeaddrinfo(addresses);
+                return r;
+        }
+        int one = 1;
+        (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, addresses->ai_addr, addresses->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+                r = -errno;
+                freeaddrinfo(addresses);
+                close(fd);
+                return r;
+        }
+        freeaddrinfo(addresses);
+
+        struct sockaddr_storage bound;
+        socklen_t length = sizeof(bound);
+        if (getsockname(fd, (struct sockaddr *)&bound, &length) < 0) {
+                r = -errno;
+                close(fd);
+                return r;
+        }
+        *ret_port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                      : ((struct sockaddr_in *)&bound)->sin_port);
+        *ret_fd = fd;
+        return 0;
+}
+
+/* Give an accepted socket whose first request head is complete to the next worker. */
+static void hand_to_worker(struct server *server, int fd)
+{
+        struct worker *worker = &server->workers[server->next_worker++ % (size_t)server->n_workers];
+        pthread_mutex_lock(&worker->pending_lock);
+        if (worker->n_pending == worker->pending_capacity) {
+                size_t capacity = worker->pending_capacity ? worker->pending_capacity * 2 : 64;
+                int *pending = realloc(worker->pending, capacity * sizeof(*pending));
+                if (!pending) {
+                        pthread_mutex_unlock(&worker->pending_lock);
+                        close(fd);
+                        return;
+                }
+                worker->pending = pending;
+                worker->pending_capacity = capacity;
+        }
+        worker->pending[worker->n_pending++] = fd;
+        pthread_mutex_unlock(&worker->pending_lock);
+        lws_cancel_service(worker->context);
+}
+
+/* A connection accepted but not yet handed to a worker. */
+struct waiting_connection {
+        int fd;
+        int64_t deadline_ms;
+};
+
+struct acceptor {
+        struct server *server;
+        int epoll_fd;
+        struct waiting_connection *waiting;
+        size_t n_waiting;
+        size_t capacity;
+        char *peek_buffer;
+        size_t peek_size;
+};
+
+static void forget_waiting(struct acceptor *acceptor, size_t index, bool close_it)
+{
+        int fd = acceptor->waiting[index].fd;
+        epoll_ctl(acceptor->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+        if (close_it)
+                close(fd);
+        acceptor->waiting[index] = acceptor->waiting[--acceptor->n_waiting];
+}
+
+/* Answer a request head we will not pass on (431, 400, 501, 505) and close. */
+static void refuse_waiting(struct acceptor *acceptor, size_t index, int status)
+{
+        int fd = acceptor->waiting[index].fd;
+        const char *reason = status == 431   ? "Request line or headers are larger than this "
+                                               "server accepts."
+                             : status == 501 ? "Unknown request method."
+                             : status == 505 ? "Only HTTP/1.0 and HTTP/1.1 are served."
+                                             : "Malformed request line or header.";
+        char response[512];
+        int length = snprintf(response, sizeof(response),
+                              "HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
+                              "connection: close\r\ncontent-length: %zu\r\n\r\n%s\n",
+                              status, http_status_reason(status), strlen(reason) + 1, reason);
+        (void)send(fd, response, (size_t)length, MSG_NOSIGNAL | MSG_DONTWAIT);
+        /* Half-close and read a little more, so the answer is not lost to a reset. */
+        (void)shutdown(fd, SHUT_WR);
+        for (int i = 0; i < 64; i++)
+                if (recv(fd, acceptor->peek_buffer, acceptor->peek_size, MSG_DONTWAIT) <= 0)
+                        break;
+        metrics_observe_request(acceptor->server->app->metrics, routes_count(), status, 0);
+        forget_waiting(acceptor, index, true);
+}
+
+/*
+ * Look at (without consuming) what the client sent so far.  lws drops a
+ * connection whose request head overflows its header buffer without a word,
+ * so the first head is checked here: complete -> the connection goes to a
+ * worker; too large -> 431; still partial -> keep waiting (until the request
+ * timeout, which also ends connections that never send anything).
+ */
+static void inspect_waiting(struct acceptor *acceptor, size_t index)
+{
+        int fd = acceptor->waiting[index].fd;
+        ssize_t n = recv(fd, acceptor->peek_buffer, acceptor->peek_size, MSG_PEEK | MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return;
+        if (n <= 0) {
+                forget_waiting(acceptor, index, true);
+                return;
+        }
+        const char *head_end = memmem(acceptor->peek_buffer, (size_t)n, "\r\n\r\n", 4);
+        if (!head_end)
+                head_end = memmem(acceptor->peek_buffer, (size_t)n, "\n\n", 2);
+        if (head_end) {
+                int status = http_check_request_head(
+                        acceptor->peek_buffer, (size_t)(head_end - acceptor->peek_buffer) + 2);
+                if (status == 0) {
+                        forget_waiting(acceptor, index, false);
+                        hand_to_worker(acceptor->server, fd);
+                } else {
+                        refuse_waiting(acceptor, index, status);
+                }
+                return;
+        }
+        if ((size_t)n >= acceptor->peek_size)
+                refuse_waiting(acceptor, index, 431);
+}
+
+static void accept_all(struct acceptor *acceptor)
+{
+        struct server *server = acceptor->server;
+        for (;;) {
+                int fd = accept4(server->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (fd < 0) {
+                        /* Out of descriptors: back off instead of spinning. */
+                        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+                            errno == ENOMEM)
+                                nanosleep(&(struct timespec){.tv_nsec = 10 * 1000000}, NULL);
+                        return;
+                }
+                int one = 1;
+                (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+                if (acceptor->n_waiting == acceptor->capacity) {
+                        size_t capacity = acceptor->capacity ? acceptor->capacity * 2 : 256;
+                        struct waiting_connection *waiting =
+                                realloc(acceptor->waiting, capacity * sizeof(*waiting));
+                        if (!waiting) {
+                                close(fd);
+                                continue;
+                        }
+                        acceptor->waiting = waiting;
+                        acceptor->capacity = capacity;
+                }
+                /* Edge-triggered: peeked bytes stay unread, so wake only on new data. */
+                struct epoll_event event = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET,
+                                            .data.fd = fd};
+                if (epoll_ctl(acceptor->epoll_fd, EPOLL_CTL_ADD, fd, &event) < 0) {
+                        close(fd);
+                        continue;
+                }
+                acceptor->waiting[acceptor->n_waiting++] = (struct waiting_connection){
+                        .fd = fd,
+                        .deadline_ms = clock_monotonic_ms() +
+                                       server->app->config.request_timeout_seconds * 1000,
+                };
+                inspect_waiting(acceptor, acceptor->n_waiting - 1);
+        }
+}
+
+static void *acceptor_main(void *userdata)
+{
+        struct acceptor acceptor = {.server = userdata, .epoll_fd = -1};
+        struct server *server = acceptor.server;
+
+        acceptor.peek_size = server->app->config.max_header_bytes;
+        acceptor.peek_buffer = malloc(acceptor.peek_size);
+        acceptor.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        struct epoll_event listen_event = {.events = EPOLLIN, .data.fd = server->listen_fd};
+        struct epoll_event wake_event = {.events = EPOLLIN, .data.fd = server->acceptor_wake_fd};
+        if (!acceptor.peek_buffer || acceptor.epoll_fd < 0 ||
+            epoll_ctl(acceptor.epoll_fd, EPOLL_CTL_ADD, server->listen_fd, &listen_event) < 0 ||
+            epoll_ctl(acceptor.epoll_fd, EPOLL_CTL_ADD, server->acceptor_wake_fd, &wake_event) <
+                    0) {
+                log_error("the acceptor cannot start: %s", strerror(errno));
+                goto done;
+        }
+
+        for (bool stop = false; !stop;) {
+                int64_t now = clock_monotonic_ms(), timeout = -1;
+                for (size_t i = 0; i < acceptor.n_waiting; i++) {
+                        int64_t left = acceptor.waiting[i].deadline_ms - now;
+                        if (left <= 0) {
+                                forget_waiting(&acceptor, i--, true); /* slow or silent client */
+                                continue;
+                        }
+                        if (timeout < 0 || left < timeout)
+                                timeout = left;
+                }
+                struct epoll_event events[64];
+                int n = epoll_wait(acceptor.epoll_fd, events, (int)ARRAY_SIZE(events),
+                                   (int)timeout);
+                for (int e = 0; e < n; e++) {
+                        int fd = events[e].data.fd;
+                        if (fd == server->acceptor_wake_fd) {
+                                stop = true;
+                        } else if (fd == server->listen_fd) {
+                                accept_all(&acceptor);
+                        } else {
+                                for (size_t i = 0; i < acceptor.n_waiting; i++)
+                                        if (acceptor.waiting[i].fd == fd) {
+                                                inspect_waiting(&acceptor, i);
+                                                break;
+                                        }
+                        }
+                }
+        }
+
+done:
+        /* Stop accepting: later connection attempts are refused by the kernel. */
+        close(server->listen_fd);
+        server->listen_fd = -1;
+        for (size_t i = 0; i < acceptor.n_waiting; i++)
+                close(acceptor.waiting[i].fd);
+        free(acceptor.waiting);
+        free(acceptor.peek_buffer);
+        if (acceptor.epoll_fd >= 0)
+                close(acceptor.epoll_fd);
+        return NULL;
+}
+
+int server_new(struct app *app, struct server **ret_server)
+{
+        lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_line);
+
+        struct server *server = calloc(1, sizeof(*server));
+        if (!server)
+                return -ENOMEM;
+        server->app = app;
+        server->n_workers = app->config.threads > 0 ? app->config.threads : 1;
+        server->workers = calloc((size_t)server->n_workers, sizeof(*server->workers));
+        if (!server->workers) {
+                free(server);
+                return -ENOMEM;
+        }
+
+        server->listen_fd = -1;
+        server->acceptor_wake_fd = eventfd(0, EFD_CLOEXEC);
+        int r = server->acceptor_wake_fd < 0
+                        ? -errno
+                        : open_listener(&app->config, &server->listen_fd, &server->port);
+        if (r < 0) {
+                server_free(server);
+                return r;
+        }
+        for (int i = 0; i < server->n_workers; i++) {
+                struct worker *worker = &server->workers[i];
+                worker->server = server;
+                pthread_mutex_init(&worker->pending_lock, NULL);
+                worker->routes.app = app;
+                unsigned char random_bytes[4];
+                if (RAND_bytes(random_bytes, sizeof(random_bytes)) != 1)
+                        memset(random_bytes, i, sizeof(random_bytes));
+                snprintf(worker->request_id_prefix, sizeof(worker->request_id_prefix),
+                         "%02x%02x%02x%02x", random_bytes[0], random_bytes[1], random_bytes[2],
+                         random_bytes[3]);
+                r = create_context(server, worker);
+                if (r < 0) {
+                        server_free(server);
+                        return r;
+                }
+        }
+        *ret_server = server;
+        return 0;
+}
+
+int server_port(const struct server *server)
+{
+        return server->port;
+}
+
+int server_start(struct server *server)
+{
+        for (int i = 0; i < server->n_workers; i++) {
+                struct worker *worker = &server->workers[i];
+                int r = pthread_create(&worker->thread, NULL, worker_main, worker);
+                if (r != 0)
+                        return -r;
+                worker->thread_started = true;
+        }
+        int r = pthread_create(&server->acceptor, NULL, acceptor_main, server);
+        if (r != 0)
+                return -r;
+        server->acceptor_started = true;
+        return 0;
+}
+
+void server_stop_accepting(struct server *server)
+{
+        if (!server || !server->acceptor_started)
+                return;
+        uint64_t one = 1;
+        if (write(server->acceptor_wake_fd, &one, sizeof(one)) < 0)
+                log_warn("could not wake the acceptor: %s", strerror(errno));
+        pthread_join(server->acceptor, NULL);
+        server->acceptor_started = false;
+}
+
+void server_notify_stock(struct server *server)
+{
+        if (!server)
+                return;
+        for (int i = 0; i < server->n_workers; i++)
+                if (server->workers[i].context)
+                        lws_cancel_service(server->workers[i].context);
+}
+
+void server_free(struct server *server)
+{
+        if (!server)
+                return;
+        server_stop_accepting(server);
+        atomic_store(&server->stopping, true);
+        for (int i = 0; i < server->n_workers; i++) {
+                struct worker *worker = &server->workers[i];
+                if (worker->thread_started) {
+                        lws_cancel_service(worker->context);
+                        pthread_join(worker->thread, NULL);
+                }
+        }
+        for (int i = 0; i < server->n_workers; i++) {
+                struct worker *worker = &server->workers[i];
+                if (worker->context)
+                        lws_context_destroy(worker->context);
+                route_worker_clear(&worker->routes);
+                free(worker->stock_message);
+                for (size_t j = 0; j < worker->n_pending; j++)
+                        close(worker->pending[j]);
+                free(worker->pending);
+                if (worker->server)
+                        pthread_mutex_destroy(&worker->pending_lock);
+        }
+        if (server->listen_fd >= 0)
+                close(server->listen_fd);
+        if (server->acceptor_wake_fd >= 0)
+                close(server->acceptor_wake_fd);
+        free(server->workers);
+        free(server);
+}

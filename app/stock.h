@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The live stock feed: the process-wide table of every deal's remaining
+ * stock, kept current two ways:
+ *   - claims made by this process write their result in at once
+ *     (stock_feed_set), and
+ *   - one poller thread re-reads all deals every poll interval, which picks
+ *     up claims made by other replicas sharing the database, and doubles as
+ *     the database health check behind /readyz.
+ * Whenever the table changes its version goes up and the `changed` callback
+ * runs (on whichever thread changed it), so the server can wake its
+ * WebSocket writers.  Browsers never poll.
+ *
+ * Thread-safe.  Ownership: stock_feed_new() returns an object freed with
+ * stock_feed_free() (which stops the poller).  Strings returned are new
+ * allocations for the caller to free().
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "metrics.h"
+
+struct stock_feed;
+
+struct stock_feed_options {
+        const char *database_url; /* borrowed; must outlive the feed */
+        int poll_interval_ms;     /* default 500 when 0 */
+        void (*changed)(void *userdata);
+        void *userdata;
+};
+
+int stock_feed_new(const struct stock_feed_options *options, struct stock_feed **ret_feed);
+/* Start the poller thread (first poll runs at once). */
+int stock_feed_start(struct stock_feed *feed);
+void stock_feed_free(struct stock_feed *feed);
+
+/* Record a stock value this process just learned (a claim); notifies on change. */
+void stock_feed_set(struct stock_feed *feed, int64_t deal_id, int64_t stock_total,
+                    int64_t stock_left);
+
+/* Last poll reached the database (and no request saw it fail since). */
+bool stock_feed_database_ok(struct stock_feed *feed);
+/* A request saw the database fail: /readyz goes false until the next good poll. */
+void stock_feed_database_failed(struct stock_feed *feed);
+
+uint64_t stock_feed_version(struct stock_feed *feed);
+
+/* {"type":"stock","version":N,"now":"RFC3339","deals":[{"id":..,"stock_left":..,"stock_total":..}]}
+ */
+int stock_feed_snapshot_json(struct stock_feed *feed, uint64_t *ret_version, char **ret_json);
+int stock_feed_samples(struct stock_feed *feed, struct deal_stock_sample **ret_samples,
+                       size_t *ret_count);

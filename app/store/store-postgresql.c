@@ -1,0 +1,858 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * PostgreSQL backend (libpq), for replicas sharing one database.
+ *
+ * Every statement is a named prepared statement (PQprepare once per
+ * connection, then PQexecPrepared with text parameters); no SQL is built
+ * from input.  The claim is one round trip: a plpgsql function created by
+ * the first migration does decrement / insert / undo inside the server, in
+ * the single transaction of the call.
+ *
+ * Lost connections (server restart, pg_terminate_backend, failover): before
+ * each call we notice a connection the server has closed and reconnect once;
+ * reads that fail because the connection died under them are retried once.
+ * Writes are not retried blindly, since the server may have committed them
+ * before the connection dropped: they return -EIO and the caller decides.
+ */
+#include <errno.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store-internal.h"
+
+enum statement {
+        STMT_PING,
+        STMT_SEED_PRODUCT,
+        STMT_SEED_DEAL,
+        STMT_SEED_POST,
+        STMT_LIST_PRODUCTS,
+        STMT_LIST_DEALS,
+        STMT_GET_DEAL,
+        STMT_CLAIM,
+        STMT_LIST_POSTS,
+        STMT_GET_POST,
+        STMT_CREATE_POST,
+        STMT_CREATE_PRODUCT,
+        STMT_CREATE_DEAL,
+        STMT_COUNT_CLAIMS,
+        _STMT_MAX,
+};
+
+#define DEAL_COLUMNS \
+        "id, product_id, title, price, list_price, stock_total, stock_left, starts_at, ends_at"
+
+static const struct {
+        const char *name;
+        const char *sql;
+} statements[_STMT_MAX] = {
+        [STMT_PING] = {"tripdeal_ping", "SELECT 1"},
+        [STMT_SEED_PRODUCT] = {"tripdeal_seed_product",
+                               "INSERT INTO products (seed_key, title, destination, summary, "
+                               "price, featured) VALUES ($1, $2, $3, $4, $5, $6) "
+                               "ON CONFLICT (seed_key) DO NOTHING"},
+        [STMT_SEED_DEAL] = {"tripdeal_seed_deal",
+                            "INSERT INTO deals (seed_key, product_id, title, price, list_price,"
+                            " stock_total, stock_left, starts_at, ends_at) "
+                            "SELECT $1, p.id, $3, $4, $5, $6, $6, $7, $8 FROM products p "
+                            "WHERE p.seed_key = $2 ON CONFLICT (seed_key) DO NOTHING"},
+        [STMT_SEED_POST] = {"tripdeal_seed_post",
+                            "INSERT INTO posts (seed_key, author, title, body, rating, "
+                            "created_at) VALUES ($1, $2, $3, $4, $5, $6) "
+                            "ON CONFLICT (seed_key) DO NOTHING"},
+        [STMT_LIST_PRODUCTS] = {"tripdeal_list_products",
+                                "SELECT id, title, destination, summary, price, featured "
+                                "FROM products WHERE NOT $1::boolean OR featured ORDER BY id"},
+        [STMT_LIST_DEALS] = {"tripdeal_list_deals",
+                             "SELECT " DEAL_COLUMNS " FROM deals ORDER BY starts_at, id"},
+        [STMT_GET_DEAL] = {"tripdeal_get_deal", "SELECT " DEAL_COLUMNS " FROM deals WHERE id = $1"},
+        [STMT_CLAIM] = {"tripdeal_claim", "SELECT outcome, stock FROM tripdeal_claim($1, $2, $3)"},
+        /* Total and page in one statement (one snapshot, one round trip);
+         * the LEFT JOIN keeps the total when the page is past the end. */
+        [STMT_LIST_POSTS] = {"tripdeal_list_posts",
+                             "SELECT t.total, p.id, p.author, p.title, p.body, p.rating, "
+                             "p.created_at FROM (SELECT count(*) AS total FROM posts) t "
+                             "LEFT JOIN LATERAL (SELECT * FROM posts "
+                             "ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2) p ON true "
+                             "ORDER BY p.created_at DESC, p.id DESC"},
+        [STMT_GET_POST] = {"tripdeal_get_post",
+                           "SELECT 0, id, author, title, body, rating, created_at "
+                           "FROM posts WHERE id = $1"},
+        [STMT_CREATE_POST] = {"tripdeal_create_post",
+                              "INSERT INTO posts (author, title, body, rating, created_at) "
+                              "VALUES ($1, $2, $3, $4, $5) RETURNING id"},
+        [STMT_CREATE_PRODUCT] = {"tripdeal_create_product",
+                                 "INSERT INTO products (title, destination, summary, price, "
+                                 "featured) VALUES ($1, $2, $3, $4, $5) RETURNING id"},
+        [STMT_CREATE_DEAL] = {"tripdeal_create_deal",
+                              "INSERT INTO deals (product_id, title, price, list_price, "
+                              "stock_total, stock_left, starts_at, ends_at) "
+                              "VALUES ($1, $2, $3, $4, $5, $5, $6, $7) RETURNING id"},
+        [STMT_COUNT_CLAIMS] = {"tripdeal_count_claims",
+                               "SELECT count(*) FROM claims WHERE deal_id = $1"},
+};
+
+/*
+ * Schema, one entry per version, applied in order.  Never edit a released
+ * entry: add a new one.  Times are seconds since the epoch (bigint), as in
+ * the SQLite schema, so both backends compare the same numbers.
+ */
+static const char *const migrations[] = {
+        /* 1: the site's tables and the claim function. */
+        "CREATE TABLE products ("
+        " id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+        " seed_key text UNIQUE,"
+        " title text NOT NULL,"
+        " destination text NOT NULL DEFAULT '',"
+        " summary text NOT NULL DEFAULT '',"
+        " price bigint NOT NULL CHECK (price >= 0),"
+        " featured boolean NOT NULL DEFAULT false);"
+        "CREATE TABLE deals ("
+        " id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+        " seed_key text UNIQUE,"
+        " product_id bigint NOT NULL REFERENCES products (id),"
+        " title text NOT NULL,"
+        " price bigint NOT NULL CHECK (price >= 0),"
+        " list_price bigint NOT NULL CHECK (list_price >= 0),"
+        " stock_total bigint NOT NULL CHECK (stock_total >= 0),"
+        " stock_left bigint NOT NULL CHECK (stock_left >= 0 AND stock_left <= stock_total),"
+        " starts_at bigint NOT NULL,"
+        " ends_at bigint NOT NULL,"
+        " CHECK (ends_at > starts_at));"
+        "CREATE TABLE claims ("
+        " id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+        " deal_id bigint NOT NULL REFERENCES deals (id),"
+        " user_id text NOT NULL,"
+        " claimed_at bigint NOT NULL,"
+        " UNIQUE (deal_id, user_id));"
+        "CREATE TABLE posts ("
+        " id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+        " seed_key text UNIQUE,"
+        " author text NOT NULL,"
+        " title text NOT NULL,"
+        " body text NOT NULL,"
+        " rating integer NOT NULL CHECK (rating BETWEEN 1 AND 5),"
+        " created_at bigint NOT NULL);"
+        "CREATE INDEX posts_newest ON posts (created_at DESC, id DESC);"
+        "CREATE INDEX deals_starts_at ON deals (starts_at, id);"
+        /*
+         * The claim, server-side, so it costs one round trip.  It runs in
+         * the caller's single transaction: the conditional decrement takes
+         * the deal's row lock, so claims on one deal queue there, and the
+         * claim row and the decrement commit together or not at all.
+         *   1. decrement if open, in stock, and this user holds no claim;
+         *   2. insert the claim; a concurrent twin of this user loses on
+         *      UNIQUE (deal_id, user_id) and gives the unit back;
+         *   3. otherwise one read says why.
+         */
+        "CREATE FUNCTION tripdeal_claim(p_deal_id bigint, p_user_id text, p_now bigint,"
+        "                               OUT outcome text, OUT stock bigint)"
+        " LANGUAGE plpgsql AS $claim$\n"
+        "DECLARE\n"
+        "  d_starts_at bigint;\n"
+        "  d_ends_at bigint;\n"
+        "BEGIN\n"
+        "  UPDATE deals d SET stock_left = d.stock_left - 1\n"
+        "   WHERE d.id = p_deal_id AND d.stock_left > 0\n"
+        "     AND d.starts_at <= p_now AND d.ends_at > p_now\n"
+        "     AND NOT EXISTS (SELECT 1 FROM claims c\n"
+        "                      WHERE c.deal_id = p_deal_id AND c.user_id = p_user_id)\n"
+        "  RETURNING d.stock_left INTO stock;\n"
+        "  IF FOUND THEN\n"
+        "    INSERT INTO claims (deal_id, user_id, claimed_at)\n"
+        "         VALUES (p_deal_id, p_user_id, p_now)\n"
+        "    ON CONFLICT (deal_id, user_id) DO NOTHING;\n"
+        "    IF FOUND THEN\n"
+        "      outcome := 'ok';\n"
+        "      RETURN;\n"
+        "    END IF;\n"
+        "    UPDATE deals d SET stock_left = d.stock_left + 1 WHERE d.id = p_deal_id\n"
+        "    RETURNING d.stock_left INTO stock;\n"
+        "    outcome := 'already_claimed';\n"
+        "    RETURN;\n"
+        "  END IF;\n"
+        "  SELECT d.stock_left, d.starts_at, d.ends_at INTO stock, d_starts_at, d_ends_at\n"
+        "    FROM deals d WHERE d.id = p_deal_id;\n"
+        "  IF NOT FOUND THEN\n"
+        "    outcome := 'no_such_deal';\n"
+        "    stock := 0;\n"
+        "  ELSIF p_now < d_starts_at OR p_now >= d_ends_at THEN\n"
+        "    outcome := 'not_open';\n"
+        "  ELSIF EXISTS (SELECT 1 FROM claims c\n"
+        "                 WHERE c.deal_id = p_deal_id AND c.user_id = p_user_id) THEN\n"
+        "    outcome := 'already_claimed';\n"
+        "  ELSE\n"
+        "    outcome := 'sold_out';\n"
+        "  END IF;\n"
+        "END\n"
+        "$claim$;",
+};
+
+/* pg_advisory_xact_lock key that serialises migrations across processes
+ * ("TripDeal" in ASCII, as a number nobody else will pick by accident). */
+#define MIGRATION_LOCK_KEY "5747712375766623340"
+
+struct pg_store {
+        PGconn *conn;
+        bool prepared[_STMT_MAX];
+};
+
+static PGconn *conn_of(struct store *store)
+{
+        return ((struct pg_store *)store->impl)->conn;
+}
+
+/* libpq prints notices (and a dying server's last words) on stderr by
+ * default; library code must not, and the caller logs the error it gets. */
+static void ignore_notice(void *arg, const char *message)
+{
+}
+
+/* A failed connection attempt: unreachable or refusing -> -ECONNREFUSED,
+ * anything else (authentication, no such database) -> -EIO. */
+static int connect_failure(struct store *store)
+{
+        const char *message = PQerrorMessage(conn_of(store));
+        store_set_error(store, "postgresql: %s", message);
+        static const char *const unreachable[] = {
+                "Connection refused",
+                "No such file or directory",
+                "timeout expired",
+                "could not connect",
+                "Network is unreachable",
+                "No route to host",
+                "the database system is starting up",
+                "the database system is shutting down",
+                "could not translate host name",
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(unreachable); i++)
+                if (strstr(message, unreachable[i]))
+                        return -ECONNREFUSED;
+        return -EIO;
+}
+
+/*
+ * Has the server closed this idle connection?  An idle connection has
+ * nothing to read unless the server is going away (it sends a FATAL error
+ * and closes), so readable means: consume, and see whether libpq now
+ * reports the connection bad.
+ */
+static bool connection_lost(PGconn *conn)
+{
+        if (PQstatus(conn) == CONNECTION_BAD)
+                return true;
+        for (int i = 0; i < 4; i++) {
+                struct pollfd fd = {.fd = PQsocket(conn), .events = POLLIN};
+                if (fd.fd < 0)
+                        return true;
+                if (poll(&fd, 1, 0) <= 0)
+                        return false;
+                if (!PQconsumeInput(conn))
+                        return true;
+                PGnotify *notify;
+                while ((notify = PQnotifies(conn))) /* also parses what arrived */
+                        PQfreemem(notify);
+                if (PQstatus(conn) == CONNECTION_BAD)
+                        return true;
+        }
+        return PQstatus(conn) == CONNECTION_BAD;
+}
+
+/* Make sure we hold a working connection, reconnecting once if not. */
+static int ensure_connected(struct store *store)
+{
+        struct pg_store *impl = store->impl;
+        if (!connection_lost(impl->conn))
+                return 0;
+        /* Same parameters as the first connect; prepared statements die
+         * with the old session. */
+        PQreset(impl->conn);
+        memset(impl->prepared, 0, sizeof(impl->prepared));
+        PQsetNoticeProcessor(impl->conn, ignore_notice, NULL);
+        if (PQstatus(impl->conn) != CONNECTION_OK)
+                return connect_failure(store);
+        return 0;
+}
+
+/* A failed statement -> -errno, recording the server's message. */
+static int statement_failure(struct store *store, const PGresult *result, const char *what)
+{
+        PGconn *conn = conn_of(store);
+        const char *message = result ? PQresultErrorMessage(result) : "";
+        if (!message || !message[0])
+                message = PQerrorMessage(conn);
+        store_set_error(store, "postgresql: %s: %s", what, message);
+        if (PQstatus(conn) == CONNECTION_BAD)
+                return -EIO;
+        const char *sqlstate = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : NULL;
+        /* Class 23: integrity constraint violation (bad argument, e.g. an
+         * unknown product); class 22: data exception (e.g. invalid UTF-8). */
+        if (sqlstate && (strncmp(sqlstate, "23", 2) == 0 || strncmp(sqlstate, "22", 2) == 0))
+                return -EINVAL;
+        return -EIO;
+}
+
+static int prepare(struct store *store, enum statement id)
+{
+        struct pg_store *impl = store->impl;
+        if (impl->prepared[id])
+                return 0;
+        PGresult *result = PQprepare(impl->conn, statements[id].name, statements[id].sql, 0, NULL);
+        int r = PQresultStatus(result) == PGRES_COMMAND_OK
+                        ? 0
+                        : statement_failure(store, result, statements[id].name);
+        PQclear(result);
+        if (r == 0)
+                impl->prepared[id] = true;
+        return r;
+}
+
+/*
+ * Run a prepared statement.  `retry`: safe to run again when the connection
+ * died under it (reads, and writes that are idempotent).
+ */
+static int query(struct store *store, enum statement id, int n_values, const char *const *values,
+                 bool retry, PGresult **ret_result)
+{
+        for (int attempt = 0;; attempt++) {
+                int r = ensure_connected(store);
+                if (r < 0)
+                        return r;
+                r = prepare(store, id);
+                PGresult *result = NULL;
+                if (r == 0) {
+                        result = PQexecPrepared(conn_of(store), statements[id].name, n_values,
+                                                values, NULL, NULL, 0);
+                        ExecStatusType status = PQresultStatus(result);
+                        if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
+                                *ret_result = result;
+                                return 0;
+                        }
+                        r = statement_failure(store, result, statements[id].name);
+                        PQclear(result);
+                }
+                if (retry && attempt == 0 && PQstatus(conn_of(store)) == CONNECTION_BAD)
+                        continue;
+                return r;
+        }
+}
+
+/* Run constant SQL (transaction control, migrations) with PQexec. */
+static int exec_simple(struct store *store, const char *sql, const char *what)
+{
+        PGresult *result = PQexec(conn_of(store), sql);
+        ExecStatusType status = PQresultStatus(result);
+        int r = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK
+                        ? 0
+                        : statement_failure(store, result, what);
+        PQclear(result);
+        return r;
+}
+
+static void rollback(struct store *store)
+{
+        if (PQstatus(conn_of(store)) == CONNECTION_OK &&
+            PQtransactionStatus(conn_of(store)) != PQTRANS_IDLE)
+                PQclear(PQexec(conn_of(store), "ROLLBACK"));
+}
+
+static int64_t value_int64(const PGresult *result, int row, int column)
+{
+        return strtoll(PQgetvalue(result, row, column), NULL, 10);
+}
+
+static char *value_strdup(const PGresult *result, int row, int column)
+{
+        return strdup(PQgetvalue(result, row, column));
+}
+
+#define INT64_TEXT_SIZE 24
+
+static const char *int64_text(char buffer[static INT64_TEXT_SIZE], int64_t value)
+{
+        snprintf(buffer, INT64_TEXT_SIZE, "%lld", (long long)value);
+        return buffer;
+}
+
+static void postgresql_close(struct store *store)
+{
+        struct pg_store *impl = store->impl;
+        PQfinish(impl->conn);
+        free(impl);
+        store->impl = NULL;
+}
+
+static int postgresql_open(struct store *store, const struct store_options *options,
+                           const char *url)
+{
+        struct pg_store *impl = calloc(1, sizeof(*impl));
+        if (!impl)
+                return -ENOMEM;
+        store->impl = impl;
+
+        char timeout[16];
+        snprintf(timeout, sizeof(timeout), "%d",
+                 options->connect_timeout_seconds > 0 ? options->connect_timeout_seconds : 3);
+        /* Keywords before dbname are defaults the URL may override; the
+         * ones after it are ours (text is UTF-8 on the wire, always). */
+        const char *const keywords[] = {"connect_timeout", "fallback_application_name", "dbname",
+                                        "client_encoding", NULL};
+        const char *const values[] = {timeout, "tripdeal-app", url, "UTF8", NULL};
+        impl->conn = PQconnectdbParams(keywords, values, 1);
+        if (!impl->conn) {
+                store_set_error(store, "postgresql: out of memory");
+                postgresql_close(store);
+                return -ENOMEM;
+        }
+        PQsetNoticeProcessor(impl->conn, ignore_notice, NULL);
+        if (PQstatus(impl->conn) != CONNECTION_OK) {
+                int r = connect_failure(store);
+                postgresql_close(store);
+                return r;
+        }
+        return 0;
+}
+
+static int postgresql_migrate_once(struct store *store)
+{
+        int r = exec_simple(store, "BEGIN", "begin");
+        if (r < 0)
+                return r;
+        /* Several processes starting at once: the first to take the lock
+         * migrates, the others wait here and then find nothing to do. */
+        r = exec_simple(store, "SELECT pg_advisory_xact_lock(" MIGRATION_LOCK_KEY ")",
+                        "migration lock");
+        if (r == 0)
+                r = exec_simple(store,
+                                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                " version integer PRIMARY KEY,"
+                                " applied_at timestamptz NOT NULL DEFAULT now())",
+                                "schema_migrations");
+        if (r < 0)
+                goto fail;
+
+        PGresult *result =
+                PQexec(conn_of(store), "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+        if (PQresultStatus(result) != PGRES_TUPLES_OK) {
+                r = statement_failure(store, result, "schema version");
+                PQclear(result);
+                goto fail;
+        }
+        int64_t version = value_int64(result, 0, 0);
+        PQclear(result);
+
+        for (size_t i = (size_t)version; i < ARRAY_SIZE(migrations); i++) {
+                r = exec_simple(store, migrations[i], "migration");
+                if (r < 0)
+                        goto fail;
+                char number[INT64_TEXT_SIZE];
+                const char *values[] = {int64_text(number, (int64_t)i + 1)};
+                result = PQexecParams(conn_of(store),
+                                      "INSERT INTO schema_migrations (version) VALUES ($1)", 1,
+                                      NULL, values, NULL, NULL, 0);
+                if (PQresultStatus(result) != PGRES_COMMAND_OK) {
+                        r = statement_failure(store, result, "record migration");
+                        PQclear(result);
+                        goto fail;
+                }
+                PQclear(result);
+        }
+        r = exec_simple(store, "COMMIT", "commit");
+        if (r < 0)
+                goto fail;
+        return 0;
+fail:
+        rollback(store);
+        return r;
+}
+
+/* A whole transaction is safe to repeat when the connection died in it:
+ * nothing of it committed. */
+static int retry_transaction(struct store *store, int (*body)(struct store *, time_t), time_t now)
+{
+        for (int attempt = 0;; attempt++) {
+                int r = ensure_connected(store);
+                if (r < 0)
+                        return r;
+                r = body(store, now);
+                if (r < 0 && attempt == 0 && PQstatus(conn_of(store)) == CONNECTION_BAD)
+                        continue;
+                return r;
+        }
+}
+
+static int migrate_body(struct store *store, time_t now)
+{
+        return postgresql_migrate_once(store);
+}
+
+static int postgresql_migrate(struct store *store)
+{
+        return retry_transaction(store, migrate_body, 0);
+}
+
+static int postgresql_ping(struct store *store)
+{
+        PGresult *result = NULL;
+        int r = query(store, STMT_PING, 0, NULL, true, &result);
+        if (r < 0)
+                return r;
+        PQclear(result);
+        return 0;
+}
+
+static int exec_prepared_command(struct store *store, enum statement id, int n,
+                                 const char *const *values)
+{
+        int r = prepare(store, id);
+        if (r < 0)
+                return r;
+        PGresult *result =
+                PQexecPrepared(conn_of(store), statements[id].name, n, values, NULL, NULL, 0);
+        r = PQresultStatus(result) == PGRES_COMMAND_OK
+                    ? 0
+                    : statement_failure(store, result, statements[id].name);
+        PQclear(result);
+        return r;
+}
+
+static int seed_body(struct store *store, time_t now)
+{
+        int r = exec_simple(store, "BEGIN", "begin");
+        if (r < 0)
+                return r;
+        char a[INT64_TEXT_SIZE], b[INT64_TEXT_SIZE], c[INT64_TEXT_SIZE], d[INT64_TEXT_SIZE],
+                e[INT64_TEXT_SIZE];
+
+        for (size_t i = 0; i < store_seed_products_count && r == 0; i++) {
+                const struct seed_product *p = &store_seed_products[i];
+                const char *values[] = {p->key,
+                                        p->title,
+                                        p->destination,
+                                        p->summary,
+                                        int64_text(a, p->price),
+                                        p->featured ? "true" : "false"};
+                r = exec_prepared_command(store, STMT_SEED_PRODUCT, 6, values);
+        }
+        for (size_t i = 0; i < store_seed_deals_count && r == 0; i++) {
+                const struct seed_deal *s = &store_seed_deals[i];
+                const char *values[] = {s->key,
+                                        s->product_key,
+                                        s->title,
+                                        int64_text(a, s->price),
+                                        int64_text(b, s->list_price),
+                                        int64_text(c, s->stock_total),
+                                        int64_text(d, (int64_t)now + s->starts_offset),
+                                        int64_text(e, (int64_t)now + s->ends_offset)};
+                r = exec_prepared_command(store, STMT_SEED_DEAL, 8, values);
+        }
+        for (size_t i = 0; i < store_seed_posts_count && r == 0; i++) {
+                const struct seed_post *p = &store_seed_posts[i];
+                const char *values[] = {p->key,
+                                        p->author,
+                                        p->title,
+                                        p->body,
+                                        int64_text(a, p->rating),
+                                        int64_text(b, (int64_t)now - p->age_seconds)};
+                r = exec_prepared_command(store, STMT_SEED_POST, 6, values);
+        }
+        if (r == 0)
+                r = exec_simple(store, "COMMIT", "commit");
+        if (r < 0)
+                rollback(store);
+        return r;
+}
+
+static int postgresql_seed_demo(struct store *store, time_t now)
+{
+        return retry_transaction(store, seed_body, now);
+}
+
+static int postgresql_list_products(struct store *store, bool featured_only,
+                                    struct product **ret_products, size_t *ret_count)
+{
+        const char *values[] = {featured_only ? "true" : "false"};
+        PGresult *result = NULL;
+        int r = query(store, STMT_LIST_PRODUCTS, 1, values, true, &result);
+        if (r < 0)
+                return r;
+        int n = PQntuples(result);
+        struct product *products = calloc(n > 0 ? (size_t)n : 1, sizeof(*products));
+        if (!products) {
+                PQclear(result);
+                return -ENOMEM;
+        }
+        for (int i = 0; i < n; i++) {
+                struct product *p = &products[i];
+                p->id = value_int64(result, i, 0);
+                p->title = value_strdup(result, i, 1);
+                p->destination = value_strdup(result, i, 2);
+                p->summary = value_strdup(result, i, 3);
+                p->price = value_int64(result, i, 4);
+                p->featured = PQgetvalue(result, i, 5)[0] == 't';
+                if (!p->title || !p->destination || !p->summary) {
+                        PQclear(result);
+                        store_products_free(products, (size_t)n);
+                        return -ENOMEM;
+                }
+        }
+        PQclear(result);
+        *ret_products = products;
+        *ret_count = (size_t)n;
+        return 0;
+}
+
+static int read_deal(const PGresult *result, int row, struct deal *d)
+{
+        d->id = value_int64(result, row, 0);
+        d->product_id = value_int64(result, row, 1);
+        d->title = value_strdup(result, row, 2);
+        d->price = value_int64(result, row, 3);
+        d->list_price = value_int64(result, row, 4);
+        d->stock_total = value_int64(result, row, 5);
+        d->stock_left = value_int64(result, row, 6);
+        d->starts_at = (time_t)value_int64(result, row, 7);
+        d->ends_at = (time_t)value_int64(result, row, 8);
+        return d->title ? 0 : -ENOMEM;
+}
+
+static int postgresql_list_deals(struct store *store, struct deal **ret_deals, size_t *ret_count)
+{
+        PGresult *result = NULL;
+        int r = query(store, STMT_LIST_DEALS, 0, NULL, true, &result);
+        if (r < 0)
+                return r;
+        int n = PQntuples(result);
+        struct deal *deals = calloc(n > 0 ? (size_t)n : 1, sizeof(*deals));
+        if (!deals) {
+                PQclear(result);
+                return -ENOMEM;
+        }
+        for (int i = 0; i < n; i++)
+                if (read_deal(result, i, &deals[i]) < 0) {
+                        PQclear(result);
+                        store_deals_free(deals, (size_t)n);
+                        return -ENOMEM;
+                }
+        PQclear(result);
+        *ret_deals = deals;
+        *ret_count = (size_t)n;
+        return 0;
+}
+
+static int postgresql_get_deal(struct store *store, int64_t id, struct deal *ret_deal)
+{
+        char text[INT64_TEXT_SIZE];
+        const char *values[] = {int64_text(text, id)};
+        PGresult *result = NULL;
+        int r = query(store, STMT_GET_DEAL, 1, values, true, &result);
+        if (r < 0)
+                return r;
+        if (PQntuples(result) == 0) {
+                PQclear(result);
+                store_set_error(store, "no deal %lld", (long long)id);
+                return -ENOENT;
+        }
+        struct deal deal = {0};
+        r = read_deal(result, 0, &deal);
+        PQclear(result);
+        if (r < 0) {
+                store_deal_clear(&deal);
+                return r;
+        }
+        *ret_deal = deal;
+        return 0;
+}
+
+static int postgresql_claim(struct store *store, int64_t deal_id, const char *user_id, time_t now,
+                            enum claim_outcome *ret_outcome, int64_t *ret_stock_left)
+{
+        char deal_text[INT64_TEXT_SIZE], now_text[INT64_TEXT_SIZE];
+        const char *values[] = {int64_text(deal_text, deal_id), user_id,
+                                int64_text(now_text, (int64_t)now)};
+        PGresult *result = NULL;
+        /* Not retried after the call went out: it may have committed. */
+        int r = query(store, STMT_CLAIM, 3, values, false, &result);
+        if (r < 0)
+                return r;
+        if (PQntuples(result) != 1) {
+                PQclear(result);
+                store_set_error(store, "postgresql: tripdeal_claim returned no row");
+                return -EIO;
+        }
+        const char *outcome_text = PQgetvalue(result, 0, 0);
+        int64_t left = value_int64(result, 0, 1);
+        static const enum claim_outcome outcomes[] = {CLAIM_OK, CLAIM_SOLD_OUT,
+                                                      CLAIM_ALREADY_CLAIMED, CLAIM_NOT_OPEN,
+                                                      CLAIM_NO_SUCH_DEAL};
+        for (size_t i = 0; i < ARRAY_SIZE(outcomes); i++)
+                if (strcmp(outcome_text, claim_outcome_to_string(outcomes[i])) == 0) {
+                        PQclear(result);
+                        *ret_outcome = outcomes[i];
+                        *ret_stock_left = left;
+                        return 0;
+                }
+        store_set_error(store, "postgresql: tripdeal_claim: unknown outcome");
+        PQclear(result);
+        return -EIO;
+}
+
+/* Columns: ignored, id, author, title, body, rating, created_at. */
+static int read_post(const PGresult *result, int row, struct post *p)
+{
+        p->id = value_int64(result, row, 1);
+        p->author = value_strdup(result, row, 2);
+        p->title = value_strdup(result, row, 3);
+        p->body = value_strdup(result, row, 4);
+        p->rating = (int)value_int64(result, row, 5);
+        p->created_at = (time_t)value_int64(result, row, 6);
+        return p->author && p->title && p->body ? 0 : -ENOMEM;
+}
+
+static int postgresql_list_posts(struct store *store, int page, int per_page,
+                                 struct post **ret_posts, size_t *ret_count, int64_t *ret_total)
+{
+        char limit[INT64_TEXT_SIZE], offset[INT64_TEXT_SIZE];
+        const char *values[] = {int64_text(limit, per_page),
+                                int64_text(offset, (int64_t)(page - 1) * per_page)};
+        PGresult *result = NULL;
+        int r = query(store, STMT_LIST_POSTS, 2, values, true, &result);
+        if (r < 0)
+                return r;
+        int rows = PQntuples(result);
+        if (rows < 1) {
+                PQclear(result);
+                store_set_error(store, "postgresql: list posts returned no row");
+                return -EIO;
+        }
+        int64_t total = value_int64(result, 0, 0);
+        /* Past the last page: one row with the total and NULLs. */
+        size_t n = PQgetisnull(result, 0, 1) ? 0 : (size_t)rows;
+        struct post *posts = calloc(n > 0 ? n : 1, sizeof(*posts));
+        if (!posts) {
+                PQclear(result);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (read_post(result, (int)i, &posts[i]) < 0) {
+                        PQclear(result);
+                        store_posts_free(posts, n);
+                        return -ENOMEM;
+                }
+        PQclear(result);
+        *ret_posts = posts;
+        *ret_count = n;
+        *ret_total = total;
+        return 0;
+}
+
+static int postgresql_get_post(struct store *store, int64_t id, struct post *ret_post)
+{
+        char text[INT64_TEXT_SIZE];
+        const char *values[] = {int64_text(text, id)};
+        PGresult *result = NULL;
+        int r = query(store, STMT_GET_POST, 1, values, true, &result);
+        if (r < 0)
+                return r;
+        if (PQntuples(result) == 0) {
+                PQclear(result);
+                store_set_error(store, "no post %lld", (long long)id);
+                return -ENOENT;
+        }
+        struct post post = {0};
+        r = read_post(result, 0, &post);
+        PQclear(result);
+        if (r < 0) {
+                store_post_clear(&post);
+                return r;
+        }
+        *ret_post = post;
+        return 0;
+}
+
+/* Run an INSERT ... RETURNING id (not retried: it may have committed). */
+static int insert_returning_id(struct store *store, enum statement id, int n,
+                               const char *const *values, int64_t *ret_id)
+{
+        PGresult *result = NULL;
+        int r = query(store, id, n, values, false, &result);
+        if (r < 0)
+                return r;
+        if (PQntuples(result) != 1) {
+                PQclear(result);
+                store_set_error(store, "postgresql: %s returned no id", statements[id].name);
+                return -EIO;
+        }
+        *ret_id = value_int64(result, 0, 0);
+        PQclear(result);
+        return 0;
+}
+
+static int postgresql_create_post(struct store *store, const char *author, const char *title,
+                                  const char *body, int rating, time_t now, int64_t *ret_id)
+{
+        char rating_text[INT64_TEXT_SIZE], now_text[INT64_TEXT_SIZE];
+        const char *values[] = {author, title, body, int64_text(rating_text, rating),
+                                int64_text(now_text, (int64_t)now)};
+        return insert_returning_id(store, STMT_CREATE_POST, 5, values, ret_id);
+}
+
+static int postgresql_create_product(struct store *store, const struct new_product *product,
+                                     int64_t *ret_id)
+{
+        char price[INT64_TEXT_SIZE];
+        const char *values[] = {product->title, product->destination ? product->destination : "",
+                                product->summary ? product->summary : "",
+                                int64_text(price, product->price),
+                                product->featured ? "true" : "false"};
+        return insert_returning_id(store, STMT_CREATE_PRODUCT, 5, values, ret_id);
+}
+
+static int postgresql_create_deal(struct store *store, const struct new_deal *deal, int64_t *ret_id)
+{
+        char product[INT64_TEXT_SIZE], price[INT64_TEXT_SIZE], list_price[INT64_TEXT_SIZE],
+                stock[INT64_TEXT_SIZE], starts[INT64_TEXT_SIZE], ends[INT64_TEXT_SIZE];
+        const char *values[] = {int64_text(product, deal->product_id),
+                                deal->title,
+                                int64_text(price, deal->price),
+                                int64_text(list_price, deal->list_price),
+                                int64_text(stock, deal->stock_total),
+                                int64_text(starts, (int64_t)deal->starts_at),
+                                int64_text(ends, (int64_t)deal->ends_at)};
+        return insert_returning_id(store, STMT_CREATE_DEAL, 7, values, ret_id);
+}
+
+static int postgresql_count_claims(struct store *store, int64_t deal_id, int64_t *ret_count)
+{
+        char text[INT64_TEXT_SIZE];
+        const char *values[] = {int64_text(text, deal_id)};
+        PGresult *result = NULL;
+        int r = query(store, STMT_COUNT_CLAIMS, 1, values, true, &result);
+        if (r < 0)
+                return r;
+        *ret_count = value_int64(result, 0, 0);
+        PQclear(result);
+        return 0;
+}
+
+const struct store_backend store_backend_postgresql = {
+        .name = "postgresql",
+        .open = postgresql_open,
+        .close = postgresql_close,
+        .migrate = postgresql_migrate,
+        .ping = postgresql_ping,
+        .seed_demo = postgresql_seed_demo,
+        .list_products = postgresql_list_products,
+        .list_deals = postgresql_list_deals,
+        .get_deal = postgresql_get_deal,
+        .claim = postgresql_claim,
+        .list_posts = postgresql_list_posts,
+        .get_post = postgresql_get_post,
+        .create_post = postgresql_create_post,
+        .create_product = postgresql_create_product,
+        .create_deal = postgresql_create_deal,
+        .count_claims = postgresql_count_claims,
+};

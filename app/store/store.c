@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The storage interface: picks the backend from the URL, keeps the last
+ * error text (with the password scrubbed) and frees what the backends
+ * return.  The SQL lives in store-sqlite.c and store-postgresql.c.
+ */
+#include <errno.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store-internal.h"
+
+#define SQLITE_PREFIX "sqlite:"
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+        return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* "sqlite:PATH" (or "sqlite://PATH") -> PATH; NULL when not a usable path.
+ * ":memory:" is refused: every connection would see its own empty database. */
+static const char *sqlite_path(const char *url)
+{
+        if (!has_prefix(url, SQLITE_PREFIX))
+                return NULL;
+        const char *path = url + strlen(SQLITE_PREFIX);
+        if (has_prefix(path, "//"))
+                path += 2;
+        if (path[0] == '\0' || strcmp(path, ":memory:") == 0)
+                return NULL;
+        return path;
+}
+
+static bool is_postgresql_url(const char *url)
+{
+        return has_prefix(url, "postgresql://") || has_prefix(url, "postgres://");
+}
+
+int store_url_check(const char *url)
+{
+        if (!url)
+                return -EINVAL;
+        if (sqlite_path(url))
+                return 0;
+        if (!is_postgresql_url(url))
+                return -EINVAL;
+        /* Let libpq judge the rest of the URI, as it will when connecting. */
+        char *error = NULL;
+        PQconninfoOption *options = PQconninfoParse(url, &error);
+        PQfreemem(error);
+        if (!options)
+                return -EINVAL;
+        PQconninfoFree(options);
+        return 0;
+}
+
+/* The password inside a PostgreSQL URL (copied), or NULL when there is none. */
+static char *postgresql_password(const char *url)
+{
+        char *error = NULL;
+        PQconninfoOption *options = PQconninfoParse(url, &error);
+        PQfreemem(error);
+        if (!options)
+                return NULL;
+        char *password = NULL;
+        for (PQconninfoOption *o = options; o->keyword; o++)
+                if (strcmp(o->keyword, "password") == 0 && o->val && o->val[0])
+                        password = strdup(o->val);
+        PQconninfoFree(options);
+        return password;
+}
+
+/* Why the last store_open() of this thread failed: there is no store to
+ * hang the text on, so store_last_error(NULL) returns this. */
+static _Thread_local char open_error[sizeof(((struct store *)0)->last_error)];
+
+int store_open(const struct store_options *options, struct store **ret_store)
+{
+        open_error[0] = '\0';
+        if (!options || !options->url || !ret_store || options->busy_timeout_ms < 0 ||
+            options->connect_timeout_seconds < 0) {
+                snprintf(open_error, sizeof(open_error), "invalid store options");
+                return -EINVAL;
+        }
+        if (store_url_check(options->url) < 0) {
+                snprintf(open_error, sizeof(open_error),
+                         "invalid database URL: want sqlite:PATH or postgresql://...");
+                return -EINVAL;
+        }
+
+        struct store *store = calloc(1, sizeof(*store));
+        if (!store) {
+                snprintf(open_error, sizeof(open_error), "out of memory");
+                return -ENOMEM;
+        }
+
+        const char *target;
+        if (is_postgresql_url(options->url)) {
+                store->backend = &store_backend_postgresql;
+                store->password = postgresql_password(options->url);
+                target = options->url;
+        } else {
+                store->backend = &store_backend_sqlite;
+                target = sqlite_path(options->url);
+        }
+
+        int r = store->backend->open(store, options, target);
+        if (r < 0) {
+                memcpy(open_error, store->last_error, sizeof(open_error));
+                store_close(store);
+                return r;
+        }
+        *ret_store = store;
+        return 0;
+}
+
+void store_close(struct store *store)
+{
+        if (!store)
+                return;
+        if (store->impl)
+                store->backend->close(store);
+        if (store->password)
+                explicit_bzero(store->password, strlen(store->password));
+        free(store->password);
+        free(store);
+}
+
+const char *store_last_error(const struct store *store)
+{
+        return store ? store->last_error : open_error;
+}
+
+const char *store_backend_name(const struct store *store)
+{
+        return store ? store->backend->name : "";
+}
+
+void store_clear_error(struct store *store)
+{
+        store->last_error[0] = '\0';
+}
+
+void store_set_error(struct store *store, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(store->last_error, sizeof(store->last_error), fmt, ap);
+        va_end(ap);
+
+        /* Backends echo pieces of the connection string in some messages;
+         * never let the password reach a log line. */
+        if (store->password && store->password[0]) {
+                size_t length = strlen(store->password);
+                char *from = store->last_error, *hit;
+                while ((hit = strstr(from, store->password))) {
+                        memset(hit, '*', length);
+                        from = hit + length;
+                }
+        }
+        /* Messages from libpq end in a newline; a log line should not. */
+        size_t n = strlen(store->last_error);
+        while (n > 0 && (store->last_error[n - 1] == '\n' || store->last_error[n - 1] == ' '))
+                store->last_error[--n] = '\0';
+}
+
+const char *claim_outcome_to_string(enum claim_outcome outcome)
+{
+        switch (outcome) {
+        case CLAIM_OK:
+                return "ok";
+        case CLAIM_SOLD_OUT:
+                return "sold_out";
+        case CLAIM_ALREADY_CLAIMED:
+                return "already_claimed";
+        case CLAIM_NOT_OPEN:
+                return "not_open";
+        case CLAIM_NO_SUCH_DEAL:
+                return "no_such_deal";
+        }
+        return "unknown";
+}
+
+int store_check_new_product(const struct new_product *product)
+{
+        if (!product || !product->title || product->price < 0)
+                return -EINVAL;
+        return 0;
+}
+
+int store_check_new_deal(const struct new_deal *deal)
+{
+        if (!deal || !deal->title || deal->price < 0 || deal->list_price < 0 ||
+            deal->stock_total < 0 || deal->ends_at <= deal->starts_at)
+                return -EINVAL;
+        return 0;
+}
+
+/* Every entry point: check the arguments the backends rely on, clear the
+ * previous error, dispatch. */
+
+int store_migrate(struct store *store)
+{
+        if (!store)
+                return -EINVAL;
+        store_clear_error(store);
+        return store->backend->migrate(store);
+}
+
+int store_ping(struct store *store)
+{
+        if (!store)
+                return -EINVAL;
+        store_clear_error(store);
+        return store->backend->ping(store);
+}
+
+int store_seed_demo(struct store *store, time_t now)
+{
+        if (!store)
+                return -EINVAL;
+        store_clear_error(store);
+        return store->backend->seed_demo(store, now);
+}
+
+int store_list_products(struct store *store, bool featured_only, struct product **ret_products,
+                        size_t *ret_count)
+{
+        if (!store || !ret_products || !ret_count)
+                return -EINVAL;
+        store_clear_error(store);
+        return store->backend->list_products(store, featured_only, ret_products, ret_count);
+}
+
+int store_list_deals(struct store *store, struct deal **ret_deals, size_t *ret_count)
+{
+        if (!store || !ret_deals || !ret_count)
+                return -EINVAL;
+        store_clear_error(store);
+        return store->backend->list_deals(store, ret_deals, ret_count);
+}
+
+int store_get_deal(struct store *store, int64_t id, struct deal *ret_deal)
+{
+        if (!store || !ret_deal)
+                return -EINVAL;
+        store_clear_error(store);
+        return store->backend->get_deal(store, id, ret_deal);
+}
+
+int store_claim(struct store *store, int64_t deal_id, const char *user_id, time_t now,
+                enum claim_outcome *ret_outcome, int64_t *ret_stock_left)
+{
+        if (!store || !user_id || !user_id[0] || !ret_outcome || !ret_stock_left)
+                return -EINVAL;
+        store_clear_error(store);
+        return store->backend->claim(store, deal_id, user_id, now, ret_outcome, ret_stock_left);
+}
+
+int store_list_posts(struct store *store, int page, int per_page, struct post **ret_posts,
+                     size_t *ret_count, int64_t *ret_total)
+{
+        if (!store || page < 1 || per_page < 1 || per_page > STORE_MAX_PER_PAGE || !ret_posts ||
+            !ret_count || !ret_total)
+                return -EINVAL;
+        /* The offset must fit: (page - 1) * per_page as int64 is always fine. */
+        store_clear_error(store);
+        return store->backend->list_posts(store, page, per_page, ret_posts, ret_count, ret_total);
+}
+
+int store_get_post(struct store *store, int64_t id, struct post *ret_post)
+{
+        if (!store || !ret_post)
+                return -EINVAL;
+        store_clear_error(store);
+        return store->backend->get_post(store, id, ret_post);
+}
+
+int store_create_post(struct store *store, const char *author, const char *title, const char *body,
+                      int rating, time_t now, int64_t *ret_id)
+{
+        if (!store || !author || !title || !body || rating < 1 || rating > 5)
+                return -EINVAL;
+        store_clear_error(store);
+        int64_t id;
+        int r = store->backend->create_post(store, author, title, body, rating, now, &id);
+        if (r < 0)
+                return r;
+        if (ret_id)
+                *ret_id = id;
+        return 0;
+}
+
+int store_create_product(struct store *store, const struct new_product *product, int64_t *ret_id)
+{
+        if (!store || store_check_new_product(product) < 0)
+                return -EINVAL;
+        store_clear_error(store);
+        int64_t id;
+        int r = store->backend->create_product(store, product, &id);
+        if (r < 0)
+                return r;
+        if (ret_id)
+                *ret_id = id;
+        return 0;
+}
+
+int store_create_deal(struct store *store, const struct new_deal *deal, int64_t *ret_id)
+{
+        if (!store || store_check_new_deal(deal) < 0)
+                return -EINVAL;
+        store_clear_error(store);
+        int64_t id;
+        int r = store->backend->create_deal(store, deal, &id);
+        if (r < 0)
+                return r;
+        if (ret_id)
+                *ret_id = id;
+        return 0;
+}
+
+int store_count_claims(struct store *store, int64_t deal_id, int64_t *ret_count)
+{
+        if (!store || !ret_count)
+                return -EINVAL;
+        store_clear_error(store);
+        return store->backend->count_claims(store, deal_id, ret_count);
+}
+
+/* Freeing: every function accepts NULL. */
+
+void store_products_free(struct product *products, size_t count)
+{
+        if (!products)
+                return;
+        for (size_t i = 0; i < count; i++) {
+                free(products[i].title);
+                free(products[i].destination);
+                free(products[i].summary);
+        }
+        free(products);
+}
+
+void store_deal_clear(struct deal *deal)
+{
+        if (!deal)
+                return;
+        free(deal->title);
+        deal->title = NULL;
+}
+
+void store_deals_free(struct deal *deals, size_t count)
+{
+        if (!deals)
+                return;
+        for (size_t i = 0; i < count; i++)
+                store_deal_clear(&deals[i]);
+        free(deals);
+}
+
+void store_post_clear(struct post *post)
+{
+        if (!post)
+                return;
+        free(post->author);
+        free(post->title);
+        free(post->body);
+        post->author = post->title = post->body = NULL;
+}
+
+void store_posts_free(struct post *posts, size_t count)
+{
+        if (!posts)
+                return;
+        for (size_t i = 0; i < count; i++)
+                store_post_clear(&posts[i]);
+        free(posts);
+}

@@ -1,0 +1,1060 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The storage contract, run against one backend per invocation:
+ *   test-app-store sqlite       a fresh SQLite file in a temporary directory
+ *   test-app-store postgresql   a fresh database on $TRIPDEAL_TEST_PG_URL
+ *                               (exit 77 = skipped when it is unset)
+ * Same tests, same expectations: the site must not be able to tell which
+ * backend it runs on.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <setjmp.h> /* cmocka needs these three first */
+
+#include <cmocka.h>
+
+#include "store.h"
+
+#define HOUR 3600
+
+static struct {
+        bool postgresql;
+        char url[1024];       /* what the tests open */
+        char admin_url[1024]; /* PostgreSQL: the server's maintenance database */
+        char database[64];    /* PostgreSQL: our throw-away database */
+        char directory[256];  /* SQLite: our temporary directory */
+        char path[300];       /* SQLite: the database file */
+} fixture;
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static int64_t monotonic_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct store *open_store(void)
+{
+        struct store *store = NULL;
+        struct store_options options = {.url = fixture.url, .busy_timeout_ms = 60000};
+        int r = store_open(&options, &store);
+        if (r < 0)
+                fail_msg("store_open: %s (%s)", strerror(-r), store_last_error(NULL));
+        r = store_migrate(store);
+        if (r < 0)
+                fail_msg("store_migrate: %s (%s)", strerror(-r), store_last_error(store));
+        return store;
+}
+
+/*
+ * One number from the database, read behind the store's back (so the test
+ * does not trust the code under test to report on itself).  `sql` uses $1
+ * for PostgreSQL; for SQLite every "$1" is accepted too (a named parameter).
+ */
+static int64_t raw_query(const char *sql, int64_t parameter)
+{
+        char text[32];
+        snprintf(text, sizeof(text), "%lld", (long long)parameter);
+        if (fixture.postgresql) {
+                PGconn *conn = PQconnectdb(fixture.url);
+                assert_int_equal(PQstatus(conn), CONNECTION_OK);
+                const char *values[] = {text};
+                PGresult *result = PQexecParams(conn, sql, strstr(sql, "$1") ? 1 : 0, NULL, values,
+                                                NULL, NULL, 0);
+                if (PQresultStatus(result) != PGRES_TUPLES_OK)
+                        fail_msg("%s: %s", sql, PQerrorMessage(conn));
+                int64_t value = strtoll(PQgetvalue(result, 0, 0), NULL, 10);
+                PQclear(result);
+                PQfinish(conn);
+                return value;
+        }
+        sqlite3 *db;
+        assert_int_equal(sqlite3_open_v2(fixture.path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        sqlite3_stmt *stmt;
+        if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
+                fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+        if (sqlite3_bind_parameter_count(stmt) > 0)
+                sqlite3_bind_int64(stmt, 1, parameter);
+        assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+        int64_t value = sqlite3_column_int64(stmt, 0);
+        sqlite3_finalize(stmt);
+        sqlite3_close(db);
+        return value;
+}
+
+/* Run one administrative statement on the maintenance database (PostgreSQL). */
+static void admin_exec(const char *sql, const char *parameter)
+{
+        PGconn *conn = PQconnectdb(fixture.admin_url);
+        if (PQstatus(conn) != CONNECTION_OK)
+                fail_msg("admin connect: %s", PQerrorMessage(conn));
+        const char *values[] = {parameter};
+        PGresult *result = PQexecParams(conn, sql, parameter ? 1 : 0, NULL, values, NULL, NULL, 0);
+        ExecStatusType status = PQresultStatus(result);
+        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+                fail_msg("%s: %s", sql, PQerrorMessage(conn));
+        PQclear(result);
+        PQfinish(conn);
+}
+
+static int64_t make_product(struct store *store, const char *title)
+{
+        int64_t id = 0;
+        struct new_product product = {
+                .title = title, .destination = "테스트 Test", .summary = "", .price = 100000};
+        assert_int_equal(store_create_product(store, &product, &id), 0);
+        assert_true(id > 0);
+        return id;
+}
+
+static int64_t make_deal(struct store *store, int64_t stock, time_t starts_at, time_t ends_at)
+{
+        int64_t product_id = make_product(store, "딜 상품 deal product");
+        struct new_deal deal = {
+                .product_id = product_id,
+                .title = "테스트 딜 test deal",
+                .price = 50000,
+                .list_price = 100000,
+                .stock_total = stock,
+                .starts_at = starts_at,
+                .ends_at = ends_at,
+        };
+        int64_t id = 0;
+        assert_int_equal(store_create_deal(store, &deal, &id), 0);
+        assert_true(id > 0);
+        return id;
+}
+
+static void get_deal(struct store *store, int64_t id, struct deal *ret_deal)
+{
+        int r = store_get_deal(store, id, ret_deal);
+        if (r < 0)
+                fail_msg("store_get_deal: %s (%s)", strerror(-r), store_last_error(store));
+}
+
+/* ---- URL and connection errors ---------------------------------------- */
+
+static void test_url_check(void **state)
+{
+        assert_int_equal(store_url_check("sqlite:/var/lib/tripdeal/site.db"), 0);
+        assert_int_equal(store_url_check("sqlite:site.db"), 0);
+        assert_int_equal(store_url_check("sqlite:///tmp/site.db"), 0);
+        assert_int_equal(store_url_check("postgresql://u:p@db.example:5432/site"), 0);
+        assert_int_equal(store_url_check("postgres://db/site?sslmode=require"), 0);
+        assert_int_equal(store_url_check("sqlite:"), -EINVAL);
+        assert_int_equal(store_url_check("sqlite::memory:"), -EINVAL);
+        assert_int_equal(store_url_check("mysql://db/site"), -EINVAL);
+        assert_int_equal(store_url_check("/tmp/site.db"), -EINVAL);
+        assert_int_equal(store_url_check(""), -EINVAL);
+        assert_int_equal(store_url_check(NULL), -EINVAL);
+        assert_int_equal(store_url_check("postgresql://db/site?nosuchoption=1"), -EINVAL);
+
+        struct store *store = NULL;
+        struct store_options options = {.url = "redis://localhost"};
+        assert_int_equal(store_open(&options, &store), -EINVAL);
+        assert_null(store);
+        assert_true(strlen(store_last_error(NULL)) > 0);
+}
+
+/* A port nobody listens on: bind port 0, read it back, close. */
+static int unused_port(void)
+{
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fd >= 0);
+        struct sockaddr_in address = {.sin_family = AF_INET,
+                                      .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        assert_int_equal(bind(fd, (struct sockaddr *)&address, sizeof(address)), 0);
+        socklen_t length = sizeof(address);
+        assert_int_equal(getsockname(fd, (struct sockaddr *)&address, &length), 0);
+        close(fd);
+        return ntohs(address.sin_port);
+}
+
+static void test_open_errors(void **state)
+{
+        struct store *store = NULL;
+        char url[1024];
+
+        /* Nobody listening: refused, and the password never shows. */
+        snprintf(url, sizeof(url), "postgresql://tripdeal:Sup3rS3cret@127.0.0.1:%d/site",
+                 unused_port());
+        struct store_options options = {.url = url, .connect_timeout_seconds = 2};
+        assert_int_equal(store_open(&options, &store), -ECONNREFUSED);
+        assert_null(store);
+        assert_true(strlen(store_last_error(NULL)) > 0);
+        assert_null(strstr(store_last_error(NULL), "Sup3rS3cret"));
+
+        /* SQLite file in a directory that does not exist. */
+        snprintf(url, sizeof(url), "sqlite:%s/no/such/dir/site.db",
+                 fixture.directory[0] ? fixture.directory : "/nonexistent");
+        options = (struct store_options){.url = url};
+        assert_int_equal(store_open(&options, &store), -EIO);
+        assert_null(store);
+        assert_true(strlen(store_last_error(NULL)) > 0);
+
+        if (!fixture.postgresql)
+                return;
+        /* A server that answers but refuses us: -EIO, password scrubbed even
+         * where the server echoes it back (here inside the database name). */
+        char database[128];
+        snprintf(database, sizeof(database), "no_such_database_Sup3rS3cret");
+        const char *at = strrchr(fixture.admin_url, '@');
+        const char *host = at ? at + 1 : fixture.admin_url + strlen("postgresql://");
+        char hostport[200];
+        snprintf(hostport, sizeof(hostport), "%.*s", (int)strcspn(host, "/?") & 127, host);
+        snprintf(url, sizeof(url), "postgresql://postgres:Sup3rS3cret@%s/%s", hostport, database);
+        options = (struct store_options){.url = url};
+        assert_int_equal(store_open(&options, &store), -EIO);
+        assert_non_null(strstr(store_last_error(NULL), "no_such_database"));
+        assert_null(strstr(store_last_error(NULL), "Sup3rS3cret"));
+}
+
+/* ---- migrations --------------------------------------------------------- */
+
+struct migrate_thread {
+        pthread_barrier_t *barrier;
+        int result;
+};
+
+static void *migrate_thread(void *userdata)
+{
+        struct migrate_thread *t = userdata;
+        struct store *store = NULL;
+        struct store_options options = {.url = fixture.url, .busy_timeout_ms = 60000};
+        pthread_barrier_wait(t->barrier);
+        t->result = store_open(&options, &store);
+        if (t->result < 0)
+                fprintf(stderr, "store_open: %s\n", store_last_error(NULL));
+        if (t->result == 0) {
+                t->result = store_migrate(store);
+                if (t->result < 0)
+                        fprintf(stderr, "store_migrate: %s\n", store_last_error(store));
+        }
+        store_close(store);
+        return NULL;
+}
+
+static void test_migrations_concurrent_and_idempotent(void **state)
+{
+        /* Eight "processes" start against the empty database at once. */
+        enum { N = 8 };
+        pthread_barrier_t barrier;
+        pthread_barrier_init(&barrier, NULL, N);
+        pthread_t threads[N];
+        struct migrate_thread data[N];
+        for (int i = 0; i < N; i++) {
+                data[i] = (struct migrate_thread){.barrier = &barrier};
+                assert_int_equal(pthread_create(&threads[i], NULL, migrate_thread, &data[i]), 0);
+        }
+        for (int i = 0; i < N; i++) {
+                pthread_join(threads[i], NULL);
+                assert_int_equal(data[i].result, 0);
+        }
+        pthread_barrier_destroy(&barrier);
+
+        int64_t versions = raw_query("SELECT COUNT(*) FROM schema_migrations", 0);
+        assert_true(versions >= 1);
+        assert_int_equal(raw_query("SELECT COUNT(DISTINCT version) FROM schema_migrations", 0),
+                         versions);
+
+        /* Again: nothing changes. */
+        struct store *store = open_store();
+        assert_int_equal(store_migrate(store), 0);
+        assert_int_equal(store_migrate(store), 0);
+        assert_int_equal(raw_query("SELECT COUNT(*) FROM schema_migrations", 0), versions);
+        assert_int_equal(store_ping(store), 0);
+        store_close(store);
+}
+
+/* ---- seed ------------------------------------------------------------- */
+
+static void test_seed_idempotent(void **state)
+{
+        struct store *store = open_store();
+        time_t now = time(NULL);
+        assert_int_equal(store_seed_demo(store, now), 0);
+
+        struct product *products = NULL;
+        size_t n_products = 0;
+        assert_int_equal(store_list_products(store, false, &products, &n_products), 0);
+        struct deal *deals = NULL;
+        size_t n_deals = 0;
+        assert_int_equal(store_list_deals(store, &deals, &n_deals), 0);
+        int64_t posts_total = raw_query("SELECT COUNT(*) FROM posts", 0);
+
+        assert_true(n_products >= 3);
+        assert_true(n_deals >= 3);
+        assert_true(posts_total >= 21); /* >= 3 pages at 10 per page */
+
+        /* One open now with stock >= 50, one upcoming, one ended. */
+        bool open_now = false, upcoming = false, ended = false;
+        for (size_t i = 0; i < n_deals; i++) {
+                const struct deal *d = &deals[i];
+                assert_true(d->stock_left >= 0 && d->stock_left <= d->stock_total);
+                if (d->starts_at <= now && now < d->ends_at && d->stock_left >= 50)
+                        open_now = true;
+                if (d->starts_at > now)
+                        upcoming = true;
+                if (d->ends_at <= now)
+                        ended = true;
+        }
+        assert_true(open_now);
+        assert_true(upcoming);
+        assert_true(ended);
+
+        /* Korean and English in the titles. */
+        bool hangul = false, jeju = false;
+        for (size_t i = 0; i < n_products; i++) {
+                if (strstr(products[i].title, "제주도"))
+                        hangul = true;
+                if (strstr(products[i].title, "Jeju"))
+                        jeju = true;
+        }
+        assert_true(hangul);
+        assert_true(jeju);
+
+        /* Featured ones, and the filter returns only those. */
+        struct product *featured = NULL;
+        size_t n_featured = 0;
+        assert_int_equal(store_list_products(store, true, &featured, &n_featured), 0);
+        assert_true(n_featured >= 1 && n_featured < n_products);
+        for (size_t i = 0; i < n_featured; i++)
+                assert_true(featured[i].featured);
+        store_products_free(featured, n_featured);
+
+        /* Second run (even a later one) adds nothing. */
+        assert_int_equal(store_seed_demo(store, now + 60), 0);
+        assert_int_equal(store_seed_demo(store, now), 0);
+        struct product *products2 = NULL;
+        size_t n_products2 = 0;
+        assert_int_equal(store_list_products(store, false, &products2, &n_products2), 0);
+        struct deal *deals2 = NULL;
+        size_t n_deals2 = 0;
+        assert_int_equal(store_list_deals(store, &deals2, &n_deals2), 0);
+        assert_int_equal(n_products2, n_products);
+        assert_int_equal(n_deals2, n_deals);
+        assert_int_equal(raw_query("SELECT COUNT(*) FROM posts", 0), posts_total);
+
+        store_products_free(products, n_products);
+        store_products_free(products2, n_products2);
+        store_deals_free(deals, n_deals);
+        store_deals_free(deals2, n_deals2);
+        store_close(store);
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+static void test_deals_list_and_get(void **state)
+{
+        struct store *store = open_store();
+        time_t now = time(NULL);
+        int64_t id = make_deal(store, 7, now - HOUR, now + HOUR);
+
+        struct deal deal;
+        get_deal(store, id, &deal);
+        assert_int_equal(deal.id, id);
+        assert_string_equal(deal.title, "테스트 딜 test deal");
+        assert_int_equal(deal.price, 50000);
+        assert_int_equal(deal.list_price, 100000);
+        assert_int_equal(deal.stock_total, 7);
+        assert_int_equal(deal.stock_left, 7);
+        assert_int_equal(deal.starts_at, now - HOUR);
+        assert_int_equal(deal.ends_at, now + HOUR);
+        store_deal_clear(&deal);
+        store_deal_clear(NULL);
+
+        struct deal *deals = NULL;
+        size_t n = 0;
+        assert_int_equal(store_list_deals(store, &deals, &n), 0);
+        bool found = false;
+        for (size_t i = 0; i < n; i++)
+                found |= deals[i].id == id && deals[i].stock_left == 7;
+        assert_true(found);
+        store_deals_free(deals, n);
+        store_deals_free(NULL, 0);
+
+        struct deal untouched = {.id = 42};
+        assert_int_equal(store_get_deal(store, 987654321, &untouched), -ENOENT);
+        assert_int_equal(untouched.id, 42);
+
+        /* Bad arguments are refused, not stored. */
+        struct new_deal bad = {.product_id = 987654321,
+                               .title = "x",
+                               .stock_total = 1,
+                               .starts_at = now,
+                               .ends_at = now + 1};
+        assert_int_equal(store_create_deal(store, &bad, NULL), -EINVAL); /* no product */
+        bad.product_id = make_product(store, "p");
+        bad.stock_total = -1;
+        assert_int_equal(store_create_deal(store, &bad, NULL), -EINVAL);
+        bad.stock_total = 1;
+        bad.ends_at = now;
+        assert_int_equal(store_create_deal(store, &bad, NULL), -EINVAL);
+        store_close(store);
+}
+
+static void test_posts_paging(void **state)
+{
+        struct store *store = open_store();
+        assert_int_equal(store_seed_demo(store, time(NULL)), 0);
+
+        struct post *page1 = NULL, *page2 = NULL, *last = NULL;
+        size_t n1 = 0, n2 = 0, n_last = 0;
+        int64_t total = 0, total2 = 0;
+        assert_int_equal(store_list_posts(store, 1, 10, &page1, &n1, &total), 0);
+        assert_true(total >= 21);
+        assert_int_equal(n1, 10);
+        assert_int_equal(store_list_posts(store, 2, 10, &page2, &n2, &total2), 0);
+        assert_int_equal(n2, 10);
+        assert_int_equal(total2, total);
+
+        /* Newest first, across the page boundary too, and no overlap. */
+        for (size_t i = 1; i < n1; i++)
+                assert_true(page1[i - 1].created_at >= page1[i].created_at);
+        assert_true(page1[n1 - 1].created_at >= page2[0].created_at);
+        for (size_t i = 0; i < n1; i++)
+                for (size_t j = 0; j < n2; j++)
+                        assert_true(page1[i].id != page2[j].id);
+
+        int last_page = (int)((total + 9) / 10);
+        assert_int_equal(store_list_posts(store, last_page, 10, &last, &n_last, &total2), 0);
+        assert_int_equal(n_last, (size_t)(total - (int64_t)(last_page - 1) * 10));
+        store_posts_free(last, n_last);
+        assert_int_equal(store_list_posts(store, last_page + 1, 10, &last, &n_last, &total2), 0);
+        assert_int_equal(n_last, 0);
+        store_posts_free(last, n_last);
+
+        struct post post;
+        assert_int_equal(store_get_post(store, page1[0].id, &post), 0);
+        assert_int_equal(post.id, page1[0].id);
+        assert_string_equal(post.title, page1[0].title);
+        assert_string_equal(post.body, page1[0].body);
+        assert_string_equal(post.author, page1[0].author);
+        assert_int_equal(post.rating, page1[0].rating);
+        assert_true(post.rating >= 1 && post.rating <= 5);
+        store_post_clear(&post);
+        assert_int_equal(store_get_post(store, 987654321, &post), -ENOENT);
+
+        struct post *none = NULL;
+        size_t n_none = 0;
+        assert_int_equal(store_list_posts(store, 0, 10, &none, &n_none, &total2), -EINVAL);
+        assert_int_equal(store_list_posts(store, 1, 0, &none, &n_none, &total2), -EINVAL);
+        assert_int_equal(store_create_post(store, "a", "t", "b", 6, time(NULL), NULL), -EINVAL);
+        assert_int_equal(store_create_post(store, "a", "t", "b", 0, time(NULL), NULL), -EINVAL);
+
+        /* A new post is first on page 1. */
+        int64_t id = 0;
+        assert_int_equal(store_create_post(store, "테스터", "새 글 new post", "본문 body", 3,
+                                           time(NULL) + 10 * HOUR, &id),
+                         0);
+        struct post *fresh = NULL;
+        size_t n_fresh = 0;
+        assert_int_equal(store_list_posts(store, 1, 10, &fresh, &n_fresh, &total2), 0);
+        assert_int_equal(total2, total + 1);
+        assert_int_equal(fresh[0].id, id);
+        store_posts_free(fresh, n_fresh);
+
+        store_posts_free(page1, n1);
+        store_posts_free(page2, n2);
+        store_posts_free(NULL, 0);
+        store_close(store);
+}
+
+static void test_utf8_round_trip(void **state)
+{
+        struct store *store = open_store();
+        /* Hangul, decomposed jamo, a 4-byte emoji, CJK, RTL, quotes, markup,
+         * backslashes, a newline and a tab: stored and read back byte for byte. */
+        const char *author = "김민지 Kim Min-ji";
+        const char *title =
+                "제주도 3박 4일 Jeju Island 4 days ✈️🏝️ 東京 مرحبا";
+        const char *body = "한글 \xe1\x84\x92\xe1\x85\xa1\xe1\x86\xab (jamo)\n"
+                           "<script>alert('x')</script> \"quoted\" \\ back\\slash\t"
+                           "' OR 1=1; DROP TABLE posts; -- 😀";
+        int64_t id = 0;
+        assert_int_equal(store_create_post(store, author, title, body, 5, time(NULL), &id), 0);
+        struct post post;
+        assert_int_equal(store_get_post(store, id, &post), 0);
+        assert_string_equal(post.author, author);
+        assert_string_equal(post.title, title);
+        assert_string_equal(post.body, body);
+        assert_int_equal(strlen(post.body), strlen(body));
+        store_post_clear(&post);
+
+        /* The injection attempt above was data: the table is still there. */
+        assert_true(raw_query("SELECT COUNT(*) FROM posts", 0) >= 1);
+
+        struct new_product product = {.title = title,
+                                      .destination = "서귀포 Seogwipo",
+                                      .summary = body,
+                                      .price = 1,
+                                      .featured = true};
+        int64_t product_id = 0;
+        assert_int_equal(store_create_product(store, &product, &product_id), 0);
+        struct product *products = NULL;
+        size_t n = 0;
+        assert_int_equal(store_list_products(store, true, &products, &n), 0);
+        bool found = false;
+        for (size_t i = 0; i < n; i++)
+                if (products[i].id == product_id) {
+                        assert_string_equal(products[i].title, title);
+                        assert_string_equal(products[i].destination, "서귀포 Seogwipo");
+                        assert_string_equal(products[i].summary, body);
+                        assert_true(products[i].featured);
+                        found = true;
+                }
+        assert_true(found);
+        store_products_free(products, n);
+        store_products_free(NULL, 0);
+        store_close(store);
+}
+
+/* ---- the claim -------------------------------------------------------- */
+
+static void claim(struct store *store, int64_t deal_id, const char *user, time_t now,
+                  enum claim_outcome want_outcome, int64_t want_left)
+{
+        enum claim_outcome outcome = 99;
+        int64_t left = -99;
+        int r = store_claim(store, deal_id, user, now, &outcome, &left);
+        if (r < 0)
+                fail_msg("store_claim: %s (%s)", strerror(-r), store_last_error(store));
+        if (outcome != want_outcome || left != want_left)
+                fail_msg("claim deal %lld by %s: got %s/%lld, want %s/%lld", (long long)deal_id,
+                         user, claim_outcome_to_string(outcome), (long long)left,
+                         claim_outcome_to_string(want_outcome), (long long)want_left);
+}
+
+static void test_claim_outcomes(void **state)
+{
+        struct store *store = open_store();
+        time_t now = time(NULL);
+        int64_t deal = make_deal(store, 2, now - HOUR, now + HOUR);
+
+        claim(store, deal, "alice", now, CLAIM_OK, 1);
+        claim(store, deal, "alice", now, CLAIM_ALREADY_CLAIMED, 1);
+        claim(store, deal, "bob", now, CLAIM_OK, 0);
+        claim(store, deal, "carol", now, CLAIM_SOLD_OUT, 0);
+        /* Sold out and already holding one: the more precise answer wins. */
+        claim(store, deal, "alice", now, CLAIM_ALREADY_CLAIMED, 0);
+
+        int64_t count = -1;
+        assert_int_equal(store_count_claims(store, deal, &count), 0);
+        assert_int_equal(count, 2);
+        assert_int_equal(raw_query("SELECT stock_left FROM deals WHERE id = $1", deal), 0);
+
+        /* The window is [starts_at, ends_at). */
+        int64_t window = make_deal(store, 5, now + HOUR, now + 2 * HOUR);
+        claim(store, window, "alice", now, CLAIM_NOT_OPEN, 5);
+        claim(store, window, "alice", now + HOUR - 1, CLAIM_NOT_OPEN, 5);
+        claim(store, window, "alice", now + HOUR, CLAIM_OK, 4);
+        claim(store, window, "bob", now + 2 * HOUR - 1, CLAIM_OK, 3);
+        claim(store, window, "carol", now + 2 * HOUR, CLAIM_NOT_OPEN, 3);
+        claim(store, window, "alice", now + 3 * HOUR, CLAIM_NOT_OPEN, 3);
+
+        claim(store, 987654321, "alice", now, CLAIM_NO_SUCH_DEAL, 0);
+        assert_int_equal(store_count_claims(store, 987654321, &count), 0);
+        assert_int_equal(count, 0);
+
+        /* A user id is bytes, compared exactly: case and Unicode matter. */
+        int64_t users = make_deal(store, 10, now - HOUR, now + HOUR);
+        claim(store, users, "Alice", now, CLAIM_OK, 9);
+        claim(store, users, "alice", now, CLAIM_OK, 8);
+        claim(store, users, "앨리스", now, CLAIM_OK, 7);
+        claim(store, users, "앨리스", now, CLAIM_ALREADY_CLAIMED, 7);
+
+        /* Stock zero from the start. */
+        int64_t empty = make_deal(store, 0, now - HOUR, now + HOUR);
+        claim(store, empty, "alice", now, CLAIM_SOLD_OUT, 0);
+
+        enum claim_outcome outcome = CLAIM_OK;
+        int64_t left = 5;
+        assert_int_equal(store_claim(store, deal, "", now, &outcome, &left), -EINVAL);
+        assert_int_equal(store_claim(store, deal, NULL, now, &outcome, &left), -EINVAL);
+        assert_int_equal(left, 5);
+
+        assert_string_equal(claim_outcome_to_string(CLAIM_OK), "ok");
+        assert_string_equal(claim_outcome_to_string(CLAIM_SOLD_OUT), "sold_out");
+        assert_string_equal(claim_outcome_to_string(CLAIM_ALREADY_CLAIMED), "already_claimed");
+        assert_string_equal(claim_outcome_to_string(CLAIM_NOT_OPEN), "not_open");
+        assert_string_equal(claim_outcome_to_string(CLAIM_NO_SUCH_DEAL), "no_such_deal");
+        store_close(store);
+}
+
+static void test_claim_seeded_deal(void **state)
+{
+        struct store *store = open_store();
+        time_t now = time(NULL);
+        assert_int_equal(store_seed_demo(store, now), 0);
+        struct deal *deals = NULL;
+        size_t n = 0;
+        assert_int_equal(store_list_deals(store, &deals, &n), 0);
+        for (size_t i = 0; i < n; i++) {
+                const struct deal *d = &deals[i];
+                enum claim_outcome outcome;
+                int64_t left;
+                assert_int_equal(store_claim(store, d->id, "seed-visitor", now, &outcome, &left),
+                                 0);
+                if (d->starts_at > now || d->ends_at <= now)
+                        assert_int_equal(outcome, CLAIM_NOT_OPEN);
+                else if (d->stock_left > 0)
+                        assert_int_equal(outcome, CLAIM_OK);
+        }
+        store_deals_free(deals, n);
+        store_close(store);
+}
+
+/* 200 threads, each its own connection, on a deal with stock 50. */
+enum { CLAIMERS = 200, CONCURRENT_STOCK = 50, DISTINCT_USERS = 150 };
+
+struct claimer {
+        pthread_barrier_t *barrier;
+        int64_t deal_id;
+        time_t now;
+        char user[32];
+        int result;
+        enum claim_outcome outcome;
+        int64_t left;
+        char error[256];
+};
+
+static void *claimer_thread(void *userdata)
+{
+        struct claimer *c = userdata;
+        struct store *store = NULL;
+        struct store_options options = {.url = fixture.url, .busy_timeout_ms = 60000};
+        c->result = store_open(&options, &store);
+        if (c->result < 0)
+                snprintf(c->error, sizeof(c->error), "%s", store_last_error(NULL));
+        /* Everyone connects first, then all claim at once. */
+        pthread_barrier_wait(c->barrier);
+        if (c->result == 0) {
+                c->result = store_claim(store, c->deal_id, c->user, c->now, &c->outcome, &c->left);
+                if (c->result < 0)
+                        snprintf(c->error, sizeof(c->error), "%s", store_last_error(store));
+        }
+        store_close(store);
+        return NULL;
+}
+
+static void test_claim_concurrent_threads(void **state)
+{
+        struct store *store = open_store();
+        time_t now = time(NULL);
+        int64_t deal = make_deal(store, CONCURRENT_STOCK, now - HOUR, now + HOUR);
+
+        static struct claimer claimers[CLAIMERS];
+        pthread_t threads[CLAIMERS];
+        pthread_barrier_t barrier;
+        pthread_barrier_init(&barrier, NULL, CLAIMERS);
+        for (int i = 0; i < CLAIMERS; i++) {
+                /* 50 users try twice, from two threads at the same moment. */
+                claimers[i] = (struct claimer){.barrier = &barrier, .deal_id = deal, .now = now};
+                snprintf(claimers[i].user, sizeof(claimers[i].user), "user-%03d",
+                         i % DISTINCT_USERS);
+                assert_int_equal(pthread_create(&threads[i], NULL, claimer_thread, &claimers[i]),
+                                 0);
+        }
+        for (int i = 0; i < CLAIMERS; i++)
+                pthread_join(threads[i], NULL);
+        pthread_barrier_destroy(&barrier);
+
+        int ok = 0, sold_out = 0, already = 0;
+        int ok_per_user[DISTINCT_USERS] = {0};
+        bool left_seen[CONCURRENT_STOCK] = {false};
+        for (int i = 0; i < CLAIMERS; i++) {
+                const struct claimer *c = &claimers[i];
+                if (c->result < 0)
+                        fail_msg("claimer %d: %s (%s)", i, strerror(-c->result), c->error);
+                switch (c->outcome) {
+                case CLAIM_OK:
+                        ok++;
+                        ok_per_user[i % DISTINCT_USERS]++;
+                        /* Every OK saw a different stock after its claim. */
+                        assert_true(c->left >= 0 && c->left < CONCURRENT_STOCK);
+                        assert_false(left_seen[c->left]);
+                        left_seen[c->left] = true;
+                        break;
+                case CLAIM_SOLD_OUT:
+                        sold_out++;
+                        break;
+                case CLAIM_ALREADY_CLAIMED:
+                        already++;
+                        break;
+                default:
+                        fail_msg("claimer %d: unexpected %s", i,
+                                 claim_outcome_to_string(c->outcome));
+                }
+        }
+        assert_int_equal(ok, CONCURRENT_STOCK);
+        assert_int_equal(ok + sold_out + already, CLAIMERS);
+        for (int u = 0; u < DISTINCT_USERS; u++)
+                assert_true(ok_per_user[u] <= 1);
+
+        struct deal d;
+        get_deal(store, deal, &d);
+        assert_int_equal(d.stock_left, 0);
+        store_deal_clear(&d);
+        int64_t count = 0;
+        assert_int_equal(store_count_claims(store, deal, &count), 0);
+        assert_int_equal(count, CONCURRENT_STOCK);
+        assert_int_equal(
+                raw_query("SELECT COUNT(DISTINCT user_id) FROM claims WHERE deal_id = $1", deal),
+                CONCURRENT_STOCK);
+        store_close(store);
+}
+
+/*
+ * Several processes (own connections) claim the same deal; one is SIGKILLed
+ * in the middle of its burst.  Whatever it was doing either committed whole
+ * or not at all: stock_left + claims == stock_total, never below zero.
+ */
+enum {
+        PROCESSES = 4,
+        ATTEMPTS_PER_PROCESS = 150,
+        VICTIM_ATTEMPTS = 1000000, /* the victim never finishes on its own */
+        PROCESS_STOCK = 200,
+        KILL_AFTER = 15,
+};
+
+static void claim_process(int index, int64_t deal_id, time_t now, int go_fd, int report_fd)
+{
+        struct store *store = NULL;
+        struct store_options options = {.url = fixture.url, .busy_timeout_ms = 60000};
+        if (store_open(&options, &store) < 0)
+                _exit(3);
+        char go;
+        if (read(go_fd, &go, 1) < 0)
+                _exit(4);
+        int attempts = index == 0 ? VICTIM_ATTEMPTS : ATTEMPTS_PER_PROCESS;
+        for (int i = 0; i < attempts; i++) {
+                char user[48];
+                snprintf(user, sizeof(user), "process-%d-user-%d", index, i);
+                enum claim_outcome outcome;
+                int64_t left;
+                if (store_claim(store, deal_id, user, now, &outcome, &left) < 0)
+                        _exit(5);
+                /* One byte per attempt: 'o' for a claim, '-' for anything else. */
+                char byte = outcome == CLAIM_OK ? 'o' : '-';
+                if (write(report_fd, &byte, 1) != 1)
+                        _exit(6);
+        }
+        store_close(store);
+        _exit(0);
+}
+
+static void test_claim_processes_with_kill(void **state)
+{
+        struct store *store = open_store();
+        time_t now = time(NULL);
+        int64_t deal = make_deal(store, PROCESS_STOCK, now - HOUR, now + HOUR);
+
+        /* The children open their own connections; the parent's must not
+         * live on in them (SQLite forbids using a connection across fork). */
+        store_close(store);
+        store = NULL;
+
+        int go[2];
+        assert_int_equal(pipe(go), 0);
+        int reports[PROCESSES][2];
+        pid_t pids[PROCESSES];
+        for (int i = 0; i < PROCESSES; i++) {
+                assert_int_equal(pipe(reports[i]), 0);
+                pids[i] = fork();
+                assert_true(pids[i] >= 0);
+                if (pids[i] == 0) {
+                        close(go[1]);
+                        close(reports[i][0]);
+                        claim_process(i, deal, now, go[0], reports[i][1]);
+                }
+                close(reports[i][1]);
+        }
+        close(go[0]);
+        close(go[1]); /* EOF on `go`: everyone starts */
+
+        /* Read every report; kill process 0 once it has made KILL_AFTER
+         * attempts, so it dies in the middle of its burst. */
+        int64_t ok_reported = 0;
+        int attempts[PROCESSES] = {0};
+        bool open_pipes[PROCESSES];
+        int open_count = PROCESSES;
+        for (int i = 0; i < PROCESSES; i++)
+                open_pipes[i] = true;
+        bool killed = false;
+        int64_t deadline = monotonic_ms() + 90000;
+        while (open_count > 0 && monotonic_ms() < deadline) {
+                struct pollfd fds[PROCESSES];
+                for (int i = 0; i < PROCESSES; i++)
+                        fds[i] = (struct pollfd){.fd = open_pipes[i] ? reports[i][0] : -1,
+                                                 .events = POLLIN};
+                if (poll(fds, PROCESSES, 1000) <= 0)
+                        continue;
+                for (int i = 0; i < PROCESSES; i++) {
+                        if (!(fds[i].revents & (POLLIN | POLLHUP)))
+                                continue;
+                        char buffer[256];
+                        ssize_t n = read(reports[i][0], buffer, sizeof(buffer));
+                        if (n <= 0) {
+                                open_pipes[i] = false;
+                                open_count--;
+                                continue;
+                        }
+                        for (ssize_t k = 0; k < n; k++) {
+                                attempts[i]++;
+                                ok_reported += buffer[k] == 'o';
+                        }
+                        if (i == 0 && !killed && attempts[0] >= KILL_AFTER) {
+                                kill(pids[0], SIGKILL);
+                                killed = true;
+                        }
+                }
+        }
+        assert_int_equal(open_count, 0);
+        assert_true(killed);
+
+        for (int i = 0; i < PROCESSES; i++) {
+                close(reports[i][0]);
+                int status;
+                assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+                if (i == 0) {
+                        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+                } else {
+                        assert_true(WIFEXITED(status));
+                        assert_int_equal(WEXITSTATUS(status), 0);
+                        assert_int_equal(attempts[i], ATTEMPTS_PER_PROCESS);
+                }
+        }
+        assert_true(attempts[0] >= KILL_AFTER && attempts[0] < VICTIM_ATTEMPTS);
+
+        store = open_store();
+        struct deal d;
+        get_deal(store, deal, &d);
+        int64_t count = 0;
+        assert_int_equal(store_count_claims(store, deal, &count), 0);
+        assert_true(d.stock_left >= 0);
+        assert_int_equal(d.stock_left + count, PROCESS_STOCK);
+        /* The survivors alone tried more than the stock: it sold out. */
+        assert_int_equal(d.stock_left, 0);
+        /* Every reported claim is recorded; at most the one the victim was
+         * in the middle of committed without being reported. */
+        assert_true(count >= ok_reported && count <= ok_reported + 1);
+        assert_int_equal(
+                raw_query("SELECT COUNT(DISTINCT user_id) FROM claims WHERE deal_id = $1", deal),
+                count);
+        store_deal_clear(&d);
+        store_close(store);
+}
+
+/* ---- losing the database ---------------------------------------------- */
+
+/* Terminate every session on our database except the caller's, and wait
+ * until they are gone. */
+static void terminate_sessions(void)
+{
+        admin_exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                   "WHERE datname = $1 AND pid <> pg_backend_pid()",
+                   fixture.database);
+        int64_t deadline = monotonic_ms() + 10000;
+        for (;;) {
+                PGconn *conn = PQconnectdb(fixture.admin_url);
+                const char *values[] = {fixture.database};
+                PGresult *result = PQexecParams(
+                        conn, "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = $1", 1, NULL,
+                        values, NULL, NULL, 0);
+                long left = PQresultStatus(result) == PGRES_TUPLES_OK
+                                    ? strtol(PQgetvalue(result, 0, 0), NULL, 10)
+                                    : -1;
+                PQclear(result);
+                PQfinish(conn);
+                if (left == 0)
+                        return;
+                if (monotonic_ms() > deadline)
+                        fail_msg("sessions still there: %ld", left);
+                usleep(20000); /* polling a condition, with a deadline */
+        }
+}
+
+static void test_postgresql_recovers(void **state)
+{
+        if (!fixture.postgresql)
+                skip();
+        struct store *store = open_store();
+        time_t now = time(NULL);
+        int64_t deal = make_deal(store, 10, now - HOUR, now + HOUR);
+
+        /* The server drops our session (as on a restart): the next call
+         * notices, reconnects once and succeeds. */
+        terminate_sessions();
+        struct deal *deals = NULL;
+        size_t n = 0;
+        int r = store_list_deals(store, &deals, &n);
+        if (r < 0)
+                fail_msg("after terminate: %s (%s)", strerror(-r), store_last_error(store));
+        store_deals_free(deals, n);
+        terminate_sessions();
+        claim(store, deal, "after-restart", now, CLAIM_OK, 9);
+        terminate_sessions();
+        assert_int_equal(store_ping(store), 0);
+
+        /* The database is down (refuses connections): every call fails with
+         * -ECONNREFUSED or -EIO and says why. */
+        admin_exec("SELECT 1 FROM pg_database WHERE datname = $1", fixture.database);
+        char sql[256];
+        snprintf(sql, sizeof(sql), "ALTER DATABASE \"%s\" ALLOW_CONNECTIONS false",
+                 fixture.database);
+        admin_exec(sql, NULL);
+        terminate_sessions();
+        r = store_ping(store);
+        assert_true(r == -ECONNREFUSED || r == -EIO);
+        assert_true(strlen(store_last_error(store)) > 0);
+        enum claim_outcome outcome;
+        int64_t left;
+        r = store_claim(store, deal, "while-down", now, &outcome, &left);
+        assert_true(r == -ECONNREFUSED || r == -EIO);
+        r = store_list_deals(store, &deals, &n);
+        assert_true(r == -ECONNREFUSED || r == -EIO);
+        r = store_get_deal(store, deal, &(struct deal){0});
+        assert_true(r == -ECONNREFUSED || r == -EIO);
+
+        /* Back up: the same store works again by itself. */
+        snprintf(sql, sizeof(sql), "ALTER DATABASE \"%s\" ALLOW_CONNECTIONS true",
+                 fixture.database);
+        admin_exec(sql, NULL);
+        assert_int_equal(store_ping(store), 0);
+        claim(store, deal, "while-down", now, CLAIM_OK, 8);
+        assert_int_equal(store_count_claims(store, deal, &left), 0);
+        assert_int_equal(left, 2);
+        store_close(store);
+}
+
+/* ---- fixture ------------------------------------------------------------ */
+
+/* admin_url with its database replaced by `database`. */
+static int url_with_database(const char *url, const char *database, char *out, size_t size)
+{
+        const char *scheme_end = strstr(url, "://");
+        if (!scheme_end)
+                return -EINVAL;
+        const char *authority = scheme_end + 3;
+        size_t authority_length = strcspn(authority, "/?");
+        const char *query = strchr(authority + authority_length, '?');
+        int n = snprintf(out, size, "%.*s/%s%s", (int)(authority - url + authority_length), url,
+                         database, query ? query : "");
+        return n > 0 && (size_t)n < size ? 0 : -ENAMETOOLONG;
+}
+
+static int setup_fixture(const char *backend)
+{
+        if (strcmp(backend, "postgresql") == 0) {
+                const char *url = getenv("TRIPDEAL_TEST_PG_URL");
+                if (!url || !url[0]) {
+                        fprintf(stderr, "TRIPDEAL_TEST_PG_URL unset: skipping\n");
+                        exit(77);
+                }
+                fixture.postgresql = true;
+                snprintf(fixture.admin_url, sizeof(fixture.admin_url), "%s", url);
+                snprintf(fixture.database, sizeof(fixture.database), "tripdeal_store_%d_%lld",
+                         (int)getpid(), (long long)monotonic_ms());
+                if (url_with_database(url, fixture.database, fixture.url, sizeof(fixture.url)) < 0)
+                        return -EINVAL;
+                /* A database name cannot be a bound parameter; ours is made of
+                 * digits and letters we chose above. */
+                char sql[128];
+                snprintf(sql, sizeof(sql), "CREATE DATABASE \"%s\"", fixture.database);
+                PGconn *conn = PQconnectdb(fixture.admin_url);
+                if (PQstatus(conn) != CONNECTION_OK) {
+                        fprintf(stderr, "cannot connect to %s: %s", "TRIPDEAL_TEST_PG_URL",
+                                PQerrorMessage(conn));
+                        PQfinish(conn);
+                        return -EIO;
+                }
+                PGresult *result = PQexec(conn, sql);
+                bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;
+                if (!ok)
+                        fprintf(stderr, "%s: %s", sql, PQerrorMessage(conn));
+                PQclear(result);
+                PQfinish(conn);
+                return ok ? 0 : -EIO;
+        }
+        if (strcmp(backend, "sqlite") != 0)
+                return -EINVAL;
+        const char *tmp = getenv("TMPDIR");
+        snprintf(fixture.directory, sizeof(fixture.directory), "%s/tripdeal-store-XXXXXX",
+                 tmp && tmp[0] ? tmp : "/tmp");
+        if (!mkdtemp(fixture.directory))
+                return -errno;
+        snprintf(fixture.path, sizeof(fixture.path), "%s/site.db", fixture.directory);
+        snprintf(fixture.url, sizeof(fixture.url), "sqlite:%s", fixture.path);
+        return 0;
+}
+
+static void teardown_fixture(void)
+{
+        if (fixture.postgresql) {
+                char sql[128];
+                snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)",
+                         fixture.database);
+                PGconn *conn = PQconnectdb(fixture.admin_url);
+                PQclear(PQexec(conn, sql));
+                PQfinish(conn);
+                return;
+        }
+        const char *suffixes[] = {"", "-wal", "-shm", "-journal"};
+        for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+                char file[400];
+                snprintf(file, sizeof(file), "%s%s", fixture.path, suffixes[i]);
+                unlink(file);
+        }
+        rmdir(fixture.directory);
+}
+
+int main(int argc, char **argv)
+{
+        if (argc != 2) {
+                fprintf(stderr, "usage: %s sqlite|postgresql\n", argv[0]);
+                return 2;
+        }
+        int r = setup_fixture(argv[1]);
+        if (r < 0) {
+                fprintf(stderr, "fixture: %s\n", strerror(-r));
+                return 1;
+        }
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_url_check),
+                cmocka_unit_test(test_open_errors),
+                cmocka_unit_test(test_migrations_concurrent_and_idempotent),
+                cmocka_unit_test(test_seed_idempotent),
+                cmocka_unit_test(test_deals_list_and_get),
+                cmocka_unit_test(test_posts_paging),
+                cmocka_unit_test(test_utf8_round_trip),
+                cmocka_unit_test(test_claim_outcomes),
+                cmocka_unit_test(test_claim_seeded_deal),
+                cmocka_unit_test(test_claim_concurrent_threads),
+                cmocka_unit_test(test_claim_processes_with_kill),
+                cmocka_unit_test(test_postgresql_recovers),
+        };
+        char name[64];
+        snprintf(name, sizeof(name), "store-%s", argv[1]);
+        r = _cmocka_run_group_tests(name, tests, sizeof(tests) / sizeof(tests[0]), NULL, NULL);
+        teardown_fixture();
+        return r;
+}
