@@ -147,6 +147,11 @@ def temp_dir(prefix="tripdeal-test-"):
     return path
 
 
+def shared_secret_env():
+    """Replicas behind one load balancer share the cookie-signing secret."""
+    return {"TRIPDEAL_SECRET": "tripdeal-test-secret-" + "%032x" % random.randrange(1 << 128)}
+
+
 def database_url(backend):
     if backend == "sqlite":
         return "sqlite:" + os.path.join(temp_dir(), "tripdeal.db")
@@ -159,7 +164,7 @@ def database_url(backend):
 class App:
     """One tripdeal-app process on a free loopback port."""
 
-    def __init__(self, binary, db_url, seed_demo=True, extra_args=(), name="app"):
+    def __init__(self, binary, db_url, seed_demo=True, extra_args=(), name="app", env=None):
         self.binary = binary
         self.db_url = db_url
         self.name = name
@@ -169,6 +174,9 @@ class App:
         self.port = None
         self.seed_demo = seed_demo
         self.extra_args = list(extra_args)
+        # Our environment minus TRIPDEAL_* (so a developer's settings do not leak in), plus env.
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TRIPDEAL_")}
+        self.env.update(env or {})
         on_cleanup(self.kill)
 
     def start(self, wait_ready=True, ready_deadline=READY_DEADLINE):
@@ -179,7 +187,7 @@ class App:
                     "--log-level", "info"] + (["--seed-demo"] if self.seed_demo else []) + self.extra_args
             self.log_file = open(self.log_path, "ab")
             self.process = subprocess.Popen(argv, stdout=self.log_file, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, start_new_session=True)
+                                            stdin=subprocess.DEVNULL, start_new_session=True, env=self.env)
             if not wait_ready:
                 return self
             try:

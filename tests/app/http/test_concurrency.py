@@ -64,12 +64,17 @@ def burst(apps, deal_id, kill_app=None):
     """CLAIMERS users, spread over apps, each claiming once; a quarter of them
     also send a duplicate at the same instant.  Returns a list of
     (user, app_index, status or exception text)."""
-    sessions = [(i % len(apps), Session(apps[i % len(apps)]).start()) for i in range(CLAIMERS)]
+    # Each user's session comes from another replica than the one it claims
+    # on (as behind a load balancer): replicas share the signing secret.
+    sessions = [(i % len(apps), Session(apps[(i + 1) % len(apps)]).start()) for i in range(CLAIMERS)]
     jobs = [(index, session) for index, session in sessions] + \
            [(index, session) for index, session in sessions[: CLAIMERS // 4]]
     barrier = threading.Barrier(len(jobs) + 1)
     results = [None] * len(jobs)
-    first_response = threading.Event()
+    # The kill comes once the process to be killed has answered a few claims:
+    # it is in the middle of its share of the burst.
+    killed_index = apps.index(kill_app) if kill_app is not None else None
+    killed_answers = threading.Semaphore(0)
 
     def claimer(slot, app_index, session):
         app = apps[app_index]
@@ -85,7 +90,8 @@ def burst(apps, deal_id, kill_app=None):
         except Exception as error:  # connection errors are results here
             results[slot] = (session.user, app_index, f"{type(error).__name__}: {error}")
         finally:
-            first_response.set()
+            if app_index == killed_index:
+                killed_answers.release()
             conn.close()
 
     threads = [threading.Thread(target=claimer, args=(slot, index, session), daemon=True)
@@ -94,10 +100,10 @@ def burst(apps, deal_id, kill_app=None):
         thread.start()
     barrier.wait(timeout=60)
     if kill_app is not None:
-        # Kill as soon as the burst is under way: the first answer is back.
-        first_response.wait(timeout=30)
+        for _ in range(3):
+            killed_answers.acquire(timeout=30)
         os.kill(kill_app.process.pid, signal.SIGKILL)
-        log("SIGKILLed one app process mid-burst")
+        log("SIGKILLed one app process mid-burst (after its first 3 answers)")
     for thread in threads:
         thread.join(timeout=60)
     check(all(r is not None for r in results), "some claimers never finished")
@@ -110,11 +116,12 @@ def run(argv):
     binary, mode = argv
     backend = "sqlite" if mode == "sqlite" else "postgres"
     db_url = tdtest.database_url(backend)
-    first = App(binary, db_url, seed_demo=True, name="app0").start()
+    secret = tdtest.shared_secret_env()
+    first = App(binary, db_url, seed_demo=True, name="app0", env=secret).start()
     apps = [first]
     if mode != "sqlite":
         for n in (1, 2):
-            apps.append(App(binary, db_url, seed_demo=False, name=f"app{n}").start())
+            apps.append(App(binary, db_url, seed_demo=False, name=f"app{n}", env=secret).start())
 
     deal = tdtest.find_deal(first, "open")
     deal_id = deal["id"]

@@ -91,6 +91,9 @@ def run(argv):
         status, _, body = app.request("GET", path, timeout=15)
         check(status == 503, f"GET {path} with the database down -> {status}, want 503")
         check(len(body.strip()) > 0, f"GET {path} 503 has no reason in the body")
+    session = Session(app).start()  # sessions need no database
+    status, _, body = session.claim(deal["id"])
+    check(status == 503, f"claim with the database down -> {status}, want 503: {body[:200]!r}")
     check(app.request("GET", "/healthz", timeout=10)[0] == 200, "/healthz must stay 200 (alive) with the DB down")
     check(app.alive(), "app died when the database went away")
 
