@@ -38,7 +38,7 @@ function request()
    local s = sessions[next_session]
    next_session = next_session + 1
    return wrk.format("POST", path, {["Cookie"] = s[1], ["X-CSRF-Token"] = s[2],
-                                    ["Content-Length"] = "0"}, nil)
+                                    }, "")
 end
 
 function response(status, headers, body)
