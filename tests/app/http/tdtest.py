@@ -90,6 +90,7 @@ def main(test_function):
     code = 1
     try:
         test_function(sys.argv[1:])
+        check_sanitizer_reports()
         log("PASS")
         code = 0
     except Skip as skip:
@@ -106,6 +107,21 @@ def main(test_function):
 
 class Skip(Exception):
     pass
+
+
+_apps = []
+SANITIZER_MARKERS = ("runtime error:", "ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                     "ERROR: UndefinedBehaviorSanitizer", "WARNING: ThreadSanitizer")
+
+
+def check_sanitizer_reports():
+    """In the sanitizer build an app may report and carry on (UBSan): fail on any report."""
+    for app in _apps:
+        text = app.log_text()
+        for marker in SANITIZER_MARKERS:
+            if marker in text:
+                at = text.index(marker)
+                raise TestFailure(f"{app.name}: sanitizer report in its log:\n{text[max(0, at - 200):at + 1500]}")
 
 
 # ---------------------------------------------------------------- databases
@@ -177,6 +193,7 @@ class App:
         # Our environment minus TRIPDEAL_* (so a developer's settings do not leak in), plus env.
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("TRIPDEAL_")}
         self.env.update(env or {})
+        _apps.append(self)
         on_cleanup(self.kill)
 
     def start(self, wait_ready=True, ready_deadline=READY_DEADLINE):
