@@ -11,6 +11,7 @@ import re
 import socket
 import sys
 import time
+import urllib.parse
 import uuid
 
 import tdtest
@@ -321,6 +322,15 @@ def scenario_limits(app):
     status = tdtest.status_of(reply)
     check(status in (431, 400, 413), f"1 MiB header -> {status} ({reply[:100]!r}), want 431/400")
     still_serving(app, "oversize header")
+    # Just over the documented default limit (8 KiB of request line + headers).
+    over = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 16384 + b"\r\n\r\n"
+    status = tdtest.status_of(tdtest.raw_exchange(port, over, timeout=10, read_all=False))
+    check(status in (431, 400), f"16 KiB header -> {status}, want 431 (limit is 8 KiB)")
+    still_serving(app, "16 KiB header")
+    # Under it is fine.
+    under = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Ok: " + b"a" * 4000 + b"\r\n\r\n"
+    status = tdtest.status_of(tdtest.raw_exchange(port, under, timeout=10, read_all=False))
+    check(status == 200, f"4 KB header -> {status}, want 200")
     # Many headers (10000 small ones).
     many = b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(10000)) + b"\r\n"
     status = tdtest.status_of(tdtest.raw_exchange(port, many, timeout=10, read_all=False))
@@ -336,6 +346,14 @@ def scenario_limits(app):
     status = tdtest.status_of(reply)
     check(status in (413, 400), f"100 MiB body -> {status} ({reply[:100]!r}), want 413")
     still_serving(app, "oversize body")
+    # Just over the documented default body limit (64 KiB), really sent, on the form route.
+    form_page = session.get("/community/new")[2].decode()
+    fields = tdtest.hidden_inputs(form_page)
+    body = (urllib.parse.urlencode(fields) + "&title=big&rating=5&body=" + "x" * 70000).encode()
+    code, _, _ = app.request("POST", "/community/posts", body=body, headers=session.headers(
+        {"Content-Type": "application/x-www-form-urlencoded"}))
+    check(code == 413, f"70 KB form body -> {code}, want 413 (limit is 64 KiB)")
+    still_serving(app, "70 KB body")
     # Oversize body really sent on the API (2 MiB).
     body = b"x" * (2 << 20)
     request = (b"POST /api/deals/1/claims HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
@@ -364,7 +382,6 @@ def scenario_limits(app):
     check(status in (414, 431, 400, 404), f"200 KB URL -> {status}")
     # Form with invalid UTF-8 / huge fields -> 4xx, nothing crashes.
     form = tdtest.hidden_inputs(session.get("/community/new")[2].decode())
-    import urllib.parse
     for extra in [b"&title=%FF%FE&body=bad+utf8&rating=5", b"&title=ok&body=" + b"x" * 300000 + b"&rating=5",
                   b"&title=ok&body=ok&rating=99", b"&title=%ZZ&body=ok&rating=5"]:
         raw_body = urllib.parse.urlencode(form).encode() + extra
