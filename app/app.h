@@ -38,6 +38,5 @@ struct app {
         struct metrics *metrics;
         struct stock_feed *stock;
         atomic_bool draining; /* SIGTERM seen: /readyz 503, responses say Connection: close */
-        atomic_bool refuse_connections; /* drain phase 2: new TCP connections are closed */
-        atomic_int in_flight;           /* requests between headers received and response written */
+        atomic_int in_flight; /* requests between headers received and response written */
 };

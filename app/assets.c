@@ -23,6 +23,8 @@ const char asset_site_css[] =
         "gap:1rem}\n"
         ".product,.deal,.post,.posts li,.error,.post-form{background:var(--card);border:1px solid "
         "var(--line);border-radius:12px;padding:1rem 1.2rem}\n"
+        ".deal h2 a,.posts h2 a{color:var(--ink);text-decoration:none}\n"
+        ".deal h2 a:hover,.posts h2 a:hover{color:var(--accent-dark);text-decoration:underline}\n"
         ".destination{color:var(--accent-dark);font-weight:600;font-size:.9rem;margin:0}\n"
         ".price{font-size:1.05rem}.price del{color:var(--muted);margin-right:.3rem}\n"
         ".price strong{color:var(--accent);font-size:1.2rem}\n"

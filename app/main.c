@@ -9,12 +9,14 @@
 #include <inttypes.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,39 +33,48 @@
 #define PROGRAM "tripdeal-app"
 
 static const char usage_text[] =
-        "Usage: " PROGRAM " [OPTIONS]\n"
+        "Usage: tripdeal-app [OPTIONS]\n"
         "\n"
         "The TripDeal travel site: pages, JSON API, live stock over WebSocket.\n"
         "Every option can also come from the environment variable in brackets;\n"
         "the flag wins over the environment.\n"
         "\n"
-        "  --listen ADDR:PORT        address to serve on [TRIPDEAL_LISTEN]\n"
-        "                            (default 127.0.0.1:8080; port 0 = any free port)\n"
-        "  --db URL                  sqlite:PATH or postgresql://... [TRIPDEAL_DB]\n"
-        "                            (default sqlite:tripdeal.db)\n"
-        "  --seed-demo               load demo products, deals and posts (idempotent)\n"
-        "  --log-level LEVEL         debug|info|warn|error [TRIPDEAL_LOG_LEVEL] (default info)\n"
-        "  --threads N               HTTP worker threads [TRIPDEAL_THREADS] (default: CPUs)\n"
-        "  --secret-file PATH        cookie-signing secret, >= 16 bytes [TRIPDEAL_SECRET_FILE];\n"
-        "                            or the secret itself in TRIPDEAL_SECRET.  Replicas that\n"
-        "                            share sessions need the same secret.  Default: a random\n"
-        "                            secret per process (sessions end with the process)\n"
-        "  --grace-period DURATION   SIGTERM: longest wait for in-flight requests (default 25s)\n"
-        "  --shutdown-delay DURATION SIGTERM: keep serving, not ready, this long first (default "
-        "0s)\n"
-        "  --max-body-bytes N        larger request bodies get 413 (default 65536)\n"
-        "  --max-header-bytes N      request line + headers limit (default 8192, max 65535)\n"
-        "  --idle-timeout DURATION   close idle keep-alive connections after (default 30s)\n"
-        "  --request-timeout DURATION  headers or body not complete after this: close (default "
-        "10s)\n"
-        "  --stock-poll-interval DURATION  re-read stock for other replicas' claims (default "
-        "500ms)\n"
-        "  --page-cache DURATION     render \"/\" at most once per this per thread (default 1s)\n"
-        "  --cookie-secure           mark the session cookie Secure (behind HTTPS)\n"
-        "  --help                    show this help\n"
+        "  --listen ADDR:PORT       address to serve on [TRIPDEAL_LISTEN]\n"
+        "                           (default 127.0.0.1:8080; port 0 = any free port)\n"
+        "  --db URL                 sqlite:PATH or postgresql://... [TRIPDEAL_DB]\n"
+        "                           (default sqlite:tripdeal.db)\n"
+        "  --seed-demo              load demo products, deals and posts (idempotent)\n"
+        "                           [TRIPDEAL_SEED_DEMO=1]\n"
+        "  --log-level LEVEL        debug|info|warn|error (default info) [TRIPDEAL_LOG_LEVEL]\n"
+        "  --threads N              HTTP worker threads, one database connection each\n"
+        "                           (default: usable CPUs incl. cgroup quota, at most 8)\n"
+        "                           [TRIPDEAL_THREADS]\n"
+        "  --secret-file PATH       cookie-signing secret, >= 16 bytes [TRIPDEAL_SECRET_FILE];\n"
+        "                           or the secret itself in TRIPDEAL_SECRET.  Replicas that\n"
+        "                           share sessions need the same secret.  Default: a random\n"
+        "                           secret per process (sessions end with the process)\n"
+        "  --grace-period DUR       SIGTERM: longest wait for in-flight requests (default 25s)\n"
+        "                           [TRIPDEAL_GRACE_PERIOD]\n"
+        "  --shutdown-delay DUR     SIGTERM: keep serving, not ready, this long before\n"
+        "                           closing the listener (default 0s) [TRIPDEAL_SHUTDOWN_DELAY]\n"
+        "  --max-body-bytes N       larger request bodies get 413 (default 65536)\n"
+        "                           [TRIPDEAL_MAX_BODY_BYTES]\n"
+        "  --max-header-bytes N     request line + headers, else 431 (default 8192, max 65535)\n"
+        "                           [TRIPDEAL_MAX_HEADER_BYTES]\n"
+        "  --idle-timeout DUR       close idle keep-alive connections (default 30s)\n"
+        "                           [TRIPDEAL_IDLE_TIMEOUT]\n"
+        "  --request-timeout DUR    close when headers or body are not complete in time\n"
+        "                           (default 10s) [TRIPDEAL_REQUEST_TIMEOUT]\n"
+        "  --stock-poll-interval DUR  re-read stock to see other replicas' claims\n"
+        "                           (default 500ms) [TRIPDEAL_STOCK_POLL_INTERVAL]\n"
+        "  --page-cache DUR         render \"/\" at most once per this per thread (default 1s;\n"
+        "                           0 disables) [TRIPDEAL_PAGE_CACHE]\n"
+        "  --cookie-secure          mark the session cookie Secure (behind HTTPS)\n"
+        "                           [TRIPDEAL_COOKIE_SECURE=1]\n"
+        "  --help                   show this help\n"
         "\n"
         "Durations: 500ms, 10s, 1m30s.  Exit status: 0 after a clean shutdown, 1 when the\n"
-        "database or the listener cannot be set up, 2 for bad flags.\n";
+        "database or the listener cannot be set up, 2 for bad flags or values.\n";
 
 /* One line on stderr and exit 2, as the pinned interface says. */
 _printf_(1, 2) static _Noreturn void usage_error(const char *fmt, ...)
@@ -83,6 +94,14 @@ static const char *flag_or_env(const char *flag, const char *env)
                 return flag;
         const char *value = getenv(env);
         return value && *value ? value : NULL;
+}
+
+/* "1", "true", "yes" (any case) -> true; unset, empty or anything else -> false. */
+static bool env_bool(const char *env)
+{
+        const char *value = getenv(env);
+        return value && (strcmp(value, "1") == 0 || strcasecmp(value, "true") == 0 ||
+                         strcasecmp(value, "yes") == 0);
 }
 
 static int64_t parse_duration_flag(const char *name, const char *text, int64_t fallback)
@@ -164,6 +183,29 @@ static int load_secret(const char *secret_file, struct session_keys *keys, bool 
         return session_keys_random(keys);
 }
 
+/*
+ * One worker per CPU this process may use: the affinity mask, lowered by a
+ * cgroup v2 CPU quota (a pod with limits.cpu=1 gets 1), at most 8.  Each
+ * worker holds a database connection, so replicas x threads must stay below
+ * the server's connection limit.
+ */
+static int default_threads(void)
+{
+        cpu_set_t set;
+        int cpus = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 0;
+        if (cpus <= 0)
+                cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
+
+        _cleanup_fclose_ FILE *f = fopen("/sys/fs/cgroup/cpu.max", "re");
+        long long quota = 0, period = 0;
+        if (f && fscanf(f, "%lld %lld", &quota, &period) == 2 && quota > 0 && period > 0) {
+                long long limit = (quota + period - 1) / period;
+                if (limit < cpus)
+                        cpus = (int)limit;
+        }
+        return cpus < 1 ? 1 : cpus > 8 ? 8 : cpus;
+}
+
 static void parse_flags(int argc, char **argv, struct app_config *config,
                         const char **ret_secret_file, enum log_level *ret_level)
 {
@@ -211,7 +253,8 @@ static void parse_flags(int argc, char **argv, struct app_config *config,
         opterr = 0; /* our own one-line errors */
         for (;;) {
                 int index = 0;
-                int c = getopt_long(argc, argv, "", options, &index);
+                /* A leading ':' makes a missing value ':' rather than '?'. */
+                int c = getopt_long(argc, argv, ":", options, &index);
                 if (c == -1)
                         break;
                 switch (c) {
@@ -271,6 +314,10 @@ static void parse_flags(int argc, char **argv, struct app_config *config,
         }
         if (optind < argc)
                 usage_error("unexpected argument \"%s\"", argv[optind]);
+        if (!config->seed_demo)
+                config->seed_demo = env_bool("TRIPDEAL_SEED_DEMO");
+        if (!config->cookie_secure)
+                config->cookie_secure = env_bool("TRIPDEAL_COOKIE_SECURE");
 
         parse_listen(flag_or_env(listen, "TRIPDEAL_LISTEN") ?: "127.0.0.1:8080", config);
 
@@ -283,24 +330,34 @@ static void parse_flags(int argc, char **argv, struct app_config *config,
         if (log_level_from_string(level, ret_level) < 0)
                 usage_error("bad --log-level \"%s\": want debug, info, warn or error", level);
 
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        config->threads =
-                (int)parse_number_flag("threads", flag_or_env(threads, "TRIPDEAL_THREADS"),
-                                       cpus > 0 ? (cpus > 16 ? 16 : cpus) : 2, 1, 64);
+        config->threads = (int)parse_number_flag(
+                "threads", flag_or_env(threads, "TRIPDEAL_THREADS"), default_threads(), 1, 64);
         *ret_secret_file = flag_or_env(secret_file, "TRIPDEAL_SECRET_FILE");
-        config->grace_ms = parse_duration_flag("grace-period", grace, 25000);
-        config->shutdown_delay_ms = parse_duration_flag("shutdown-delay", delay, 0);
-        config->max_body_bytes =
-                (size_t)parse_number_flag("max-body-bytes", max_body, 65536, 1, 64 << 20);
-        config->max_header_bytes =
-                (unsigned)parse_number_flag("max-header-bytes", max_header, 8192, 1024, 65535);
+        config->grace_ms = parse_duration_flag("grace-period",
+                                               flag_or_env(grace, "TRIPDEAL_GRACE_PERIOD"), 25000);
+        config->shutdown_delay_ms = parse_duration_flag(
+                "shutdown-delay", flag_or_env(delay, "TRIPDEAL_SHUTDOWN_DELAY"), 0);
+        config->max_body_bytes = (size_t)parse_number_flag(
+                "max-body-bytes", flag_or_env(max_body, "TRIPDEAL_MAX_BODY_BYTES"), 65536, 1,
+                64 << 20);
+        config->max_header_bytes = (unsigned)parse_number_flag(
+                "max-header-bytes", flag_or_env(max_header, "TRIPDEAL_MAX_HEADER_BYTES"), 8192,
+                1024, 65535);
         config->idle_timeout_seconds =
-                (int)((parse_duration_flag("idle-timeout", idle, 30000) + 999) / 1000);
-        config->request_timeout_seconds =
-                (int)((parse_duration_flag("request-timeout", request_timeout, 10000) + 999) /
+                (int)((parse_duration_flag("idle-timeout",
+                                           flag_or_env(idle, "TRIPDEAL_IDLE_TIMEOUT"), 30000) +
+                       999) /
                       1000);
-        config->stock_poll_ms = (int)parse_duration_flag("stock-poll-interval", poll, 500);
-        config->main_page_cache_ms = (int)parse_duration_flag("page-cache", page_cache, 1000);
+        config->request_timeout_seconds =
+                (int)((parse_duration_flag("request-timeout",
+                                           flag_or_env(request_timeout, "TRIPDEAL_REQUEST_TIMEOUT"),
+                                           10000) +
+                       999) /
+                      1000);
+        config->stock_poll_ms = (int)parse_duration_flag(
+                "stock-poll-interval", flag_or_env(poll, "TRIPDEAL_STOCK_POLL_INTERVAL"), 500);
+        config->main_page_cache_ms = (int)parse_duration_flag(
+                "page-cache", flag_or_env(page_cache, "TRIPDEAL_PAGE_CACHE"), 1000);
         if (config->idle_timeout_seconds < 1 || config->request_timeout_seconds < 1)
                 usage_error("timeouts must be at least 1s");
         if (config->stock_poll_ms < 50)
@@ -370,7 +427,6 @@ static void drain(struct app *app, struct server *server, int signal_number)
         while (clock_monotonic_ms() < delay_end && clock_monotonic_ms() < deadline)
                 nanosleep(&(struct timespec){.tv_nsec = 20 * 1000000}, NULL);
 
-        atomic_store(&app->refuse_connections, true);
         server_stop_accepting(server);
         while (atomic_load(&app->in_flight) > 0 && clock_monotonic_ms() < deadline)
                 nanosleep(&(struct timespec){.tv_nsec = 5 * 1000000}, NULL);

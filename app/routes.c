@@ -445,8 +445,10 @@ static void handle_home(struct route_call *call)
         int r = worker_store(call, &store);
         if (r >= 0)
                 r = store_list_products(store, true, &products, &n);
-        if (r < 0)
-                return respond_store_error(call, r, "list featured products");
+        if (r < 0) {
+                respond_store_error(call, r, "list featured products");
+                return;
+        }
 
         struct html page = {0};
         page_begin(&page, "여행 특가 Travel deals", false);
@@ -490,7 +492,7 @@ static void render_deal_status(struct html *page, const struct deal *deal, time_
         case DEAL_UPCOMING:
                 format_kst(deal->starts_at, when);
                 format_remaining(deal->starts_at - now, remaining);
-                html_format(&*page,
+                html_format(page,
                             "<p class=\"countdown upcoming\" data-starts-at=\"%lld\">시작까지 "
                             "<span class=\"remaining\">%s</span> 남음 · starts %s</p>",
                             (long long)deal->starts_at, remaining, when);
@@ -541,8 +543,10 @@ static void handle_sales(struct route_call *call)
         int r = worker_store(call, &store);
         if (r >= 0)
                 r = store_list_deals(store, &deals, &n);
-        if (r < 0)
-                return respond_store_error(call, r, "list deals");
+        if (r < 0) {
+                respond_store_error(call, r, "list deals");
+                return;
+        }
 
         time_t now = time(NULL);
         struct html page = {0};
@@ -581,8 +585,10 @@ static void handle_deal(struct route_call *call)
 {
         char user[SESSION_USER_LENGTH + 1], csrf[SESSION_CSRF_LENGTH + 1];
         if (ensure_user(call, user) < 0 ||
-            session_csrf_token(&call->worker->app->keys, user, csrf) < 0)
-                return respond_error(call, 500, "internal", "Could not start a session.");
+            session_csrf_token(&call->worker->app->keys, user, csrf) < 0) {
+                respond_error(call, 500, "internal", "Could not start a session.");
+                return;
+        }
         char cookie[HTTP_HEADER_VALUE_MAX];
         snprintf(cookie, sizeof(cookie), "%s", call->response->set_cookie);
 
@@ -591,11 +597,14 @@ static void handle_deal(struct route_call *call)
         int r = worker_store(call, &store);
         if (r >= 0)
                 r = store_get_deal(store, call->id, &deal);
-        if (r == -ENOENT)
-                return respond_error(call, 404, "no_such_deal",
-                                     "There is no deal with this number.");
-        if (r < 0)
-                return respond_store_error(call, r, "get deal");
+        if (r == -ENOENT) {
+                respond_error(call, 404, "no_such_deal", "There is no deal with this number.");
+                return;
+        }
+        if (r < 0) {
+                respond_store_error(call, r, "get deal");
+                return;
+        }
 
         time_t now = time(NULL);
         enum deal_state state = deal_state_at(&deal, now);
@@ -700,32 +709,40 @@ static void handle_deal_claim_form(struct route_call *call)
         char user[SESSION_USER_LENGTH + 1];
         _cleanup_free_ char *token = NULL;
 
-        if (!form_content_type(call->request))
-                return respond_error(call, 415, "unsupported_media_type",
-                                     "Send the form as application/x-www-form-urlencoded.");
+        if (!form_content_type(call->request)) {
+                respond_error(call, 415, "unsupported_media_type",
+                              "Send the form as application/x-www-form-urlencoded.");
+                return;
+        }
         if (!request_user(call, user)) {
                 metrics_count_claim(app->metrics, CLAIM_METRIC_FORBIDDEN);
-                return respond_error(call, 403, "no_session",
-                                     "Your session is missing or invalid. Reload the deal page and "
-                                     "try again.");
+                respond_error(call, 403, "no_session",
+                              "Your session is missing or invalid. Reload the deal page and "
+                              "try again.");
+                return;
         }
         int r = http_form_value(call->request->body, call->request->body_length, "csrf",
                                 SESSION_CSRF_LENGTH + 8, &token);
         if (r < 0 || !session_csrf_check(&app->keys, user, token)) {
                 metrics_count_claim(app->metrics, CLAIM_METRIC_FORBIDDEN);
-                return respond_error(call, 403, "bad_csrf",
-                                     "The form's security token is missing or wrong. Reload the "
-                                     "deal page and try again.");
+                respond_error(call, 403, "bad_csrf",
+                              "The form's security token is missing or wrong. Reload the "
+                              "deal page and try again.");
+                return;
         }
 
         enum claim_outcome outcome;
         int64_t stock_left;
         r = claim(call, user, &outcome, &stock_left);
-        if (r < 0)
-                return respond_store_error(call, r == -ENOENT ? -EIO : r, "claim");
+        if (r < 0) {
+                respond_store_error(call, r == -ENOENT ? -EIO : r, "claim");
+                return;
+        }
         struct claim_answer answer = claim_answer(outcome);
-        if (outcome != CLAIM_OK)
-                return respond_error(call, answer.status, answer.error, answer.message);
+        if (outcome != CLAIM_OK) {
+                respond_error(call, answer.status, answer.error, answer.message);
+                return;
+        }
 
         respond_text(call, 303, "Claimed. See the deal page.\n");
         snprintf(call->response->location, sizeof(call->response->location),
@@ -739,11 +756,15 @@ static void handle_community(struct route_call *call)
 {
         int64_t page_number = 1;
         const char *page_arg = http_query_value(call->request, "page");
-        if (page_arg && http_parse_positive_int(page_arg, &page_number) < 0)
-                return respond_error(call, 400, "bad_page",
-                                     "The page number must be a whole number from 1.");
-        if (page_number > 1000000)
-                return respond_error(call, 404, "no_such_page", "There is no such page.");
+        if (page_arg && http_parse_positive_int(page_arg, &page_number) < 0) {
+                respond_error(call, 400, "bad_page",
+                              "The page number must be a whole number from 1.");
+                return;
+        }
+        if (page_number > 1000000) {
+                respond_error(call, 404, "no_such_page", "There is no such page.");
+                return;
+        }
 
         struct store *store;
         struct post *posts = NULL;
@@ -752,13 +773,16 @@ static void handle_community(struct route_call *call)
         int r = worker_store(call, &store);
         if (r >= 0)
                 r = store_list_posts(store, (int)page_number, POSTS_PER_PAGE, &posts, &n, &total);
-        if (r < 0)
-                return respond_store_error(call, r, "list posts");
+        if (r < 0) {
+                respond_store_error(call, r, "list posts");
+                return;
+        }
 
         int64_t pages = total > 0 ? (total + POSTS_PER_PAGE - 1) / POSTS_PER_PAGE : 1;
         if (page_number > pages) {
                 store_posts_free(posts, n);
-                return respond_error(call, 404, "no_such_page", "There is no such page.");
+                respond_error(call, 404, "no_such_page", "There is no such page.");
+                return;
         }
 
         struct html page = {0};
@@ -813,11 +837,14 @@ static void handle_post(struct route_call *call)
         int r = worker_store(call, &store);
         if (r >= 0)
                 r = store_get_post(store, call->id, &post);
-        if (r == -ENOENT)
-                return respond_error(call, 404, "no_such_post",
-                                     "There is no post with this number.");
-        if (r < 0)
-                return respond_store_error(call, r, "get post");
+        if (r == -ENOENT) {
+                respond_error(call, 404, "no_such_post", "There is no post with this number.");
+                return;
+        }
+        if (r < 0) {
+                respond_store_error(call, r, "get post");
+                return;
+        }
 
         char rating[32], when[32];
         stars(post.rating, rating);
@@ -882,8 +909,10 @@ static void handle_post_form(struct route_call *call)
 {
         char user[SESSION_USER_LENGTH + 1], csrf[SESSION_CSRF_LENGTH + 1];
         if (ensure_user(call, user) < 0 ||
-            session_csrf_token(&call->worker->app->keys, user, csrf) < 0)
-                return respond_error(call, 500, "internal", "Could not start a session.");
+            session_csrf_token(&call->worker->app->keys, user, csrf) < 0) {
+                respond_error(call, 500, "internal", "Could not start a session.");
+                return;
+        }
         char cookie[HTTP_HEADER_VALUE_MAX];
         snprintf(cookie, sizeof(cookie), "%s", call->response->set_cookie);
 
@@ -945,19 +974,25 @@ static void handle_post_create(struct route_call *call)
         _cleanup_free_ char *token = NULL, *author = NULL, *title = NULL, *body = NULL,
                             *rating_text = NULL;
 
-        if (!form_content_type(call->request))
-                return respond_error(call, 415, "unsupported_media_type",
-                                     "Send the form as application/x-www-form-urlencoded.");
-        if (!request_user(call, user))
-                return respond_error(call, 403, "no_session",
-                                     "Your session is missing or invalid. Reload the form and try "
-                                     "again.");
+        if (!form_content_type(call->request)) {
+                respond_error(call, 415, "unsupported_media_type",
+                              "Send the form as application/x-www-form-urlencoded.");
+                return;
+        }
+        if (!request_user(call, user)) {
+                respond_error(call, 403, "no_session",
+                              "Your session is missing or invalid. Reload the form and try "
+                              "again.");
+                return;
+        }
         int r = http_form_value(call->request->body, call->request->body_length, "csrf",
                                 SESSION_CSRF_LENGTH + 8, &token);
-        if (r < 0 || !session_csrf_check(&app->keys, user, token))
-                return respond_error(call, 403, "bad_csrf",
-                                     "The form's security token is missing or wrong. Reload the "
-                                     "form and try again.");
+        if (r < 0 || !session_csrf_check(&app->keys, user, token)) {
+                respond_error(call, 403, "bad_csrf",
+                              "The form's security token is missing or wrong. Reload the "
+                              "form and try again.");
+                return;
+        }
 
         const char *problem = NULL;
         int status = 422;
@@ -967,7 +1002,7 @@ static void handle_post_create(struct route_call *call)
         if (r >= 0)
                 r = read_field(call->request, "body", BODY_MAX_CHARS, false, &body, &problem);
         if (r >= 0)
-                r = read_field(call->request, "rating", 1, true, &rating_text, &problem);
+                r = read_field(call->request, "rating", 3, true, &rating_text, &problem);
         if (r == -EBADMSG)
                 status = 400;
         int64_t rating = 5;
@@ -981,15 +1016,18 @@ static void handle_post_create(struct route_call *call)
                 problem = "제목과 내용을 입력하세요. Title and review must not be empty.";
         }
         if (r < 0) {
-                if (session_csrf_token(&app->keys, user, csrf) < 0)
-                        return respond_error(call, 500, "internal", "Could not render the form.");
+                if (session_csrf_token(&app->keys, user, csrf) < 0) {
+                        respond_error(call, 500, "internal", "Could not render the form.");
+                        return;
+                }
                 struct html page = {0};
                 page_begin(&page, "후기 쓰기 Write a review", false);
                 /* Values that failed to decode or are not text are not echoed back. */
                 struct post_fields values = {.author = author, .title = title, .body = body};
                 render_post_form(&page, csrf, &values, problem);
                 page_end(&page);
-                return respond_page(call, status, &page);
+                respond_page(call, status, &page);
+                return;
         }
 
         struct store *store;
@@ -998,8 +1036,10 @@ static void handle_post_create(struct route_call *call)
         if (r >= 0)
                 r = store_create_post(store, is_blank(author) ? "익명 Anonymous" : author, title,
                                       body, (int)rating, time(NULL), &id);
-        if (r < 0)
-                return respond_store_error(call, r == -ENOENT ? -EIO : r, "create post");
+        if (r < 0) {
+                respond_store_error(call, r == -ENOENT ? -EIO : r, "create post");
+                return;
+        }
 
         respond_text(call, 303, "Posted.\n");
         snprintf(call->response->location, sizeof(call->response->location),
@@ -1013,8 +1053,10 @@ static void handle_api_session(struct route_call *call)
 {
         char user[SESSION_USER_LENGTH + 1], csrf[SESSION_CSRF_LENGTH + 1];
         if (ensure_user(call, user) < 0 ||
-            session_csrf_token(&call->worker->app->keys, user, csrf) < 0)
-                return respond_error(call, 500, "internal", "Could not start a session.");
+            session_csrf_token(&call->worker->app->keys, user, csrf) < 0) {
+                respond_error(call, 500, "internal", "Could not start a session.");
+                return;
+        }
         char cookie[HTTP_HEADER_VALUE_MAX];
         snprintf(cookie, sizeof(cookie), "%s", call->response->set_cookie);
         respond_json(call, 200, json_pack("{s:s, s:s}", "user", user, "csrf", csrf));
@@ -1030,8 +1072,10 @@ static void handle_api_deals(struct route_call *call)
         int r = worker_store(call, &store);
         if (r >= 0)
                 r = store_list_deals(store, &deals, &n);
-        if (r < 0)
-                return respond_store_error(call, r, "list deals");
+        if (r < 0) {
+                respond_store_error(call, r, "list deals");
+                return;
+        }
 
         time_t now = time(NULL);
         json_t *list = json_array();
@@ -1061,25 +1105,31 @@ static void handle_api_claim(struct route_call *call)
         char user[SESSION_USER_LENGTH + 1];
         if (!request_user(call, user)) {
                 metrics_count_claim(app->metrics, CLAIM_METRIC_FORBIDDEN);
-                return respond_error(call, 403, "no_session",
-                                     "Missing or invalid session cookie: call GET /api/session "
-                                     "first.");
+                respond_error(call, 403, "no_session",
+                              "Missing or invalid session cookie: call GET /api/session "
+                              "first.");
+                return;
         }
         if (!session_csrf_check(&app->keys, user, call->request->csrf_header)) {
                 metrics_count_claim(app->metrics, CLAIM_METRIC_FORBIDDEN);
-                return respond_error(call, 403, "bad_csrf",
-                                     "Missing or wrong X-CSRF-Token header: use the csrf value "
-                                     "from GET /api/session.");
+                respond_error(call, 403, "bad_csrf",
+                              "Missing or wrong X-CSRF-Token header: use the csrf value "
+                              "from GET /api/session.");
+                return;
         }
 
         enum claim_outcome outcome;
         int64_t stock_left;
         int r = claim(call, user, &outcome, &stock_left);
-        if (r < 0)
-                return respond_store_error(call, r == -ENOENT ? -EIO : r, "claim");
+        if (r < 0) {
+                respond_store_error(call, r == -ENOENT ? -EIO : r, "claim");
+                return;
+        }
         struct claim_answer answer = claim_answer(outcome);
-        if (outcome != CLAIM_OK)
-                return respond_error(call, answer.status, answer.error, answer.message);
+        if (outcome != CLAIM_OK) {
+                respond_error(call, answer.status, answer.error, answer.message);
+                return;
+        }
         respond_json(call, 201,
                      json_pack("{s:b, s:I, s:s, s:I}", "claimed", 1, "deal", (json_int_t)call->id,
                                "user", user, "stock_left", (json_int_t)stock_left));
@@ -1095,10 +1145,14 @@ static void handle_healthz(struct route_call *call)
 static void handle_readyz(struct route_call *call)
 {
         struct app *app = call->worker->app;
-        if (atomic_load(&app->draining))
-                return respond_text(call, 503, "not ready: shutting down (draining)\n");
-        if (!stock_feed_database_ok(app->stock))
-                return respond_text(call, 503, "not ready: database unreachable\n");
+        if (atomic_load(&app->draining)) {
+                respond_text(call, 503, "not ready: shutting down (draining)\n");
+                return;
+        }
+        if (!stock_feed_database_ok(app->stock)) {
+                respond_text(call, 503, "not ready: database unreachable\n");
+                return;
+        }
         respond_text(call, 200, "ready\n");
 }
 
@@ -1115,8 +1169,10 @@ static void handle_metrics(struct route_call *call)
         if (r >= 0)
                 r = metrics_render(app->metrics, samples, n, ready, &text, &length);
         free(samples);
-        if (r < 0)
-                return respond_text(call, 500, "could not render metrics\n");
+        if (r < 0) {
+                respond_text(call, 500, "could not render metrics\n");
+                return;
+        }
         respond_body(call, 200, "text/plain; version=0.0.4; charset=utf-8", text, length);
 }
 

@@ -62,6 +62,8 @@ struct connection {
         bool in_flight;     /* counted in app->in_flight */
         bool response_sent; /* an early answer (413) went out; discard the body */
         bool is_websocket;
+        bool close_after_response; /* body length unknown: lws would read the next request as body
+                                    */
         enum http_method method;
         char *path;
         char *body;
@@ -148,6 +150,26 @@ static void assign_request_id(struct worker *worker, struct lws *wsi, struct con
 }
 
 /*
+ * lws's status table lacks some codes (201, 422, 426...) and then writes
+ * "HTTP/1.1 201 " with an empty reason phrase; fill ours in.
+ */
+static int add_missing_reason(unsigned char *start, unsigned char **p, unsigned char *end,
+                              int status)
+{
+        unsigned char *line_end = memmem(start, (size_t)(*p - start), "\r\n", 2);
+        if (!line_end || line_end == start || line_end[-1] != ' ')
+                return 0;
+        const char *reason = http_status_reason(status);
+        size_t length = strlen(reason);
+        if ((size_t)(end - *p) < length)
+                return -ENOBUFS;
+        memmove(line_end + length, line_end, (size_t)(*p - line_end));
+        memcpy(line_end, reason, length);
+        *p += length;
+        return 0;
+}
+
+/*
  * Write the whole response (status line, headers, body) with one lws_write,
  * so a small page leaves in one send().  Content-Length is added by name,
  * which keeps lws from accounting the body separately from the headers.
@@ -174,7 +196,8 @@ static int write_response(struct worker *worker, struct lws *wsi, struct connect
                         return -1;                                                              \
         } while (0)
 
-        if (lws_add_http_header_status(wsi, (unsigned)response->status, &p, end))
+        if (lws_add_http_header_status(wsi, (unsigned)response->status, &p, end) ||
+            add_missing_reason(start, &p, end, response->status) < 0)
                 return -1;
         ADD("content-type:",
             response->content_type ? response->content_type : "text/plain; charset=utf-8");
@@ -197,7 +220,7 @@ static int write_response(struct worker *worker, struct lws *wsi, struct connect
         if (response->allow)
                 ADD("allow:", response->allow);
         /* Draining: ask keep-alive clients to reconnect (to another replica). */
-        if (atomic_load(&app->draining))
+        if (atomic_load(&app->draining) || connection->close_after_response)
                 ADD("connection:", "close");
 #undef ADD
         if (lws_finalize_http_header(wsi, &p, end))
@@ -293,7 +316,7 @@ static int dispatch(struct worker *worker, struct lws *wsi, struct connection *c
         http_response_clear(&response);
         connection_end_request(worker, connection);
 
-        if (w < 0)
+        if (w < 0 || connection->close_after_response)
                 return -1;
         return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
@@ -340,9 +363,27 @@ static int on_http(struct worker *worker, struct lws *wsi, struct connection *co
         if (!connection->path)
                 return -1;
 
-        if (connection->method != HTTP_METHOD_POST)
+        bool may_have_body = connection->method == HTTP_METHOD_POST ||
+                             connection->method == HTTP_METHOD_PUT ||
+                             connection->method == HTTP_METHOD_PATCH;
+        if (!may_have_body)
                 return dispatch(worker, wsi, connection);
 
+        /* Bodies must come with a Content-Length (no chunked uploads). */
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+                answer_early(worker, wsi, connection, 411, "length_required",
+                             "Send the body with a Content-Length header.");
+                return -1;
+        }
+        /*
+         * No Content-Length means an empty body (RFC 9112 6.3), but lws then
+         * expects a body until the connection ends.  Answer now and close the
+         * connection so that a next request is not swallowed as body.
+         */
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) {
+                connection->close_after_response = true;
+                return dispatch(worker, wsi, connection);
+        }
         char length_text[32] = "";
         int64_t content_length = 0;
         if (lws_hdr_copy(wsi, length_text, sizeof(length_text), WSI_TOKEN_HTTP_CONTENT_LENGTH) >
@@ -400,6 +441,8 @@ static int on_body_complete(struct worker *worker, struct lws *wsi, struct conne
                 return -1; /* the 413 went out already; this connection is done */
         }
         lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+        if (!connection->path)
+                return -1; /* a body without a request we are waiting for */
         return dispatch(worker, wsi, connection);
 }
 
@@ -484,6 +527,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                 return 0;
         }
         case LWS_CALLBACK_ESTABLISHED:
+                log_emit(LOG_LEVEL_DEBUG, json_pack("{s:s}", "path", ROUTE_WEBSOCKET_PATH),
+                         "websocket opened");
                 connection->is_websocket = true;
                 connection->stock_version_sent = 0;
                 if (lws_get_protocol(wsi) == &protocols[0])

@@ -232,10 +232,11 @@ static void *poller_main(void *userdata)
                                        &store);
                 if (r >= 0) {
                         r = poll_once(feed, store);
-                        if (r < 0) {
-                                /* store_ping reconnects; the next tick tries again. */
-                                (void)store_ping(store);
-                        }
+                        /* One failure may be a dropped connection or a busy database:
+                         * reconnect (store_ping does) and try once more before
+                         * declaring the database down. */
+                        if (r < 0 && store_ping(store) >= 0)
+                                r = poll_once(feed, store);
                 }
                 if (r < 0) {
                         if (!logged_down)

@@ -7,7 +7,7 @@
  *
  *   meson compile -C build bench-store-claims
  *   build/tests/app/store/bench-store-claims --db postgresql://... \
- *       [--threads 32] [--stock 20000] [--attempts 25000]
+ *       [--threads 32] [--stock 20000] [--attempts 25000] [--unbatched]
  *
  * Not part of `meson test`.  Writes into the database it is given (one new
  * product and deal per run): point it at a scratch database.
@@ -29,6 +29,7 @@ struct worker {
         int attempts;
         time_t now;
         pthread_barrier_t *barrier;
+        bool unbatched;
         int64_t ok, sold_out, other, errors;
 };
 
@@ -43,7 +44,8 @@ static void *worker_main(void *userdata)
 {
         struct worker *w = userdata;
         struct store *store = NULL;
-        struct store_options options = {.url = w->url, .busy_timeout_ms = 60000};
+        struct store_options options = {
+                .url = w->url, .busy_timeout_ms = 60000, .unbatched_claims = w->unbatched};
         int r = store_open(&options, &store);
         if (r < 0)
                 fprintf(stderr, "worker %d: %s\n", w->index, store_last_error(NULL));
@@ -71,10 +73,15 @@ int main(int argc, char **argv)
         const char *url = NULL;
         int threads = 32;
         int64_t stock = 20000, attempts = 25000;
+        bool unbatched = false;
         static const struct option long_options[] = {
-                {"db", required_argument, NULL, 'd'},    {"threads", required_argument, NULL, 't'},
-                {"stock", required_argument, NULL, 's'}, {"attempts", required_argument, NULL, 'a'},
-                {"help", no_argument, NULL, 'h'},        {0},
+                {"db", required_argument, NULL, 'd'},
+                {"threads", required_argument, NULL, 't'},
+                {"stock", required_argument, NULL, 's'},
+                {"attempts", required_argument, NULL, 'a'},
+                {"unbatched", no_argument, NULL, 'u'},
+                {"help", no_argument, NULL, 'h'},
+                {0},
         };
         int c;
         while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
@@ -91,10 +98,13 @@ int main(int argc, char **argv)
                 case 'a':
                         attempts = atoll(optarg);
                         break;
+                case 'u':
+                        unbatched = true;
+                        break;
                 default:
                         fprintf(stderr,
                                 "usage: %s --db URL [--threads N] [--stock N] "
-                                "[--attempts N]\n",
+                                "[--attempts N] [--unbatched]\n",
                                 argv[0]);
                         return c == 'h' ? 0 : 2;
                 }
@@ -141,6 +151,7 @@ int main(int argc, char **argv)
                         .attempts = (int)(attempts / threads + (i < attempts % threads)),
                         .now = now,
                         .barrier = &barrier,
+                        .unbatched = unbatched,
                 };
                 pthread_create(&ids[i], NULL, worker_main, &workers[i]);
         }
@@ -165,8 +176,9 @@ int main(int argc, char **argv)
                 status = 1;
         }
         bool oversold = after.stock_left < 0 || after.stock_left + claims != stock || ok != claims;
-        printf("backend=%s threads=%d stock=%lld attempts=%lld seconds=%.3f\n",
-               store_backend_name(store), threads, (long long)stock, (long long)attempts, elapsed);
+        printf("backend=%s threads=%d%s stock=%lld attempts=%lld seconds=%.3f\n",
+               store_backend_name(store), threads, unbatched ? " unbatched" : "", (long long)stock,
+               (long long)attempts, elapsed);
         printf("ok=%lld sold_out=%lld other=%lld errors=%lld stock_left=%lld claims_rows=%lld\n",
                (long long)ok, (long long)sold_out, (long long)other, (long long)errors,
                (long long)after.stock_left, (long long)claims);

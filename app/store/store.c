@@ -183,9 +183,49 @@ const char *claim_outcome_to_string(enum claim_outcome outcome)
         return "unknown";
 }
 
+/*
+ * Well-formed UTF-8 (no overlong forms, no surrogates, <= U+10FFFF).
+ * PostgreSQL refuses anything else and SQLite would store it as is, so both
+ * backends check here first and answer the same -EINVAL.  NULL is valid
+ * (optional fields).
+ */
+static bool utf8_valid(const char *text)
+{
+        const unsigned char *s = (const unsigned char *)text;
+        if (!s)
+                return true;
+        while (*s) {
+                unsigned char c = *s;
+                size_t length;
+                uint32_t code, minimum;
+                if (c < 0x80) {
+                        s++;
+                        continue;
+                } else if ((c & 0xe0) == 0xc0) {
+                        length = 2, code = c & 0x1f, minimum = 0x80;
+                } else if ((c & 0xf0) == 0xe0) {
+                        length = 3, code = c & 0x0f, minimum = 0x800;
+                } else if ((c & 0xf8) == 0xf0) {
+                        length = 4, code = c & 0x07, minimum = 0x10000;
+                } else {
+                        return false;
+                }
+                for (size_t i = 1; i < length; i++) {
+                        if ((s[i] & 0xc0) != 0x80)
+                                return false; /* also stops at the terminating NUL */
+                        code = (code << 6) | (s[i] & 0x3f);
+                }
+                if (code < minimum || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff))
+                        return false;
+                s += length;
+        }
+        return true;
+}
+
 int store_check_new_product(const struct new_product *product)
 {
-        if (!product || !product->title || product->price < 0)
+        if (!product || !product->title || product->price < 0 || !utf8_valid(product->title) ||
+            !utf8_valid(product->destination) || !utf8_valid(product->summary))
                 return -EINVAL;
         return 0;
 }
@@ -193,7 +233,7 @@ int store_check_new_product(const struct new_product *product)
 int store_check_new_deal(const struct new_deal *deal)
 {
         if (!deal || !deal->title || deal->price < 0 || deal->list_price < 0 ||
-            deal->stock_total < 0 || deal->ends_at <= deal->starts_at)
+            deal->stock_total < 0 || deal->ends_at <= deal->starts_at || !utf8_valid(deal->title))
                 return -EINVAL;
         return 0;
 }
@@ -253,7 +293,8 @@ int store_get_deal(struct store *store, int64_t id, struct deal *ret_deal)
 int store_claim(struct store *store, int64_t deal_id, const char *user_id, time_t now,
                 enum claim_outcome *ret_outcome, int64_t *ret_stock_left)
 {
-        if (!store || !user_id || !user_id[0] || !ret_outcome || !ret_stock_left)
+        if (!store || !user_id || !user_id[0] || !utf8_valid(user_id) || !ret_outcome ||
+            !ret_stock_left)
                 return -EINVAL;
         store_clear_error(store);
         return store->backend->claim(store, deal_id, user_id, now, ret_outcome, ret_stock_left);
@@ -281,7 +322,8 @@ int store_get_post(struct store *store, int64_t id, struct post *ret_post)
 int store_create_post(struct store *store, const char *author, const char *title, const char *body,
                       int rating, time_t now, int64_t *ret_id)
 {
-        if (!store || !author || !title || !body || rating < 1 || rating > 5)
+        if (!store || !author || !title || !body || rating < 1 || rating > 5 ||
+            !utf8_valid(author) || !utf8_valid(title) || !utf8_valid(body))
                 return -EINVAL;
         store_clear_error(store);
         int64_t id;

@@ -69,6 +69,11 @@ struct store_options {
         const char *url;             /* "sqlite:PATH" or "postgresql://..." / "postgres://..." */
         int busy_timeout_ms;         /* SQLite lock wait; default 5000 when 0 */
         int connect_timeout_seconds; /* PostgreSQL; default 3 when 0 */
+        /* PostgreSQL: by default, claims that several threads of this
+         * process make at the same moment go to the server together in one
+         * transaction (one disk flush instead of one each; same outcomes).
+         * true: every claim in its own transaction. */
+        bool unbatched_claims;
 };
 
 /* Parse only: 0 if url names a backend we support, -EINVAL otherwise. */
@@ -121,7 +126,8 @@ int store_get_post(struct store *store, int64_t id, struct post *ret_post);
 void store_post_clear(struct post *post);
 void store_posts_free(struct post *posts, size_t count);
 
-/* Validated by the caller (lengths, rating 1..5); stored as given. */
+/* Validated by the caller (lengths, rating 1..5); stored as given.
+ * Every text argument of this interface must be valid UTF-8 (-EINVAL). */
 int store_create_post(struct store *store, const char *author, const char *title, const char *body,
                       int rating, time_t now, int64_t *ret_id);
 

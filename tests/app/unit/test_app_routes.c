@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The route handlers in-process against a real SQLite database (no sockets):
+ * pages, sessions, CSRF, claims, posts, errors, readiness.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "app.h"
+#include "routes.h"
+#include "store.h"
+
+struct fixture {
+        char directory[64];
+        char url[128];
+        struct app app;
+        struct route_worker worker;
+};
+
+static int setup(void **state)
+{
+        struct fixture *f = calloc(1, sizeof(*f));
+        assert_non_null(f);
+        strcpy(f->directory, "/tmp/tripdeal-routes-XXXXXX");
+        assert_non_null(mkdtemp(f->directory));
+        snprintf(f->url, sizeof(f->url), "sqlite:%s/test.db", f->directory);
+
+        struct store *store = NULL;
+        assert_int_equal(store_open(&(struct store_options){.url = f->url}, &store), 0);
+        assert_int_equal(store_migrate(store), 0);
+        assert_int_equal(store_seed_demo(store, time(NULL)), 0);
+        store_close(store);
+
+        f->app.config = (struct app_config){.database_url = f->url, .main_page_cache_ms = 1000};
+        assert_int_equal(session_keys_from_secret("unit-test-secret-0123456789", 27, &f->app.keys),
+                         0);
+        static const char *const names[] = {"/"};
+        assert_int_equal(metrics_new(names, 1, &f->app.metrics), 0);
+        assert_int_equal(
+                stock_feed_new(&(struct stock_feed_options){.database_url = f->url}, &f->app.stock),
+                0);
+        f->worker.app = &f->app;
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        struct fixture *f = *state;
+        route_worker_clear(&f->worker);
+        stock_feed_free(f->app.stock);
+        metrics_free(f->app.metrics);
+        char command[128];
+        snprintf(command, sizeof(command), "rm -rf '%s'", f->directory);
+        assert_int_equal(system(command), 0);
+        free(f);
+        return 0;
+}
+
+struct call {
+        enum http_method method;
+        const char *path;
+        const char *query; /* one "name=value" or NULL */
+        const char *cookie;
+        const char *csrf;
+        const char *content_type;
+        const char *body;
+};
+
+static void run(struct fixture *f, const struct call *c, struct http_response *response)
+{
+        struct http_request request = {
+                .method = c->method,
+                .path = c->path,
+                .cookie_header = c->cookie,
+                .csrf_header = c->csrf,
+                .content_type = c->content_type,
+                .body = c->body,
+                .body_length = c->body ? strlen(c->body) : 0,
+                .request_id = "test",
+        };
+        if (c->query) {
+                request.query_args[0] = c->query;
+                request.n_query_args = 1;
+        }
+        size_t route = 0;
+        *response = (struct http_response){0};
+        routes_handle(&f->worker, &request, response, &route);
+}
+
+static bool body_has(const struct http_response *response, const char *text)
+{
+        return response->body && strstr(response->body, text);
+}
+
+/* A session: the cookie header value and the CSRF token from GET /api/session. */
+static void new_session(struct fixture *f, char cookie[128], char csrf[64])
+{
+        struct http_response response;
+        run(f, &(struct call){.method = HTTP_METHOD_GET, .path = "/api/session"}, &response);
+        assert_int_equal(response.status, 200);
+        assert_non_null(strstr(response.set_cookie, "HttpOnly"));
+        size_t length = strcspn(response.set_cookie, ";");
+        assert_true(length < 128);
+        memcpy(cookie, response.set_cookie, length);
+        cookie[length] = '\0';
+        json_t *document = json_loads(response.body, 0, NULL);
+        assert_non_null(document);
+        snprintf(csrf, 64, "%s", json_string_value(json_object_get(document, "csrf")));
+        json_decref(document);
+        http_response_clear(&response);
+}
+
+static int64_t open_deal(struct fixture *f, int64_t *ret_stock_left)
+{
+        struct http_response response;
+        run(f, &(struct call){.method = HTTP_METHOD_GET, .path = "/api/deals"}, &response);
+        assert_int_equal(response.status, 200);
+        json_t *deals = json_loads(response.body, 0, NULL);
+        assert_true(json_is_array(deals));
+        int64_t id = 0;
+        size_t i;
+        json_t *deal;
+        json_array_foreach (deals, i, deal) {
+                if (strcmp(json_string_value(json_object_get(deal, "state")), "open") == 0) {
+                        id = json_integer_value(json_object_get(deal, "id"));
+                        *ret_stock_left = json_integer_value(json_object_get(deal, "stock_left"));
+                        /* Times are RFC 3339 UTC strings. */
+                        const char *starts = json_string_value(json_object_get(deal, "starts_at"));
+                        assert_non_null(starts);
+                        assert_int_equal(starts[strlen(starts) - 1], 'Z');
+                        break;
+                }
+        }
+        json_decref(deals);
+        http_response_clear(&response);
+        assert_true(id > 0);
+        return id;
+}
+
+static void test_pages(void **state)
+{
+        struct fixture *f = *state;
+        struct http_response response;
+
+        run(f, &(struct call){.method = HTTP_METHOD_GET, .path = "/"}, &response);
+        assert_int_equal(response.status, 200);
+        assert_string_equal(response.content_type, "text/html; charset=utf-8");
+        assert_true(body_has(&response, "제주"));
+        assert_true(body_has(&response, "</html>"));
+        http_response_clear(&response);
+
+        run(f, &(struct call){.method = HTTP_METHOD_GET, .path = "/sales"}, &response);
+        assert_int_equal(response.status, 200);
+        assert_true(body_has(&response, "data-ws=\"/ws/stock\""));
+        assert_true(body_has(&response, "data-ends-at="));
+        http_response_clear(&response);
+
+        run(f, &(struct call){.method = HTTP_METHOD_GET, .path = "/community", .query = "page=abc"},
+            &response);
+        assert_int_equal(response.status, 400);
+        http_response_clear(&response);
+        run(f, &(struct call){.method = HTTP_METHOD_GET, .path = "/community", .query = "page=999"},
+            &response);
+        assert_int_equal(response.status, 404);
+        http_response_clear(&response);
+
+        run(f, &(struct call){.method = HTTP_METHOD_GET, .path = "/deals/999999"}, &response);
+        assert_int_equal(response.status, 404);
+        assert_true(body_has(&response, "<html"));
+        http_response_clear(&response);
+
+        run(f, &(struct call){.method = HTTP_METHOD_GET, .path = "/api/nothing"}, &response);
+        assert_int_equal(response.status, 404);
+        assert_string_equal(response.content_type, "application/json");
+        assert_true(body_has(&response, "\"error\":\"not_found\""));
+        http_response_clear(&response);
+
+        run(f, &(struct call){.method = HTTP_METHOD_POST, .path = "/sales"}, &response);
+        assert_int_equal(response.status, 405);
+        assert_string_equal(response.allow, "GET, HEAD");
+        http_response_clear(&response);
+}
+
+static void test_api_claims(void **state)
+{
+        struct fixture *f = *state;
+        struct http_response response;
+        char cookie[128], csrf[64], other_cookie[128], other_csrf[64];
+        new_session(f, cookie, csrf);
+        new_session(f, other_cookie, other_csrf);
+        int64_t stock_left = 0;
+        int64_t id = open_deal(f, &stock_left);
+        char path[64];
+        snprintf(path, sizeof(path), "/api/deals/%lld/claims", (long long)id);
+
+        struct call claim = {.method = HTTP_METHOD_POST, .path = path};
+        run(f, &claim, &response); /* no cookie */
+        assert_int_equal(response.status, 403);
+        assert_true(body_has(&response, "no_session"));
+        http_response_clear(&response);
+
+        claim.cookie = cookie;
+        run(f, &claim, &response); /* no token */
+        assert_int_equal(response.status, 403);
+        assert_true(body_has(&response, "bad_csrf"));
+        http_response_clear(&response);
+
+        claim.csrf = other_csrf; /* another session's token */
+        run(f, &claim, &response);
+        assert_int_equal(response.status, 403);
+        http_response_clear(&response);
+
+        claim.csrf = csrf;
+        run(f, &claim, &response);
+        assert_int_equal(response.status, 201);
+        http_response_clear(&response);
+        run(f, &claim, &response);
+        assert_int_equal(response.status, 409);
+        assert_true(body_has(&response, "already_claimed"));
+        http_response_clear(&response);
+
+        int64_t after = 0;
+        open_deal(f, &after);
+        assert_int_equal(after, stock_left - 1);
+
+        claim.path = "/api/deals/999999/claims";
+        run(f, &claim, &response);
+        assert_int_equal(response.status, 404);
+        http_response_clear(&response);
+}
+
+static void test_post_escaped(void **state)
+{
+        struct fixture *f = *state;
+        struct http_response response;
+        char cookie[128], csrf[64], body[512];
+        new_session(f, cookie, csrf);
+
+        snprintf(body, sizeof(body),
+                 "csrf=%s&title=%%3Cscript%%3Ealert(1)%%3C%%2Fscript%%3E&body=%%3Cimg+src%%3Dx+"
+                 "onerror%%3Dalert(1)%%3E+%%26&rating=4",
+                 csrf);
+        struct call post = {.method = HTTP_METHOD_POST,
+                            .path = "/community/posts",
+                            .cookie = cookie,
+                            .content_type = "application/x-www-form-urlencoded",
+                            .body = body};
+        run(f, &post, &response);
+        assert_int_equal(response.status, 303);
+        char location[HTTP_HEADER_VALUE_MAX];
+        snprintf(location, sizeof(location), "%s", response.location);
+        http_response_clear(&response);
+        assert_int_equal(strncmp(location, "/community/posts/", 17), 0);
+
+        run(f, &(struct call){.method = HTTP_METHOD_GET, .path = location}, &response);
+        assert_int_equal(response.status, 200);
+        assert_true(body_has(&response, "&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert_true(body_has(&response, "&lt;img src=x onerror=alert(1)&gt; &amp;"));
+        assert_false(body_has(&response, "<script>alert"));
+        assert_false(body_has(&response, "<img src=x"));
+        http_response_clear(&response);
+
+        /* Wrong token: 403 and nothing stored; invalid rating: 422; not a form: 415. */
+        snprintf(body, sizeof(body), "csrf=wrong&title=csrf-test&body=x&rating=4");
+        run(f, &post, &response);
+        assert_int_equal(response.status, 403);
+        http_response_clear(&response);
+        snprintf(body, sizeof(body), "csrf=%s&title=t&body=b&rating=9", csrf);
+        run(f, &post, &response);
+        assert_int_equal(response.status, 422);
+        http_response_clear(&response);
+        snprintf(body, sizeof(body), "csrf=%s&title=%%FF%%FE&body=b", csrf);
+        run(f, &post, &response);
+        assert_int_equal(response.status, 422);
+        http_response_clear(&response);
+        post.content_type = "text/plain";
+        run(f, &post, &response);
+        assert_int_equal(response.status, 415);
+        http_response_clear(&response);
+
+        run(f, &(struct call){.method = HTTP_METHOD_GET, .path = "/community"}, &response);
+        assert_false(body_has(&response, "csrf-test"));
+        http_response_clear(&response);
+}
+
+static void test_readiness(void **state)
+{
+        struct fixture *f = *state;
+        struct http_response response;
+        run(f, &(struct call){.method = HTTP_METHOD_GET, .path = "/readyz"}, &response);
+        assert_int_equal(response.status, 200);
+        http_response_clear(&response);
+
+        atomic_store(&f->app.draining, true);
+        run(f, &(struct call){.method = HTTP_METHOD_GET, .path = "/readyz"}, &response);
+        assert_int_equal(response.status, 503);
+        assert_true(body_has(&response, "draining"));
+        http_response_clear(&response);
+        run(f, &(struct call){.method = HTTP_METHOD_GET, .path = "/healthz"}, &response);
+        assert_int_equal(response.status, 200);
+        http_response_clear(&response);
+        atomic_store(&f->app.draining, false);
+
+        /* Database reported down: readiness off and pages answer 503 with a reason. */
+        stock_feed_database_failed(f->app.stock);
+        run(f, &(struct call){.method = HTTP_METHOD_GET, .path = "/readyz"}, &response);
+        assert_int_equal(response.status, 503);
+        http_response_clear(&response);
+        run(f, &(struct call){.method = HTTP_METHOD_GET, .path = "/api/deals"}, &response);
+        assert_int_equal(response.status, 503);
+        assert_true(body_has(&response, "database_unavailable"));
+        http_response_clear(&response);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_pages, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_api_claims, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_post_escaped, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_readiness, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
