@@ -202,6 +202,52 @@ def run(argv):
                                     f"want {expected}")
         log(f"round {round_}: claim on {claim_app.name}; all sockets got stock {expected} "
             f"in {time.monotonic() - claimed_at:.3f}s")
+    # Many open sale pages: 200 more sockets all get the next change.
+    crowd = [WebSocket("127.0.0.1", port, path, protocol) for _ in range(200)]
+    session = Session(app).start()
+    status, _, body = session.claim(deal["id"])
+    check(status == 201, f"claim -> {status}")
+    expected = tdtest.get_deal(app, deal["id"])["stock_left"]
+    end = time.monotonic() + DEADLINE * 2
+    missing = []
+    for index, ws in enumerate(crowd):
+        seen = None
+        while time.monotonic() < end:
+            message = ws.receive(max(0.05, end - time.monotonic()))
+            if message is None:
+                break
+            seen = stock_in(message, deal["id"])
+            if seen == expected:
+                break
+        if seen != expected:
+            missing.append(index)
+    check(not missing, f"{len(missing)} of 200 sockets did not get stock {expected} within {DEADLINE * 2}s")
+    log(f"200 more sockets all got stock {expected}")
+    for ws in crowd:
+        ws.close()
+
+    # A hostile client streams 32 MiB into one frame announcing 2^40 bytes:
+    # the app must not buffer it (RSS stays flat) or must close the socket,
+    # and keeps serving everyone else.
+    def rss_kib():
+        with open(f"/proc/{app.process.pid}/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+    before = rss_kib()
+    bad = WebSocket("127.0.0.1", port, path, protocol)
+    mask = os.urandom(4)
+    chunk = bytes(1 << 20)
+    try:
+        bad.sock.sendall(bytes([0x81, 0xFF]) + struct.pack(">Q", 1 << 40) + mask)
+        for _ in range(32):
+            bad.sock.sendall(chunk)
+        closed = False
+    except OSError:
+        closed = True
+    grown = rss_kib() - before
+    log(f"hostile 2^40-byte frame: socket closed={closed}, app RSS grew {grown} KiB")
+    check(grown < 16 * 1024, f"app RSS grew {grown} KiB while a client streamed a huge WebSocket frame")
+    check(app.request("GET", "/healthz")[0] == 200, "app not serving during a hostile WebSocket frame")
+    bad.sock.close()
     for ws in sockets:
         ws.close()
     check(app.alive(), "app died")
