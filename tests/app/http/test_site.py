@@ -100,6 +100,12 @@ def scenario_pages(app):
         check(len(body.strip()) > 0, f"GET {path}: empty error body")
     code, headers, body = app.request("GET", "/api/no-such-thing")
     check(code == 404, f"GET /api/no-such-thing -> {code}, want 404")
+    # Wrong method: 405 with Allow; HEAD like GET without a body.
+    code, headers, body = app.request("DELETE", "/sales")
+    check(code == 405, f"DELETE /sales -> {code}, want 405")
+    check("GET" in headers.get("allow", ""), f"405 without an Allow header naming GET: {headers}")
+    code, headers, body = app.request("HEAD", "/")
+    check(code == 200 and body == b"", f"HEAD / -> {code} with {len(body)} body bytes")
 
     # Community: list, post view, new form.
     community = page(app, "/community")
