@@ -20,8 +20,9 @@ struct app_config {
         int listen_port;      /* 0: the kernel picks one */
         const char *database_url;
         bool seed_demo;
-        int threads;                 /* HTTP worker threads, each with its own lws context */
-        int64_t grace_ms;            /* SIGTERM: longest wait for in-flight requests */
+        int threads;       /* HTTP worker threads, each with its own lws context */
+        int claim_threads; /* claim executor threads, each with its own database connection */
+        int64_t grace_ms;  /* SIGTERM: longest wait for in-flight requests */
         int64_t shutdown_delay_ms;   /* SIGTERM: serve (not ready) this long before draining */
         size_t max_body_bytes;       /* larger bodies: 413 */
         unsigned max_header_bytes;   /* request line + headers: larger gives 431 or a close */

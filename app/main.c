@@ -49,6 +49,9 @@ static const char usage_text[] =
         "  --threads N              HTTP worker threads, one database connection each\n"
         "                           (default: usable CPUs incl. cgroup quota, at most 8)\n"
         "                           [TRIPDEAL_THREADS]\n"
+        "  --claim-threads N        threads that run claims, one database connection each\n"
+        "                           (default 32 for PostgreSQL, 2 for SQLite)\n"
+        "                           [TRIPDEAL_CLAIM_THREADS]\n"
         "  --secret-file PATH       cookie-signing secret, >= 16 bytes [TRIPDEAL_SECRET_FILE];\n"
         "                           or the secret itself in TRIPDEAL_SECRET.  Replicas that\n"
         "                           share sessions need the same secret.  Default: a random\n"
@@ -67,8 +70,9 @@ static const char usage_text[] =
         "                           (default 10s) [TRIPDEAL_REQUEST_TIMEOUT]\n"
         "  --stock-poll-interval DUR  re-read stock to see other replicas' claims\n"
         "                           (default 500ms) [TRIPDEAL_STOCK_POLL_INTERVAL]\n"
-        "  --page-cache DUR         render \"/\" at most once per this per thread (default 1s;\n"
-        "                           0 disables) [TRIPDEAL_PAGE_CACHE]\n"
+        "  --page-cache DUR         render \"/\" and re-read the deal list at most once per\n"
+        "                           this per thread (default 1s; 0 disables)\n"
+        "                           [TRIPDEAL_PAGE_CACHE]\n"
         "  --cookie-secure          mark the session cookie Secure (behind HTTPS)\n"
         "                           [TRIPDEAL_COOKIE_SECURE=1]\n"
         "  --help                   show this help\n"
@@ -215,6 +219,7 @@ static void parse_flags(int argc, char **argv, struct app_config *config,
                 OPT_SEED,
                 OPT_LOG_LEVEL,
                 OPT_THREADS,
+                OPT_CLAIM_THREADS,
                 OPT_SECRET_FILE,
                 OPT_GRACE,
                 OPT_SHUTDOWN_DELAY,
@@ -233,6 +238,7 @@ static void parse_flags(int argc, char **argv, struct app_config *config,
                 {"seed-demo", no_argument, NULL, OPT_SEED},
                 {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
                 {"threads", required_argument, NULL, OPT_THREADS},
+                {"claim-threads", required_argument, NULL, OPT_CLAIM_THREADS},
                 {"secret-file", required_argument, NULL, OPT_SECRET_FILE},
                 {"grace-period", required_argument, NULL, OPT_GRACE},
                 {"shutdown-delay", required_argument, NULL, OPT_SHUTDOWN_DELAY},
@@ -246,9 +252,10 @@ static void parse_flags(int argc, char **argv, struct app_config *config,
                 {"help", no_argument, NULL, OPT_HELP},
                 {0},
         };
-        const char *listen = NULL, *db = NULL, *level = NULL, *threads = NULL, *secret_file = NULL,
-                   *grace = NULL, *delay = NULL, *max_body = NULL, *max_header = NULL, *idle = NULL,
-                   *request_timeout = NULL, *poll = NULL, *page_cache = NULL;
+        const char *listen = NULL, *db = NULL, *level = NULL, *threads = NULL,
+                   *claim_threads = NULL, *secret_file = NULL, *grace = NULL, *delay = NULL,
+                   *max_body = NULL, *max_header = NULL, *idle = NULL, *request_timeout = NULL,
+                   *poll = NULL, *page_cache = NULL;
 
         opterr = 0; /* our own one-line errors */
         for (;;) {
@@ -272,6 +279,9 @@ static void parse_flags(int argc, char **argv, struct app_config *config,
                         break;
                 case OPT_THREADS:
                         threads = optarg;
+                        break;
+                case OPT_CLAIM_THREADS:
+                        claim_threads = optarg;
                         break;
                 case OPT_SECRET_FILE:
                         secret_file = optarg;
@@ -332,6 +342,12 @@ static void parse_flags(int argc, char **argv, struct app_config *config,
 
         config->threads = (int)parse_number_flag(
                 "threads", flag_or_env(threads, "TRIPDEAL_THREADS"), default_threads(), 1, 64);
+        /* Claims wait for a commit; many at once let the store combine them
+         * (PostgreSQL).  SQLite has one writer at a time: a few suffice. */
+        bool sqlite = strncmp(config->database_url, "sqlite:", 7) == 0;
+        config->claim_threads = (int)parse_number_flag(
+                "claim-threads", flag_or_env(claim_threads, "TRIPDEAL_CLAIM_THREADS"),
+                sqlite ? 2 : 32, 1, 256);
         *ret_secret_file = flag_or_env(secret_file, "TRIPDEAL_SECRET_FILE");
         config->grace_ms = parse_duration_flag("grace-period",
                                                flag_or_env(grace, "TRIPDEAL_GRACE_PERIOD"), 25000);
@@ -509,8 +525,9 @@ int main(int argc, char **argv)
         snprintf(url, sizeof(url), "http://%s%s%s:%d/", ipv6 ? "[" : "", app.config.listen_host,
                  ipv6 ? "]" : "", server_port(server));
         log_emit(LOG_LEVEL_INFO,
-                 json_pack("{s:s, s:i, s:i}", "url", url, "port", server_port(server), "threads",
-                           app.config.threads),
+                 json_pack("{s:s, s:i, s:i, s:i}", "url", url, "port", server_port(server),
+                           "threads", app.config.threads, "claim_threads",
+                           app.config.claim_threads),
                  "listening");
 
         int signal_number = 0;

@@ -30,7 +30,9 @@ struct route_call {
         struct route_worker *worker;
         const struct http_request *request;
         struct http_response *response;
-        int64_t id; /* the {id} path parameter */
+        int64_t id;                  /* the {id} path parameter */
+        struct claim_request *claim; /* set by a handler that defers to the claim executor */
+        bool deferred;
 };
 
 typedef void (*route_handler)(struct route_call *call);
@@ -123,10 +125,12 @@ enum route_lookup_result routes_lookup(enum http_method method, const char *path
 static void respond_error(struct route_call *call, int status, const char *error,
                           const char *message);
 
-void routes_handle(struct route_worker *worker, const struct http_request *request,
-                   struct http_response *response, size_t *ret_route)
+bool routes_handle(struct route_worker *worker, const struct http_request *request,
+                   struct http_response *response, size_t *ret_route,
+                   struct claim_request *ret_claim)
 {
-        struct route_call call = {.worker = worker, .request = request, .response = response};
+        struct route_call call = {
+                .worker = worker, .request = request, .response = response, .claim = ret_claim};
         const char *allow = NULL;
         size_t route;
 
@@ -144,6 +148,7 @@ void routes_handle(struct route_worker *worker, const struct http_request *reque
                 break;
         }
         *ret_route = route;
+        return call.deferred;
 }
 
 void route_worker_clear(struct route_worker *worker)
@@ -152,6 +157,9 @@ void route_worker_clear(struct route_worker *worker)
                 return;
         store_close(worker->store);
         free(worker->main_page);
+        store_deals_free(worker->deals, worker->n_deals);
+        worker->deals = NULL;
+        worker->n_deals = 0;
         worker->store = NULL;
         worker->main_page = NULL;
 }
@@ -271,6 +279,43 @@ static int worker_store(struct route_call *call, struct store **ret_store)
         }
         worker->store_needs_ping = false;
         *ret_store = worker->store;
+        return 0;
+}
+
+/*
+ * Every deal, from this thread's cache (refreshed after --page-cache), with
+ * stock_left from the live stock feed, which claims of this process update
+ * at once and the poller every interval.  The rows stay owned by the cache.
+ */
+static int cached_deals(struct route_call *call, struct deal **ret_deals, size_t *ret_count)
+{
+        struct route_worker *worker = call->worker;
+        struct app *app = worker->app;
+        int64_t now_ms = clock_monotonic_ms();
+
+        if (!stock_feed_database_ok(app->stock))
+                return -ECONNREFUSED;
+        if (!worker->deals || now_ms >= worker->deals_expires_ms) {
+                struct store *store;
+                struct deal *deals = NULL;
+                size_t n = 0;
+                int r = worker_store(call, &store);
+                if (r >= 0)
+                        r = store_list_deals(store, &deals, &n);
+                if (r < 0)
+                        return r;
+                store_deals_free(worker->deals, worker->n_deals);
+                worker->deals = deals;
+                worker->n_deals = n;
+                worker->deals_expires_ms = now_ms + app->config.main_page_cache_ms;
+        }
+        for (size_t i = 0; i < worker->n_deals; i++) {
+                int64_t stock_left;
+                if (stock_feed_get(app->stock, worker->deals[i].id, &stock_left))
+                        worker->deals[i].stock_left = stock_left;
+        }
+        *ret_deals = worker->deals;
+        *ret_count = worker->n_deals;
         return 0;
 }
 
@@ -425,6 +470,23 @@ static void page_end(struct html *page)
                        "sale</footer></body></html>\n");
 }
 
+/* A picture for a destination without any image file: an emoji. */
+static const char *destination_icon(const char *destination)
+{
+        static const struct {
+                const char *word;
+                const char *icon;
+        } icons[] = {
+                {"제주", "🏝️"}, {"Jeju", "🏝️"}, {"부산", "🌊"},    {"Busan", "🌊"},
+                {"도쿄", "🗼"},       {"Tokyo", "🗼"},      {"다낭", "🌴"},    {"Da Nang", "🌴"},
+                {"오사카", "🏯"},     {"Osaka", "🏯"},      {"방콕", "🛕"}, {"Bangkok", "🛕"},
+        };
+        for (size_t i = 0; destination && i < ARRAY_SIZE(icons); i++)
+                if (strstr(destination, icons[i].word))
+                        return icons[i].icon;
+        return "✈️";
+}
+
 /* "/": featured products.  Rendered at most once per cache period per thread (the
  * busiest page; it carries no per-user content). */
 static void handle_home(struct route_call *call)
@@ -461,9 +523,11 @@ static void handle_home(struct route_call *call)
                 char price[40];
                 format_won(products[i].price, price);
                 html_format(&page,
-                            "<article class=\"product\"><p class=\"destination\">%s</p><h2>%s</h2>"
+                            "<article class=\"product\"><p class=\"icon\" "
+                            "aria-hidden=\"true\">%s</p><p class=\"destination\">%s</p><h2>%s</h2>"
                             "<p>%s</p><p class=\"price\">%s부터 from</p></article>",
-                            products[i].destination, products[i].title, products[i].summary, price);
+                            destination_icon(products[i].destination), products[i].destination,
+                            products[i].title, products[i].summary, price);
         }
         if (n == 0)
                 html_raw(&page, "<p>추천 상품이 아직 없습니다. No featured trips yet.</p>");
@@ -537,12 +601,9 @@ static void render_deal_prices(struct html *page, const struct deal *deal)
 /* "/sales": every deal with countdown and live stock. */
 static void handle_sales(struct route_call *call)
 {
-        struct store *store;
         struct deal *deals = NULL;
         size_t n = 0;
-        int r = worker_store(call, &store);
-        if (r >= 0)
-                r = store_list_deals(store, &deals, &n);
+        int r = cached_deals(call, &deals, &n);
         if (r < 0) {
                 respond_store_error(call, r, "list deals");
                 return;
@@ -576,7 +637,6 @@ static void handle_sales(struct route_call *call)
                 html_raw(&page, "<p>진행 중인 세일이 없습니다. No sales right now.</p>");
         html_raw(&page, "</section>");
         page_end(&page);
-        store_deals_free(deals, n);
         respond_page(call, 200, &page);
 }
 
@@ -592,11 +652,23 @@ static void handle_deal(struct route_call *call)
         char cookie[HTTP_HEADER_VALUE_MAX];
         snprintf(cookie, sizeof(cookie), "%s", call->response->set_cookie);
 
-        struct store *store;
+        /* From this thread's deal cache when it has the deal (strings borrowed), else
+         * from the database (a deal newer than the cache, or an unknown id). */
         struct deal deal = {0};
-        int r = worker_store(call, &store);
-        if (r >= 0)
-                r = store_get_deal(store, call->id, &deal);
+        bool owned = false;
+        struct deal *deals = NULL;
+        size_t n = 0;
+        int r = cached_deals(call, &deals, &n);
+        for (size_t i = 0; r >= 0 && i < n && !deal.id; i++)
+                if (deals[i].id == call->id)
+                        deal = deals[i];
+        if (r >= 0 && !deal.id) {
+                struct store *store;
+                r = worker_store(call, &store);
+                if (r >= 0)
+                        r = store_get_deal(store, call->id, &deal);
+                owned = r >= 0;
+        }
         if (r == -ENOENT) {
                 respond_error(call, 404, "no_such_deal", "There is no deal with this number.");
                 return;
@@ -635,42 +707,18 @@ static void handle_deal(struct route_call *call)
         }
         html_raw(&page, "</article>");
         page_end(&page);
-        store_deal_clear(&deal);
+        if (owned)
+                store_deal_clear(&deal);
         respond_page(call, 200, &page);
         keep_cookie(call, cookie);
 }
 
-/* The claim itself, shared by the form and the API: session and CSRF checked by the caller. */
-static int claim(struct route_call *call, const char *user, enum claim_outcome *ret_outcome,
-                 int64_t *ret_stock_left)
+/* Hand the claim to the claim executor; routes_finish_claim() answers. */
+static void defer_claim(struct route_call *call, const char *user, bool api)
 {
-        struct app *app = call->worker->app;
-        struct store *store;
-        int r = worker_store(call, &store);
-        if (r >= 0)
-                r = store_claim(store, call->id, user, time(NULL), ret_outcome, ret_stock_left);
-        if (r < 0) {
-                metrics_count_claim(app->metrics, CLAIM_METRIC_ERROR);
-                return r;
-        }
-        static const enum claim_metric metric[] = {
-                [CLAIM_OK] = CLAIM_METRIC_CLAIMED,
-                [CLAIM_SOLD_OUT] = CLAIM_METRIC_SOLD_OUT,
-                [CLAIM_ALREADY_CLAIMED] = CLAIM_METRIC_ALREADY,
-                [CLAIM_NOT_OPEN] = CLAIM_METRIC_NOT_OPEN,
-                [CLAIM_NO_SUCH_DEAL] = CLAIM_METRIC_NO_SUCH_DEAL,
-        };
-        if ((unsigned)*ret_outcome < ARRAY_SIZE(metric))
-                metrics_count_claim(app->metrics, metric[*ret_outcome]);
-        /* Push the new stock to every open page at once (no wait for the poller). */
-        if (*ret_outcome == CLAIM_OK || *ret_outcome == CLAIM_SOLD_OUT)
-                stock_feed_set(app->stock, call->id, -1, *ret_stock_left);
-        log_emit(LOG_LEVEL_DEBUG,
-                 json_pack("{s:s, s:I, s:i, s:I}", "request_id", call->request->request_id, "deal",
-                           (json_int_t)call->id, "outcome", (int)*ret_outcome, "stock_left",
-                           (json_int_t)*ret_stock_left),
-                 "claim");
-        return 0;
+        *call->claim = (struct claim_request){.deal_id = call->id, .api = api};
+        memcpy(call->claim->user, user, SESSION_USER_LENGTH + 1);
+        call->deferred = true;
 }
 
 struct claim_answer {
@@ -731,22 +779,7 @@ static void handle_deal_claim_form(struct route_call *call)
                 return;
         }
 
-        enum claim_outcome outcome;
-        int64_t stock_left;
-        r = claim(call, user, &outcome, &stock_left);
-        if (r < 0) {
-                respond_store_error(call, r == -ENOENT ? -EIO : r, "claim");
-                return;
-        }
-        struct claim_answer answer = claim_answer(outcome);
-        if (outcome != CLAIM_OK) {
-                respond_error(call, answer.status, answer.error, answer.message);
-                return;
-        }
-
-        respond_text(call, 303, "Claimed. See the deal page.\n");
-        snprintf(call->response->location, sizeof(call->response->location),
-                 "/deals/%" PRId64 "?claimed=1", call->id);
+        defer_claim(call, user, false);
 }
 
 /* "/community?page=N": newest reviews first. */
@@ -1118,21 +1151,68 @@ static void handle_api_claim(struct route_call *call)
                 return;
         }
 
-        enum claim_outcome outcome;
-        int64_t stock_left;
-        int r = claim(call, user, &outcome, &stock_left);
-        if (r < 0) {
-                respond_store_error(call, r == -ENOENT ? -EIO : r, "claim");
+        defer_claim(call, user, true);
+}
+
+/* The answer once the claim executor has run the claim (on the worker thread). */
+void routes_finish_claim(struct route_worker *worker, const struct claim_request *claim, int error,
+                         enum claim_outcome outcome, int64_t stock_left, const char *request_id,
+                         struct http_response *response)
+{
+        struct app *app = worker->app;
+        struct http_request request = {
+                .method = HTTP_METHOD_POST,
+                .path = claim->api ? "/api/deals/{id}/claims" : "/deals/{id}/claim",
+                .request_id = request_id,
+        };
+        struct route_call call = {
+                .worker = worker, .request = &request, .response = response, .id = claim->deal_id};
+
+        if (error == -ECANCELED) {
+                metrics_count_claim(app->metrics, CLAIM_METRIC_ERROR);
+                respond_error(&call, 503, "shutting_down",
+                              "This server is shutting down; please try again.");
                 return;
         }
+        if (error < 0) {
+                metrics_count_claim(app->metrics, CLAIM_METRIC_ERROR);
+                respond_store_error(&call, error == -ENOENT ? -EIO : error, "claim");
+                return;
+        }
+
+        static const enum claim_metric metric[] = {
+                [CLAIM_OK] = CLAIM_METRIC_CLAIMED,
+                [CLAIM_SOLD_OUT] = CLAIM_METRIC_SOLD_OUT,
+                [CLAIM_ALREADY_CLAIMED] = CLAIM_METRIC_ALREADY,
+                [CLAIM_NOT_OPEN] = CLAIM_METRIC_NOT_OPEN,
+                [CLAIM_NO_SUCH_DEAL] = CLAIM_METRIC_NO_SUCH_DEAL,
+        };
+        if ((unsigned)outcome < ARRAY_SIZE(metric))
+                metrics_count_claim(app->metrics, metric[outcome]);
+        /* Push the new stock to every open page at once (no wait for the poller). */
+        if (outcome == CLAIM_OK || outcome == CLAIM_SOLD_OUT)
+                stock_feed_set(app->stock, claim->deal_id, -1, stock_left);
+        log_emit(LOG_LEVEL_DEBUG,
+                 json_pack("{s:s, s:I, s:s, s:I}", "request_id", request_id, "deal",
+                           (json_int_t)claim->deal_id, "outcome", claim_outcome_to_string(outcome),
+                           "stock_left", (json_int_t)stock_left),
+                 "claim");
+
         struct claim_answer answer = claim_answer(outcome);
         if (outcome != CLAIM_OK) {
-                respond_error(call, answer.status, answer.error, answer.message);
+                respond_error(&call, answer.status, answer.error, answer.message);
                 return;
         }
-        respond_json(call, 201,
-                     json_pack("{s:b, s:I, s:s, s:I}", "claimed", 1, "deal", (json_int_t)call->id,
-                               "user", user, "stock_left", (json_int_t)stock_left));
+        if (claim->api) {
+                respond_json(&call, 201,
+                             json_pack("{s:b, s:I, s:s, s:I}", "claimed", 1, "deal",
+                                       (json_int_t)claim->deal_id, "user", claim->user,
+                                       "stock_left", (json_int_t)stock_left));
+                return;
+        }
+        respond_text(&call, 303, "Claimed. See the deal page.\n");
+        snprintf(response->location, sizeof(response->location), "/deals/%" PRId64 "?claimed=1",
+                 claim->deal_id);
 }
 
 /* ------------------------------------------------------------------ 4c. operations and assets */

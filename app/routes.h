@@ -16,8 +16,7 @@
 
 #include "app.h"
 #include "http.h"
-
-struct store;
+#include "store.h"
 
 struct route_worker {
         struct app *app;
@@ -26,6 +25,9 @@ struct route_worker {
         char *main_page;       /* cached rendering of "/" */
         size_t main_page_length;
         int64_t main_page_expires_ms;
+        struct deal *deals; /* cached store_list_deals() for /sales and /deals/{id} */
+        size_t n_deals;
+        int64_t deals_expires_ms;
 };
 
 void route_worker_clear(struct route_worker *worker);
@@ -49,9 +51,28 @@ enum route_lookup_result {
 enum route_lookup_result routes_lookup(enum http_method method, const char *path, size_t *ret_route,
                                        int64_t *ret_id, const char **ret_allow);
 
-/* Answer one request.  *ret_route gets the route index for metrics. */
-void routes_handle(struct route_worker *worker, const struct http_request *request,
-                   struct http_response *response, size_t *ret_route);
+/* A claim the handler checked (session, CSRF) and left to the claim executor. */
+struct claim_request {
+        int64_t deal_id;
+        char user[SESSION_USER_LENGTH + 1];
+        bool api; /* answer in JSON (the API) or as a page/redirect (the HTML form) */
+};
+
+/*
+ * Answer one request.  *ret_route gets the route index for metrics.
+ * Returns false when `response` is the answer; true when the answer waits for
+ * a claim: *ret_claim says which, and routes_finish_claim() builds the
+ * answer once the claim has run.
+ */
+bool routes_handle(struct route_worker *worker, const struct http_request *request,
+                   struct http_response *response, size_t *ret_route,
+                   struct claim_request *ret_claim);
+
+/* The answer to a claim: error is 0 or the store's -errno (-ECANCELED: shutting down).
+ * Also counts the outcome and pushes the new stock to live pages. */
+void routes_finish_claim(struct route_worker *worker, const struct claim_request *claim, int error,
+                         enum claim_outcome outcome, int64_t stock_left, const char *request_id,
+                         struct http_response *response);
 
 /* The live-stock WebSocket: the server glue upgrades this path itself. */
 #define ROUTE_WEBSOCKET_PATH     "/ws/stock"

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "claims.h"
 #include "clock.h"
 #include "http.h"
 #include "log.h"
@@ -29,6 +30,7 @@ struct worker {
         struct lws_vhost *vhost;
         /* Accepted sockets handed over by the acceptor thread, adopted on our thread. */
         pthread_mutex_t pending_lock;
+        struct claim_job *finished_claims; /* from the claim executor, under pending_lock */
         int *pending;
         size_t n_pending;
         size_t pending_capacity;
@@ -50,6 +52,7 @@ struct server {
         int n_workers;
         int port;
         atomic_bool stopping;
+        struct claim_executor *claims;
         int listen_fd;
         int acceptor_wake_fd; /* eventfd: tells the acceptor to close the listener */
         pthread_t acceptor;
@@ -62,6 +65,7 @@ struct connection {
         bool in_flight;     /* counted in app->in_flight */
         bool response_sent; /* an early answer (413) went out; discard the body */
         bool is_websocket;
+        bool dispatched; /* the request went to the routes (lws may still report its empty body) */
         bool close_after_response; /* body length unknown: lws would read the next request as body
                                     */
         enum http_method method;
@@ -72,6 +76,18 @@ struct connection {
         int64_t started_us;
         char request_id[40];
         uint64_t stock_version_sent;
+        struct pending_claim *claim; /* a claim being run for this request */
+        size_t route;                /* of the request waiting for its claim */
+};
+
+/* A claim on its way through the executor, and where its answer goes. */
+struct pending_claim {
+        struct claim_job job;
+        struct claim_request request;
+        struct worker *worker;
+        struct lws *wsi;
+        bool ready;     /* back from the executor: answer on the next writeable callback */
+        bool abandoned; /* the connection closed first: free it when it comes back */
 };
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -93,6 +109,14 @@ static int64_t monotonic_us(void)
 
 static void connection_end_request(struct worker *worker, struct connection *connection)
 {
+        if (connection->claim) {
+                /* Still with the executor (or queued back to us): it is freed on return. */
+                if (connection->claim->ready)
+                        free(connection->claim);
+                else
+                        connection->claim->abandoned = true;
+                connection->claim = NULL;
+        }
         if (connection->in_flight) {
                 atomic_fetch_sub(&worker->server->app->in_flight, 1);
                 connection->in_flight = false;
@@ -104,6 +128,7 @@ static void connection_end_request(struct worker *worker, struct connection *con
         connection->body_length = 0;
         connection->body_expected = 0;
         connection->response_sent = false;
+        connection->dispatched = false;
 }
 
 /* A header's value as a new string, or NULL when absent. */
@@ -275,10 +300,26 @@ static int answer_early(struct worker *worker, struct lws *wsi, struct connectio
         return w;
 }
 
+/* Write the answer, count and log it, and end the request.  Returns what the callback returns. */
+static int finish_request(struct worker *worker, struct lws *wsi, struct connection *connection,
+                          size_t route, struct http_response *response)
+{
+        int w = write_response(worker, wsi, connection, response);
+        int64_t duration = monotonic_us() - connection->started_us;
+        metrics_observe_request(worker->server->app->metrics, route, response->status, duration);
+        log_request(connection, route, response->status, duration, response->body_length);
+        http_response_clear(response);
+        connection_end_request(worker, connection);
+
+        if (w < 0 || connection->close_after_response)
+                return -1;
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
 /* Build the request, run the route, write the answer.  Returns what the callback returns. */
 static int dispatch(struct worker *worker, struct lws *wsi, struct connection *connection)
 {
-        struct app *app = worker->server->app;
+        connection->dispatched = true;
         struct http_request request = {
                 .method = connection->method,
                 .path = connection->path,
@@ -307,18 +348,73 @@ static int dispatch(struct worker *worker, struct lws *wsi, struct connection *c
 
         struct http_response response = {0};
         size_t route = routes_count();
-        routes_handle(&worker->routes, &request, &response, &route);
+        struct claim_request claim;
+        if (routes_handle(&worker->routes, &request, &response, &route, &claim)) {
+                /* The answer comes when the claim executor is done (finish_claim). */
+                struct pending_claim *pending = calloc(1, sizeof(*pending));
+                if (!pending) {
+                        routes_finish_claim(&worker->routes, &claim, -ENOMEM, CLAIM_NO_SUCH_DEAL, 0,
+                                            connection->request_id, &response);
+                        return finish_request(worker, wsi, connection, route, &response);
+                }
+                pending->request = claim;
+                pending->worker = worker;
+                pending->wsi = wsi;
+                pending->job.deal_id = claim.deal_id;
+                memcpy(pending->job.user, claim.user, sizeof(pending->job.user));
+                pending->job.now = time(NULL);
+                pending->job.userdata = pending;
+                connection->claim = pending;
+                connection->route = route;
+                claim_executor_submit(worker->server->claims, &pending->job);
+                return 0;
+        }
+        return finish_request(worker, wsi, connection, route, &response);
+}
 
-        int w = write_response(worker, wsi, connection, &response);
-        int64_t duration = monotonic_us() - connection->started_us;
-        metrics_observe_request(app->metrics, route, response.status, duration);
-        log_request(connection, route, response.status, duration, response.body_length);
-        http_response_clear(&response);
-        connection_end_request(worker, connection);
+/* The claim executor is done with this connection's claim: answer it. */
+static int finish_claim(struct worker *worker, struct lws *wsi, struct connection *connection)
+{
+        struct pending_claim *pending = connection->claim;
+        connection->claim = NULL;
+        struct http_response response = {0};
+        routes_finish_claim(&worker->routes, &pending->request, pending->job.error,
+                            pending->job.outcome, pending->job.stock_left, connection->request_id,
+                            &response);
+        free(pending);
+        return finish_request(worker, wsi, connection, connection->route, &response);
+}
 
-        if (w < 0 || connection->close_after_response)
-                return -1;
-        return lws_http_transaction_completed(wsi) ? -1 : 0;
+/* Executor thread: queue the finished claim for its worker and wake that worker. */
+static void claim_finished(struct claim_job *job)
+{
+        struct pending_claim *pending = job->userdata;
+        struct worker *worker = pending->worker;
+        pthread_mutex_lock(&worker->pending_lock);
+        job->next = worker->finished_claims;
+        worker->finished_claims = job;
+        pthread_mutex_unlock(&worker->pending_lock);
+        lws_cancel_service(worker->context);
+}
+
+/* Worker thread: answer (on their next writeable callback) the claims that came back. */
+static void collect_finished_claims(struct worker *worker)
+{
+        pthread_mutex_lock(&worker->pending_lock);
+        struct claim_job *job = worker->finished_claims;
+        worker->finished_claims = NULL;
+        pthread_mutex_unlock(&worker->pending_lock);
+        while (job) {
+                struct claim_job *next = job->next;
+                struct pending_claim *pending = job->userdata;
+                if (pending->abandoned) {
+                        free(pending);
+                } else {
+                        pending->ready = true;
+                        lws_callback_on_writable(pending->wsi);
+                }
+                job = next;
+        }
 }
 
 static enum http_method method_from_lws(int lws_method)
@@ -440,6 +536,9 @@ static int on_body_complete(struct worker *worker, struct lws *wsi, struct conne
                 connection->response_sent = false;
                 return -1; /* the 413 went out already; this connection is done */
         }
+        /* "Content-Length: 0" was answered (or is being answered) already. */
+        if (connection->dispatched)
+                return 0;
         lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
         if (!connection->path)
                 return -1; /* a body without a request we are waiting for */
@@ -506,6 +605,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                 return on_body(worker, wsi, connection, in, len);
         case LWS_CALLBACK_HTTP_BODY_COMPLETION:
                 return on_body_complete(worker, wsi, connection);
+        case LWS_CALLBACK_HTTP_WRITEABLE:
+                if (connection && connection->claim && connection->claim->ready)
+                        return finish_claim(worker, wsi, connection);
+                return 0;
         case LWS_CALLBACK_CLOSED_HTTP:
                 if (connection)
                         connection_end_request(worker, connection);
@@ -556,6 +659,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                 if (atomic_load(&worker->server->stopping))
                         return 0;
                 adopt_pending(worker);
+                collect_finished_claims(worker);
                 if (worker->stock_message_version !=
                     stock_feed_version(worker->server->app->stock)) {
                         lws_callback_on_writable_all_protocol(worker->context, &protocols[1]);
@@ -694,6 +798,8 @@ struct acceptor {
         size_t capacity;
         char *peek_buffer;
         size_t peek_size;
+        char request_id_prefix[9];
+        uint64_t request_counter;
 };
 
 static void forget_waiting(struct acceptor *acceptor, size_t index, bool close_it)
@@ -714,11 +820,16 @@ static void refuse_waiting(struct acceptor *acceptor, size_t index, int status)
                              : status == 501 ? "Unknown request method."
                              : status == 505 ? "Only HTTP/1.0 and HTTP/1.1 are served."
                                              : "Malformed request line or header.";
+        char request_id[40];
+        snprintf(request_id, sizeof(request_id), "%s-a%07" PRIx64, acceptor->request_id_prefix,
+                 ++acceptor->request_counter);
         char response[512];
         int length = snprintf(response, sizeof(response),
                               "HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
-                              "connection: close\r\ncontent-length: %zu\r\n\r\n%s\n",
-                              status, http_status_reason(status), strlen(reason) + 1, reason);
+                              "x-request-id: %s\r\nconnection: close\r\n"
+                              "content-length: %zu\r\n\r\n%s\n",
+                              status, http_status_reason(status), request_id, strlen(reason) + 1,
+                              reason);
         (void)send(fd, response, (size_t)length, MSG_NOSIGNAL | MSG_DONTWAIT);
         /* Half-close and read a little more, so the answer is not lost to a reset. */
         (void)shutdown(fd, SHUT_WR);
@@ -726,6 +837,10 @@ static void refuse_waiting(struct acceptor *acceptor, size_t index, int status)
                 if (recv(fd, acceptor->peek_buffer, acceptor->peek_size, MSG_DONTWAIT) <= 0)
                         break;
         metrics_observe_request(acceptor->server->app->metrics, routes_count(), status, 0);
+        log_emit(LOG_LEVEL_INFO,
+                 json_pack("{s:s, s:s, s:i, s:s}", "request_id", request_id, "route",
+                           routes_pattern(routes_count()), "status", status, "reason", reason),
+                 "request refused before parsing");
         forget_waiting(acceptor, index, true);
 }
 
@@ -776,8 +891,14 @@ static void accept_all(struct acceptor *acceptor)
                                 nanosleep(&(struct timespec){.tv_nsec = 10 * 1000000}, NULL);
                         return;
                 }
-                int one = 1;
+                /* No Nagle delay on small responses; TCP keepalive finds WebSocket
+                 * clients that vanished without closing (after about 90 s). */
+                int one = 1, idle = 60, interval = 10, count = 3;
                 (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+                (void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+                (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+                (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+                (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count));
                 if (acceptor->n_waiting == acceptor->capacity) {
                         size_t capacity = acceptor->capacity ? acceptor->capacity * 2 : 256;
                         struct waiting_connection *waiting =
@@ -811,6 +932,10 @@ static void *acceptor_main(void *userdata)
         struct server *server = acceptor.server;
 
         acceptor.peek_size = server->app->config.max_header_bytes;
+        unsigned char random_bytes[4] = {0};
+        (void)RAND_bytes(random_bytes, sizeof(random_bytes));
+        snprintf(acceptor.request_id_prefix, sizeof(acceptor.request_id_prefix), "%02x%02x%02x%02x",
+                 random_bytes[0], random_bytes[1], random_bytes[2], random_bytes[3]);
         acceptor.peek_buffer = malloc(acceptor.peek_size);
         acceptor.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
         struct epoll_event listen_event = {.events = EPOLLIN, .data.fd = server->listen_fd};
@@ -890,6 +1015,16 @@ int server_new(struct app *app, struct server **ret_server)
                 server_free(server);
                 return r;
         }
+        r = claim_executor_new(
+                &(struct claim_executor_options){.database_url = app->config.database_url,
+                                                 .threads = app->config.claim_threads,
+                                                 .stock = app->stock,
+                                                 .finished = claim_finished},
+                &server->claims);
+        if (r < 0) {
+                server_free(server);
+                return r;
+        }
         for (int i = 0; i < server->n_workers; i++) {
                 struct worker *worker = &server->workers[i];
                 worker->server = server;
@@ -965,10 +1100,20 @@ void server_free(struct server *server)
                         pthread_join(worker->thread, NULL);
                 }
         }
+        /*
+         * Claims still running finish and come back to their worker's list
+         * while the contexts exist; closing the connections then marks them
+         * abandoned, and the lists are freed last.
+         */
+        claim_executor_free(server->claims);
         for (int i = 0; i < server->n_workers; i++) {
                 struct worker *worker = &server->workers[i];
                 if (worker->context)
                         lws_context_destroy(worker->context);
+                for (struct claim_job *job = worker->finished_claims, *next; job; job = next) {
+                        next = job->next;
+                        free(job->userdata);
+                }
                 route_worker_clear(&worker->routes);
                 free(worker->stock_message);
                 for (size_t j = 0; j < worker->n_pending; j++)

@@ -127,6 +127,20 @@ uint64_t stock_feed_version(struct stock_feed *feed)
         return version;
 }
 
+bool stock_feed_get(struct stock_feed *feed, int64_t deal_id, int64_t *ret_stock_left)
+{
+        bool found = false;
+        pthread_mutex_lock(&feed->lock);
+        for (size_t i = 0; i < feed->n_entries; i++)
+                if (feed->entries[i].deal_id == deal_id && feed->entries[i].stock_left >= 0) {
+                        *ret_stock_left = feed->entries[i].stock_left;
+                        found = true;
+                        break;
+                }
+        pthread_mutex_unlock(&feed->lock);
+        return found;
+}
+
 int stock_feed_snapshot_json(struct stock_feed *feed, uint64_t *ret_version, char **ret_json)
 {
         char now[32];

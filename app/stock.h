@@ -49,6 +49,9 @@ void stock_feed_database_failed(struct stock_feed *feed);
 
 uint64_t stock_feed_version(struct stock_feed *feed);
 
+/* The latest known stock of one deal; false when the feed has not seen it yet. */
+bool stock_feed_get(struct stock_feed *feed, int64_t deal_id, int64_t *ret_stock_left);
+
 /* {"type":"stock","version":N,"now":"RFC3339","deals":[{"id":..,"stock_left":..,"stock_total":..}]}
  */
 int stock_feed_snapshot_json(struct stock_feed *feed, uint64_t *ret_version, char **ret_json);

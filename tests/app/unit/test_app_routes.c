@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include <cmocka.h>
 
 #include "app.h"
+#include "claims.h"
 #include "routes.h"
 #include "store.h"
 
@@ -26,6 +28,8 @@ struct fixture {
         char url[128];
         struct app app;
         struct route_worker worker;
+        struct store *claim_store;
+        bool claim_store_needs_ping;
 };
 
 static int setup(void **state)
@@ -59,6 +63,7 @@ static int teardown(void **state)
 {
         struct fixture *f = *state;
         route_worker_clear(&f->worker);
+        store_close(f->claim_store);
         stock_feed_free(f->app.stock);
         metrics_free(f->app.metrics);
         char command[128];
@@ -95,8 +100,16 @@ static void run(struct fixture *f, const struct call *c, struct http_response *r
                 request.n_query_args = 1;
         }
         size_t route = 0;
+        struct claim_request claim;
         *response = (struct http_response){0};
-        routes_handle(&f->worker, &request, response, &route);
+        if (!routes_handle(&f->worker, &request, response, &route, &claim))
+                return;
+        /* A claim: run it as the executor would, then let the route answer. */
+        struct claim_job job = {.deal_id = claim.deal_id, .now = time(NULL)};
+        memcpy(job.user, claim.user, sizeof(job.user));
+        claim_job_run(&job, f->url, f->app.stock, &f->claim_store, &f->claim_store_needs_ping);
+        routes_finish_claim(&f->worker, &claim, job.error, job.outcome, job.stock_left, "test",
+                            response);
 }
 
 static bool body_has(const struct http_response *response, const char *text)
@@ -235,6 +248,21 @@ static void test_api_claims(void **state)
         open_deal(f, &after);
         assert_int_equal(after, stock_left - 1);
 
+        /* The HTML form: CSRF in the body, success is a redirect to the deal page. */
+        char form_path[64], form_body[128];
+        snprintf(form_path, sizeof(form_path), "/deals/%lld/claim", (long long)id);
+        snprintf(form_body, sizeof(form_body), "csrf=%s", other_csrf);
+        run(f,
+            &(struct call){.method = HTTP_METHOD_POST,
+                           .path = form_path,
+                           .cookie = other_cookie,
+                           .content_type = "application/x-www-form-urlencoded",
+                           .body = form_body},
+            &response);
+        assert_int_equal(response.status, 303);
+        assert_non_null(strstr(response.location, "claimed=1"));
+        http_response_clear(&response);
+
         claim.path = "/api/deals/999999/claims";
         run(f, &claim, &response);
         assert_int_equal(response.status, 404);
@@ -324,6 +352,60 @@ static void test_readiness(void **state)
         http_response_clear(&response);
 }
 
+/* The claim executor: every submitted job comes back through finished() with its outcome. */
+static pthread_mutex_t finished_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t finished_cond = PTHREAD_COND_INITIALIZER;
+static int finished_count;
+
+static void job_finished(struct claim_job *job)
+{
+        pthread_mutex_lock(&finished_lock);
+        finished_count++;
+        pthread_cond_signal(&finished_cond);
+        pthread_mutex_unlock(&finished_lock);
+}
+
+static void test_claim_executor(void **state)
+{
+        struct fixture *f = *state;
+        int64_t stock_left = 0;
+        int64_t id = open_deal(f, &stock_left);
+        struct claim_executor *executor = NULL;
+        assert_int_equal(
+                claim_executor_new(&(struct claim_executor_options){.database_url = f->url,
+                                                                    .threads = 4,
+                                                                    .stock = f->app.stock,
+                                                                    .finished = job_finished},
+                                   &executor),
+                0);
+        enum { N = 12 };
+        struct claim_job jobs[N] = {0};
+        for (int i = 0; i < N; i++) {
+                jobs[i].deal_id = id;
+                jobs[i].now = time(NULL);
+                /* Users 0..5 twice each: six claims, six "already claimed". */
+                snprintf(jobs[i].user, sizeof(jobs[i].user), "%032d", i % 6);
+                claim_executor_submit(executor, &jobs[i]);
+        }
+        pthread_mutex_lock(&finished_lock);
+        while (finished_count < N)
+                pthread_cond_wait(&finished_cond, &finished_lock);
+        pthread_mutex_unlock(&finished_lock);
+        claim_executor_free(executor);
+
+        int ok = 0, already = 0;
+        for (int i = 0; i < N; i++) {
+                assert_int_equal(jobs[i].error, 0);
+                ok += jobs[i].outcome == CLAIM_OK;
+                already += jobs[i].outcome == CLAIM_ALREADY_CLAIMED;
+        }
+        assert_int_equal(ok, 6);
+        assert_int_equal(already, 6);
+        int64_t after = 0;
+        open_deal(f, &after);
+        assert_int_equal(after, stock_left - 6);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -331,6 +413,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_api_claims, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_post_escaped, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_readiness, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_claim_executor, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
