@@ -395,6 +395,37 @@ def scenario_limits(app):
             {"Content-Type": "application/x-www-form-urlencoded"}))
         check(code in (400, 413, 422), f"bad form {extra[:40]!r} -> {code}, want 4xx")
     still_serving(app, "bad forms")
+    # POST without Content-Length (curl -X POST, wrk): answered at once, and
+    # the connection either serves the next request or is closed — never hangs.
+    claimer = Session(app).start()
+    deal_id = tdtest.find_deal(app, "open")["id"]
+    bodiless = (f"POST /api/deals/{deal_id}/claims HTTP/1.1\r\nHost: x\r\nCookie: "
+                f"{tdtest.cookie_header(claimer.jar)}\r\nX-CSRF-Token: {claimer.csrf}\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(bodiless)
+        first = b""
+        while b"\r\n\r\n" not in first:
+            chunk = s.recv(65536)
+            check(chunk, "connection closed before answering a POST without Content-Length")
+            first += chunk
+        check(tdtest.status_of(first) == 201, f"POST without Content-Length -> {first[:60]!r}, want 201")
+        served = closed = False
+        try:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            rest = b""
+            end = time.monotonic() + 5
+            while time.monotonic() < end and not served:
+                chunk = s.recv(65536)
+                if not chunk:
+                    closed = True
+                    break
+                rest += chunk
+                served = b"HTTP/1.1 200" in rest
+        except (BrokenPipeError, ConnectionResetError):
+            closed = True
+        except socket.timeout:
+            pass
+        check(served or closed, "connection hung after a POST without Content-Length")
     # Keep-alive still works after all of that.
     conn = app.connection()
     for _ in range(3):
