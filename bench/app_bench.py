@@ -302,7 +302,8 @@ def main():
         sqlite_url = "sqlite:" + os.path.join(work, "bench.db")
         pg_db_url = tdtest.create_pg_database(pg_url)
         apps = {"sqlite": tdtest.App(binary, sqlite_url, name="sqlite", extra_args=args.app_arg).start(),
-                "postgresql": tdtest.App(binary, pg_db_url, name="postgresql", extra_args=args.app_arg).start()}
+                "postgresql": tdtest.App(binary, pg_db_url, name="postgresql", extra_args=args.app_arg,
+                                            app_defaults=True).start()}
         urls = {"sqlite": sqlite_url, "postgresql": pg_db_url}
         open_deal = tdtest.find_deal(apps["sqlite"], "open")
         status, _, page = apps["sqlite"].request("GET", "/")

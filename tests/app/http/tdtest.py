@@ -180,7 +180,7 @@ def database_url(backend):
 class App:
     """One tripdeal-app process on a free loopback port."""
 
-    def __init__(self, binary, db_url, seed_demo=True, extra_args=(), name="app", env=None):
+    def __init__(self, binary, db_url, seed_demo=True, extra_args=(), name="app", env=None, app_defaults=False):
         self.binary = binary
         self.db_url = db_url
         self.name = name
@@ -190,6 +190,10 @@ class App:
         self.port = None
         self.seed_demo = seed_demo
         self.extra_args = list(extra_args)
+        # Tests share one PostgreSQL with other suites running in parallel:
+        # keep this process's connections modest (default claim pool is 32).
+        if not app_defaults and not db_url.startswith("sqlite:") and not any(a.startswith("--claim-threads") for a in self.extra_args):
+            self.extra_args.append("--claim-threads=8")
         # Our environment minus TRIPDEAL_* (so a developer's settings do not leak in), plus env.
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("TRIPDEAL_")}
         self.env.update(env or {})
@@ -211,7 +215,10 @@ class App:
                 self.wait_ready(ready_deadline)
                 return self
             except TestFailure:
-                if self.process.poll() is not None and "in use" in self.log_tail().lower():
+                tail = self.log_tail().lower()
+                if self.process.poll() is not None and ("in use" in tail or "too many clients" in tail):
+                    # Port taken meanwhile, or the shared PostgreSQL briefly full: back off, retry.
+                    time.sleep(1 + attempt)
                     continue
                 raise
         raise TestFailure(f"{self.name}: could not start")

@@ -57,6 +57,10 @@ def run(argv):
     # Some traffic first, so every family has samples.
     for path in ["/", "/sales", f"/deals/{deal['id']}", "/community", "/nope"]:
         app.request("GET", path)
+    # A request may be counted just after its response is sent: wait until
+    # the warm-up 404 shows before taking the baseline.
+    tdtest.poll(lambda: total(parse(scrape(app)), "tripdeal_http_requests_total", code="404") >= 1, 5,
+                what="the warm-up 404 to be counted")
     before = parse(scrape(app))
 
     # Known traffic between two scrapes.
@@ -71,6 +75,13 @@ def run(argv):
     check(winners[0].claim(deal["id"], csrf="bad" * 8)[0] == 403, "bad csrf not 403")
     check(winners[1].claim(upcoming["id"])[0] == 422, "upcoming claim not 422")
 
+    def caught_up():
+        samples = parse(scrape(app))
+        return (total(samples, "tripdeal_http_requests_total", code="404")
+                - total(before, "tripdeal_http_requests_total", code="404") >= 3
+                and sum(v for _, v in series(samples, "tripdeal_claims_total"))
+                - sum(v for _, v in series(before, "tripdeal_claims_total")) >= 6)
+    tdtest.poll(caught_up, 5, what="counters to include the traffic")
     text = scrape(app)
     result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
     check(result.returncode == 0, f"promtool check metrics failed:\n{result.stdout}{result.stderr}")
