@@ -26,7 +26,7 @@ const char asset_site_css[] =
         "var(--line);border-radius:12px;padding:1rem 1.2rem}\n"
         ".deal h2 a,.posts h2 a{color:var(--ink);text-decoration:none}\n"
         ".deal h2 a:hover,.posts h2 a:hover{color:var(--accent-dark);text-decoration:underline}\n"
-        ".product .icon{font-size:2.2rem;line-height:1;margin:0 0 .3rem}\n"
+        ".product .art{display:block;width:100%;height:auto;border-radius:8px;margin:0 0 .6rem}\n"
         ".destination{color:var(--accent-dark);font-weight:600;font-size:.9rem;margin:0}\n"
         ".price{font-size:1.05rem}.price del{color:var(--muted);margin-right:.3rem}\n"
         ".price strong{color:var(--accent);font-size:1.2rem}\n"

@@ -36,6 +36,7 @@ void claim_job_run(struct claim_job *job, const char *database_url, struct stock
         if (r < 0) {
                 if (*store)
                         *needs_ping = true;
+                /* Logged here, once, where the backend's own text is at hand. */
                 log_emit(LOG_LEVEL_ERROR,
                          json_pack("{s:I, s:s, s:i}", "deal", (json_int_t)job->deal_id, "error",
                                    *store ? store_last_error(*store) : store_last_error(NULL),

@@ -64,7 +64,8 @@ static const char usage_text[] =
         "                           [TRIPDEAL_MAX_BODY_BYTES]\n"
         "  --max-header-bytes N     request line + headers, else 431 (default 8192, max 65535)\n"
         "                           [TRIPDEAL_MAX_HEADER_BYTES]\n"
-        "  --idle-timeout DUR       close idle keep-alive connections (default 30s)\n"
+        "  --idle-timeout DUR       close idle keep-alive connections (default 75s,\n"
+        "                           longer than a proxy's upstream keep-alive)\n"
         "                           [TRIPDEAL_IDLE_TIMEOUT]\n"
         "  --request-timeout DUR    close when headers or body are not complete in time\n"
         "                           (default 10s) [TRIPDEAL_REQUEST_TIMEOUT]\n"
@@ -361,7 +362,7 @@ static void parse_flags(int argc, char **argv, struct app_config *config,
                 1024, 65535);
         config->idle_timeout_seconds =
                 (int)((parse_duration_flag("idle-timeout",
-                                           flag_or_env(idle, "TRIPDEAL_IDLE_TIMEOUT"), 30000) +
+                                           flag_or_env(idle, "TRIPDEAL_IDLE_TIMEOUT"), 75000) +
                        999) /
                       1000);
         config->request_timeout_seconds =

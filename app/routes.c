@@ -470,21 +470,24 @@ static void page_end(struct html *page)
                        "sale</footer></body></html>\n");
 }
 
-/* A picture for a destination without any image file: an emoji. */
-static const char *destination_icon(const char *destination)
+/*
+ * A small landscape per destination, drawn inline (no image files, no font
+ * needed): sky, sun and sea in a hue derived from the destination's name.
+ */
+static void render_destination_art(struct html *page, const char *destination)
 {
-        static const struct {
-                const char *word;
-                const char *icon;
-        } icons[] = {
-                {"제주", "🏝️"}, {"Jeju", "🏝️"}, {"부산", "🌊"},    {"Busan", "🌊"},
-                {"도쿄", "🗼"},       {"Tokyo", "🗼"},      {"다낭", "🌴"},    {"Da Nang", "🌴"},
-                {"오사카", "🏯"},     {"Osaka", "🏯"},      {"방콕", "🛕"}, {"Bangkok", "🛕"},
-        };
-        for (size_t i = 0; destination && i < ARRAY_SIZE(icons); i++)
-                if (strstr(destination, icons[i].word))
-                        return icons[i].icon;
-        return "✈️";
+        unsigned hash = 0;
+        for (const unsigned char *p = (const unsigned char *)destination; p && *p; p++)
+                hash = hash * 31 + *p;
+        unsigned sea = 170 + hash % 60;       /* teal to blue */
+        unsigned sun = 20 + (hash / 60) % 30; /* orange to gold */
+        html_format(page,
+                    "<svg class=\"art\" viewBox=\"0 0 120 40\" aria-hidden=\"true\">"
+                    "<rect width=\"120\" height=\"40\" fill=\"hsl(%u,75%%,90%%)\"/>"
+                    "<circle cx=\"96\" cy=\"13\" r=\"7\" fill=\"hsl(%u,90%%,62%%)\"/>"
+                    "<path d=\"M0 30 Q30 20 60 30 T120 30 V40 H0Z\" fill=\"hsl(%u,60%%,48%%)\"/>"
+                    "</svg>",
+                    sea + 10, sun, sea);
 }
 
 /* "/": featured products.  Rendered at most once per cache period per thread (the
@@ -522,12 +525,12 @@ static void handle_home(struct route_call *call)
         for (size_t i = 0; i < n; i++) {
                 char price[40];
                 format_won(products[i].price, price);
+                html_raw(&page, "<article class=\"product\">");
+                render_destination_art(&page, products[i].destination);
                 html_format(&page,
-                            "<article class=\"product\"><p class=\"icon\" "
-                            "aria-hidden=\"true\">%s</p><p class=\"destination\">%s</p><h2>%s</h2>"
+                            "<p class=\"destination\">%s</p><h2>%s</h2>"
                             "<p>%s</p><p class=\"price\">%s부터 from</p></article>",
-                            destination_icon(products[i].destination), products[i].destination,
-                            products[i].title, products[i].summary, price);
+                            products[i].destination, products[i].title, products[i].summary, price);
         }
         if (n == 0)
                 html_raw(&page, "<p>추천 상품이 아직 없습니다. No featured trips yet.</p>");
@@ -1175,8 +1178,10 @@ void routes_finish_claim(struct route_worker *worker, const struct claim_request
                 return;
         }
         if (error < 0) {
+                /* The claim executor logged the database's reason already. */
                 metrics_count_claim(app->metrics, CLAIM_METRIC_ERROR);
-                respond_store_error(&call, error == -ENOENT ? -EIO : error, "claim");
+                respond_error(&call, 503, "database_unavailable",
+                              "The database is unavailable right now; please try again shortly.");
                 return;
         }
 

@@ -636,7 +636,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                         return 0;
                 return websocket_send_stock(worker, wsi, connection);
         case LWS_CALLBACK_RECEIVE:
-                return 0; /* clients have nothing to say; pings are answered by lws */
+                /* Clients have nothing to say (pings are answered by lws): a data
+                 * frame, masked or not, ends the connection. */
+                lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                                 (unsigned char *)"no client messages", 18);
+                return -1;
         case LWS_CALLBACK_CLOSED:
                 if (connection && connection->is_websocket) {
                         connection->is_websocket = false;

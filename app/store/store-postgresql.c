@@ -60,7 +60,9 @@ static const struct {
                             "INSERT INTO deals (seed_key, product_id, title, price, list_price,"
                             " stock_total, stock_left, starts_at, ends_at) "
                             "SELECT $1, p.id, $3, $4, $5, $6, $6, $7, $8 FROM products p "
-                            "WHERE p.seed_key = $2 ON CONFLICT (seed_key) DO NOTHING"},
+                            "WHERE p.seed_key = $2 ON CONFLICT (seed_key) DO UPDATE SET "
+                            "starts_at = excluded.starts_at, ends_at = excluded.ends_at "
+                            "WHERE deals.stock_left = deals.stock_total OR deals.ends_at <= $9"},
         [STMT_SEED_POST] = {"tripdeal_seed_post",
                             "INSERT INTO posts (seed_key, author, title, body, rating, "
                             "created_at) VALUES ($1, $2, $3, $4, $5, $6) "
@@ -304,6 +306,7 @@ struct pg_store {
         PGconn *conn;
         bool prepared[_STMT_MAX];
         struct claim_combiner *combiner; /* shared, process lifetime; NULL: unbatched */
+        bool server_closing;             /* the server sent FATAL: reconnect before use */
 };
 
 static struct claim_combiner *combiner_for(const char *url);
@@ -313,10 +316,19 @@ static PGconn *conn_of(struct store *store)
         return ((struct pg_store *)store->impl)->conn;
 }
 
-/* libpq prints notices (and a dying server's last words) on stderr by
- * default; library code must not, and the caller logs the error it gets. */
-static void ignore_notice(void *arg, const char *message)
+/*
+ * Notices and errors the server sends outside a query.  libpq prints them on
+ * stderr by default; library code must not.  One matters: a server that
+ * ends our session (shutdown, pg_terminate_backend) sends a FATAL error and
+ * then closes the socket a moment later.  Remember it, so that the next call
+ * reconnects first instead of sending its query into a closing socket.
+ */
+static void notice_receiver(void *arg, const PGresult *result)
 {
+        struct pg_store *impl = arg;
+        const char *severity = PQresultErrorField(result, PG_DIAG_SEVERITY_NONLOCALIZED);
+        if (severity && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0))
+                impl->server_closing = true;
 }
 
 /* A failed connection attempt: unreachable or refusing -> -ECONNREFUSED,
@@ -348,9 +360,10 @@ static int connect_failure(struct store *store)
  * and closes), so readable means: consume, and see whether libpq now
  * reports the connection bad.
  */
-static bool connection_lost(PGconn *conn)
+static bool connection_lost(struct pg_store *impl)
 {
-        if (PQstatus(conn) == CONNECTION_BAD)
+        PGconn *conn = impl->conn;
+        if (PQstatus(conn) == CONNECTION_BAD || impl->server_closing)
                 return true;
         for (int i = 0; i < 4; i++) {
                 struct pollfd fd = {.fd = PQsocket(conn), .events = POLLIN};
@@ -363,23 +376,24 @@ static bool connection_lost(PGconn *conn)
                 PGnotify *notify;
                 while ((notify = PQnotifies(conn))) /* also parses what arrived */
                         PQfreemem(notify);
-                if (PQstatus(conn) == CONNECTION_BAD)
+                if (PQstatus(conn) == CONNECTION_BAD || impl->server_closing)
                         return true;
         }
-        return PQstatus(conn) == CONNECTION_BAD;
+        return PQstatus(conn) == CONNECTION_BAD || impl->server_closing;
 }
 
 /* Make sure we hold a working connection, reconnecting once if not. */
 static int ensure_connected(struct store *store)
 {
         struct pg_store *impl = store->impl;
-        if (!connection_lost(impl->conn))
+        if (!connection_lost(impl))
                 return 0;
         /* Same parameters as the first connect; prepared statements die
          * with the old session. */
         PQreset(impl->conn);
+        impl->server_closing = false;
         memset(impl->prepared, 0, sizeof(impl->prepared));
-        PQsetNoticeProcessor(impl->conn, ignore_notice, NULL);
+        PQsetNoticeReceiver(impl->conn, notice_receiver, impl);
         if (PQstatus(impl->conn) != CONNECTION_OK)
                 return connect_failure(store);
         return 0;
@@ -525,7 +539,7 @@ static int postgresql_open(struct store *store, const struct store_options *opti
                 postgresql_close(store);
                 return -ENOMEM;
         }
-        PQsetNoticeProcessor(impl->conn, ignore_notice, NULL);
+        PQsetNoticeReceiver(impl->conn, notice_receiver, impl);
         if (PQstatus(impl->conn) != CONNECTION_OK) {
                 int r = connect_failure(store);
                 postgresql_close(store);
@@ -650,7 +664,7 @@ static int seed_body(struct store *store, time_t now)
         if (r < 0)
                 return r;
         char a[INT64_TEXT_SIZE], b[INT64_TEXT_SIZE], c[INT64_TEXT_SIZE], d[INT64_TEXT_SIZE],
-                e[INT64_TEXT_SIZE];
+                e[INT64_TEXT_SIZE], f[INT64_TEXT_SIZE];
 
         for (size_t i = 0; i < store_seed_products_count && r == 0; i++) {
                 const struct seed_product *p = &store_seed_products[i];
@@ -671,8 +685,9 @@ static int seed_body(struct store *store, time_t now)
                                         int64_text(b, s->list_price),
                                         int64_text(c, s->stock_total),
                                         int64_text(d, (int64_t)now + s->starts_offset),
-                                        int64_text(e, (int64_t)now + s->ends_offset)};
-                r = exec_prepared_command(store, STMT_SEED_DEAL, 8, values);
+                                        int64_text(e, (int64_t)now + s->ends_offset),
+                                        int64_text(f, (int64_t)now)};
+                r = exec_prepared_command(store, STMT_SEED_DEAL, 9, values);
         }
         for (size_t i = 0; i < store_seed_posts_count && r == 0; i++) {
                 const struct seed_post *p = &store_seed_posts[i];

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Demo data for `tripdeal-app --seed-demo`, shared by both backends.  Every
- * row has a seed_key; the backends insert with ON CONFLICT (seed_key) DO
- * NOTHING, so seeding twice adds nothing.
+ * row has a seed_key; the backends insert with ON CONFLICT (seed_key), so
+ * seeding twice adds nothing.  Deals already there get their window moved to
+ * the new `now` when nobody has claimed them yet or they have ended (a demo
+ * database keeps a sale open on later days); claimed, running deals are left
+ * alone.
  */
 #include "store-internal.h"
 

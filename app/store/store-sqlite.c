@@ -59,7 +59,9 @@ static const char *const statement_sql[_STMT_MAX] = {
                 "INSERT INTO deals (seed_key, product_id, title, price, list_price, stock_total,"
                 " stock_left, starts_at, ends_at) "
                 "SELECT ?1, p.id, ?3, ?4, ?5, ?6, ?6, ?7, ?8 FROM products p WHERE p.seed_key = ?2 "
-                "ON CONFLICT (seed_key) DO NOTHING",
+                "ON CONFLICT (seed_key) DO UPDATE SET starts_at = excluded.starts_at, "
+                "ends_at = excluded.ends_at "
+                "WHERE deals.stock_left = deals.stock_total OR deals.ends_at <= ?9",
         [STMT_SEED_POST] = "INSERT INTO posts (seed_key, author, title, body, rating, created_at) "
                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (seed_key) DO NOTHING",
         [STMT_LIST_PRODUCTS] = "SELECT id, title, destination, summary, price, featured "
@@ -419,6 +421,7 @@ static int sqlite_seed_demo(struct store *store, time_t now)
                 sqlite3_bind_int64(stmt, 6, d->stock_total);
                 sqlite3_bind_int64(stmt, 7, (int64_t)now + d->starts_offset);
                 sqlite3_bind_int64(stmt, 8, (int64_t)now + d->ends_offset);
+                sqlite3_bind_int64(stmt, 9, (int64_t)now);
                 r = step_done(store, stmt, "seed deal");
                 if (r < 0)
                         goto fail;

@@ -96,7 +96,9 @@ int store_ping(struct store *store);
 
 /* Demo data relative to `now`: products, >= 3 deals (one open now with
  * stock >= 50, one upcoming, one ended), community posts in Korean and
- * English.  Idempotent: a second run adds nothing. */
+ * English.  Idempotent: a second run adds nothing.  It only moves the sale
+ * windows of demo deals that nobody has claimed yet or that have ended, to
+ * the new `now`, so a demo database still has a sale on the next day. */
 int store_seed_demo(struct store *store, time_t now);
 
 int store_list_products(struct store *store, bool featured_only, struct product **ret_products,
