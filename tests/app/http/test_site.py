@@ -436,48 +436,61 @@ def scenario_limits(app):
     conn.close()
 
 
+IDLE_TIMEOUT = 3  # --idle-timeout and --request-timeout given to the app in the idle scenario
+
+
 def scenario_idle(app):
-    """An idle connection and a slow-loris connection are closed by the server."""
-    bound = 120.0
-    idle = socket.create_connection(("127.0.0.1", app.port), timeout=bound)
-    slow = socket.create_connection(("127.0.0.1", app.port), timeout=bound)
-    slow.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # headers never finish
+    """Idle, slow-loris and idle keep-alive connections are closed by the server."""
+    bound = IDLE_TIMEOUT + 10.0
+    sockets = {
+        "fresh-idle": socket.create_connection(("127.0.0.1", app.port), timeout=bound),
+        "slow-loris": socket.create_connection(("127.0.0.1", app.port), timeout=bound),
+        "keep-alive-idle": socket.create_connection(("127.0.0.1", app.port), timeout=bound),
+    }
+    sockets["slow-loris"].sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # headers never finish
+    keep = sockets["keep-alive-idle"]
+    keep.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    reply = b""
+    while b"\r\n\r\n" not in reply:
+        chunk = keep.recv(4096)
+        check(chunk, "keep-alive connection closed right after its first response")
+        reply += chunk
+    check(tdtest.status_of(reply) == 200, f"/healthz on the keep-alive connection: {reply[:60]!r}")
     start = time.monotonic()
     closed = {}
 
-    def wait_closed(name, sock):
-        sock.settimeout(0.5)
+    def poll_closed(name, sock):
+        sock.settimeout(0.2)
         try:
             data = sock.recv(4096)
-            if data == b"" or data.startswith(b"HTTP/1.1 408") or data.startswith(b"HTTP/1.1 400"):
+            # A 408 (or 400) before closing is fine; EOF is the close.
+            if data == b"":
                 closed[name] = time.monotonic() - start
-                return True
-            return False
         except socket.timeout:
-            return False
+            pass
         except ConnectionResetError:
             closed[name] = time.monotonic() - start
-            return True
 
-    # Keep serving others while we wait.
-    def both_closed():
-        for name, sock in [("idle", idle), ("slow", slow)]:
+    def all_closed():
+        for name, sock in sockets.items():
             if name not in closed:
-                wait_closed(name, sock)
+                poll_closed(name, sock)
         check(app.request("GET", "/healthz")[0] == 200, "app stopped serving while connections idle")
-        return len(closed) == 2
+        return len(closed) == len(sockets)
 
-    tdtest.poll(both_closed, bound, interval=0.2, what="server to close idle and slow connections")
-    log(f"server closed connections after: {closed}")
-    idle.close()
-    slow.close()
+    tdtest.poll(all_closed, bound, interval=0.05, what="server to close idle, slow and keep-alive connections")
+    log(f"server closed connections after: { {k: round(v, 2) for k, v in closed.items()} }")
+    for sock in sockets.values():
+        sock.close()
 
 
 def run(argv):
     if len(argv) != 3:
         raise tdtest.TestFailure(__doc__)
     binary, backend, scenario = argv
-    app = App(binary, tdtest.database_url(backend)).start()
+    extra = (["--idle-timeout", f"{IDLE_TIMEOUT}s", "--request-timeout", f"{IDLE_TIMEOUT}s"]
+             if scenario == "idle" else [])
+    app = App(binary, tdtest.database_url(backend), extra_args=extra).start()
     {"pages": scenario_pages, "api": scenario_api, "limits": scenario_limits,
      "idle": scenario_idle}[scenario](app)
     check(app.alive(), "app died during the test")
