@@ -494,6 +494,11 @@ def run(argv):
     {"pages": scenario_pages, "api": scenario_api, "limits": scenario_limits,
      "idle": scenario_idle}[scenario](app)
     check(app.alive(), "app died during the test")
+    # The request id a client sees is the one in the server's log line.
+    _, headers, _ = app.request("GET", "/sales")
+    request_id = headers.get("x-request-id")
+    check(request_id, "response has no X-Request-Id header")
+    tdtest.poll(lambda: request_id in app.log_text(), 5, what=f"request id {request_id} in the app log")
     # Every request produced a JSON log line with a request id.
     lines = [l for l in app.log_text().splitlines() if l.strip()]
     check(lines, "app wrote no log lines")
