@@ -519,20 +519,38 @@ static int postgresql_open(struct store *store, const struct store_options *opti
         snprintf(timeout, sizeof(timeout), "%d",
                  options->connect_timeout_seconds > 0 ? options->connect_timeout_seconds : 3);
         /*
-         * Keywords before dbname are defaults the URL may override; the ones
-         * after it are ours (text is UTF-8 on the wire, always).  Keepalives
-         * and tcp_user_timeout: when the database host dies without closing
-         * its sockets (power-off, network partition), a call fails within
-         * seconds instead of waiting out TCP retransmission for minutes,
-         * and the next call reconnects.
+         * Pairs before dbname are defaults the URL may override; the ones
+         * after it are ours (text is UTF-8 on the wire, always).
+         *   keepalives, tcp_user_timeout: when the database host dies
+         *     without closing its sockets (power-off, network partition), a
+         *     call fails within seconds instead of waiting out TCP
+         *     retransmission for minutes, and the next call reconnects.
+         *   statement / idle-in-transaction timeouts: no statement of ours
+         *     runs for long, and a process frozen inside a transaction
+         *     (seeding, migrating) must not hold row locks that stall every
+         *     other replica's claims.
          */
-        const char *const keywords[] = {"connect_timeout",     "fallback_application_name",
-                                        "keepalives",          "keepalives_idle",
-                                        "keepalives_interval", "keepalives_count",
-                                        "tcp_user_timeout",    "dbname",
-                                        "client_encoding",     NULL};
-        const char *const values[] = {timeout, "tripdeal-app", "1", "10",   "5",
-                                      "3",     "15000",        url, "UTF8", NULL};
+        static const char *const keywords[] = {
+                "connect_timeout",
+                "fallback_application_name",
+                "keepalives",
+                "keepalives_idle",
+                "keepalives_interval",
+                "keepalives_count",
+                "tcp_user_timeout",
+                "options",
+                "dbname",
+                "client_encoding",
+                NULL,
+        };
+        const char *const values[] = {
+                timeout, "tripdeal-app",
+                "1",     "10",
+                "5",     "3",
+                "15000", "-c statement_timeout=30000 -c idle_in_transaction_session_timeout=30000",
+                url,     "UTF8",
+                NULL,
+        };
         impl->conn = PQconnectdbParams(keywords, values, 1);
         if (!impl->conn) {
                 store_set_error(store, "postgresql: out of memory");
