@@ -226,6 +226,24 @@ def run(argv):
     for ws in crowd:
         ws.close()
 
+    # The app expects nothing from clients: a data frame (masked or not, RFC
+    # 6455 §5.1 requires closing on unmasked ones) closes that socket.
+    for masked in (True, False):
+        rude = WebSocket("127.0.0.1", port, path, protocol)
+        if masked:
+            rude.send(0x1, b"hello")
+        else:
+            rude.sock.sendall(bytes([0x81, 0x05]) + b"hello")
+        closed = False
+        end = time.monotonic() + DEADLINE
+        try:
+            while time.monotonic() < end:
+                rude.receive(0.2)
+        except (ConnectionError, OSError):
+            closed = True
+        check(closed, f"server kept the socket open after a {'masked' if masked else 'unmasked'} client frame")
+        rude.sock.close()
+
     # A hostile client streams 32 MiB into one frame announcing 2^40 bytes:
     # the app must not buffer it (RSS stays flat) or must close the socket,
     # and keeps serving everyone else.
