@@ -157,9 +157,6 @@ void route_worker_clear(struct route_worker *worker)
                 return;
         store_close(worker->store);
         free(worker->main_page);
-        store_deals_free(worker->deals, worker->n_deals);
-        worker->deals = NULL;
-        worker->n_deals = 0;
         worker->store = NULL;
         worker->main_page = NULL;
 }
@@ -283,40 +280,49 @@ static int worker_store(struct route_call *call, struct store **ret_store)
 }
 
 /*
- * Every deal, from this thread's cache (refreshed after --page-cache), with
- * stock_left from the live stock feed, which claims of this process update
- * at once and the poller every interval.  The rows stay owned by the cache.
+ * The catalog (every deal, the featured products) the pages render from:
+ * the stock poller re-reads it on its own connection every poll interval and
+ * publishes it, so a request only takes a reference (memory, no database).
+ * Without a poller (in-process tests) it is loaded here, at most once per
+ * --page-cache.  The caller drops the reference with stock_catalog_unref.
  */
-static int cached_deals(struct route_call *call, struct deal **ret_deals, size_t *ret_count)
+static int current_catalog(struct route_call *call, struct stock_catalog **ret_catalog)
 {
-        struct route_worker *worker = call->worker;
-        struct app *app = worker->app;
-        int64_t now_ms = clock_monotonic_ms();
+        struct app *app = call->worker->app;
 
         if (!stock_feed_database_ok(app->stock))
                 return -ECONNREFUSED;
-        if (!worker->deals || now_ms >= worker->deals_expires_ms) {
-                struct store *store;
-                struct deal *deals = NULL;
-                size_t n = 0;
-                int r = worker_store(call, &store);
-                if (r >= 0)
-                        r = store_list_deals(store, &deals, &n);
-                if (r < 0)
-                        return r;
-                store_deals_free(worker->deals, worker->n_deals);
-                worker->deals = deals;
-                worker->n_deals = n;
-                worker->deals_expires_ms = now_ms + app->config.main_page_cache_ms;
+        struct stock_catalog *catalog = stock_feed_catalog(app->stock);
+        if (catalog &&
+            (stock_feed_polling(app->stock) ||
+             clock_monotonic_ms() < catalog->loaded_ms + app->config.main_page_cache_ms)) {
+                *ret_catalog = catalog;
+                return 0;
         }
-        for (size_t i = 0; i < worker->n_deals; i++) {
-                int64_t stock_left;
-                if (stock_feed_get(app->stock, worker->deals[i].id, &stock_left))
-                        worker->deals[i].stock_left = stock_left;
-        }
-        *ret_deals = worker->deals;
-        *ret_count = worker->n_deals;
+        stock_catalog_unref(catalog);
+
+        struct store *store;
+        int r = worker_store(call, &store);
+        if (r >= 0)
+                r = stock_feed_reload(app->stock, store);
+        if (r < 0)
+                return r;
+        catalog = stock_feed_catalog(app->stock);
+        if (!catalog)
+                return -ENOMEM;
+        *ret_catalog = catalog;
         return 0;
+}
+
+/* A catalog deal with stock_left from the live stock feed, which claims of this
+ * process update at once and the poller every interval (strings borrowed). */
+static struct deal live_deal(struct route_call *call, const struct deal *deal)
+{
+        struct deal live = *deal;
+        int64_t stock_left;
+        if (stock_feed_get(call->worker->app->stock, deal->id, &stock_left))
+                live.stock_left = stock_left;
+        return live;
 }
 
 /* A store call failed with r: log once, answer 404 for a missing row, 503 otherwise. */
@@ -490,8 +496,8 @@ static void render_destination_art(struct html *page, const char *destination)
                     sea + 10, sun, sea);
 }
 
-/* "/": featured products.  Rendered at most once per cache period per thread (the
- * busiest page; it carries no per-user content). */
+/* "/": featured products.  Rendered from the catalog at most once per cache
+ * period per thread (the busiest page; it carries no per-user content). */
 static void handle_home(struct route_call *call)
 {
         struct route_worker *worker = call->worker;
@@ -504,17 +510,23 @@ static void handle_home(struct route_call *call)
                 return;
         }
 
-        struct store *store;
-        struct product *products = NULL;
-        size_t n = 0;
-        int r = worker_store(call, &store);
-        if (r >= 0)
-                r = store_list_products(store, true, &products, &n);
+        struct stock_catalog *catalog = NULL;
+        int r = current_catalog(call, &catalog);
         if (r < 0) {
                 respond_store_error(call, r, "list featured products");
                 return;
         }
+        /* The same catalog renders the same page: keep it. */
+        if (worker->main_page && worker->main_page_generation == catalog->generation) {
+                stock_catalog_unref(catalog);
+                worker->main_page_expires_ms = now_ms + worker->app->config.main_page_cache_ms;
+                respond_static(call, "text/html; charset=utf-8", worker->main_page,
+                               worker->main_page_length, NULL);
+                return;
+        }
 
+        const struct product *products = catalog->products;
+        size_t n = catalog->n_products;
         struct html page = {0};
         page_begin(&page, "여행 특가 Travel deals", false);
         html_raw(&page,
@@ -536,7 +548,8 @@ static void handle_home(struct route_call *call)
                 html_raw(&page, "<p>추천 상품이 아직 없습니다. No featured trips yet.</p>");
         html_raw(&page, "</section>");
         page_end(&page);
-        store_products_free(products, n);
+        uint64_t generation = catalog->generation;
+        stock_catalog_unref(catalog);
 
         char *body = NULL;
         size_t length = 0;
@@ -548,6 +561,7 @@ static void handle_home(struct route_call *call)
         free(worker->main_page);
         worker->main_page = body;
         worker->main_page_length = length;
+        worker->main_page_generation = generation;
         worker->main_page_expires_ms = now_ms + worker->app->config.main_page_cache_ms;
         respond_static(call, "text/html; charset=utf-8", body, length, NULL);
 }
@@ -604,13 +618,14 @@ static void render_deal_prices(struct html *page, const struct deal *deal)
 /* "/sales": every deal with countdown and live stock. */
 static void handle_sales(struct route_call *call)
 {
-        struct deal *deals = NULL;
-        size_t n = 0;
-        int r = cached_deals(call, &deals, &n);
+        struct stock_catalog *catalog = NULL;
+        int r = current_catalog(call, &catalog);
         if (r < 0) {
                 respond_store_error(call, r, "list deals");
                 return;
         }
+        const struct deal *deals = catalog->deals;
+        size_t n = catalog->n_deals;
 
         time_t now = time(NULL);
         struct html page = {0};
@@ -625,12 +640,13 @@ static void handle_sales(struct route_call *call)
                         enum deal_state state = deal_state_at(&deals[i], now);
                         if (state != order[o])
                                 continue;
+                        struct deal deal = live_deal(call, &deals[i]);
                         html_format(&page,
                                     "<article class=\"deal deal-%s\"><h2><a href=\"/deals/%lld\">%s"
                                     "</a></h2>",
-                                    deal_state_name(state), (long long)deals[i].id, deals[i].title);
-                        render_deal_prices(&page, &deals[i]);
-                        render_deal_status(&page, &deals[i], now);
+                                    deal_state_name(state), (long long)deal.id, deal.title);
+                        render_deal_prices(&page, &deal);
+                        render_deal_status(&page, &deal, now);
                         html_format(&page,
                                     "<p><a class=\"button\" href=\"/deals/%lld\">자세히 보기 "
                                     "Details</a></p></article>",
@@ -640,6 +656,7 @@ static void handle_sales(struct route_call *call)
                 html_raw(&page, "<p>진행 중인 세일이 없습니다. No sales right now.</p>");
         html_raw(&page, "</section>");
         page_end(&page);
+        stock_catalog_unref(catalog);
         respond_page(call, 200, &page);
 }
 
@@ -655,16 +672,16 @@ static void handle_deal(struct route_call *call)
         char cookie[HTTP_HEADER_VALUE_MAX];
         snprintf(cookie, sizeof(cookie), "%s", call->response->set_cookie);
 
-        /* From this thread's deal cache when it has the deal (strings borrowed), else
-         * from the database (a deal newer than the cache, or an unknown id). */
+        /* From the catalog when it has the deal (strings borrowed while we hold
+         * it), else from the database (a deal newer than the catalog, or an
+         * unknown id). */
         struct deal deal = {0};
         bool owned = false;
-        struct deal *deals = NULL;
-        size_t n = 0;
-        int r = cached_deals(call, &deals, &n);
-        for (size_t i = 0; r >= 0 && i < n && !deal.id; i++)
-                if (deals[i].id == call->id)
-                        deal = deals[i];
+        struct stock_catalog *catalog = NULL;
+        int r = current_catalog(call, &catalog);
+        for (size_t i = 0; r >= 0 && i < catalog->n_deals && !deal.id; i++)
+                if (catalog->deals[i].id == call->id)
+                        deal = live_deal(call, &catalog->deals[i]);
         if (r >= 0 && !deal.id) {
                 struct store *store;
                 r = worker_store(call, &store);
@@ -672,6 +689,8 @@ static void handle_deal(struct route_call *call)
                         r = store_get_deal(store, call->id, &deal);
                 owned = r >= 0;
         }
+        if (r < 0)
+                stock_catalog_unref(TAKE_PTR(catalog));
         if (r == -ENOENT) {
                 respond_error(call, 404, "no_such_deal", "There is no deal with this number.");
                 return;
@@ -712,6 +731,7 @@ static void handle_deal(struct route_call *call)
         page_end(&page);
         if (owned)
                 store_deal_clear(&deal);
+        stock_catalog_unref(catalog);
         respond_page(call, 200, &page);
         keep_cookie(call, cookie);
 }

@@ -25,9 +25,7 @@ struct route_worker {
         char *main_page;       /* cached rendering of "/" */
         size_t main_page_length;
         int64_t main_page_expires_ms;
-        struct deal *deals; /* cached store_list_deals() for /sales and /deals/{id} */
-        size_t n_deals;
-        int64_t deals_expires_ms;
+        uint64_t main_page_generation; /* the stock_catalog it was rendered from */
 };
 
 void route_worker_clear(struct route_worker *worker);

@@ -28,11 +28,40 @@ struct stock_feed {
         uint64_t version;
         atomic_bool database_ok;
 
+        struct stock_catalog *catalog; /* under lock; the feed holds one reference */
+        uint64_t catalog_generation;
+
         pthread_t thread;
-        bool thread_started;
+        atomic_bool thread_started;
         bool stopping;
+        bool first_poll_done;
         pthread_cond_t wake;
+        pthread_cond_t first_poll; /* signalled once the first poll has run */
 };
+
+void stock_catalog_unref(struct stock_catalog *catalog)
+{
+        if (!catalog || atomic_fetch_sub(&catalog->references, 1) != 1)
+                return;
+        store_deals_free(catalog->deals, catalog->n_deals);
+        store_products_free(catalog->products, catalog->n_products);
+        free(catalog);
+}
+
+struct stock_catalog *stock_feed_catalog(struct stock_feed *feed)
+{
+        pthread_mutex_lock(&feed->lock);
+        struct stock_catalog *catalog = feed->catalog;
+        if (catalog)
+                atomic_fetch_add(&catalog->references, 1);
+        pthread_mutex_unlock(&feed->lock);
+        return catalog;
+}
+
+bool stock_feed_polling(struct stock_feed *feed)
+{
+        return atomic_load(&feed->thread_started);
+}
 
 int stock_feed_new(const struct stock_feed_options *options, struct stock_feed **ret_feed)
 {
@@ -47,6 +76,7 @@ int stock_feed_new(const struct stock_feed_options *options, struct stock_feed *
         pthread_condattr_init(&attributes);
         pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
         pthread_cond_init(&feed->wake, &attributes);
+        pthread_cond_init(&feed->first_poll, &attributes);
         pthread_condattr_destroy(&attributes);
         feed->version = 1;
         atomic_store(&feed->database_ok, true);
@@ -66,7 +96,9 @@ void stock_feed_free(struct stock_feed *feed)
                 pthread_join(feed->thread, NULL);
         }
         pthread_cond_destroy(&feed->wake);
+        pthread_cond_destroy(&feed->first_poll);
         pthread_mutex_destroy(&feed->lock);
+        stock_catalog_unref(feed->catalog);
         free(feed->entries);
         free(feed);
 }
@@ -197,15 +229,39 @@ int stock_feed_samples(struct stock_feed *feed, struct deal_stock_sample **ret_s
         return 0;
 }
 
-/* One poll: read every deal, fold the values in.  Returns 0 or the store error. */
-static int poll_once(struct stock_feed *feed, struct store *store)
+/*
+ * One poll: read every deal and the featured products, fold the stock values
+ * in and publish both as the new catalog.  Returns 0 or the store error.
+ */
+int stock_feed_reload(struct stock_feed *feed, struct store *store)
 {
         int64_t started_ms = clock_monotonic_ms();
         struct deal *deals = NULL;
         size_t n = 0;
+        struct product *products = NULL;
+        size_t n_products = 0;
         int r = store_list_deals(store, &deals, &n);
         if (r < 0)
                 return r;
+        r = store_list_products(store, true, &products, &n_products);
+        if (r < 0) {
+                store_deals_free(deals, n);
+                return r;
+        }
+        struct stock_catalog *catalog = calloc(1, sizeof(*catalog));
+        if (!catalog) {
+                store_deals_free(deals, n);
+                store_products_free(products, n_products);
+                return -ENOMEM;
+        }
+        *catalog = (struct stock_catalog){
+                .loaded_ms = started_ms,
+                .deals = deals,
+                .n_deals = n,
+                .products = products,
+                .n_products = n_products,
+        };
+        atomic_init(&catalog->references, 1);
 
         bool changed = false;
         pthread_mutex_lock(&feed->lock);
@@ -225,8 +281,12 @@ static int poll_once(struct stock_feed *feed, struct store *store)
         }
         if (changed)
                 feed->version++;
+        /* Publish: handlers holding the old catalog keep it until they drop it. */
+        struct stock_catalog *old = feed->catalog;
+        catalog->generation = ++feed->catalog_generation;
+        feed->catalog = catalog;
         pthread_mutex_unlock(&feed->lock);
-        store_deals_free(deals, n);
+        stock_catalog_unref(old);
 
         if (changed && feed->options.changed)
                 feed->options.changed(feed->options.userdata);
@@ -245,12 +305,12 @@ static void *poller_main(void *userdata)
                         r = store_open(&(struct store_options){.url = feed->options.database_url},
                                        &store);
                 if (r >= 0) {
-                        r = poll_once(feed, store);
+                        r = stock_feed_reload(feed, store);
                         /* One failure may be a dropped connection or a busy database:
                          * reconnect (store_ping does) and try once more before
                          * declaring the database down. */
                         if (r < 0 && store_ping(store) >= 0)
-                                r = poll_once(feed, store);
+                                r = stock_feed_reload(feed, store);
                 }
                 if (r < 0) {
                         if (!logged_down)
@@ -269,6 +329,10 @@ static void *poller_main(void *userdata)
                 }
 
                 pthread_mutex_lock(&feed->lock);
+                if (!feed->first_poll_done) {
+                        feed->first_poll_done = true;
+                        pthread_cond_broadcast(&feed->first_poll);
+                }
                 struct timespec deadline;
                 clock_gettime(CLOCK_MONOTONIC, &deadline);
                 int64_t ns = deadline.tv_nsec + (int64_t)feed->options.poll_interval_ms * 1000000;
@@ -291,6 +355,18 @@ int stock_feed_start(struct stock_feed *feed)
         int r = pthread_create(&feed->thread, NULL, poller_main, feed);
         if (r != 0)
                 return -r;
-        feed->thread_started = true;
+        atomic_store(&feed->thread_started, true);
+
+        /* Pages are served from the catalog: wait (bounded; a database that
+         * does not answer makes them 503 until a later poll succeeds) for the
+         * first one before the server starts taking requests. */
+        struct timespec deadline;
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += 15;
+        pthread_mutex_lock(&feed->lock);
+        while (!feed->first_poll_done &&
+               pthread_cond_timedwait(&feed->first_poll, &feed->lock, &deadline) == 0)
+                ;
+        pthread_mutex_unlock(&feed->lock);
         return 0;
 }

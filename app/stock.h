@@ -17,14 +17,34 @@
  */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
 #include "metrics.h"
+#include "store.h"
 
 struct stock_feed;
+
+/*
+ * What the pages show besides live stock: every deal and the featured
+ * products, read together by the poller (its own database connection) on
+ * every poll and published as one read-only snapshot, so request handlers on
+ * the event loops only read memory.  Shared between threads and reference
+ * counted: stock_feed_catalog() hands out a reference, stock_catalog_unref()
+ * drops it; the last reference frees it.  Nothing in it may be modified.
+ */
+struct stock_catalog {
+        uint64_t generation; /* distinct for every catalog the feed publishes */
+        int64_t loaded_ms;   /* monotonic time of the read */
+        struct deal *deals;  /* stock_left as read; the live value is stock_feed_get()'s */
+        size_t n_deals;
+        struct product *products; /* featured products only */
+        size_t n_products;
+        atomic_int references;
+};
 
 struct stock_feed_options {
         const char *database_url; /* borrowed; must outlive the feed */
@@ -34,8 +54,17 @@ struct stock_feed_options {
 };
 
 int stock_feed_new(const struct stock_feed_options *options, struct stock_feed **ret_feed);
-/* Start the poller thread (first poll runs at once). */
+/* Start the poller thread.  The first poll runs at once and this waits for it
+ * (bounded), so the first catalog exists before the server takes requests. */
 int stock_feed_start(struct stock_feed *feed);
+/* The poller thread runs (stock_feed_start succeeded). */
+bool stock_feed_polling(struct stock_feed *feed);
+/* One poll now with the caller's connection (no poller, e.g. in-process tests):
+ * reads stock, deals and featured products and publishes a new catalog. */
+int stock_feed_reload(struct stock_feed *feed, struct store *store);
+/* The latest catalog (a new reference; NULL before the first good poll). */
+struct stock_catalog *stock_feed_catalog(struct stock_feed *feed);
+void stock_catalog_unref(struct stock_catalog *catalog);
 void stock_feed_free(struct stock_feed *feed);
 
 /* Record a stock value this process just learned (a claim); notifies on change. */

@@ -162,6 +162,51 @@ static int64_t open_deal(struct fixture *f, int64_t *ret_stock_left)
         return id;
 }
 
+/*
+ * The pages' catalog: a reload publishes a new one while a reader still holding
+ * the old one can keep using it (the sanitizer run catches a use after free),
+ * and the deal page shows live stock from the feed, not the catalog's copy.
+ */
+static void test_catalog(void **state)
+{
+        struct fixture *f = *state;
+        struct http_response response;
+
+        int64_t stock_left = 0;
+        int64_t deal_id = open_deal(f, &stock_left);
+        run(f, &(struct call){.method = HTTP_METHOD_GET, .path = "/"}, &response);
+        assert_int_equal(response.status, 200);
+        http_response_clear(&response);
+
+        struct stock_catalog *old = stock_feed_catalog(f->app.stock);
+        assert_non_null(old);
+        assert_true(old->n_deals > 0);
+        assert_true(old->n_products > 0);
+
+        struct store *store = NULL;
+        assert_int_equal(store_open(&(struct store_options){.url = f->url}, &store), 0);
+        assert_int_equal(stock_feed_reload(f->app.stock, store), 0);
+        store_close(store);
+        struct stock_catalog *current = stock_feed_catalog(f->app.stock);
+        assert_non_null(current);
+        assert_true(current != old);
+        assert_true(current->generation > old->generation);
+        /* The old catalog is still whole for its holder. */
+        assert_true(strlen(old->deals[0].title) > 0);
+        assert_true(strlen(old->products[0].destination) > 0);
+        stock_catalog_unref(old);
+        stock_catalog_unref(current);
+
+        /* Live stock: a value the feed learned (a claim) shows at once. */
+        stock_feed_set(f->app.stock, deal_id, -1, 7);
+        char path[64];
+        snprintf(path, sizeof(path), "/deals/%lld", (long long)deal_id);
+        run(f, &(struct call){.method = HTTP_METHOD_GET, .path = path}, &response);
+        assert_int_equal(response.status, 200);
+        assert_true(body_has(&response, ">7</strong>"));
+        http_response_clear(&response);
+}
+
 static void test_pages(void **state)
 {
         struct fixture *f = *state;
@@ -410,6 +455,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_pages, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_catalog, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_api_claims, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_post_escaped, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_readiness, setup, teardown),
