@@ -306,7 +306,11 @@ static const char *const migrations[] = {
          *      and decrement committed by the previous lock holder;
          *   2. settle what does not depend on order: no such deal, not open
          *      (per request: each carries its own now), already claimed
-         *      (one index probe of UNIQUE (deal_id, user_id) per request);
+         *      (one index probe of UNIQUE (deal_id, user_id) per request: a
+         *      correlated scalar subquery, which the planner neither turns
+         *      into a join nor hashes; a plain join was planned as a
+         *      sequential scan of claims while the table was small, and that
+         *      plan then read every claim of the table on each batch);
          *   3. the rest are candidates; a user's first candidate request on
          *      a deal competes for stock, in request order: it wins if its
          *      rank among first requests is <= stock_left.  A user's later
@@ -332,12 +336,13 @@ static const char *const migrations[] = {
         "           CASE WHEN d.id IS NULL THEN 'no_such_deal'\n"
         "                WHEN r.claimed_at < d.starts_at OR r.claimed_at >= d.ends_at THEN "
         "'not_open'\n"
-        "                WHEN c.user_id IS NOT NULL THEN 'already_claimed'\n"
+        "                WHEN (SELECT true FROM claims c\n"
+        "                       WHERE c.deal_id = r.deal_id AND c.user_id = r.user_id) THEN "
+        "'already_claimed'\n"
         "           END AS settled\n"
         "      FROM unnest(p_deal_ids, p_user_ids, p_now) WITH ORDINALITY\n"
         "           AS r (deal_id, user_id, claimed_at, ord)\n"
         "      LEFT JOIN deals d ON d.id = r.deal_id\n"
-        "      LEFT JOIN claims c ON c.deal_id = r.deal_id AND c.user_id = r.user_id\n"
         "  ), candidate AS (\n"
         "    SELECT q.ord, q.deal_id, q.user_id,\n"
         "           row_number() OVER (PARTITION BY q.deal_id, q.user_id ORDER BY q.ord) AS "
