@@ -294,6 +294,99 @@ static const char *const migrations[] = {
         "  SELECT b.outcome, b.stock\n"
         "    FROM tripdeal_claim_batch(ARRAY[p_deal_id], ARRAY[p_user_id], ARRAY[p_now]) b\n"
         "$claim$;",
+        /*
+         * 3: the batch claim, set-based.  Migration 2 decided each request in
+         * a plpgsql loop with array membership tests (= ANY over the users
+         * already holding a claim, once per request): O(n^2) text
+         * comparisons per batch, where PostgreSQL spent most of its time.
+         * Same outcomes, now from a few joins and window functions:
+         *   1. lock the batch's deals in ascending id order (LockRows runs
+         *      above the sort), in a statement of its own, so the decision
+         *      below takes its snapshot after the locks: it sees every claim
+         *      and decrement committed by the previous lock holder;
+         *   2. settle what does not depend on order: no such deal, not open
+         *      (per request: each carries its own now), already claimed
+         *      (one index probe of UNIQUE (deal_id, user_id) per request: a
+         *      correlated scalar subquery, which the planner neither turns
+         *      into a join nor hashes; a plain join was planned as a
+         *      sequential scan of claims while the table was small, and that
+         *      plan then read every claim of the table on each batch);
+         *   3. the rest are candidates; a user's first candidate request on
+         *      a deal competes for stock, in request order: it wins if its
+         *      rank among first requests is <= stock_left.  A user's later
+         *      requests are "already claimed" if the first one won, else
+         *      "sold out" (stock only falls, so it is gone for them too);
+         *   4. each answer's stock is stock_left minus the wins up to and
+         *      including it (what one-by-one claims would report);
+         *   5. one UPDATE per deal by its number of wins and one INSERT of
+         *      the winners, in the same statement and transaction.  The CHECK
+         *      (stock_left >= 0) and UNIQUE (deal_id, user_id) constraints
+         *      still stand guard: any violation aborts the whole batch.
+         * Precedence is unchanged: not open > already claimed > sold out.
+         */
+        "CREATE OR REPLACE FUNCTION tripdeal_claim_batch(p_deal_ids bigint[], p_user_ids text[],\n"
+        "                                                p_now bigint[])\n"
+        " RETURNS TABLE (outcome text, stock bigint)\n"
+        " LANGUAGE plpgsql AS $batch$\n"
+        "BEGIN\n"
+        "  PERFORM 1 FROM deals d WHERE d.id = ANY (p_deal_ids) ORDER BY d.id FOR UPDATE;\n"
+        "  RETURN QUERY\n"
+        "  WITH request AS (\n"
+        "    SELECT r.ord, r.deal_id, r.user_id, r.claimed_at, d.stock_left AS deal_left,\n"
+        "           CASE WHEN d.id IS NULL THEN 'no_such_deal'\n"
+        "                WHEN r.claimed_at < d.starts_at OR r.claimed_at >= d.ends_at THEN "
+        "'not_open'\n"
+        "                WHEN (SELECT true FROM claims c\n"
+        "                       WHERE c.deal_id = r.deal_id AND c.user_id = r.user_id) THEN "
+        "'already_claimed'\n"
+        "           END AS settled\n"
+        "      FROM unnest(p_deal_ids, p_user_ids, p_now) WITH ORDINALITY\n"
+        "           AS r (deal_id, user_id, claimed_at, ord)\n"
+        "      LEFT JOIN deals d ON d.id = r.deal_id\n"
+        "  ), candidate AS (\n"
+        "    SELECT q.ord, q.deal_id, q.user_id,\n"
+        "           row_number() OVER (PARTITION BY q.deal_id, q.user_id ORDER BY q.ord) AS "
+        "repeat\n"
+        "      FROM request q WHERE q.settled IS NULL\n"
+        "  ), ranked AS (\n"
+        "    SELECT k.ord, k.deal_id, k.user_id, k.repeat,\n"
+        "           count(*) FILTER (WHERE k.repeat = 1)\n"
+        "             OVER (PARTITION BY k.deal_id ORDER BY k.ord) AS grant_rank\n"
+        "      FROM candidate k\n"
+        "  ), first_ranked AS (\n"
+        "    SELECT g.ord, g.repeat, g.grant_rank,\n"
+        "           min(g.grant_rank) OVER (PARTITION BY g.deal_id, g.user_id) AS "
+        "first_grant_rank\n"
+        "      FROM ranked g\n"
+        "  ), decided AS (\n"
+        "    SELECT q.ord, q.deal_id, q.user_id, q.claimed_at, q.deal_left,\n"
+        "           coalesce(q.settled,\n"
+        "                    CASE WHEN f.repeat = 1 AND f.grant_rank <= q.deal_left THEN 'ok'\n"
+        "                         WHEN f.repeat > 1 AND f.first_grant_rank <= q.deal_left\n"
+        "                           THEN 'already_claimed'\n"
+        "                         ELSE 'sold_out'\n"
+        "                    END) AS outcome\n"
+        "      FROM request q LEFT JOIN first_ranked f ON f.ord = q.ord\n"
+        "  ), answered AS (\n"
+        "    SELECT e.ord, e.deal_id, e.user_id, e.claimed_at, e.outcome,\n"
+        "           CASE WHEN e.outcome = 'no_such_deal' THEN 0::bigint\n"
+        "                ELSE e.deal_left - count(*) FILTER (WHERE e.outcome = 'ok')\n"
+        "                                     OVER (PARTITION BY e.deal_id ORDER BY e.ord)\n"
+        "           END AS stock\n"
+        "      FROM decided e\n"
+        "  ), decrement AS (\n"
+        "    UPDATE deals d SET stock_left = d.stock_left - w.taken\n"
+        "      FROM (SELECT a.deal_id, count(*) AS taken FROM answered a\n"
+        "             WHERE a.outcome = 'ok' GROUP BY a.deal_id) w\n"
+        "     WHERE d.id = w.deal_id\n"
+        "  ), recorded AS (\n"
+        "    INSERT INTO claims (deal_id, user_id, claimed_at)\n"
+        "    SELECT a.deal_id, a.user_id, a.claimed_at FROM answered a\n"
+        "     WHERE a.outcome = 'ok' ORDER BY a.ord\n"
+        "  )\n"
+        "  SELECT a.outcome, a.stock FROM answered a ORDER BY a.ord;\n"
+        "END\n"
+        "$batch$;",
 };
 
 /* pg_advisory_xact_lock key that serialises migrations across processes
