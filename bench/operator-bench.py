@@ -130,6 +130,11 @@ def run(count, samples):
                 if not ok:
                     raise AssertionError(f"{name} never got {image}")
                 latencies.append((seen[(name, image)] - start) * 1000)
+            _, text = op.http(op.metrics_port, "/metrics")
+            buckets = [l for l in text.splitlines()
+                       if l.startswith("tripdeal_operator_reconcile_duration_seconds")]
+            print(f"# {count} TripDeals, reconcile durations:", "; ".join(
+                l.split("_seconds")[1] for l in buckets), file=sys.stderr, flush=True)
             rss = rss_kib(op.process.proc.pid)
             anon = rss_kib(op.process.proc.pid, "RssAnon")
     latencies.sort()
