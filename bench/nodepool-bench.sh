@@ -3,7 +3,7 @@
 # running" (the operator's node-pool code: nodepools_reconcile with the join
 # Secret read from a real fakekube, VMs created 4 at a time through vmctl),
 # and back down, for N = 1, 5, 20 on libvirt's test driver and on a real
-# libvirtd with QEMU.  Writes bench/RESULTS-nodepools.md.  Needs a built tree
+# libvirtd with QEMU.  Writes bench/out/RESULTS-nodepools.md.  Needs a built tree
 # (meson setup build && meson compile -C build) and, for QEMU, root and a
 # running libvirtd.
 #
@@ -24,7 +24,7 @@ done
 [ -f build/operator/libtripdeal_operator_kube.a ] && [ -x build/tests/fakekube/fakekube ] ||
   { echo "build first: meson setup build && meson compile -C build" >&2; exit 1; }
 bin=build/bench-nodepools/nodepool-bench
-mkdir -p build/bench-nodepools
+mkdir -p build/bench-nodepools bench/out
 # shellcheck disable=SC2046
 cc -std=c17 -D_GNU_SOURCE -O2 -Wall -Ioperator -Ivmctl -Ilib/common -Ilib/kube -Ilib/cron \
   bench/nodepool-bench.c build/operator/libtripdeal_operator_kube.a \
@@ -105,6 +105,6 @@ mem=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)
   echo "| libvirt URI | domain type | N | up (s) | up per VM (ms) | down (s) | running | left after down |"
   echo "|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${rows[@]}"
-} > bench/RESULTS-nodepools.md.new
-mv bench/RESULTS-nodepools.md.new bench/RESULTS-nodepools.md
-cat bench/RESULTS-nodepools.md
+} > bench/out/RESULTS-nodepools.md.new
+mv bench/out/RESULTS-nodepools.md.new bench/out/RESULTS-nodepools.md
+cat bench/out/RESULTS-nodepools.md

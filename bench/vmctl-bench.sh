@@ -2,7 +2,7 @@
 # vmctl benchmark: time from "the pool wants N more nodes" to "N domains
 # running" for N = 1, 5, 20, on libvirt's test driver and on a real libvirtd
 # with QEMU (software emulation, and KVM when the host offers it).  Writes
-# bench/RESULTS-vmctl.md.  Needs a built tree (meson setup build && meson
+# bench/out/RESULTS-vmctl.md.  Needs a built tree (meson setup build && meson
 # compile -C build) and, for QEMU, root + a running libvirtd
 # (scripts/test-services start).
 #
@@ -24,7 +24,7 @@ done
 
 [ -f build/vmctl/libvmctl.a ] || { echo "build first: meson setup build && meson compile -C build" >&2; exit 1; }
 bin=build/bench-vmctl/vmctl-bench
-mkdir -p build/bench-vmctl
+mkdir -p build/bench-vmctl bench/out
 # shellcheck disable=SC2046
 cc -std=c17 -D_GNU_SOURCE -O2 -Wall -Ivmctl -Ilib/common bench/vmctl-bench.c \
   build/vmctl/libvmctl.a build/lib/common/libtripdeal_common.a \
@@ -110,5 +110,5 @@ mem=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)
   echo "| libvirt URI | domain type | N | P | up (s) | up per VM (ms) | down (s) | running |"
   echo "|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${rows[@]}"
-} > bench/RESULTS-vmctl.md
-cat bench/RESULTS-vmctl.md
+} > bench/out/RESULTS-vmctl.md
+cat bench/out/RESULTS-vmctl.md

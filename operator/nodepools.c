@@ -32,7 +32,7 @@
 #define HEALTH_CHECK_MS 30000
 /* VMs are created (and, by the finalizer, destroyed) this many at a time,
  * one libvirt connection each: starts and stops on one host overlap well
- * (bench/RESULTS-vmctl.md, bench/RESULTS-nodepools.md). */
+ * (bench/RESULTS.md). */
 #define VM_PARALLELISM 4
 /* Name clashes are astronomically rare (36^5); a few tries are plenty. */
 #define NAME_ATTEMPTS 4
