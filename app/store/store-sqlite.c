@@ -552,24 +552,37 @@ fail:
         return r;
 }
 
-static int sqlite_get_deal(struct store *store, int64_t id, struct deal *ret_deal)
+/* Run a by-id lookup: 0 with *ret_stmt on its row (caller calls
+ * statement_done), -ENOENT when there is none, or the error. */
+static int step_by_id(struct store *store, enum statement which, int64_t id, const char *what,
+                      sqlite3_stmt **ret_stmt)
 {
         sqlite3_stmt *stmt;
-        int r = statement(store, STMT_GET_DEAL, &stmt);
+        int r = statement(store, which, &stmt);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(stmt, 1, id);
         int rc = sqlite3_step(stmt);
+        if (rc == SQLITE_ROW) {
+                *ret_stmt = stmt;
+                return 0;
+        }
         if (rc == SQLITE_DONE) {
-                statement_done(stmt);
-                store_set_error(store, "no deal %lld", (long long)id);
-                return -ENOENT;
+                store_set_error(store, "no %s %lld", what, (long long)id);
+                r = -ENOENT;
+        } else {
+                r = fail(store, rc, what);
         }
-        if (rc != SQLITE_ROW) {
-                r = fail(store, rc, "get deal");
-                statement_done(stmt);
+        statement_done(stmt);
+        return r;
+}
+
+static int sqlite_get_deal(struct store *store, int64_t id, struct deal *ret_deal)
+{
+        sqlite3_stmt *stmt;
+        int r = step_by_id(store, STMT_GET_DEAL, id, "deal", &stmt);
+        if (r < 0)
                 return r;
-        }
         struct deal deal = {0};
         r = read_deal(stmt, &deal);
         statement_done(stmt);
@@ -760,21 +773,9 @@ fail:
 static int sqlite_get_post(struct store *store, int64_t id, struct post *ret_post)
 {
         sqlite3_stmt *stmt;
-        int r = statement(store, STMT_GET_POST, &stmt);
+        int r = step_by_id(store, STMT_GET_POST, id, "post", &stmt);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(stmt, 1, id);
-        int rc = sqlite3_step(stmt);
-        if (rc == SQLITE_DONE) {
-                statement_done(stmt);
-                store_set_error(store, "no post %lld", (long long)id);
-                return -ENOENT;
-        }
-        if (rc != SQLITE_ROW) {
-                r = fail(store, rc, "get post");
-                statement_done(stmt);
-                return r;
-        }
         struct post post = {0};
         r = read_post(stmt, &post);
         statement_done(stmt);
