@@ -377,6 +377,24 @@ static void keep_cookie(struct route_call *call, const char *cookie)
         snprintf(call->response->set_cookie, sizeof(call->response->set_cookie), "%s", cookie);
 }
 
+/*
+ * The visitor's user id and CSRF token for a page with a form (or the session
+ * API), starting a session when there is none.  `cookie` receives the
+ * Set-Cookie decided now, to put back with keep_cookie() after the body is
+ * built.  On failure a 500 is already answered: return false.
+ */
+static bool begin_session(struct route_call *call, char user[SESSION_USER_LENGTH + 1],
+                          char csrf[SESSION_CSRF_LENGTH + 1], char cookie[HTTP_HEADER_VALUE_MAX])
+{
+        if (ensure_user(call, user) < 0 ||
+            session_csrf_token(&call->worker->app->keys, user, csrf) < 0) {
+                respond_error(call, 500, "internal", "Could not start a session.");
+                return false;
+        }
+        snprintf(cookie, HTTP_HEADER_VALUE_MAX, "%s", call->response->set_cookie);
+        return true;
+}
+
 static bool form_content_type(const struct http_request *request)
 {
         static const char expected[] = "application/x-www-form-urlencoded";
@@ -664,13 +682,9 @@ static void handle_sales(struct route_call *call)
 static void handle_deal(struct route_call *call)
 {
         char user[SESSION_USER_LENGTH + 1], csrf[SESSION_CSRF_LENGTH + 1];
-        if (ensure_user(call, user) < 0 ||
-            session_csrf_token(&call->worker->app->keys, user, csrf) < 0) {
-                respond_error(call, 500, "internal", "Could not start a session.");
-                return;
-        }
         char cookie[HTTP_HEADER_VALUE_MAX];
-        snprintf(cookie, sizeof(cookie), "%s", call->response->set_cookie);
+        if (!begin_session(call, user, csrf, cookie))
+                return;
 
         /* From the catalog when it has the deal (strings borrowed while we hold
          * it), else from the database (a deal newer than the catalog, or an
@@ -964,13 +978,9 @@ static void render_post_form(struct html *page, const char *csrf, const struct p
 static void handle_post_form(struct route_call *call)
 {
         char user[SESSION_USER_LENGTH + 1], csrf[SESSION_CSRF_LENGTH + 1];
-        if (ensure_user(call, user) < 0 ||
-            session_csrf_token(&call->worker->app->keys, user, csrf) < 0) {
-                respond_error(call, 500, "internal", "Could not start a session.");
-                return;
-        }
         char cookie[HTTP_HEADER_VALUE_MAX];
-        snprintf(cookie, sizeof(cookie), "%s", call->response->set_cookie);
+        if (!begin_session(call, user, csrf, cookie))
+                return;
 
         struct html page = {0};
         page_begin(&page, "후기 쓰기 Write a review", false);
@@ -1108,13 +1118,9 @@ static void handle_post_create(struct route_call *call)
 static void handle_api_session(struct route_call *call)
 {
         char user[SESSION_USER_LENGTH + 1], csrf[SESSION_CSRF_LENGTH + 1];
-        if (ensure_user(call, user) < 0 ||
-            session_csrf_token(&call->worker->app->keys, user, csrf) < 0) {
-                respond_error(call, 500, "internal", "Could not start a session.");
-                return;
-        }
         char cookie[HTTP_HEADER_VALUE_MAX];
-        snprintf(cookie, sizeof(cookie), "%s", call->response->set_cookie);
+        if (!begin_session(call, user, csrf, cookie))
+                return;
         respond_json(call, 200, json_pack("{s:s, s:s}", "user", user, "csrf", csrf));
         keep_cookie(call, cookie);
 }
