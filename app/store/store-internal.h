@@ -10,6 +10,10 @@
 #include "macros.h"
 #include "store.h"
 
+/* The deals table's columns in the order both backends' read_deal() expects. */
+#define DEAL_COLUMNS \
+        "id, product_id, title, price, list_price, stock_total, stock_left, starts_at, ends_at"
+
 struct store_backend {
         const char *name;
         /* target: the URL without the scheme prefix for SQLite, the whole

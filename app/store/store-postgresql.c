@@ -44,9 +44,6 @@ enum statement {
         _STMT_MAX,
 };
 
-#define DEAL_COLUMNS \
-        "id, product_id, title, price, list_price, stock_total, stock_left, starts_at, ends_at"
-
 static const struct {
         const char *name;
         const char *sql;

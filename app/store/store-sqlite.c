@@ -40,8 +40,6 @@ enum statement {
         _STMT_MAX,
 };
 
-#define DEAL_COLUMNS \
-        "id, product_id, title, price, list_price, stock_total, stock_left, starts_at, ends_at"
 #define POST_COLUMNS "id, author, title, body, rating, created_at"
 
 static const char *const statement_sql[_STMT_MAX] = {
