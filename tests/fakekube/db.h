@@ -26,5 +26,12 @@ void db_remove(struct server *s, const struct resource_type *t, const char *ns, 
 char *db_object_key(const char *ns, const char *name);
 int db_load(struct server *s);
 int db_save(struct server *s);
-/* Look an object up by uid over all buckets (borrowed), *ret_type set. */
+/* Look an object up by uid (borrowed, or NULL), *ret_type set when ret_type is not NULL. */
 json_t *db_find_uid(struct server *s, const char *uid, struct resource_type **ret_type);
+/* The ref of a stored object, "STORAGE_KEY KEY" (malloc, NULL on OOM). */
+char *db_ref_new(const char *storage_key, const char *key);
+/* The object a ref names (borrowed, or NULL when gone), *ret_type set when not NULL. */
+json_t *db_resolve_ref(struct server *s, const char *ref, struct resource_type **ret_type);
+/* Take an index set (s->gc_candidates, ...) and leave an empty one in its place: the caller
+ * iterates the old set while its actions fill the new one (new reference; NULL on OOM). */
+json_t *db_take_set(json_t **set);

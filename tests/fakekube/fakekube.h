@@ -82,6 +82,18 @@ struct server {
         size_t ring_head, ring_count; /* ring capacity: options.watch_window */
         uint64_t first_rv;            /* watchable: every event with rv > first_rv is retained */
         bool dirty;                   /* persistence: changes not yet written */
+        /*
+         * Indexes kept by db_put/db_remove so that the periodic lifecycle pass
+         * costs what changed, not what is stored (a full scan under the lock
+         * stalled every request for tens of ms with thousands of objects).
+         * Objects are named by a ref, "STORAGE_KEY KEY" (db_ref_new).
+         */
+        json_t *uids;           /* uid -> ref, for every stored object */
+        json_t *dependents;     /* owner uid -> {ref: true}, from ownerReferences */
+        json_t *deleting;       /* ref -> true: objects that carry a deletionTimestamp */
+        json_t *gc_candidates;  /* ref -> true: owned objects written, or whose owner went,
+                                   since the last pass */
+        json_t *pdb_namespaces; /* namespace -> true: pods or PDBs changed since the last pass */
         bool shutting_down;
 
         /* schema */

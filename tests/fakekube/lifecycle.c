@@ -356,30 +356,18 @@ static struct work *dependents_of(struct server *s, const char *uid, size_t *ret
 {
         struct work *list = NULL;
         size_t n = 0;
-        const char *bk;
-        json_t *bucket;
-        json_object_foreach (s->buckets, bk, bucket) {
-                struct resource_type *t = type_of_key(s, bk);
-                if (!t)
+        const char *ref;
+        json_t *unused;
+        json_object_foreach (json_object_get(s->dependents, uid), ref, unused) {
+                struct resource_type *t = NULL;
+                json_t *obj = db_resolve_ref(s, ref, &t);
+                if (!obj)
                         continue;
-                const char *k;
-                json_t *obj;
-                json_object_foreach (bucket, k, obj) {
-                        size_t i;
-                        json_t *ref;
-                        json_array_foreach (json_object_get(meta_of(obj), "ownerReferences"), i,
-                                            ref) {
-                                const char *u = json_string_value(json_object_get(ref, "uid"));
-                                if (u && strcmp(u, uid) == 0) {
-                                        struct work *nl = realloc(list, (n + 1) * sizeof(*nl));
-                                        if (!nl)
-                                                break;
-                                        list = nl;
-                                        list[n++] = (struct work){t, json_incref(obj)};
-                                        break;
-                                }
-                        }
-                }
+                struct work *nl = realloc(list, (n + 1) * sizeof(*nl));
+                if (!nl)
+                        break;
+                list = nl;
+                list[n++] = (struct work){t, json_incref(obj)};
         }
         *ret_n = n;
         return list;
@@ -511,77 +499,93 @@ static void process_deleting(struct server *s, struct work *w)
                 remove_now(s, w->t, obj);
 }
 
-void lifecycle_pass(struct server *s)
+/* A work list of the objects a set of refs names (caller frees). */
+static struct work *resolve_all(struct server *s, json_t *refs, size_t *ret_n)
 {
-        /* Snapshot the work first: acting changes the buckets being iterated. */
-        _cleanup_json_ json_t *uids = json_object();
-        struct work *deleting = NULL, *owned = NULL, *pdbs = NULL;
-        size_t n_deleting = 0, n_owned = 0, n_pdbs = 0;
-        const char *bk;
-        json_t *bucket;
-        json_object_foreach (s->buckets, bk, bucket) {
-                struct resource_type *t = type_of_key(s, bk);
-                if (!t)
+        struct work *list = NULL;
+        size_t n = 0;
+        const char *ref;
+        json_t *unused;
+        json_object_foreach (refs, ref, unused) {
+                struct resource_type *t = NULL;
+                json_t *obj = db_resolve_ref(s, ref, &t);
+                if (!obj)
                         continue;
-                bool is_pdb = is(t, "policy", "poddisruptionbudgets");
-                const char *k;
-                json_t *obj;
-                json_object_foreach (bucket, k, obj) {
-                        json_t *meta = meta_of(obj);
-                        const char *uid = json_string_value(json_object_get(meta, "uid"));
-                        if (uid)
-                                json_object_set_new(uids, uid, json_true());
-                        struct work **list = NULL;
-                        size_t *n = NULL;
-                        if (json_object_get(meta, "deletionTimestamp")) {
-                                list = &deleting;
-                                n = &n_deleting;
-                        } else if (json_array_size(json_object_get(meta, "ownerReferences"))) {
-                                list = &owned;
-                                n = &n_owned;
-                        }
-                        if (list) {
-                                struct work *nl = realloc(*list, (*n + 1) * sizeof(*nl));
-                                if (nl) {
-                                        *list = nl;
-                                        nl[(*n)++] = (struct work){t, json_incref(obj)};
-                                }
-                        }
-                        if (is_pdb && !json_object_get(meta, "deletionTimestamp")) {
-                                struct work *nl = realloc(pdbs, (n_pdbs + 1) * sizeof(*nl));
-                                if (nl) {
-                                        pdbs = nl;
-                                        pdbs[n_pdbs++] = (struct work){t, json_incref(obj)};
-                                }
-                        }
-                }
+                struct work *nl = realloc(list, (n + 1) * sizeof(*nl));
+                if (!nl)
+                        break;
+                list = nl;
+                list[n++] = (struct work){t, json_incref(obj)};
         }
-        for (size_t i = 0; i < n_deleting; i++)
-                process_deleting(s, &deleting[i]);
-        /* Garbage collection: a dependent none of whose owners exists any more goes (background).
-         */
-        for (size_t i = 0; i < n_owned; i++) {
-                json_t *obj = current_of(s, &owned[i]);
-                if (!obj || json_object_get(meta_of(obj), "deletionTimestamp") ||
-                    json_array_size(json_object_get(meta_of(obj), "ownerReferences")) == 0)
+        *ret_n = n;
+        return list;
+}
+
+/* Garbage collection: a dependent none of whose owners exists any more goes (background). */
+static void collect_if_orphaned(struct server *s, struct work *w)
+{
+        json_t *obj = current_of(s, w);
+        if (!obj || json_object_get(meta_of(obj), "deletionTimestamp") ||
+            json_array_size(json_object_get(meta_of(obj), "ownerReferences")) == 0)
+                return;
+        size_t j;
+        json_t *ref;
+        json_array_foreach (json_object_get(meta_of(obj), "ownerReferences"), j, ref) {
+                const char *u = json_string_value(json_object_get(ref, "uid"));
+                if (u && json_object_get(s->uids, u))
+                        return;
+        }
+        delete_background(s, w->t, obj);
+}
+
+/* Every PodDisruptionBudget in the namespaces where pods or budgets changed. */
+static void update_pdbs(struct server *s)
+{
+        _cleanup_json_ json_t *namespaces = db_take_set(&s->pdb_namespaces);
+        if (json_object_size(namespaces) == 0)
+                return;
+        struct resource_type *t = type_of_key(s, "policy/poddisruptionbudgets");
+        struct work *pdbs = NULL;
+        size_t n = 0;
+        const char *k;
+        json_t *pdb;
+        json_object_foreach (json_object_get(s->buckets, "policy/poddisruptionbudgets"), k, pdb) {
+                if (!t || json_object_get(meta_of(pdb), "deletionTimestamp") ||
+                    !json_object_get(namespaces, meta_str(pdb, "namespace") ?: ""))
                         continue;
-                bool any_owner = false;
-                size_t j;
-                json_t *ref;
-                json_array_foreach (json_object_get(meta_of(obj), "ownerReferences"), j, ref) {
-                        const char *u = json_string_value(json_object_get(ref, "uid"));
-                        if (u && json_object_get(uids, u))
-                                any_owner = true;
-                }
-                if (!any_owner)
-                        delete_background(s, owned[i].t, obj);
+                struct work *nl = realloc(pdbs, (n + 1) * sizeof(*nl));
+                if (!nl)
+                        break;
+                pdbs = nl;
+                pdbs[n++] = (struct work){t, json_incref(pdb)};
         }
-        for (size_t i = 0; i < n_pdbs; i++) {
+        for (size_t i = 0; i < n; i++) {
                 json_t *obj = current_of(s, &pdbs[i]);
                 if (obj)
                         pdb_update_status(s, pdbs[i].t, obj);
         }
+        work_free(pdbs, n);
+}
+
+/*
+ * What the garbage collector, the namespace controller, the kubelet's final delete and the
+ * disruption controller would do, for what changed since the last pass: the store's indexes
+ * (struct server) say which objects are being deleted, which owned objects were written or
+ * lost an owner, and where pods or budgets changed.
+ */
+void lifecycle_pass(struct server *s)
+{
+        /* Snapshot the work first: acting changes the sets being iterated. */
+        size_t n_deleting = 0, n_candidates = 0;
+        struct work *deleting = resolve_all(s, s->deleting, &n_deleting);
+        _cleanup_json_ json_t *candidates = db_take_set(&s->gc_candidates);
+        struct work *owned = resolve_all(s, candidates, &n_candidates);
+
+        for (size_t i = 0; i < n_deleting; i++)
+                process_deleting(s, &deleting[i]);
+        for (size_t i = 0; i < n_candidates; i++)
+                collect_if_orphaned(s, &owned[i]);
+        update_pdbs(s);
         work_free(deleting, n_deleting);
-        work_free(owned, n_owned);
-        work_free(pdbs, n_pdbs);
+        work_free(owned, n_candidates);
 }

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +18,33 @@
 #include "macros.h"
 #include "registry.h"
 
+static int indexes_reset(struct server *s)
+{
+        json_t **sets[] = {&s->uids, &s->deleting, &s->dependents, &s->gc_candidates,
+                           &s->pdb_namespaces};
+        for (size_t i = 0; i < ARRAY_SIZE(sets); i++) {
+                json_decref(*sets[i]);
+                if (!(*sets[i] = json_object()))
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static void indexes_free(struct server *s)
+{
+        json_t **sets[] = {&s->uids, &s->deleting, &s->dependents, &s->gc_candidates,
+                           &s->pdb_namespaces};
+        for (size_t i = 0; i < ARRAY_SIZE(sets); i++) {
+                json_decref(*sets[i]);
+                *sets[i] = NULL;
+        }
+}
+
 int db_init(struct server *s)
 {
         s->buckets = json_object();
         s->ring = calloc(s->options.watch_window, sizeof(*s->ring));
-        if (!s->buckets || !s->ring)
+        if (!s->buckets || !s->ring || indexes_reset(s) < 0)
                 return -ENOMEM;
         s->rv = 1;
         s->first_rv = s->rv;
@@ -39,6 +62,7 @@ void db_free(struct server *s)
         s->ring_count = 0;
         json_decref(s->buckets);
         s->buckets = NULL;
+        indexes_free(s);
 }
 
 char *db_object_key(const char *ns, const char *name)
@@ -91,6 +115,111 @@ static void push_event(struct server *s, const char *type, const char *storage_k
         pthread_cond_broadcast(&s->changed);
 }
 
+char *db_ref_new(const char *storage_key, const char *key)
+{
+        char *ref = NULL;
+        if (asprintf(&ref, "%s %s", storage_key, key) < 0)
+                return NULL;
+        return ref;
+}
+
+static struct resource_type *type_of_storage_key(struct server *s, const char *storage_key,
+                                                 size_t length)
+{
+        for (size_t i = 0; i < s->n_types; i++) {
+                struct resource_type *t = s->types[i];
+                if (!t->removed && strlen(t->storage_key) == length &&
+                    memcmp(t->storage_key, storage_key, length) == 0)
+                        return t;
+        }
+        return NULL;
+}
+
+json_t *db_resolve_ref(struct server *s, const char *ref, struct resource_type **ret_type)
+{
+        const char *space = strchr(ref, ' ');
+        if (!space)
+                return NULL;
+        struct resource_type *t = type_of_storage_key(s, ref, (size_t)(space - ref));
+        if (!t)
+                return NULL;
+        json_t *obj = json_object_get(json_object_get(s->buckets, t->storage_key), space + 1);
+        if (obj && ret_type)
+                *ret_type = t;
+        return obj;
+}
+
+json_t *db_take_set(json_t **set)
+{
+        json_t *fresh = json_object();
+        if (!fresh)
+                return NULL; /* out of memory: the set stays for the next pass */
+        json_t *taken = *set;
+        *set = fresh;
+        return taken;
+}
+
+static void set_add(json_t *set, const char *key)
+{
+        json_object_set_new(set, key, json_true());
+}
+
+static bool is_pod_or_pdb(const char *storage_key)
+{
+        return strcmp(storage_key, "/pods") == 0 ||
+               strcmp(storage_key, "policy/poddisruptionbudgets") == 0;
+}
+
+/* Index a stored object under ref (see struct server). */
+static void index_note(struct server *s, const char *storage_key, const char *ref, json_t *obj)
+{
+        json_t *meta = json_object_get(obj, "metadata");
+        const char *uid = json_string_value(json_object_get(meta, "uid"));
+        if (uid)
+                json_object_set_new(s->uids, uid, json_string(ref));
+        if (json_object_get(meta, "deletionTimestamp"))
+                set_add(s->deleting, ref);
+        size_t i;
+        json_t *owner;
+        json_array_foreach (json_object_get(meta, "ownerReferences"), i, owner) {
+                const char *owner_uid = json_string_value(json_object_get(owner, "uid"));
+                if (!owner_uid)
+                        continue;
+                json_t *set = json_object_get(s->dependents, owner_uid);
+                if (!set) {
+                        set = json_object();
+                        json_object_set_new(s->dependents, owner_uid, set);
+                }
+                set_add(set, ref);
+                set_add(s->gc_candidates, ref);
+        }
+        if (is_pod_or_pdb(storage_key))
+                set_add(s->pdb_namespaces,
+                        json_string_value(json_object_get(meta, "namespace")) ?: "");
+}
+
+/* Undo index_note for the version of an object being replaced or removed. */
+static void index_forget(struct server *s, const char *storage_key, const char *ref, json_t *obj)
+{
+        json_t *meta = json_object_get(obj, "metadata");
+        const char *uid = json_string_value(json_object_get(meta, "uid"));
+        if (uid)
+                json_object_del(s->uids, uid);
+        json_object_del(s->deleting, ref);
+        size_t i;
+        json_t *owner;
+        json_array_foreach (json_object_get(meta, "ownerReferences"), i, owner) {
+                const char *owner_uid = json_string_value(json_object_get(owner, "uid"));
+                json_t *set = owner_uid ? json_object_get(s->dependents, owner_uid) : NULL;
+                json_object_del(set, ref);
+                if (set && json_object_size(set) == 0)
+                        json_object_del(s->dependents, owner_uid);
+        }
+        if (is_pod_or_pdb(storage_key))
+                set_add(s->pdb_namespaces,
+                        json_string_value(json_object_get(meta, "namespace")) ?: "");
+}
+
 static void set_rv(json_t *obj, uint64_t rv)
 {
         char buf[32];
@@ -118,6 +247,12 @@ void db_put(struct server *s, const struct resource_type *t, json_t *obj, bool a
         json_t *bucket = db_bucket(s, t->storage_key);
         json_t *previous = json_incref(json_object_get(bucket, key));
         json_object_set_new(bucket, key, obj);
+        _cleanup_free_ char *ref = db_ref_new(t->storage_key, key);
+        if (ref) {
+                if (previous)
+                        index_forget(s, t->storage_key, ref, previous);
+                index_note(s, t->storage_key, ref, obj);
+        }
         push_event(s, added ? "ADDED" : "MODIFIED", t->storage_key, obj, previous);
         json_decref(previous);
 }
@@ -133,6 +268,16 @@ void db_remove(struct server *s, const struct resource_type *t, const char *ns, 
         json_t *last = json_deep_copy(old);
         s->rv++;
         set_rv(last, s->rv);
+        _cleanup_free_ char *ref = db_ref_new(t->storage_key, key);
+        if (ref)
+                index_forget(s, t->storage_key, ref, old);
+        /* Its dependents may now have no owner left: the next pass looks at them. */
+        const char *uid = json_string_value(json_object_get(json_object_get(old, "metadata"), "uid"));
+        const char *dependent;
+        json_t *unused;
+        json_object_foreach (json_object_get(s->dependents, uid ?: ""), dependent, unused) {
+                set_add(s->gc_candidates, dependent);
+        }
         json_object_del(bucket, key);
         push_event(s, "DELETED", t->storage_key, last, NULL);
         json_decref(last);
@@ -140,30 +285,8 @@ void db_remove(struct server *s, const struct resource_type *t, const char *ns, 
 
 json_t *db_find_uid(struct server *s, const char *uid, struct resource_type **ret_type)
 {
-        const char *bucket_key;
-        json_t *bucket;
-        json_object_foreach (s->buckets, bucket_key, bucket) {
-                const char *k;
-                json_t *obj;
-                json_object_foreach (bucket, k, obj) {
-                        const char *u = json_string_value(
-                                json_object_get(json_object_get(obj, "metadata"), "uid"));
-                        if (u && strcmp(u, uid) == 0) {
-                                if (ret_type) {
-                                        *ret_type = NULL;
-                                        for (size_t i = 0; i < s->n_types; i++)
-                                                if (strcmp(s->types[i]->storage_key, bucket_key) ==
-                                                            0 &&
-                                                    !s->types[i]->removed) {
-                                                        *ret_type = s->types[i];
-                                                        break;
-                                                }
-                                }
-                                return obj;
-                        }
-                }
-        }
-        return NULL;
+        const char *ref = json_string_value(json_object_get(s->uids, uid));
+        return ref ? db_resolve_ref(s, ref, ret_type) : NULL;
 }
 
 int db_load(struct server *s)
@@ -191,6 +314,19 @@ int db_load(struct server *s)
                 json_object_get(s->buckets, "apiextensions.k8s.io/customresourcedefinitions"), k,
                 crd) {
                 registry_apply_crd(s, crd);
+        }
+        if (indexes_reset(s) < 0)
+                return -ENOMEM;
+        const char *storage_key;
+        json_t *bucket;
+        json_object_foreach (s->buckets, storage_key, bucket) {
+                json_t *obj;
+                json_object_foreach (bucket, k, obj) {
+                        _cleanup_free_ char *ref = db_ref_new(storage_key, k);
+                        if (!ref)
+                                return -ENOMEM;
+                        index_note(s, storage_key, ref, obj);
+                }
         }
         s->dirty = false;
         return 0;
