@@ -272,7 +272,8 @@ void db_remove(struct server *s, const struct resource_type *t, const char *ns, 
         if (ref)
                 index_forget(s, t->storage_key, ref, old);
         /* Its dependents may now have no owner left: the next pass looks at them. */
-        const char *uid = json_string_value(json_object_get(json_object_get(old, "metadata"), "uid"));
+        const char *uid =
+                json_string_value(json_object_get(json_object_get(old, "metadata"), "uid"));
         const char *dependent;
         json_t *unused;
         json_object_foreach (json_object_get(s->dependents, uid ?: ""), dependent, unused) {
