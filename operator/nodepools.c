@@ -743,35 +743,16 @@ static int64_t failing_since_ms(const json_t *status)
         return time_ms(json_string_value(json_object_get(c, "lastTransitionTime")));
 }
 
-void nodepools_result_clear(struct nodepools_result *result)
-{
-        if (!result)
-                return;
-        json_decref(result->nodes);
-        result->nodes = NULL;
-}
-
 int nodepools_reconcile(const struct nodepools_request *request, struct nodepools_result *ret)
 {
         struct run run;
         run_init(&run, request);
+        const struct tripdeal_spec *spec = request->spec;
+        if (spec->node_pools_count == 0)
+                return nodepools_reconcile_none(request, ret);
         run.nodes = json_array();
         if (!run.nodes)
                 return -ENOMEM;
-
-        const struct tripdeal_spec *spec = request->spec;
-        bool had_nodes = json_array_size(json_object_get(request->status, "nodes")) > 0;
-        if (spec->node_pools_count == 0) {
-                /* Nothing to do; no condition unless there was something before
-                 * (VMs of removed pools on unknown hosts cannot be found). */
-                *ret = (struct nodepools_result){.nodes = run.nodes, .has_condition = had_nodes};
-                if (had_nodes) {
-                        ret->status = CONDITION_TRUE;
-                        snprintf(ret->reason, sizeof(ret->reason), "NoNodePools");
-                        snprintf(ret->message, sizeof(ret->message), "spec.nodePools is empty");
-                }
-                return 0;
-        }
 
         int r = 0;
         for (size_t i = 0; r == 0 && i < spec->node_pools_count; i++)

@@ -76,8 +76,19 @@ struct nodepools_result {
 };
 void nodepools_result_clear(struct nodepools_result *result);
 
+/*
+ * Where these are defined: nodepools.c (libvirt through vmctl) is linked into
+ * the tests and into the module tripdeal-operator-nodepools.so; the operator
+ * itself links nodepools_module.c, which handles a TripDeal without node pools
+ * in place and loads the module (dlopen) the first time one has them, so the
+ * operator maps libvirt and its libraries only when node pools are in use.
+ */
+
 /* Converge every pool.  0 (problems are in the result), or -ENOMEM. */
 int nodepools_reconcile(const struct nodepools_request *request, struct nodepools_result *ret);
+
+/* nodepools_reconcile() for a spec without node pools: no libvirt call.  0 or -ENOMEM. */
+int nodepools_reconcile_none(const struct nodepools_request *request, struct nodepools_result *ret);
 
 /*
  * The finalizer's part: destroy every VM (and its volumes) the TripDeal owns
