@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
+#include <openssl/evp.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -12,20 +14,36 @@
 
 #define MAX_MESSAGE 1024
 
+/*
+ * What the recorder remembers of one Event it wrote: a digest of the
+ * aggregation key (object uid, kind, namespace, name, type, reason, message)
+ * instead of the key itself, so that the cache costs ~50 bytes an Event in one
+ * array, not a hash table of long strings (at 1,000 TripDeals that table was
+ * the largest thing in the operator's heap, and its churn fragmented it).
+ */
+struct remembered_event {
+        unsigned char digest[16]; /* first 128 bits of SHA-256(key) */
+        int64_t seen_ms;          /* monotonic; 0: free slot */
+        uint32_t count;
+        char *name; /* the Event's metadata.name */
+};
+
 struct kube_event_recorder {
         struct kube_client *client;
         char *component;
         char *host;
         char *instance;
         int64_t window_ms;
-        unsigned max_cached;
         /*
          * One lock around the whole record call: it keeps two threads from
          * creating twin Events for the same repeat.  Events are rare enough
          * that serialising them costs nothing noticeable.
          */
         pthread_mutex_t lock;
-        json_t *seen; /* aggregation key -> {name, namespace, count, seen_ms} */
+        /* max_cached slots, allocated on first use; looked up by a scan (a
+         * few thousand 16-byte compares per Event, under the lock). */
+        struct remembered_event *seen;
+        unsigned max_cached;
 };
 
 int kube_event_recorder_new(struct kube_client *client,
@@ -44,9 +62,8 @@ int kube_event_recorder_new(struct kube_client *client,
         rec->window_ms =
                 options->aggregation_window_ms > 0 ? options->aggregation_window_ms : 600000;
         rec->max_cached = options->max_cached > 0 ? options->max_cached : 4096;
-        rec->seen = json_object();
         pthread_mutex_init(&rec->lock, NULL);
-        if (!rec->component || !rec->instance || !rec->seen || (options->host && !rec->host)) {
+        if (!rec->component || !rec->instance || (options->host && !rec->host)) {
                 kube_event_recorder_free(rec);
                 return -ENOMEM;
         }
@@ -61,24 +78,45 @@ void kube_event_recorder_free(struct kube_event_recorder *rec)
         free(rec->component);
         free(rec->host);
         free(rec->instance);
-        json_decref(rec->seen);
+        for (unsigned i = 0; rec->seen && i < rec->max_cached; i++)
+                free(rec->seen[i].name);
+        free(rec->seen);
         pthread_mutex_destroy(&rec->lock);
         free(rec);
 }
 
-/* Locked.  Forget entries past the window; if still too many, forget all. */
-static void trim_cache(struct kube_event_recorder *rec, int64_t now)
+/*
+ * Locked.  The remembered Event with this digest still inside the window, or
+ * NULL; *ret_slot is where a new one goes (a free slot, else the one seen
+ * longest ago).
+ */
+static struct remembered_event *remembered_find(struct kube_event_recorder *rec,
+                                                const unsigned char digest[16], int64_t now,
+                                                struct remembered_event **ret_slot)
 {
-        if (json_object_size(rec->seen) < rec->max_cached)
-                return;
-        const char *key;
-        json_t *value, *tmp;
-        json_object_foreach_safe (rec->seen, tmp, key, value) {
-                if (now - json_integer_value(json_object_get(value, "seen_ms")) > rec->window_ms)
-                        json_object_del(rec->seen, key);
+        struct remembered_event *slot = NULL;
+        for (unsigned i = 0; i < rec->max_cached; i++) {
+                struct remembered_event *e = &rec->seen[i];
+                bool live = e->seen_ms != 0 && now - e->seen_ms <= rec->window_ms;
+                if (live && memcmp(e->digest, digest, 16) == 0)
+                        return e;
+                /* Free slots (seen_ms 0) first, then the oldest: expired ones are older
+                 * than any live one. */
+                if (!slot || e->seen_ms < slot->seen_ms)
+                        slot = e;
         }
-        if (json_object_size(rec->seen) >= rec->max_cached)
-                json_object_clear(rec->seen);
+        *ret_slot = slot;
+        return NULL;
+}
+
+static int key_digest(const char *key, unsigned char digest[16])
+{
+        unsigned char full[EVP_MAX_MD_SIZE];
+        unsigned length = 0;
+        if (EVP_Digest(key, strlen(key), full, &length, EVP_sha256(), NULL) != 1 || length < 16)
+                return -ENOMEM;
+        memcpy(digest, full, 16);
+        return 0;
 }
 
 static int create_event(struct kube_event_recorder *rec, const json_t *object, const char *ns,
@@ -148,45 +186,57 @@ int kube_event_record(struct kube_event_recorder *rec, const json_t *object, con
         int r = clock_format_rfc3339(now_ms / 1000, now, sizeof(now));
         if (r < 0)
                 return r;
-        int64_t mono = clock_monotonic_ms();
+        unsigned char digest[16];
+        if ((r = key_digest(key, digest)) < 0)
+                return r;
+        /* Never 0: that marks a free slot. */
+        int64_t mono = clock_monotonic_ms() | 1;
         /* Declared before any goto: the cleanup must never see it uninitialised. */
         _cleanup_json_ json_t *created = NULL;
         pthread_mutex_lock(&rec->lock);
-        json_t *entry = json_object_get(rec->seen, key);
-        if (entry &&
-            mono - json_integer_value(json_object_get(entry, "seen_ms")) <= rec->window_ms) {
-                json_int_t count = json_integer_value(json_object_get(entry, "count")) + 1;
+        if (!rec->seen && !(rec->seen = calloc(rec->max_cached, sizeof(*rec->seen)))) {
+                r = -ENOMEM;
+                goto out;
+        }
+        struct remembered_event *slot = NULL;
+        struct remembered_event *entry = remembered_find(rec, digest, mono, &slot);
+        if (entry) {
+                uint32_t count = entry->count + 1;
                 _cleanup_json_ json_t *patch =
-                        json_pack("{s:I, s:s}", "count", count, "lastTimestamp", now);
+                        json_pack("{s:I, s:s}", "count", (json_int_t)count, "lastTimestamp", now);
                 r = patch ? kube_patch(rec->client, &KUBE_EVENTS,
                                        &(struct kube_patch_options){
                                                .namespace = ns,
-                                               .name = json_string_value(
-                                                       json_object_get(entry, "name")),
+                                               .name = entry->name,
                                                .type = KUBE_PATCH_MERGE,
                                        },
                                        patch, NULL, ret_status)
                           : -ENOMEM;
                 if (r == 0) {
-                        json_object_set_new(entry, "count", json_integer(count));
-                        json_object_set_new(entry, "seen_ms", json_integer(mono));
+                        entry->count = count;
+                        entry->seen_ms = mono;
                         if (ret_count)
-                                *ret_count = (unsigned)count;
+                                *ret_count = count;
                         goto out;
                 }
                 if (r != KUBE_ERR_NOT_FOUND)
                         goto out;
-                /* The Event expired or was deleted: start a new one. */
-                json_object_del(rec->seen, key);
+                /* The Event expired or was deleted: start a new one in its place. */
+                slot = entry;
         }
 
         r = create_event(rec, object, ns, type, reason, message, now, &created, ret_status);
         if (r < 0)
                 goto out;
-        trim_cache(rec, mono);
-        json_object_set_new(rec->seen, key,
-                            json_pack("{s:s, s:I, s:I}", "name", kube_object_name(created) ?: "",
-                                      "count", (json_int_t)1, "seen_ms", (json_int_t)mono));
+        char *event_name = strdup(kube_object_name(created) ?: "");
+        if (!event_name) {
+                /* The Event exists; only its future repeats will not fold into it. */
+                r = 0;
+        } else {
+                free(slot->name);
+                *slot = (struct remembered_event){.seen_ms = mono, .count = 1, .name = event_name};
+                memcpy(slot->digest, digest, 16);
+        }
         if (ret_count)
                 *ret_count = 1;
 out:

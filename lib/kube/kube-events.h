@@ -22,7 +22,7 @@ struct kube_event_recorder_options {
         const char *host;              /* source.host; NULL: none */
         const char *instance;          /* reportingInstance; NULL: component */
         int64_t aggregation_window_ms; /* 0: 10 minutes */
-        unsigned max_cached;           /* 0: 4096 remembered events */
+        unsigned max_cached;           /* 0: 4096 remembered events (oldest forgotten first) */
 };
 
 struct kube_event_recorder;

@@ -131,7 +131,7 @@ static int group_setup(void **state)
                 return -1;
         if (server_start(&main_server, &(struct server_options){.name = "main"}) < 0)
                 return -1;
-        const char *namespaces[] = {"crud", "watch", "inf", "lease", "ev", "trigger"};
+        const char *namespaces[] = {"crud", "watch", "inf", "lease", "ev", "ev-bounded", "trigger"};
         for (size_t i = 0; i < sizeof(namespaces) / sizeof(namespaces[0]); i++)
                 if (create_namespace(main_server.client, namespaces[i]) < 0)
                         return -1;
@@ -1179,6 +1179,48 @@ static void test_events(void **state)
         json_decref(target);
 }
 
+/* The recorder remembers at most max_cached Events: the one seen longest ago
+ * is forgotten first (its next repeat starts a new Event); the rest still fold. */
+static void test_event_recorder_bounded(void **state)
+{
+        struct kube_client *c = main_server.client;
+        json_t *target = NULL;
+        json_t *cm = configmap("ev-bounded", "subject", "x");
+        assert_int_equal(kube_create(c, &KUBE_CONFIGMAPS, NULL, cm, &target, NULL), 0);
+        json_decref(cm);
+        struct kube_event_recorder *rec = NULL;
+        assert_int_equal(
+                kube_event_recorder_new(c,
+                                        &(struct kube_event_recorder_options){
+                                                .component = "tripdeal-operator", .max_cached = 2},
+                                        &rec),
+                0);
+        unsigned count = 0;
+        static const char *const messages[] = {"a", "b", "c"};
+        for (size_t i = 0; i < 3; i++) {
+                assert_int_equal(kube_event_record(rec, target, KUBE_EVENT_NORMAL, "Test",
+                                                   messages[i], &count, NULL),
+                                 0);
+                assert_int_equal(count, 1);
+        }
+        /* "a" was forgotten to make room for "c"; "c" is still remembered. */
+        assert_int_equal(
+                kube_event_record(rec, target, KUBE_EVENT_NORMAL, "Test", "c", &count, NULL), 0);
+        assert_int_equal(count, 2);
+        assert_int_equal(
+                kube_event_record(rec, target, KUBE_EVENT_NORMAL, "Test", "a", &count, NULL), 0);
+        assert_int_equal(count, 1);
+        json_t *list = NULL;
+        assert_int_equal(kube_list(c, &KUBE_EVENTS,
+                                   &(struct kube_list_options){.namespace = "ev-bounded"}, &list,
+                                   NULL),
+                         0);
+        assert_int_equal(json_array_size(json_object_get(list, "items")), 4);
+        json_decref(list);
+        kube_event_recorder_free(rec);
+        json_decref(target);
+}
+
 int main(int argc, char **argv)
 {
         if (argc < 2) {
@@ -1201,6 +1243,7 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_informer_survives_restart),
                 cmocka_unit_test(test_leader_election),
                 cmocka_unit_test(test_events),
+                cmocka_unit_test(test_event_recorder_bounded),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
