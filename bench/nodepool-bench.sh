@@ -27,9 +27,9 @@ bin=build/bench-nodepools/nodepool-bench
 mkdir -p build/bench-nodepools bench/out
 # shellcheck disable=SC2046
 cc -std=c17 -D_GNU_SOURCE -O2 -Wall -Ioperator -Ivmctl -Ilib/common -Ilib/kube -Ilib/cron \
-  bench/nodepool-bench.c build/operator/libtripdeal_operator_kube.a \
-  build/operator/libtripdeal_operator_core.a build/lib/kube/libtripdeal_kube.a \
-  build/lib/cron/libtripdeal_cron.a build/vmctl/libvmctl.a build/lib/common/libtripdeal_common.a \
+  bench/nodepool-bench.c -Wl,--start-group build/operator/libtripdeal_operator_kube.a \
+  build/operator/libtripdeal_operator_nodepools.a build/operator/libtripdeal_operator_core.a build/lib/kube/libtripdeal_kube.a \
+  build/lib/cron/libtripdeal_cron.a build/vmctl/libvmctl.a build/lib/common/libtripdeal_common.a -Wl,--end-group \
   $(pkg-config --cflags --libs libvirt libxml-2.0 yaml-0.1 jansson libcurl openssl libmicrohttpd) \
   -pthread -lm -o "$bin"
 

@@ -6,16 +6,24 @@ image, observed through a watch on Deployments (so the measurement does not
 poll).  Runs fakekube (no simulated controllers: only the API) and the
 operator on loopback.  Not part of `meson test`.
 
+RSS is the operator's VmRSS at the end, split into RssAnon (its own memory:
+heap, stacks, relocated library data) and RssFile (shared-library pages).
+For scale, bench/rss-floor.c -- one libcurl+OpenSSL HTTPS GET, nothing else --
+is built and measured against the same fakekube: the floor of any client of
+the API built on these libraries.
+
 usage: bench/operator-bench.py BUILD_DIR [--counts 1,100,1000] [--samples 200]
 """
 import argparse
 import faulthandler
+import http.client
 import json
 import os
 import platform
 import re
 import ssl
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -40,7 +48,8 @@ class Api:
         text = open(kubeconfig).read()
         self.server = re.search(r"server: (\S+)", text).group(1)
         self.token = re.search(r"token: (\S+)", text).group(1)
-        self.ctx = ssl.create_default_context(cafile=kubeconfig + ".ca.crt")
+        self.ca_file = kubeconfig + ".ca.crt"
+        self.ctx = ssl.create_default_context(cafile=self.ca_file)
 
     def request(self, method, path, body=None, content_type="application/json"):
         req = urllib.request.Request(self.server + path, method=method,
@@ -101,7 +110,10 @@ def run(count, samples):
                 # would wait for a full buffer and stall the measurement.
                 pending = b""
                 while True:
-                    chunk = stream.read1(65536)
+                    try:
+                        chunk = stream.read1(65536)
+                    except (OSError, ValueError, http.client.HTTPException):
+                        return  # the server went away at teardown
                     if not chunk:
                         return
                     pending += chunk
@@ -137,12 +149,36 @@ def run(count, samples):
                 l.split("_seconds")[1] for l in buckets), file=sys.stderr, flush=True)
             rss = rss_kib(op.process.proc.pid)
             anon = rss_kib(op.process.proc.pid, "RssAnon")
+            floor = rss_floor(api)
     latencies.sort()
     p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]
     return {"tripdeals": count, "samples": samples, "settle_s": round(settle, 2),
             "p50_ms": round(p(0.50), 2), "p99_ms": round(p(0.99), 2),
             "mean_ms": round(statistics.mean(latencies), 2), "rss_mib": round(rss / 1024, 1),
-            "anon_mib": round(anon / 1024, 1)}
+            "anon_mib": round(anon / 1024, 1), "file_mib": round((rss - anon) / 1024, 1),
+            "floor": floor}
+
+
+RSS_FLOOR = None  # path of the built bench/rss-floor
+
+
+def build_rss_floor(build_dir):
+    global RSS_FLOOR
+    out = os.path.join(build_dir, "bench-operator")
+    os.makedirs(out, exist_ok=True)
+    RSS_FLOOR = os.path.join(out, "rss-floor")
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libcurl"], check=True,
+                           capture_output=True, text=True).stdout.split()
+    subprocess.run(["cc", "-std=c17", "-O2", "-Wall", "-Wextra", "-o", RSS_FLOOR,
+                    os.path.join(os.path.dirname(__file__), "rss-floor.c")] + flags, check=True)
+
+
+def rss_floor(api):
+    """VmRSS / RssAnon / RssFile (MiB) of bench/rss-floor after one GET /version."""
+    p = subprocess.run([RSS_FLOOR, api.server + "/version", api.ca_file, api.token], check=True,
+                       capture_output=True, text=True, timeout=30)
+    kib = {k.rstrip(":"): int(v) for k, v, *_ in (l.split() for l in p.stdout.splitlines())}
+    return {k: round(v / 1024, 1) for k, v in kib.items()}
 
 
 def machine():
@@ -167,13 +203,20 @@ def main():
     harness.OPERATOR = os.path.join(args.build_dir, "operator", "tripdeal-operator")
     harness.SOURCE_ROOT = os.path.join(os.path.dirname(__file__), "..")
     harness.CRD = os.path.join(harness.SOURCE_ROOT, "crds", "tripdeal.io_tripdeals.yaml")
+    build_rss_floor(args.build_dir)
     print("machine:", machine())
-    print("| TripDeals | samples | all reconciled after | p50 | p99 | mean | operator RSS | of which heap (RssAnon) |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| TripDeals | samples | all reconciled after | p50 | p99 | mean | operator RSS | RssAnon | RssFile |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    floors = []
     for count in [int(c) for c in args.counts.split(",")]:
         r = run(count, args.samples)
+        floors.append(r["floor"])
         print(f"| {r['tripdeals']} | {r['samples']} | {r['settle_s']} s | {r['p50_ms']} ms | "
-              f"{r['p99_ms']} ms | {r['mean_ms']} ms | {r['rss_mib']} MiB | {r['anon_mib']} MiB |", flush=True)
+              f"{r['p99_ms']} ms | {r['mean_ms']} ms | {r['rss_mib']} MiB | {r['anon_mib']} MiB | "
+              f"{r['file_mib']} MiB |", flush=True)
+    f = floors[-1]
+    print(f"\nbench/rss-floor (one libcurl+OpenSSL GET, same fakekube): VmRSS {f['VmRSS']} MiB, "
+          f"RssAnon {f['RssAnon']} MiB, RssFile {f['RssFile']} MiB")
 
 
 if __name__ == "__main__":
