@@ -351,14 +351,14 @@ static void delete_background(struct server *s, struct resource_type *t, json_t 
         json_decref(after);
 }
 
-/* Objects owned (ownerReferences) by uid: a work list (caller frees). */
-static struct work *dependents_of(struct server *s, const char *uid, size_t *ret_n)
+/* A work list of the objects a set of refs names (caller frees). */
+static struct work *resolve_all(struct server *s, json_t *refs, size_t *ret_n)
 {
         struct work *list = NULL;
         size_t n = 0;
         const char *ref;
         json_t *unused;
-        json_object_foreach (json_object_get(s->dependents, uid), ref, unused) {
+        json_object_foreach (refs, ref, unused) {
                 struct resource_type *t = NULL;
                 json_t *obj = db_resolve_ref(s, ref, &t);
                 if (!obj)
@@ -371,6 +371,12 @@ static struct work *dependents_of(struct server *s, const char *uid, size_t *ret
         }
         *ret_n = n;
         return list;
+}
+
+/* Objects owned (ownerReferences) by uid: a work list (caller frees). */
+static struct work *dependents_of(struct server *s, const char *uid, size_t *ret_n)
+{
+        return resolve_all(s, json_object_get(s->dependents, uid), ret_n);
 }
 
 static bool blocks_owner(json_t *dep, const char *uid)
@@ -497,28 +503,6 @@ static void process_deleting(struct server *s, struct work *w)
         if (clock_parse_rfc3339(meta_str(obj, "deletionTimestamp") ?: "", &when) == 0 &&
             when + slack <= time(NULL))
                 remove_now(s, w->t, obj);
-}
-
-/* A work list of the objects a set of refs names (caller frees). */
-static struct work *resolve_all(struct server *s, json_t *refs, size_t *ret_n)
-{
-        struct work *list = NULL;
-        size_t n = 0;
-        const char *ref;
-        json_t *unused;
-        json_object_foreach (refs, ref, unused) {
-                struct resource_type *t = NULL;
-                json_t *obj = db_resolve_ref(s, ref, &t);
-                if (!obj)
-                        continue;
-                struct work *nl = realloc(list, (n + 1) * sizeof(*nl));
-                if (!nl)
-                        break;
-                list = nl;
-                list[n++] = (struct work){t, json_incref(obj)};
-        }
-        *ret_n = n;
-        return list;
 }
 
 /* Garbage collection: a dependent none of whose owners exists any more goes (background). */
