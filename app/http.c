@@ -102,7 +102,10 @@ bool http_path_match(const char *pattern, const char *path, int64_t *ret_id)
                         size_t digits = 0;
                         int64_t value = 0;
                         while (isdigit((unsigned char)path[digits]) && digits < 19) {
-                                value = value * 10 + (path[digits] - '0');
+                                /* Counted to 19 but summed to 18: 19 digits may not fit
+                                 * in int64 (found by tests/fuzz). */
+                                if (digits < 18)
+                                        value = value * 10 + (path[digits] - '0');
                                 digits++;
                         }
                         if (digits == 0 || digits > 18)
@@ -170,9 +173,14 @@ int http_url_decode(const char *src, size_t length, char *dst, size_t size)
         if (decoded_length + 1 > size)
                 return -ENOBUFS;
 
-        _cleanup_free_ char *terminated = strndup(src, length);
+        /* Not strndup(): src need not be NUL-terminated (a request body), and
+         * strndup may look for the NUL past `length` (ASan's strict string
+         * checks flag it; found by tests/fuzz). */
+        _cleanup_free_ char *terminated = malloc(length + 1);
         if (!terminated)
                 return -ENOMEM;
+        memcpy(terminated, src, length);
+        terminated[length] = '\0';
         if (lws_urldecode(dst, terminated, (int)decoded_length + 1) < 0)
                 return -EINVAL;
         dst[decoded_length] = '\0';

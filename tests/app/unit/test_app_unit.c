@@ -37,7 +37,12 @@ static void test_path_match(void **state)
         assert_false(http_path_match("/deals/{id}", "/deals/1x", &id));
         assert_false(http_path_match("/deals/{id}", "/deals/1/", &id));
         assert_false(http_path_match("/deals/{id}", "/deals/1234567890123456789", &id));
+        /* 19 nines do not fit in int64: refused without overflowing (UBSan). */
+        assert_false(http_path_match("/deals/{id}", "/deals/9999999999999999999", &id));
         assert_int_equal(id, -1); /* untouched when nothing matched */
+        assert_true(http_path_match("/deals/{id}", "/deals/999999999999999999", &id));
+        assert_int_equal(id, 999999999999999999);
+        id = -1;
         assert_false(http_path_match("/sales", "/Sales", NULL));
         assert_false(http_path_match("/sales", "/sales/", NULL));
 }
