@@ -205,6 +205,18 @@ def run_tests(tests):
     return 0 if failed == 0 else 1
 
 
+def run_tests_then_stop(fakekube, tests):
+    """run_tests(), then stop fakekube with SIGTERM: a non-zero exit fails the run too."""
+    try:
+        rc = run_tests(tests)
+    finally:
+        stop_rc = fakekube.stop()
+    if stop_rc != 0:
+        print("fakekube exited with %d on SIGTERM" % stop_rc)
+        rc = 1
+    return rc
+
+
 def expect(cond, message="expectation failed"):
     if not cond:
         raise AssertionError(message)

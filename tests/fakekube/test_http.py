@@ -13,7 +13,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Fakekube, expect, run_tests, wait_for  # noqa: E402
+from harness import Fakekube, expect, run_tests_then_stop, wait_for  # noqa: E402
 
 EXE = sys.argv[1]
 FK = None  # the shared instance (no controllers: the tests own every object)
@@ -717,37 +717,30 @@ def test_persistence():
 def main():
     global FK
     FK = Fakekube(EXE, "--no-controllers")
-    try:
-        rc = run_tests([
-            ("cli_flags", test_cli_flags),
-            ("auth", test_auth),
-            ("plain_http", test_plain_http),
-            ("discovery", test_discovery),
-            ("create_get_conflict", test_create_get_conflict),
-            ("generation_status_scale", test_generation),
-            ("schema_validation", test_schema_validation),
-            ("dry_run_generate_name", test_dry_run_and_generate_name),
-            ("list_selectors_paging", test_list_selectors_and_paging),
-            ("patches", test_patches),
-            ("watch_resume", test_watch_resume),
-            ("watch_gone_bookmarks", test_watch_gone_and_bookmarks),
-            ("finalizers", test_finalizers),
-            ("garbage_collection", test_garbage_collection),
-            ("pods_graceful_eviction_pdb", test_pods_graceful_delete_and_eviction),
-            ("crd", test_crd),
-            ("hpa_v1_v2", test_hpa_versions),
-            ("tables_builtin", test_tables_builtin),
-            ("namespaces_collections", test_namespaces_and_collections),
-            ("many_watchers", test_many_watchers),
-            ("malformed_requests", test_malformed_requests),
-            ("persistence", test_persistence),
-        ])
-    finally:
-        stop_rc = FK.stop()
-    if stop_rc != 0:
-        print("fakekube exited with %d on SIGTERM" % stop_rc)
-        rc = 1
-    return rc
+    return run_tests_then_stop(FK, [
+        ("cli_flags", test_cli_flags),
+        ("auth", test_auth),
+        ("plain_http", test_plain_http),
+        ("discovery", test_discovery),
+        ("create_get_conflict", test_create_get_conflict),
+        ("generation_status_scale", test_generation),
+        ("schema_validation", test_schema_validation),
+        ("dry_run_generate_name", test_dry_run_and_generate_name),
+        ("list_selectors_paging", test_list_selectors_and_paging),
+        ("patches", test_patches),
+        ("watch_resume", test_watch_resume),
+        ("watch_gone_bookmarks", test_watch_gone_and_bookmarks),
+        ("finalizers", test_finalizers),
+        ("garbage_collection", test_garbage_collection),
+        ("pods_graceful_eviction_pdb", test_pods_graceful_delete_and_eviction),
+        ("crd", test_crd),
+        ("hpa_v1_v2", test_hpa_versions),
+        ("tables_builtin", test_tables_builtin),
+        ("namespaces_collections", test_namespaces_and_collections),
+        ("many_watchers", test_many_watchers),
+        ("malformed_requests", test_malformed_requests),
+        ("persistence", test_persistence),
+    ])
 
 
 if __name__ == "__main__":

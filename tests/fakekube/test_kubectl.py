@@ -12,7 +12,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Fakekube, expect, run_tests, wait_for  # noqa: E402
+from harness import Fakekube, expect, run_tests_then_stop, wait_for  # noqa: E402
 
 EXE = sys.argv[1]
 POD_SERVER = sys.argv[2] if len(sys.argv) > 2 else None
@@ -266,25 +266,18 @@ def test_auth_failure():
 def main():
     global FK
     FK = Fakekube(EXE, "--pod-ready-delay", "200ms", "--nodes", "2")
-    try:
-        rc = run_tests([
-            ("crd_and_custom_resources", test_crd_and_custom_resources),
-            ("patch_and_edit", test_patch_and_edit),
-            ("deployment_rollout_scale", test_deployment_rollout_scale),
-            ("delete_cascade", test_delete_cascade),
-            ("get_watch", test_get_watch),
-            ("server_side_apply_and_explain", test_server_side_apply_and_explain),
-            ("namespaces_nodes_misc", test_namespaces_nodes_misc),
-            ("drain_respects_pdb", test_drain_respects_pdb),
-            ("auth_failure", test_auth_failure),
-            ("process_pods_logs", test_process_pods_logs),
-        ])
-    finally:
-        stop_rc = FK.stop()
-    if stop_rc != 0:
-        print("fakekube exited with %d on SIGTERM" % stop_rc)
-        rc = 1
-    return rc
+    return run_tests_then_stop(FK, [
+        ("crd_and_custom_resources", test_crd_and_custom_resources),
+        ("patch_and_edit", test_patch_and_edit),
+        ("deployment_rollout_scale", test_deployment_rollout_scale),
+        ("delete_cascade", test_delete_cascade),
+        ("get_watch", test_get_watch),
+        ("server_side_apply_and_explain", test_server_side_apply_and_explain),
+        ("namespaces_nodes_misc", test_namespaces_nodes_misc),
+        ("drain_respects_pdb", test_drain_respects_pdb),
+        ("auth_failure", test_auth_failure),
+        ("process_pods_logs", test_process_pods_logs),
+    ])
 
 
 if __name__ == "__main__":
