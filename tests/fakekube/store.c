@@ -17,10 +17,17 @@
 #include "macros.h"
 #include "registry.h"
 
+/* Every index set of struct server, to create or drop them together. */
+#define INDEX_SETS(s)                                                              \
+        {                                                                          \
+                &(s)->uids, &(s)->deleting, &(s)->dependents, &(s)->gc_candidates, \
+                        &(s)->pdb_namespaces                                       \
+        }
+
+/* Empty index sets (dropping any there were); -ENOMEM. */
 static int indexes_reset(struct server *s)
 {
-        json_t **sets[] = {&s->uids, &s->deleting, &s->dependents, &s->gc_candidates,
-                           &s->pdb_namespaces};
+        json_t **sets[] = INDEX_SETS(s);
         for (size_t i = 0; i < ARRAY_SIZE(sets); i++) {
                 json_decref(*sets[i]);
                 if (!(*sets[i] = json_object()))
@@ -31,8 +38,7 @@ static int indexes_reset(struct server *s)
 
 static void indexes_free(struct server *s)
 {
-        json_t **sets[] = {&s->uids, &s->deleting, &s->dependents, &s->gc_candidates,
-                           &s->pdb_namespaces};
+        json_t **sets[] = INDEX_SETS(s);
         for (size_t i = 0; i < ARRAY_SIZE(sets); i++) {
                 json_decref(*sets[i]);
                 *sets[i] = NULL;
