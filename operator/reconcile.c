@@ -297,6 +297,28 @@ static int apply_one(struct reconcile_run *run, enum desired_kind kind, const js
 
 /* ---- step 8: status ---------------------------------------------------- */
 
+/* status.phase.  Decisions use the enum; the names are for the API only. */
+enum tripdeal_phase {
+        PHASE_PENDING,
+        PHASE_READY,
+        PHASE_PRESCALING,
+        PHASE_ON_SALE,
+        PHASE_DEGRADED,
+        PHASE_ERROR,
+        _PHASE_MAX,
+};
+
+static const char *const phase_names[_PHASE_MAX] = {
+        [PHASE_PENDING] = "Pending",       [PHASE_READY] = "Ready",
+        [PHASE_PRESCALING] = "Prescaling", [PHASE_ON_SALE] = "OnSale",
+        [PHASE_DEGRADED] = "Degraded",     [PHASE_ERROR] = "Error",
+};
+
+static const char *phase_name(enum tripdeal_phase phase)
+{
+        return (unsigned)phase < _PHASE_MAX ? phase_names[phase] : "Unknown";
+}
+
 static json_t *time_string(int64_t t)
 {
         char buf[32];
@@ -353,23 +375,23 @@ static int write_invalid_spec_status(struct reconcile_run *run, const char *mess
         if (!status)
                 return -ENOMEM;
         json_object_set_new(status, "observedGeneration", json_integer(run->identity.generation));
-        json_object_set_new(status, "phase", json_string("Error"));
+        json_object_set_new(status, "phase", json_string(phase_name(PHASE_ERROR)));
         json_object_set(status, "conditions", conditions);
         return write_status(run, status);
 }
 
 /* The sale phase wins: it is what the user watches for around 10:00. */
-static const char *phase_of(const struct schedule_state *sales, int64_t ready)
+static enum tripdeal_phase phase_of(const struct schedule_state *sales, int64_t ready)
 {
         if (sales->sale_running)
-                return "OnSale";
+                return PHASE_ON_SALE;
         if (sales->prescaling)
-                return "Prescaling";
+                return PHASE_PRESCALING;
         if (ready == 0)
-                return "Pending";
+                return PHASE_PENDING;
         if (ready < sales->floor_replicas)
-                return "Degraded";
-        return "Ready";
+                return PHASE_DEGRADED;
+        return PHASE_READY;
 }
 
 static int write_ready_status(struct reconcile_run *run, const struct schedule_state *sales,
@@ -385,8 +407,8 @@ static int write_ready_status(struct reconcile_run *run, const struct schedule_s
         if (!conditions)
                 return -ENOMEM;
         char message[256];
-        snprintf(message, sizeof(message), "%lld of %d replicas ready (floor %d)", (long long)ready,
-                 sales->floor_replicas, sales->floor_replicas);
+        snprintf(message, sizeof(message), "%lld of %d replicas ready (the floor)",
+                 (long long)ready, sales->floor_replicas);
         struct condition c = {
                 .type = "Ready",
                 .status = ready >= sales->floor_replicas ? CONDITION_TRUE : CONDITION_FALSE,
@@ -409,14 +431,14 @@ static int write_ready_status(struct reconcile_run *run, const struct schedule_s
         if ((r = conditions_set(conditions, &c, now)) < 0)
                 return r;
 
-        c = (struct condition){
-                .type = "Prescaled",
-                .status = strcmp(sales->floor_reason, "baseline") != 0 ? CONDITION_TRUE
-                                                                       : CONDITION_FALSE,
-                .reason = strcmp(sales->floor_reason, "baseline") != 0 ? "SaleWindowOpen"
-                                                                       : "Baseline",
-                .message = sales->floor_reason,
-                .observed_generation = run->identity.generation};
+        char floor_reason[160];
+        schedule_floor_reason_format(sales, floor_reason, sizeof(floor_reason));
+        bool prescaled = sales->floor_reason == SCHEDULE_FLOOR_SALE;
+        c = (struct condition){.type = "Prescaled",
+                               .status = prescaled ? CONDITION_TRUE : CONDITION_FALSE,
+                               .reason = prescaled ? "SaleWindowOpen" : "Baseline",
+                               .message = floor_reason,
+                               .observed_generation = run->identity.generation};
         if ((r = conditions_set(conditions, &c, now)) < 0)
                 return r;
 
@@ -430,12 +452,12 @@ static int write_ready_status(struct reconcile_run *run, const struct schedule_s
                         return r;
         }
 
-        json_t *status =
-                json_pack("{s:I, s:s, s:I, s:I, s:i, s:s, s:O}", "observedGeneration",
-                          (json_int_t)run->identity.generation, "phase", phase_of(sales, ready),
-                          "replicas", (json_int_t)replicas, "readyReplicas", (json_int_t)ready,
-                          "floorReplicas", sales->floor_replicas, "floorReason",
-                          sales->floor_reason, "conditions", conditions);
+        json_t *status = json_pack("{s:I, s:s, s:I, s:I, s:i, s:s, s:O}", "observedGeneration",
+                                   (json_int_t)run->identity.generation, "phase",
+                                   phase_name(phase_of(sales, ready)), "replicas",
+                                   (json_int_t)replicas, "readyReplicas", (json_int_t)ready,
+                                   "floorReplicas", sales->floor_replicas, "floorReason",
+                                   floor_reason, "conditions", conditions);
         if (status && sales->has_next_sale)
                 json_object_set_new(
                         status, "nextSale",
