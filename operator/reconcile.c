@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "clock.h"
 #include "conditions.h"
@@ -34,8 +35,13 @@
 #include "schedule.h"
 #include "tripdeal.h"
 
+/* lib/kube names no ServiceAccount resource; the operator is its only user. */
+static const struct kube_resource service_accounts = {
+        "", "v1", "serviceaccounts", "ServiceAccount", true, NULL};
+
 static const struct kube_resource *const kind_resources[_DESIRED_KIND_MAX] = {
         [DESIRED_CONFIGMAP] = &KUBE_CONFIGMAPS,
+        [DESIRED_SERVICEACCOUNT] = &service_accounts,
         [DESIRED_DEPLOYMENT] = &KUBE_DEPLOYMENTS,
         [DESIRED_SERVICE] = &KUBE_SERVICES,
         [DESIRED_INGRESS] = &KUBE_INGRESSES,
@@ -292,6 +298,118 @@ static int apply_one(struct reconcile_run *run, enum desired_kind kind, const js
         describe_patch(patch, fields, sizeof(fields));
         emit_event(run, "Normal", "Updated", "Updated %s %s: %s", kind_name, run->identity.name,
                    fields);
+        return 0;
+}
+
+/* ---- step 6b: the session key ------------------------------------------ */
+
+/*
+ * The Secret "<name>-session" holds the key the site signs session cookies
+ * and CSRF tokens with, so every replica accepts every session.  Made once
+ * with 32 random bytes (64 hex digits) and never rotated by a reconcile:
+ * rotating it would log every user out in the middle of a sale.  A value
+ * changed by hand is the user's rotation and is kept (pods read it when they
+ * start: `kubectl rollout restart` applies it).  Only a key that is missing
+ * or too short for the app (under 16 bytes) is replaced, with a Warning.
+ * The key is never logged and never put in an Event.
+ */
+#define SESSION_KEY_MIN_BYTES 16
+
+static int session_key_generate(char ret_hex[static 65])
+{
+        unsigned char random[32];
+        size_t got = 0;
+        while (got < sizeof(random)) {
+                ssize_t n = getrandom(random + got, sizeof(random) - got, 0);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                got += (size_t)n;
+        }
+        for (size_t i = 0; i < sizeof(random); i++)
+                snprintf(ret_hex + 2 * i, 3, "%02x", random[i]);
+        explicit_bzero(random, sizeof(random));
+        return 0;
+}
+
+/* Bytes a base64 value decodes to, without decoding it. */
+static size_t base64_decoded_size(const char *text)
+{
+        size_t n = strlen(text);
+        while (n > 0 && text[n - 1] == '=')
+                n--;
+        return n * 3 / 4;
+}
+
+static int ensure_session_secret(struct reconcile_run *run)
+{
+        struct kube_client *client = run->reconciler->client;
+        char name[320];
+        int n = snprintf(name, sizeof(name), "%s%s", run->identity.name,
+                         TRIPDEAL_SESSION_SECRET_SUFFIX);
+        if (n < 0 || (size_t)n >= sizeof(name))
+                return -ENAMETOOLONG;
+
+        struct kube_get_options get = {.namespace = run->identity.namespace, .name = name};
+        _cleanup_json_ json_t *observed = NULL;
+        int r = kube_get(client, &KUBE_SECRETS, &get, &observed, NULL);
+        if (r < 0 && r != KUBE_ERR_NOT_FOUND)
+                return r;
+
+        if (r == 0) {
+                if (!controlled_by(observed, run->identity.uid)) {
+                        emit_event(run, "Warning", "OwnershipConflict",
+                                   "Secret %s exists and is not controlled by this TripDeal; "
+                                   "the pods use its key \"%s\" as it is",
+                                   name, TRIPDEAL_SESSION_SECRET_KEY);
+                        return 0;
+                }
+                const char *have = json_string_value(json_object_get(
+                        json_object_get(observed, "data"), TRIPDEAL_SESSION_SECRET_KEY));
+                if (have && base64_decoded_size(have) >= SESSION_KEY_MIN_BYTES)
+                        return 0;
+        }
+
+        char key[65];
+        if ((r = session_key_generate(key)) < 0)
+                return r;
+        if (observed) {
+                _cleanup_json_ json_t *patch =
+                        json_pack("{s:{s:s}}", "stringData", TRIPDEAL_SESSION_SECRET_KEY, key);
+                explicit_bzero(key, sizeof(key));
+                if (!patch)
+                        return -ENOMEM;
+                struct kube_patch_options options = {.namespace = run->identity.namespace,
+                                                     .name = name,
+                                                     .type = KUBE_PATCH_MERGE};
+                r = kube_patch(client, &KUBE_SECRETS, &options, patch, NULL, NULL);
+                if (r < 0)
+                        return r;
+                emit_event(run, "Warning", "SessionKeyReplaced",
+                           "Secret %s had no usable key \"%s\" (at least %d bytes); made a new "
+                           "one: sessions signed with the old key are no longer accepted",
+                           name, TRIPDEAL_SESSION_SECRET_KEY, SESSION_KEY_MIN_BYTES);
+                return 0;
+        }
+
+        json_t *metadata = desired_owned_metadata(&run->identity, name);
+        _cleanup_json_ json_t *secret =
+                metadata ? json_pack("{s:s, s:s, s:o, s:s, s:{s:s}}", "apiVersion", "v1", "kind",
+                                     "Secret", "metadata", metadata, "type", "Opaque", "stringData",
+                                     TRIPDEAL_SESSION_SECRET_KEY, key)
+                         : NULL;
+        explicit_bzero(key, sizeof(key));
+        if (!secret)
+                return -ENOMEM;
+        struct kube_write_options write = {.namespace = run->identity.namespace,
+                                           .field_manager = TRIPDEAL_MANAGER};
+        r = kube_create(client, &KUBE_SECRETS, &write, secret, NULL, NULL);
+        if (r == KUBE_ERR_ALREADY_EXISTS)
+                return KUBE_ERR_CONFLICT; /* made meanwhile: look again */
+        if (r < 0)
+                return r;
+        emit_event(run, "Normal", "Created", "Created Secret %s (the session key)", name);
         return 0;
 }
 
@@ -565,6 +683,10 @@ int reconcile_tripdeal(const struct reconciler *reconciler, const char *namespac
         /* 6. What we want to exist. */
         _cleanup_(desired_objects_clear) struct desired_objects desired = {0};
         if ((r = desired_objects_build(&run.identity, spec, sales.floor_replicas, &desired)) < 0)
+                return r;
+
+        /* 6b. The session key the pods share (made once, never rotated here). */
+        if ((r = ensure_session_secret(&run)) < 0)
                 return r;
 
         /* 7. Make it so.  The Deployment before the HPA that scales it. */
