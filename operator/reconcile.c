@@ -53,7 +53,10 @@ static const struct kube_resource *const kind_resources[_DESIRED_KIND_MAX] = {
 struct reconcile_run {
         const struct reconciler *reconciler;
         json_t *tripdeal; /* as read in step 1 */
+        /* Borrowed from identity_source, which identity_from() pins: the
+         * strings stay valid when run->tripdeal is replaced (a finalizer write). */
         struct tripdeal_identity identity;
+        json_t *identity_source;
         int64_t now_ms;
         json_t *observed[_DESIRED_KIND_MAX]; /* after step 7 */
 };
@@ -195,31 +198,115 @@ static int32_t hpa_min_replicas(const json_t *hpa)
         return (int32_t)json_integer_value(member_path(hpa, "spec", "minReplicas"));
 }
 
-/* Names of the top-level spec fields a patch touches, for the event text. */
-static void describe_patch(const json_t *patch, char *buf, size_t size)
+/* A value for an Event: compact JSON (strings bare), at most ~60 bytes. */
+static void value_text(const json_t *value, char *buf, size_t size)
 {
-        buf[0] = '\0';
-        size_t used = 0;
-        const char *section, *key;
-        json_t *fields, *value;
-        json_object_foreach ((json_t *)patch, section, fields) {
-                if (!json_is_object(fields)) {
-                        used += (size_t)snprintf(buf + used, size > used ? size - used : 0, "%s%s",
-                                                 used ? ", " : "", section);
-                        continue;
-                }
-                json_object_foreach (fields, key, value) {
-                        if (strcmp(key, "annotations") == 0 || used >= size)
-                                continue;
-                        used += (size_t)snprintf(buf + used, size - used, "%s%s.%s",
-                                                 used ? ", " : "", section, key);
-                }
+        if (!value || json_is_null(value)) {
+                snprintf(buf, size, "(none)");
+                return;
         }
-        if (used == 0)
+        _cleanup_free_ char *text = json_is_string(value)
+                                            ? strdup(json_string_value(value))
+                                            : json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!text) {
+                snprintf(buf, size, "?");
+                return;
+        }
+        snprintf(buf, size, "%.60s%s", text, strlen(text) > 60 ? "..." : "");
+}
+
+struct change_text {
+        char *buf;
+        size_t size, used;
+        unsigned count;
+};
+
+_printf_(2, 3) static void change_append(struct change_text *out, const char *fmt, ...)
+{
+        if (out->used >= out->size)
+                return;
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(out->buf + out->used, out->size - out->used, fmt, ap);
+        va_end(ap);
+        out->used = n < 0 ? out->size : out->used + (size_t)n;
+}
+
+static void describe_leaf(struct change_text *out, const char *path, const json_t *have,
+                          const json_t *want)
+{
+        char from[80], to[80];
+        value_text(have, from, sizeof(from));
+        value_text(want, to, sizeof(to));
+        change_append(out, "%s%s: %s -> %s", out->count++ ? ", " : "", path, from, to);
+}
+
+/* Each value the patch really replaces, as "path: old -> new".  Arrays (which
+ * a merge patch replaces whole) are compared element by element, so a hand
+ * edit of one image reads "spec.template.spec.containers[0].image: X -> Y". */
+static void describe_changes(struct change_text *out, const char *path, const json_t *want,
+                             const json_t *have)
+{
+        char sub[512];
+        if (json_is_object(want)) {
+                const char *key;
+                json_t *value;
+                json_object_foreach ((json_t *)want, key, value) {
+                        if (strcmp(key, "annotations") == 0 && strcmp(path, "metadata") == 0) {
+                                /* Our last-applied record is not news; other annotations are. */
+                                const char *k;
+                                json_t *v;
+                                json_object_foreach (value, k, v) {
+                                        if (strcmp(k, TRIPDEAL_LAST_APPLIED_ANNOTATION) == 0)
+                                                continue;
+                                        snprintf(sub, sizeof(sub), "metadata.annotations.%s", k);
+                                        describe_leaf(
+                                                out, sub,
+                                                json_object_get(json_object_get(have, key), k), v);
+                                }
+                                continue;
+                        }
+                        snprintf(sub, sizeof(sub), "%s%s%s", path, path[0] ? "." : "", key);
+                        json_t *had = json_is_object(have) ? json_object_get(have, key) : NULL;
+                        if (json_is_object(value) && json_is_object(had))
+                                describe_changes(out, sub, value, had);
+                        else if (json_is_array(value) && json_is_array(had) &&
+                                 json_array_size(value) == json_array_size(had))
+                                describe_changes(out, sub, value, had);
+                        else
+                                describe_leaf(out, sub, had, value);
+                }
+                return;
+        }
+        if (json_is_array(want)) {
+                for (size_t i = 0; i < json_array_size(want); i++) {
+                        json_t *w = json_array_get(want, i), *h = json_array_get(have, i);
+                        if (json_contains(h, w))
+                                continue;
+                        snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+                        if ((json_is_object(w) && json_is_object(h)) ||
+                            (json_is_array(w) && json_is_array(h) &&
+                             json_array_size(w) == json_array_size(h)))
+                                describe_changes(out, sub, w, h);
+                        else
+                                describe_leaf(out, sub, h, w);
+                }
+                return;
+        }
+        describe_leaf(out, path, have, want);
+}
+
+static void describe_patch(const json_t *patch, const json_t *observed, char *buf, size_t size)
+{
+        struct change_text out = {.buf = buf, .size = size};
+        buf[0] = '\0';
+        describe_changes(&out, "", patch, observed);
+        if (out.count == 0)
                 snprintf(buf, size, "metadata");
 }
 
-static int apply_one(struct reconcile_run *run, enum desired_kind kind, const json_t *desired)
+static int apply_one(struct reconcile_run *run, enum desired_kind kind, const json_t *desired,
+                     struct kube_status *ret_status)
 {
         const struct kube_resource *resource = kind_resources[kind];
         struct kube_client *client = run->reconciler->client;
@@ -237,7 +324,7 @@ static int apply_one(struct reconcile_run *run, enum desired_kind kind, const js
                         return -ENOMEM;
                 struct kube_write_options write = {.namespace = run->identity.namespace,
                                                    .field_manager = TRIPDEAL_MANAGER};
-                r = kube_create(client, resource, &write, object, &run->observed[kind], NULL);
+                r = kube_create(client, resource, &write, object, &run->observed[kind], ret_status);
                 if (r < 0)
                         return r;
                 emit_event(run, "Normal", "Created", "Created %s %s", kind_name,
@@ -283,7 +370,7 @@ static int apply_one(struct reconcile_run *run, enum desired_kind kind, const js
         struct kube_patch_options options = {.namespace = run->identity.namespace,
                                              .name = run->identity.name,
                                              .type = KUBE_PATCH_MERGE};
-        r = kube_patch(client, resource, &options, patch, &run->observed[kind], NULL);
+        r = kube_patch(client, resource, &options, patch, &run->observed[kind], ret_status);
         if (r < 0)
                 return r;
 
@@ -294,8 +381,8 @@ static int apply_one(struct reconcile_run *run, enum desired_kind kind, const js
         else if (floor_after < floor_before)
                 emit_event(run, "Normal", "Released", "HPA floor lowered from %d to %d replicas",
                            floor_before, floor_after);
-        char fields[256];
-        describe_patch(patch, fields, sizeof(fields));
+        char fields[400];
+        describe_patch(patch, observed, fields, sizeof(fields));
         emit_event(run, "Normal", "Updated", "Updated %s %s: %s", kind_name, run->identity.name,
                    fields);
         return 0;
@@ -470,12 +557,55 @@ static int write_status(struct reconcile_run *run, json_t *status /* stolen */)
                                   NULL);
 }
 
-static int write_invalid_spec_status(struct reconcile_run *run, const char *message)
+/* Condition reasons (and the Events that go with them): one table. */
+enum reason {
+        REASON_INVALID_SPEC,
+        REASON_OBJECT_REJECTED,
+        REASON_REPLICAS_READY,
+        REASON_REPLICAS_NOT_READY,
+        REASON_ROLLING_OUT,
+        REASON_STABLE,
+        REASON_SALE_WINDOW_OPEN,
+        REASON_BASELINE,
+        REASON_SECRET_FOUND,
+        REASON_SECRET_NOT_FOUND,
+        REASON_SECRET_KEY_NOT_FOUND,
+        REASON_CPU_REQUEST_SET,
+        REASON_NO_CPU_REQUEST,
+        _REASON_MAX,
+};
+
+static const char *const reason_names[_REASON_MAX] = {
+        [REASON_INVALID_SPEC] = "InvalidSpec",
+        [REASON_OBJECT_REJECTED] = "ObjectRejected",
+        [REASON_REPLICAS_READY] = "ReplicasReady",
+        [REASON_REPLICAS_NOT_READY] = "ReplicasNotReady",
+        [REASON_ROLLING_OUT] = "RollingOut",
+        [REASON_STABLE] = "Stable",
+        [REASON_SALE_WINDOW_OPEN] = "SaleWindowOpen",
+        [REASON_BASELINE] = "Baseline",
+        [REASON_SECRET_FOUND] = "SecretFound",
+        [REASON_SECRET_NOT_FOUND] = "SecretNotFound",
+        [REASON_SECRET_KEY_NOT_FOUND] = "SecretKeyNotFound",
+        [REASON_CPU_REQUEST_SET] = "CPURequestSet",
+        [REASON_NO_CPU_REQUEST] = "NoCPURequest",
+};
+
+static const char *reason_name(enum reason reason)
+{
+        return (unsigned)reason < _REASON_MAX ? reason_names[reason] : "Unknown";
+}
+
+/* Ready=False for a spec (or an object built from it) that cannot be
+ * applied: one Warning Event per distinct problem, phase Error, nothing else. */
+static int write_refused_status(struct reconcile_run *run, enum reason reason, const char *message)
 {
         _cleanup_json_ json_t *conditions = conditions_copy(run->tripdeal);
+        if (!conditions)
+                return -ENOMEM;
         struct condition ready = {.type = "Ready",
                                   .status = CONDITION_FALSE,
-                                  .reason = "InvalidSpec",
+                                  .reason = reason_name(reason),
                                   .message = message,
                                   .observed_generation = run->identity.generation};
         int changed = conditions_set(conditions, &ready, (time_t)(run->now_ms / 1000));
@@ -483,7 +613,7 @@ static int write_invalid_spec_status(struct reconcile_run *run, const char *mess
                 return changed;
         /* One event per distinct problem, not one per retry. */
         if (changed)
-                emit_event(run, "Warning", "InvalidSpec", "%s", message);
+                emit_event(run, "Warning", reason_name(reason), "%s", message);
 
         json_t *status = json_deep_copy(json_object_get(run->tripdeal, "status"));
         if (!json_is_object(status)) {
@@ -496,6 +626,11 @@ static int write_invalid_spec_status(struct reconcile_run *run, const char *mess
         json_object_set_new(status, "phase", json_string(phase_name(PHASE_ERROR)));
         json_object_set(status, "conditions", conditions);
         return write_status(run, status);
+}
+
+static int write_invalid_spec_status(struct reconcile_run *run, const char *message)
+{
+        return write_refused_status(run, REASON_INVALID_SPEC, message);
 }
 
 /* The sale phase wins: it is what the user watches for around 10:00. */
@@ -512,8 +647,38 @@ static enum tripdeal_phase phase_of(const struct schedule_state *sales, int64_t 
         return PHASE_READY;
 }
 
+/* Conditions about what the spec points at, found in steps 6-7b. */
+struct dependencies {
+        /* DatabaseReady; has_database false without spec.app.database (the
+         * condition does not apply then and is removed). */
+        bool has_database;
+        enum reason database_reason;
+        char database_message[512];
+        /* AutoscalingReady: does the HPA's CPU target mean anything? */
+        enum reason autoscaling_reason;
+        char autoscaling_message[512];
+};
+
+/* Set c; when it turns False (or False for another reason), one Warning
+ * Event (and so one log line) saying why. */
+static int set_and_warn(struct reconcile_run *run, json_t *conditions, const struct condition *c,
+                        time_t now)
+{
+        json_t *old = conditions_find(conditions, c->type);
+        const char *was_status = json_string_value(json_object_get(old, "status"));
+        const char *was_reason = json_string_value(json_object_get(old, "reason"));
+        bool same_problem = was_status && strcmp(was_status, "False") == 0 && was_reason &&
+                            strcmp(was_reason, c->reason) == 0;
+        int r = conditions_set(conditions, c, now);
+        if (r < 0)
+                return r;
+        if (c->status == CONDITION_FALSE && !same_problem)
+                emit_event(run, "Warning", c->reason, "%s: %s", c->type, c->message);
+        return 0;
+}
+
 static int write_ready_status(struct reconcile_run *run, const struct schedule_state *sales,
-                              const struct nodepools_result *nodes)
+                              const struct nodepools_result *nodes, const struct dependencies *deps)
 {
         json_t *deploy_status = json_object_get(run->observed[DESIRED_DEPLOYMENT], "status");
         int64_t replicas = json_integer_value(json_object_get(deploy_status, "replicas"));
@@ -527,10 +692,12 @@ static int write_ready_status(struct reconcile_run *run, const struct schedule_s
         char message[256];
         snprintf(message, sizeof(message), "%lld of %d replicas ready (the floor)",
                  (long long)ready, sales->floor_replicas);
+        bool all_ready = ready >= sales->floor_replicas;
         struct condition c = {
                 .type = "Ready",
-                .status = ready >= sales->floor_replicas ? CONDITION_TRUE : CONDITION_FALSE,
-                .reason = ready >= sales->floor_replicas ? "ReplicasReady" : "ReplicasNotReady",
+                .status = all_ready ? CONDITION_TRUE : CONDITION_FALSE,
+                .reason =
+                        reason_name(all_ready ? REASON_REPLICAS_READY : REASON_REPLICAS_NOT_READY),
                 .message = message,
                 .observed_generation = run->identity.generation,
         };
@@ -543,7 +710,7 @@ static int write_ready_status(struct reconcile_run *run, const struct schedule_s
                  (long long)updated, (long long)ready, (long long)replicas);
         c = (struct condition){.type = "Progressing",
                                .status = rolling ? CONDITION_TRUE : CONDITION_FALSE,
-                               .reason = rolling ? "RollingOut" : "Stable",
+                               .reason = reason_name(rolling ? REASON_ROLLING_OUT : REASON_STABLE),
                                .message = message,
                                .observed_generation = run->identity.generation};
         if ((r = conditions_set(conditions, &c, now)) < 0)
@@ -552,12 +719,34 @@ static int write_ready_status(struct reconcile_run *run, const struct schedule_s
         char floor_reason[160];
         schedule_floor_reason_format(sales, floor_reason, sizeof(floor_reason));
         bool prescaled = sales->floor_reason == SCHEDULE_FLOOR_SALE;
-        c = (struct condition){.type = "Prescaled",
-                               .status = prescaled ? CONDITION_TRUE : CONDITION_FALSE,
-                               .reason = prescaled ? "SaleWindowOpen" : "Baseline",
-                               .message = floor_reason,
-                               .observed_generation = run->identity.generation};
+        c = (struct condition){
+                .type = "Prescaled",
+                .status = prescaled ? CONDITION_TRUE : CONDITION_FALSE,
+                .reason = reason_name(prescaled ? REASON_SALE_WINDOW_OPEN : REASON_BASELINE),
+                .message = floor_reason,
+                .observed_generation = run->identity.generation};
         if ((r = conditions_set(conditions, &c, now)) < 0)
+                return r;
+
+        if (deps->has_database) {
+                bool found = deps->database_reason == REASON_SECRET_FOUND;
+                c = (struct condition){.type = "DatabaseReady",
+                                       .status = found ? CONDITION_TRUE : CONDITION_FALSE,
+                                       .reason = reason_name(deps->database_reason),
+                                       .message = deps->database_message,
+                                       .observed_generation = run->identity.generation};
+                if ((r = set_and_warn(run, conditions, &c, now)) < 0)
+                        return r;
+        } else
+                conditions_remove(conditions, "DatabaseReady");
+
+        bool cpu = deps->autoscaling_reason == REASON_CPU_REQUEST_SET;
+        c = (struct condition){.type = "AutoscalingReady",
+                               .status = cpu ? CONDITION_TRUE : CONDITION_FALSE,
+                               .reason = reason_name(deps->autoscaling_reason),
+                               .message = deps->autoscaling_message,
+                               .observed_generation = run->identity.generation};
+        if ((r = set_and_warn(run, conditions, &c, now)) < 0)
                 return r;
 
         if (nodes->has_condition) {
@@ -566,9 +755,11 @@ static int write_ready_status(struct reconcile_run *run, const struct schedule_s
                                        .reason = nodes->reason,
                                        .message = nodes->message,
                                        .observed_generation = run->identity.generation};
-                if ((r = conditions_set(conditions, &c, now)) < 0)
+                if ((r = set_and_warn(run, conditions, &c, now)) < 0)
                         return r;
-        }
+        } else
+                /* No node pools and no VMs left: the condition no longer applies. */
+                conditions_remove(conditions, "NodesReady");
 
         json_t *status = json_pack("{s:I, s:s, s:I, s:I, s:i, s:s, s:O}", "observedGeneration",
                                    (json_int_t)run->identity.generation, "phase",
@@ -596,18 +787,119 @@ static int write_ready_status(struct reconcile_run *run, const struct schedule_s
         return write_status(run, status);
 }
 
+/* ---- what the spec points at ------------------------------------------- */
+
+/* Does the HPA's CPU target (a share of requests.cpu) mean anything?  A
+ * missing request falls back to limits.cpu in Kubernetes. */
+static bool has_cpu_request(const struct tripdeal_spec *spec)
+{
+        if (!spec->resources)
+                return true; /* the operator's defaults have one */
+        json_t *cpu = json_object_get(json_object_get(spec->resources, "requests"), "cpu");
+        if (!cpu)
+                cpu = json_object_get(json_object_get(spec->resources, "limits"), "cpu");
+        if (json_is_number(cpu))
+                return json_number_value(cpu) > 0;
+        if (json_is_string(cpu))
+                return strtod(json_string_value(cpu), NULL) > 0;
+        return false;
+}
+
+static int check_dependencies(struct reconcile_run *run, const struct tripdeal_spec *spec,
+                              struct dependencies *ret)
+{
+        struct dependencies deps = {.has_database = spec->database_secret_name != NULL};
+
+        if (has_cpu_request(spec)) {
+                deps.autoscaling_reason = REASON_CPU_REQUEST_SET;
+                snprintf(deps.autoscaling_message, sizeof(deps.autoscaling_message),
+                         "the HPA keeps CPU at %d%% of each pod's CPU request",
+                         spec->target_cpu_percent);
+        } else {
+                deps.autoscaling_reason = REASON_NO_CPU_REQUEST;
+                snprintf(deps.autoscaling_message, sizeof(deps.autoscaling_message),
+                         "spec.app.resources sets no CPU request (requests.cpu, or limits.cpu): "
+                         "the HPA's target of %d%% CPU is a share of it and cannot be computed, "
+                         "so the HPA neither scales up nor down; set requests.cpu, or drop "
+                         "spec.app.resources for the defaults (%s)",
+                         spec->target_cpu_percent, DESIRED_DEFAULT_CPU_REQUEST);
+        }
+
+        if (deps.has_database) {
+                struct kube_get_options get = {.namespace = run->identity.namespace,
+                                               .name = spec->database_secret_name};
+                _cleanup_json_ json_t *secret = NULL;
+                int r = kube_get(run->reconciler->client, &KUBE_SECRETS, &get, &secret, NULL);
+                if (r < 0 && r != KUBE_ERR_NOT_FOUND)
+                        return r;
+                if (r == KUBE_ERR_NOT_FOUND) {
+                        deps.database_reason = REASON_SECRET_NOT_FOUND;
+                        snprintf(deps.database_message, sizeof(deps.database_message),
+                                 "Secret %s (spec.app.database.secretRef.name) does not exist in "
+                                 "namespace %s: the pods cannot start",
+                                 spec->database_secret_name, run->identity.namespace);
+                } else if (!json_object_get(json_object_get(secret, "data"),
+                                            spec->database_secret_key)) {
+                        deps.database_reason = REASON_SECRET_KEY_NOT_FOUND;
+                        snprintf(deps.database_message, sizeof(deps.database_message),
+                                 "Secret %s has no key \"%s\" (spec.app.database.secretRef.key): "
+                                 "the pods cannot start",
+                                 spec->database_secret_name, spec->database_secret_key);
+                } else {
+                        deps.database_reason = REASON_SECRET_FOUND;
+                        snprintf(deps.database_message, sizeof(deps.database_message),
+                                 "the database URL is in Secret %s, key \"%s\"",
+                                 spec->database_secret_name, spec->database_secret_key);
+                }
+        }
+        *ret = deps;
+        return 0;
+}
+
+/* The Service, the Deployment and the labels all take the TripDeal's name:
+ * it must be a DNS-1035 label (Service names are), which also makes it a
+ * valid label value.  The CRD cannot say so (no CEL on metadata.name). */
+static bool name_is_dns1035_label(const char *name)
+{
+        size_t n = strlen(name);
+        if (n == 0 || n > 63 || !(name[0] >= 'a' && name[0] <= 'z') || name[n - 1] == '-')
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+                      name[i] == '-'))
+                        return false;
+        return true;
+}
+
+static void name_problem(const char *name, char *buf, size_t size)
+{
+        size_t n = strlen(name);
+        char count[48] = "";
+        if (n > 63)
+                snprintf(count, sizeof(count), " (%zu characters)", n);
+        snprintf(buf, size,
+                 "metadata.name: \"%.63s%s\"%s cannot name the Service, Deployment and labels "
+                 "this TripDeal owns: it must be a DNS-1035 label (a-z, 0-9 and '-', starting "
+                 "with a letter, ending with a letter or digit, at most 63 characters)",
+                 name, n > 63 ? "..." : "", count);
+}
+
 /* ---- the whole path ----------------------------------------------------- */
 
 static void run_clear(struct reconcile_run *run)
 {
         json_decref(run->tripdeal);
+        json_decref(run->identity_source);
         for (size_t i = 0; i < _DESIRED_KIND_MAX; i++)
                 json_decref(run->observed[i]);
 }
 
+/* The only way identity is set: it borrows from the object it pins. */
 static int identity_from(struct reconcile_run *run)
 {
-        json_t *metadata = json_object_get(run->tripdeal, "metadata");
+        json_decref(run->identity_source);
+        run->identity_source = json_incref(run->tripdeal);
+        json_t *metadata = json_object_get(run->identity_source, "metadata");
         run->identity = (struct tripdeal_identity){
                 .name = json_string_value(json_object_get(metadata, "name")),
                 .namespace = json_string_value(json_object_get(metadata, "namespace")),
@@ -654,7 +946,16 @@ int reconcile_tripdeal(const struct reconciler *reconciler, const char *namespac
         if ((r = identity_from(&run)) < 0)
                 return r;
 
-        /* 4. Parse; an invalid spec changes nothing but the status. */
+        /* 4. Parse; an invalid spec changes nothing but the status.  The name
+         * first: every owned object takes it. */
+        if (!name_is_dns1035_label(run.identity.name)) {
+                char message[512];
+                name_problem(run.identity.name, message, sizeof(message));
+                outcome.invalid_spec = 1;
+                r = write_invalid_spec_status(&run, message);
+                *ret_outcome = outcome;
+                return r;
+        }
         _cleanup_free_ char *error = NULL;
         struct tripdeal_spec *spec = NULL;
         r = tripdeal_spec_parse(json_object_get(run.tripdeal, "spec"), &spec, &error);
@@ -689,10 +990,25 @@ int reconcile_tripdeal(const struct reconciler *reconciler, const char *namespac
         if ((r = ensure_session_secret(&run)) < 0)
                 return r;
 
-        /* 7. Make it so.  The Deployment before the HPA that scales it. */
-        for (size_t kind = 0; kind < _DESIRED_KIND_MAX; kind++)
-                if ((r = apply_one(&run, (enum desired_kind)kind, desired.objects[kind])) < 0)
+        /* 7. Make it so.  The Deployment before the HPA that scales it.  An
+         * object the API server refuses (422) will be refused again until the
+         * spec changes: say so in status instead of retrying forever. */
+        for (size_t kind = 0; kind < _DESIRED_KIND_MAX; kind++) {
+                struct kube_status status = {0};
+                r = apply_one(&run, (enum desired_kind)kind, desired.objects[kind], &status);
+                if (r == KUBE_ERR_INVALID) {
+                        char message[768];
+                        snprintf(message, sizeof(message), "the API server refused %s %s: %s",
+                                 desired_kind_name((enum desired_kind)kind), run.identity.name,
+                                 status.message[0] ? status.message : kube_strerror(r));
+                        outcome.invalid_spec = 1;
+                        r = write_refused_status(&run, REASON_OBJECT_REJECTED, message);
+                        *ret_outcome = outcome;
                         return r;
+                }
+                if (r < 0)
+                        return r;
+        }
         metrics_set_floor(namespace, name, sales.floor_replicas);
 
         /* 7b. KVM nodes.  After the app's objects, so that a slow drain or an
@@ -715,7 +1031,10 @@ int reconcile_tripdeal(const struct reconciler *reconciler, const char *namespac
                 return r;
 
         /* 8. Tell the user. */
-        if ((r = write_ready_status(&run, &sales, &nodes)) < 0)
+        struct dependencies deps;
+        if ((r = check_dependencies(&run, spec, &deps)) < 0)
+                return r;
+        if ((r = write_ready_status(&run, &sales, &nodes, &deps)) < 0)
                 return r;
 
         /* 9. Wake up exactly at the next boundary (+1 ms so we land inside it),
