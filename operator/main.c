@@ -446,7 +446,10 @@ static void enqueue_all_tripdeals(struct operator_state *op)
 static void started_leading(void *userdata)
 {
         struct operator_state *op = userdata;
-        log_info("became the leader; reconciling every TripDeal");
+        if (op->options.leader_elect)
+                log_info("became the leader; reconciling every TripDeal");
+        else
+                log_info("reconciling every TripDeal (no leader election)");
         atomic_store(&op->leading, true);
         metrics_set_leader(1);
         enqueue_all_tripdeals(op);

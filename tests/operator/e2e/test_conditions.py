@@ -179,6 +179,8 @@ def scenario():
         created = [l for l in operator.process.json_lines()
                    if l.get("name") == "plain" and l.get("reason") == "Created" and "Deployment" in l.get("msg", "")]
         assert len(created) == 1, created
+        # Without --leader-elect there is no leader to become.
+        assert not any("became the leader" in l.get("msg", "") for l in operator.process.json_lines())
 
 
 if __name__ == "__main__":
