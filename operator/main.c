@@ -54,8 +54,8 @@ struct options {
 
 /* The kinds a TripDeal owns: their changes wake the owner up. */
 static const struct kube_resource *const owned_kinds[] = {
-        &KUBE_CONFIGMAPS, &KUBE_DEPLOYMENTS, &KUBE_SERVICES,
-        &KUBE_INGRESSES,  &KUBE_HPAS,        &KUBE_PDBS,
+        &KUBE_CONFIGMAPS, &KUBE_DEPLOYMENTS,          &KUBE_SERVICES, &KUBE_INGRESSES, &KUBE_HPAS,
+        &KUBE_PDBS,       &RECONCILE_SERVICEACCOUNTS,
 };
 
 struct operator_state {

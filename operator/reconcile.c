@@ -35,13 +35,12 @@
 #include "schedule.h"
 #include "tripdeal.h"
 
-/* lib/kube names no ServiceAccount resource; the operator is its only user. */
-static const struct kube_resource service_accounts = {
+const struct kube_resource RECONCILE_SERVICEACCOUNTS = {
         "", "v1", "serviceaccounts", "ServiceAccount", true, NULL};
 
 static const struct kube_resource *const kind_resources[_DESIRED_KIND_MAX] = {
         [DESIRED_CONFIGMAP] = &KUBE_CONFIGMAPS,
-        [DESIRED_SERVICEACCOUNT] = &service_accounts,
+        [DESIRED_SERVICEACCOUNT] = &RECONCILE_SERVICEACCOUNTS,
         [DESIRED_DEPLOYMENT] = &KUBE_DEPLOYMENTS,
         [DESIRED_SERVICE] = &KUBE_SERVICES,
         [DESIRED_INGRESS] = &KUBE_INGRESSES,
