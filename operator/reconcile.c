@@ -658,10 +658,11 @@ struct dependencies {
         char autoscaling_message[512];
 };
 
-/* Set c; when it turns False (or False for another reason), one Warning
- * Event (and so one log line) saying why. */
+/* Set c; when it turns False (or False for another reason) and `problem`
+ * says that is something to fix, one Warning Event (and so one log line)
+ * saying why. */
 static int set_and_warn(struct reconcile_run *run, json_t *conditions, const struct condition *c,
-                        time_t now)
+                        bool problem, time_t now)
 {
         json_t *old = conditions_find(conditions, c->type);
         const char *was_status = json_string_value(json_object_get(old, "status"));
@@ -671,7 +672,7 @@ static int set_and_warn(struct reconcile_run *run, json_t *conditions, const str
         int r = conditions_set(conditions, c, now);
         if (r < 0)
                 return r;
-        if (c->status == CONDITION_FALSE && !same_problem)
+        if (problem && c->status == CONDITION_FALSE && !same_problem)
                 emit_event(run, "Warning", c->reason, "%s: %s", c->type, c->message);
         return 0;
 }
@@ -734,7 +735,7 @@ static int write_ready_status(struct reconcile_run *run, const struct schedule_s
                                        .reason = reason_name(deps->database_reason),
                                        .message = deps->database_message,
                                        .observed_generation = run->identity.generation};
-                if ((r = set_and_warn(run, conditions, &c, now)) < 0)
+                if ((r = set_and_warn(run, conditions, &c, true, now)) < 0)
                         return r;
         } else
                 conditions_remove(conditions, "DatabaseReady");
@@ -745,7 +746,7 @@ static int write_ready_status(struct reconcile_run *run, const struct schedule_s
                                .reason = reason_name(deps->autoscaling_reason),
                                .message = deps->autoscaling_message,
                                .observed_generation = run->identity.generation};
-        if ((r = set_and_warn(run, conditions, &c, now)) < 0)
+        if ((r = set_and_warn(run, conditions, &c, true, now)) < 0)
                 return r;
 
         if (nodes->has_condition) {
@@ -754,7 +755,7 @@ static int write_ready_status(struct reconcile_run *run, const struct schedule_s
                                        .reason = nodes->reason,
                                        .message = nodes->message,
                                        .observed_generation = run->identity.generation};
-                if ((r = set_and_warn(run, conditions, &c, now)) < 0)
+                if ((r = set_and_warn(run, conditions, &c, nodes->problem, now)) < 0)
                         return r;
         } else
                 /* No node pools and no VMs left: the condition no longer applies. */
