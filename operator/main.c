@@ -356,10 +356,12 @@ static void record_event(void *userdata, const json_t *involved, const char *typ
          * the TripDeal it concerns. */
         json_t *metadata = json_object_get(involved, "metadata");
         log_emit(strcmp(type, "Warning") == 0 ? LOG_LEVEL_WARN : LOG_LEVEL_INFO,
-                 json_pack("{s:s, s:s, s:s}", "namespace",
+                 json_pack("{s:s, s:s%, s:s}", "namespace",
                            json_string_value(json_object_get(metadata, "namespace")) ?: "", "name",
-                           json_string_value(json_object_get(metadata, "name")) ?: "", "reason",
-                           reason),
+                           json_string_value(json_object_get(metadata, "name")) ?: "",
+                           /* A real API server allows 253; fakekube may pass more. */
+                           strnlen(json_string_value(json_object_get(metadata, "name")) ?: "", 253),
+                           "reason", reason),
                  "%s", message);
         struct kube_status status = {0};
         int r = kube_event_record(op->recorder, involved, type, reason, message, NULL, &status);

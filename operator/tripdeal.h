@@ -29,7 +29,10 @@
 #define TRIPDEAL_SESSION_SECRET_SUFFIX "-session"
 #define TRIPDEAL_SESSION_SECRET_KEY    "secret"
 
-/* The object a TripDeal is: enough to own other objects. */
+/* The object a TripDeal is: enough to own other objects.  The strings are
+ * borrowed from the TripDeal's JSON; whoever fills this keeps that JSON alive
+ * as long as the identity (reconcile.c sets it in one place, which holds a
+ * reference to the object it read the strings from). */
 struct tripdeal_identity {
         const char *name;
         const char *namespace;
