@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "api.h"
@@ -90,10 +91,21 @@ static const char *header(struct request *r, const char *key)
         return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key);
 }
 
+/*
+ * A boolean query parameter as kube-apiserver decodes one
+ * (apimachinery's runtime.Convert_Slice_string_To_bool, used for watch,
+ * allowWatchBookmarks, sendInitialEvents, orphanDependents, follow, ...):
+ * absent, "0" or "false" in any case is false; every other value, even an
+ * empty one ("?watch"), is true.  So the Python client's "watch=True" watches.
+ */
+bool query_bool_value(const char *v)
+{
+        return v && strcmp(v, "0") != 0 && strcasecmp(v, "false") != 0;
+}
+
 static bool query_true(struct request *r, const char *key)
 {
-        const char *v = query(r, key);
-        return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
+        return query_bool_value(query(r, key));
 }
 
 static enum MHD_Result respond_text(struct request *r, unsigned code, char *text,
@@ -1145,7 +1157,7 @@ static json_t *delete_options(struct request *r)
         const char *orphan = query(r, "orphanDependents");
         if (orphan)
                 json_object_set_new(opts, "orphanDependents",
-                                    json_boolean(strcmp(orphan, "true") == 0));
+                                    json_boolean(query_bool_value(orphan)));
         return opts;
 }
 

@@ -350,6 +350,31 @@ def test_watch_resume():
     expect(got == [("DELETED", "w-b"), ("ADDED", "w-c")], got)
 
 
+def test_boolean_query_parameters():
+    """kube-apiserver reads watch=, allowWatchBookmarks=, ... with apimachinery's
+    Convert_Slice_string_To_bool: "0" and "false" (any case) are false, everything
+    else true. The Python client sends watch=True."""
+    code, body, _ = FK.get(NS + "/configmaps")
+    start = body["metadata"]["resourceVersion"]
+    for value in ("True", "TRUE", "t", "1", "yes"):
+        w = FK.watch(NS + "/configmaps?watch=%s&resourceVersion=%s&timeoutSeconds=1" % (value, start))
+        expect(w.status == 200, (value, w.status))
+        first = w.resp.readline()
+        w.close()
+        expect(first == b"" or b'"type"' in first, "watch=%s answered a list: %r" % (value, first[:200]))
+    for value in ("0", "false", "False", "FALSE"):
+        code, body, _ = FK.get(NS + "/configmaps?watch=%s" % value)
+        expect(code == 200 and body.get("kind") == "ConfigMapList", (value, code, body))
+    # A watch that actually sees an event, opened the way the Python client opens it.
+    w = FK.watch(NS + "/configmaps?watch=True&resourceVersion=%s" % start)
+    FK.post(NS + "/configmaps", cm("bool-watch"))
+    events = collect(w, 1)
+    w.close()
+    expect([(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "bool-watch")],
+           events)
+    FK.delete(NS + "/configmaps/bool-watch")
+
+
 def test_watch_gone_and_bookmarks():
     fk = Fakekube(EXE, "--no-controllers", "--watch-window", "5", "--bookmark-interval", "300ms")
     try:
@@ -729,6 +754,7 @@ def main():
         ("list_selectors_paging", test_list_selectors_and_paging),
         ("patches", test_patches),
         ("watch_resume", test_watch_resume),
+        ("boolean_query_parameters", test_boolean_query_parameters),
         ("watch_gone_bookmarks", test_watch_gone_and_bookmarks),
         ("finalizers", test_finalizers),
         ("garbage_collection", test_garbage_collection),

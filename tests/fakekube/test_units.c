@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "api.h"
 #include "db.h"
 #include "fakekube.h"
 #include "macros.h"
@@ -294,6 +295,19 @@ static void test_protobuf(void **state)
         assert_null(protobuf_to_json("{}", 2));
 }
 
+/* Boolean query parameters as apimachinery's Convert_Slice_string_To_bool reads them. */
+static void test_query_bool(void **state)
+{
+        (void)state;
+        const char *truthy[] = {"1", "t", "T", "true", "True", "TRUE", "yes", "", "2"};
+        const char *falsy[] = {"0", "false", "False", "FALSE", "fAlSe"};
+        for (size_t i = 0; i < sizeof(truthy) / sizeof(truthy[0]); i++)
+                assert_true(query_bool_value(truthy[i]));
+        for (size_t i = 0; i < sizeof(falsy) / sizeof(falsy[0]); i++)
+                assert_false(query_bool_value(falsy[i]));
+        assert_false(query_bool_value(NULL));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -304,6 +318,7 @@ int main(void)
                 cmocka_unit_test(test_builtin_schema),
                 cmocka_unit_test(test_yaml_and_age),
                 cmocka_unit_test(test_protobuf),
+                cmocka_unit_test(test_query_bool),
         };
         return cmocka_run_group_tests(tests, setup_server, teardown_server);
 }
