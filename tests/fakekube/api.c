@@ -31,6 +31,7 @@
 #include "schema.h"
 #include "selector.h"
 #include "table.h"
+#include "tokens.h"
 
 #define MAX_BODY (16u * 1024 * 1024)
 
@@ -1392,6 +1393,87 @@ static enum MHD_Result do_evict(struct request *r, json_t *pod)
         return respond(r, 201, k8s_status_new(201, "", ""));
 }
 
+/*
+ * POST serviceaccounts/NAME/token (authentication.k8s.io/v1 TokenRequest):
+ * what the kubelet (and `kubectl create token`) call for a ServiceAccount
+ * token.  spec.expirationSeconds defaults to 3600 and must be at least 600;
+ * spec.boundObjectRef may bind the token to a Pod (kind Pod, name, uid).
+ */
+static enum MHD_Result do_token_request(struct request *r, json_t *service_account)
+{
+        _cleanup_json_ json_t *body = parse_body(r);
+        if (!body)
+                body = json_object();
+        if (!body || !json_is_object(body))
+                return respond_status(r, 400, "BadRequest",
+                                      "the request body is not a TokenRequest");
+        json_t *spec = json_object_get(body, "spec");
+        const json_t *expiration = json_object_get(spec, "expirationSeconds");
+        int64_t seconds = json_is_integer(expiration) ? json_integer_value(expiration) : 3600;
+        json_t *causes = json_array();
+        if (seconds < 600)
+                json_array_append_new(causes,
+                                      json_pack("{s:s, s:s, s:s}", "reason", "FieldValueInvalid",
+                                                "field", "spec.expirationSeconds", "message",
+                                                "may not specify a duration less than 10 minutes"));
+        if (seconds > (int64_t)1 << 32)
+                json_array_append_new(
+                        causes, json_pack("{s:s, s:s, s:s}", "reason", "FieldValueInvalid", "field",
+                                          "spec.expirationSeconds", "message",
+                                          "may not specify a duration larger than 2^32 seconds"));
+        const json_t *bound = json_object_get(spec, "boundObjectRef");
+        const char *bound_kind = json_string_value(json_object_get(bound, "kind"));
+        json_t *pod = NULL;
+        if (bound) {
+                const char *bound_name = json_string_value(json_object_get(bound, "name"));
+                const char *bound_uid = json_string_value(json_object_get(bound, "uid"));
+                struct resource_type *pods = registry_find(r->s, "", "v1", "pods");
+                pod = bound_kind && strcmp(bound_kind, "Pod") == 0 && bound_name && pods
+                              ? db_get(r->s, pods, r->ns, bound_name)
+                              : NULL;
+                if (!bound_kind || strcmp(bound_kind, "Pod") != 0)
+                        json_array_append_new(causes,
+                                              json_pack("{s:s, s:s, s:s}", "reason",
+                                                        "FieldValueNotSupported", "field",
+                                                        "spec.boundObjectRef.kind", "message",
+                                                        "fakekube binds tokens to Pods only"));
+                else if (!pod)
+                        return respond(r, 404,
+                                       status_for(404, "NotFound", pods, bound_name,
+                                                  "pods \"%s\" not found",
+                                                  bound_name ? bound_name : ""));
+                else if (bound_uid && bound_uid[0] &&
+                         strcmp(bound_uid, meta_string(pod, "uid") ?: "") != 0)
+                        return respond_status(r, 409, "Conflict",
+                                              "the UID in the bound object reference does not "
+                                              "match the pod's");
+        }
+        if (json_array_size(causes) > 0)
+                return respond_invalid(r, r->name, causes);
+        json_decref(causes);
+        const json_t *audiences = json_object_get(spec, "audiences");
+        _cleanup_free_ char *token = NULL;
+        int64_t expires = 0;
+        if (sa_token_issue(r->s, service_account, audiences, seconds, pod, &token, &expires) < 0)
+                return respond_status(r, 500, "InternalError", "cannot issue a token");
+        char now[32], expires_text[32];
+        now_rfc3339(now, sizeof(now));
+        clock_format_rfc3339((time_t)expires, expires_text, sizeof(expires_text));
+        json_t *out_spec =
+                json_pack("{s:o, s:I}", "audiences",
+                          json_array_size(audiences) > 0 ? json_deep_copy(audiences)
+                                                         : json_pack("[s]", SA_TOKEN_AUDIENCE),
+                          "expirationSeconds", (json_int_t)seconds);
+        if (bound)
+                json_object_set(out_spec, "boundObjectRef", (json_t *)bound);
+        return respond(r, 201,
+                       json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:o, s:{s:s, s:s}}", "kind",
+                                 "TokenRequest", "apiVersion", "authentication.k8s.io/v1",
+                                 "metadata", "name", r->name, "namespace", r->ns ? r->ns : "",
+                                 "creationTimestamp", now, "spec", out_spec, "status", "token",
+                                 token, "expirationTimestamp", expires_text));
+}
+
 /* POST pods/NAME/binding: what the scheduler uses to set spec.nodeName. */
 static enum MHD_Result do_bind(struct request *r, json_t *pod)
 {
@@ -1879,7 +1961,8 @@ static enum MHD_Result handle_resource(struct request *r, char **segs, size_t n)
                           (strcmp(r->sub, "eviction") == 0 && r->t->eviction_subresource) ||
                           (strcmp(r->sub, "binding") == 0 && r->t->eviction_subresource) ||
                           (strcmp(r->sub, "log") == 0 && r->t->eviction_subresource) ||
-                          (strcmp(r->sub, "finalize") == 0 && type_is(r->t, "", "namespaces"));
+                          (strcmp(r->sub, "finalize") == 0 && type_is(r->t, "", "namespaces")) ||
+                          (strcmp(r->sub, "token") == 0 && type_is(r->t, "", "serviceaccounts"));
                 if (!ok)
                         return respond_status(r, 404, "NotFound",
                                               "the server could not find the requested resource");
@@ -1900,6 +1983,12 @@ static enum MHD_Result handle_resource(struct request *r, char **segs, size_t n)
                 if (strcmp(m, "GET") != 0)
                         return respond_status(r, 405, "MethodNotAllowed", "log only supports GET");
                 return do_log(r, current);
+        }
+        if (r->sub && strcmp(r->sub, "token") == 0) {
+                if (strcmp(m, "POST") != 0)
+                        return respond_status(r, 405, "MethodNotAllowed",
+                                              "token only supports POST");
+                return do_token_request(r, current);
         }
         if (r->sub && strcmp(r->sub, "binding") == 0) {
                 if (strcmp(m, "POST") != 0)
@@ -2018,7 +2107,16 @@ static bool authorized(struct server *s, struct MHD_Connection *conn, const char
         unsigned char diff = (unsigned char)(a != b);
         for (size_t i = 0; i < a && i < b; i++)
                 diff |= (unsigned char)(given[i] ^ s->token[i]);
-        return diff == 0;
+        if (diff == 0)
+                return true;
+        /* A ServiceAccount token (TokenRequest): authenticated, never authorized further (no
+         * RBAC). */
+        if (!sa_token_looks_like_jwt(given))
+                return false;
+        pthread_mutex_lock(&s->lock);
+        bool ok = sa_token_verify(s, given, NULL) == 0;
+        pthread_mutex_unlock(&s->lock);
+        return ok;
 }
 
 enum MHD_Result http_handle(void *cls, struct MHD_Connection *connection, const char *url,

@@ -4,6 +4,7 @@
 
 Usage: test_http.py PATH/TO/fakekube
 """
+import base64
 import json
 import os
 import subprocess
@@ -63,6 +64,65 @@ def test_auth():
     expect(code == 200 and body["major"] == "1", body)
     code, body, _ = FK.get("/api/v1/namespaces")
     expect(code == 200 and {"default", "kube-system"} <= {i["metadata"]["name"] for i in body["items"]})
+
+
+def test_service_account_tokens():
+    """TokenRequest issues a token per ServiceAccount that the API accepts as a Bearer token;
+    it stops working when the account (or the pod it is bound to) goes. No RBAC: any valid
+    token may do anything."""
+    sa_path = NS + "/serviceaccounts"
+    code, sa, _ = FK.post(sa_path, {"apiVersion": "v1", "kind": "ServiceAccount",
+                                    "metadata": {"name": "robot"}})
+    expect(code == 201, sa)
+    code, tr, _ = FK.post(sa_path + "/robot/token", {"apiVersion": "authentication.k8s.io/v1",
+                                                     "kind": "TokenRequest", "spec": {}})
+    expect(code == 201 and tr["kind"] == "TokenRequest" and tr["status"]["token"]
+           and tr["status"]["expirationTimestamp"]
+           and tr["spec"]["audiences"] == ["https://kubernetes.default.svc.cluster.local"], tr)
+    token = tr["status"]["token"]
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    expect(claims["sub"] == "system:serviceaccount:default:robot"
+           and claims["kubernetes.io"]["serviceaccount"]["uid"] == sa["metadata"]["uid"], claims)
+    code, body, _ = FK.get(NS + "/configmaps", token=token)
+    expect(code == 200 and body["kind"] == "ConfigMapList", (code, body))
+    # Tampered or foreign tokens: 401.
+    head, payload, sig = token.split(".")
+    forged = dict(claims, sub="system:serviceaccount:default:admin")
+    forged_payload = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode().rstrip("=")
+    for bad in (token[:-2] + ("AA" if not token.endswith("AA") else "BB"),
+                head + "." + forged_payload + "." + sig, "a.b.c", token + "x"):
+        code, body, _ = FK.get(NS + "/configmaps", token=bad)
+        expect(code == 401 and body["reason"] == "Unauthorized", (bad, code, body))
+    # Another audience is not the API's.
+    code, other, _ = FK.post(sa_path + "/robot/token", {"spec": {"audiences": ["vault"]}})
+    expect(code == 201, other)
+    expect(FK.get(NS + "/configmaps", token=other["status"]["token"])[0] == 401)
+    # Too short, missing account, wrong method.
+    code, body, _ = FK.post(sa_path + "/robot/token", {"spec": {"expirationSeconds": 60}})
+    expect(code == 422 and body["details"]["causes"][0]["field"] == "spec.expirationSeconds", body)
+    code, body, _ = FK.post(sa_path + "/nobody/token", {"spec": {}})
+    expect(code == 404, body)
+    expect(FK.get(sa_path + "/robot/token")[0] == 405)
+    # Bound to a pod: invalid once the pod is gone.
+    code, p, _ = FK.post(NS + "/pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "tok"},
+                                        "spec": {"containers": [{"name": "c", "image": "x"}]}})
+    expect(code == 201, p)
+    code, bound, _ = FK.post(sa_path + "/robot/token", {"spec": {"boundObjectRef": {
+        "kind": "Pod", "apiVersion": "v1", "name": "tok", "uid": p["metadata"]["uid"]}}})
+    expect(code == 201, bound)
+    expect(FK.get(NS + "/pods/tok", token=bound["status"]["token"])[0] == 200)
+    FK.delete(NS + "/pods/tok?gracePeriodSeconds=0")
+    expect(FK.get(NS + "/configmaps", token=bound["status"]["token"])[0] == 401, "pod-bound token after the pod")
+    # The account deleted: its tokens stop working; recreated (new uid): still refused.
+    FK.delete(sa_path + "/robot")
+    expect(FK.get(NS + "/configmaps", token=token)[0] == 401)
+    FK.post(sa_path, {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "robot"}})
+    expect(FK.get(NS + "/configmaps", token=token)[0] == 401, "a token of the old robot")
+    FK.delete(sa_path + "/robot")
+    # Discovery names the subresource as kube-apiserver does.
+    _, v1, _ = FK.get("/api/v1")
+    sub = [r for r in v1["resources"] if r["name"] == "serviceaccounts/token"]
+    expect(sub and sub[0]["kind"] == "TokenRequest" and sub[0]["group"] == "authentication.k8s.io", sub)
 
 
 def test_plain_http():
@@ -745,6 +805,7 @@ def main():
     return run_tests_then_stop(FK, [
         ("cli_flags", test_cli_flags),
         ("auth", test_auth),
+        ("service_account_tokens", test_service_account_tokens),
         ("plain_http", test_plain_http),
         ("discovery", test_discovery),
         ("create_get_conflict", test_create_get_conflict),
