@@ -25,6 +25,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "macros.h"
+#include "names.h"
 #include "patch.h"
 #include "protobuf.h"
 #include "registry.h"
@@ -647,22 +648,6 @@ static int crd_prepare(json_t *crd, json_t *causes)
 
 /* ---- names ---- */
 
-static bool valid_dns_subdomain(const char *name)
-{
-        size_t len = strlen(name);
-        if (len == 0 || len > 253)
-                return false;
-        for (size_t i = 0; i < len; i++) {
-                char c = name[i];
-                bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-                if (!alnum && c != '-' && c != '.')
-                        return false;
-                if ((i == 0 || i == len - 1) && !alnum)
-                        return false;
-        }
-        return true;
-}
-
 static void generate_name(const char *prefix, char *buf, size_t size)
 {
         static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
@@ -821,20 +806,26 @@ static enum MHD_Result do_create(struct request *r, json_t *obj)
                                   "metadata.name", "message",
                                   "Required value: name or generateName is required"));
         }
-        if (!valid_dns_subdomain(name) && !r->t->is_crd &&
-            !type_is(r->t, "rbac.authorization.k8s.io", "clusterroles") &&
-            !type_is(r->t, "rbac.authorization.k8s.io", "roles") &&
-            !type_is(r->t, "rbac.authorization.k8s.io", "clusterrolebindings") &&
-            !type_is(r->t, "rbac.authorization.k8s.io", "rolebindings")) {
-                char msg[600];
-                snprintf(msg, sizeof(msg),
-                         "Invalid value: \"%s\": a lowercase RFC 1123 subdomain "
-                         "must consist of lower case alphanumeric characters, '-' or '.', and must "
-                         "start and end with an alphanumeric character",
-                         name);
-                return respond_invalid(r, name,
-                                       json_pack("[{s:s, s:s, s:s}]", "reason", "FieldValueInvalid",
-                                                 "field", "metadata.name", "message", msg));
+        /* Each kind's own name rule, with kube-apiserver's messages (names.c). */
+        _cleanup_json_ json_t *problems = name_problems(r->t->group, r->t->plural, name);
+        if (json_array_size(problems) > 0) {
+                _cleanup_json_ json_t *quoted_value = json_string(name);
+                _cleanup_free_ char *quoted =
+                        quoted_value ? json_dumps(quoted_value, JSON_ENCODE_ANY) : NULL;
+                json_t *causes = json_array();
+                size_t i;
+                json_t *problem;
+                json_array_foreach (problems, i, problem) {
+                        char *msg = NULL;
+                        if (asprintf(&msg, "Invalid value: %s: %s", quoted ? quoted : "\"\"",
+                                     json_string_value(problem)) < 0)
+                                continue;
+                        json_array_append_new(causes, json_pack("{s:s, s:s, s:s}", "reason",
+                                                                "FieldValueInvalid", "field",
+                                                                "metadata.name", "message", msg));
+                        free(msg);
+                }
+                return respond_invalid(r, name, causes);
         }
         if (r->t->namespaced && !r->ns)
                 return respond_status(

@@ -125,6 +125,63 @@ def test_service_account_tokens():
     expect(sub and sub[0]["kind"] == "TokenRequest" and sub[0]["group"] == "authentication.k8s.io", sub)
 
 
+DNS1035 = ("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+           "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', "
+           "regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')")
+DNS1123_LABEL = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
+                 "must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex "
+                 "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
+DNS1123_SUBDOMAIN = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' "
+                     "or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "
+                     "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*"
+                     "[a-z0-9])?)*')")
+
+
+def test_object_names():
+    """Each kind's own name rule, refused with kube-apiserver's 422 and words."""
+    def create(path, kind, name, api="v1", extra=None):
+        obj = {"apiVersion": api, "kind": kind, "metadata": {"name": name}}
+        obj.update(extra or {})
+        return FK.post(path, obj)
+
+    svc_spec = {"spec": {"ports": [{"port": 80}]}}
+    cases = [
+        # (path, kind, api, name, extra, expected messages or None when valid)
+        (NS + "/services", "Service", "v1", "1shop.v2", svc_spec, [DNS1035]),
+        (NS + "/services", "Service", "v1", "shop.v2", svc_spec, [DNS1035]),
+        (NS + "/services", "Service", "v1", "s" * 64, svc_spec, ["must be no more than 63 characters"]),
+        (NS + "/services", "Service", "v1", "shop-v2", svc_spec, None),
+        ("/api/v1/namespaces", "Namespace", "v1", "shop.v2", None, [DNS1123_LABEL]),
+        ("/api/v1/namespaces", "Namespace", "v1", "1shop", None, None),
+        (NS + "/configmaps", "ConfigMap", "v1", "1shop.v2", None, None),
+        (NS + "/configmaps", "ConfigMap", "v1", "a..b", None, [DNS1123_SUBDOMAIN]),
+        (NS + "/configmaps", "ConfigMap", "v1", "Bad_Name", None, [DNS1123_SUBDOMAIN]),
+        (NS + "/configmaps", "ConfigMap", "v1", "c" * 254, None,
+         ["must be no more than 253 characters"]),
+        ("/apis/rbac.authorization.k8s.io/v1/clusterroles", "ClusterRole", "rbac.authorization.k8s.io/v1",
+         "system:Odd_Name", None, None),
+        ("/apis/rbac.authorization.k8s.io/v1/clusterroles", "ClusterRole", "rbac.authorization.k8s.io/v1",
+         "50%", None, ["may not contain '%'"]),
+        ("/apis/batch/v1/namespaces/default/cronjobs", "CronJob", "batch/v1", "j" * 53,
+         {"spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": {"spec": {
+             "restartPolicy": "Never", "containers": [{"name": "c", "image": "x"}]}}}}}},
+         ["must be no more than 52 characters"]),
+    ]
+    for path, kind, api, name, extra, want in cases:
+        code, body, _ = create(path, kind, name, api, extra)
+        if want is None:
+            expect(code == 201, (kind, name, code, body))
+            continue
+        expect(code == 422 and body["reason"] == "Invalid", (kind, name, code, body))
+        causes = body["details"]["causes"]
+        expect([c["field"] for c in causes] == ["metadata.name"] * len(want), causes)
+        expect([c["message"] for c in causes] == ['Invalid value: "%s": %s' % (name, w) for w in want],
+               (causes, want))
+        if len(want) == 1:
+            expect(body["message"] == '%s%s "%s" is invalid: metadata.name: Invalid value: "%s": %s' % (
+                kind, "." + api.split("/")[0] if "/" in api else "", name, name, want[0]), body["message"])
+
+
 def test_plain_http():
     fk = Fakekube(EXE, "--no-controllers", "--plain-http")
     try:
@@ -806,6 +863,7 @@ def main():
         ("cli_flags", test_cli_flags),
         ("auth", test_auth),
         ("service_account_tokens", test_service_account_tokens),
+        ("object_names", test_object_names),
         ("plain_http", test_plain_http),
         ("discovery", test_discovery),
         ("create_get_conflict", test_create_get_conflict),

@@ -14,6 +14,7 @@
 #include "db.h"
 #include "fakekube.h"
 #include "macros.h"
+#include "names.h"
 #include "patch.h"
 #include "protobuf.h"
 #include "registry.h"
@@ -308,6 +309,47 @@ static void test_query_bool(void **state)
         assert_false(query_bool_value(NULL));
 }
 
+static size_t problem_count(const char *group, const char *plural, const char *name)
+{
+        _cleanup_json_ json_t *problems = name_problems(group, plural, name);
+        assert_non_null(problems);
+        return json_array_size(problems);
+}
+
+/* Each kind's name rule, as kube-apiserver applies it. */
+static void test_object_names(void **state)
+{
+        (void)state;
+        assert_int_equal(problem_count("", "configmaps", "shop.v2"), 0);
+        assert_int_equal(problem_count("", "configmaps", "1-a.b-2"), 0);
+        assert_int_equal(problem_count("", "configmaps", "a..b"), 1);
+        assert_int_equal(problem_count("", "configmaps", ".a"), 1);
+        assert_int_equal(problem_count("", "configmaps", "a-"), 1);
+        assert_int_equal(problem_count("", "configmaps", "A"), 1);
+        assert_int_equal(problem_count("tripdeal.io", "tripdeals", "shop.v2"), 0);
+        assert_int_equal(problem_count("", "services", "shop-v2"), 0);
+        assert_int_equal(problem_count("", "services", "shop.v2"), 1);
+        assert_int_equal(problem_count("", "services", "1shop"), 1);
+        assert_int_equal(problem_count("", "namespaces", "1shop"), 0);
+        assert_int_equal(problem_count("", "namespaces", "shop.v2"), 1);
+        char long_name[300];
+        memset(long_name, 'a', sizeof(long_name) - 1);
+        long_name[sizeof(long_name) - 1] = '\0';
+        assert_int_equal(problem_count("", "configmaps", long_name), 1); /* > 253 only */
+        long_name[64] = '\0';
+        assert_int_equal(problem_count("", "services", long_name), 1); /* > 63 only */
+        long_name[60] = '.';
+        assert_int_equal(problem_count("", "services", long_name), 2); /* both */
+        assert_int_equal(problem_count("rbac.authorization.k8s.io", "clusterroles", "system:X_y"),
+                         0);
+        assert_int_equal(problem_count("rbac.authorization.k8s.io", "roles", ".."), 1);
+        assert_int_equal(problem_count("rbac.authorization.k8s.io", "roles", "a/b%"), 2);
+        long_name[53] = '\0';
+        assert_int_equal(problem_count("batch", "cronjobs", long_name), 1);
+        long_name[52] = '\0';
+        assert_int_equal(problem_count("batch", "cronjobs", long_name), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -319,6 +361,7 @@ int main(void)
                 cmocka_unit_test(test_yaml_and_age),
                 cmocka_unit_test(test_protobuf),
                 cmocka_unit_test(test_query_bool),
+                cmocka_unit_test(test_object_names),
         };
         return cmocka_run_group_tests(tests, setup_server, teardown_server);
 }
