@@ -638,6 +638,42 @@ def scenario_sandbox(binary, pod_server, workdir):
         fk.stop()
         shutil.rmtree(mnt, ignore_errors=True)
 
+    # Not root: today's behaviour (no namespace, no volumes, no identity change), logged once.
+    setpriv = shutil.which("setpriv")
+    if not setpriv:
+        print("skip  sandbox: not root (setpriv missing)", flush=True)
+        return
+    unprivileged = tempfile.mkdtemp(prefix="fakekube-nonroot-")
+    os.chmod(unprivileged, 0o777)
+    wrapper = os.path.join(unprivileged, "fakekube-as-nobody")
+    with open(wrapper, "w") as f:
+        f.write('#!/bin/sh\nexec %s --reuid=65534 --regid=65534 --clear-groups %s "$@"\n' % (setpriv, binary))
+    os.chmod(wrapper, 0o755)
+    nobody = None
+    try:
+        nobody = Fakekube(wrapper, unprivileged, ["--nodes", "1", "--pods", "process",
+                                                  "--pod-command", "demo/sh=/bin/sh"])
+
+        def not_root_falls_back():
+            nobody.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "plain"}, "spec": {
+                "securityContext": {"runAsUser": 1234},
+                "volumes": [{"name": "tmp", "emptyDir": {}}],
+                "containers": [{"name": "main", "image": "demo/sh:1", "args": [
+                    "-c", "echo uid=$(id -u); test -e %s/token || echo token=none; echo report-done; "
+                    "sleep 30" % "/var/run/secrets/kubernetes.io/serviceaccount"],
+                    "volumeMounts": [{"name": "tmp", "mountPath": mnt + "/never"}]}]}})
+            r = wait_for("report", lambda: report_of(nobody, "plain"), timeout=30)
+            assert r["uid"] == "65534" and r["token"] == "none", r
+            assert not os.path.exists(mnt + "/never"), "a mount point was made without a sandbox"
+            with open(nobody.log_path) as f:
+                assert f.read().count("no mount namespaces (not root)") == 1
+        check("sandbox: not root, process pods run as before and it is logged once", not_root_falls_back)
+    finally:
+        if nobody:
+            nobody.stop()
+        shutil.rmtree(unprivileged, ignore_errors=True)
+        shutil.rmtree(mnt, ignore_errors=True)
+
 
 # ---------------------------------------------------------------- libvirt nodes
 
