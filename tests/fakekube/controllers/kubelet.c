@@ -826,9 +826,9 @@ static int start_container(struct kubelet *k, struct sync *s, struct process_pod
         _cleanup_free_ char *config_error = NULL;
         _cleanup_json_ json_t *effective = container_with_implicit_mounts(p, container);
         _cleanup_free_ char *mountinfo = NULL;
-        int r = container_run_as(p->pod, container, &sandbox.run_as, &config_error);
-        if (r == 0 && !k->sandboxes)
-                sandbox.run_as = (struct run_as){0}; /* not root: today's behaviour (logged) */
+        /* Not root: today's behaviour, securityContext ignored (logged once at start). */
+        int r = k->sandboxes ? container_run_as(p->pod, container, &sandbox.run_as, &config_error)
+                             : 0;
         if (r == 0 && sandbox.run_as.read_only_root)
                 mountinfo = read_text_file("/proc/self/mountinfo");
         const char *working_dir = json_string_value(json_object_get(container, "workingDir"));
