@@ -599,7 +599,14 @@ def scenario_sandbox(binary, pod_server, workdir):
             wait_for("the pod reads the ConfigMap", lambda: os.path.exists(now) and open(now).read() == "hello")
             fk.kubectl("patch", "configmap", "settings", "-p", '{"data":{"greeting":"bonjour"}}')
             wait_for("the update in the pod's volume", lambda: open(now).read() == "bonjour", timeout=20)
-        check("sandbox: a ConfigMap update reaches the mounted volume", configmap_update_reaches_the_pod)
+            # A new key appears, a removed one disappears (no dangling name left behind).
+            extra = os.path.join(d, "volumes", "cfg", "extra")
+            fk.kubectl("patch", "configmap", "settings", "-p", '{"data":{"extra":"1"}}')
+            wait_for("a new key", lambda: os.path.exists(extra) and open(extra).read() == "1", timeout=20)
+            fk.kubectl("patch", "configmap", "settings", "--type=json", "-p", '[{"op":"remove","path":"/data/extra"}]')
+            wait_for("a removed key", lambda: not os.path.lexists(extra), timeout=20)
+        check("sandbox: ConfigMap updates (changed, added, removed keys) reach the mounted volume",
+              configmap_update_reaches_the_pod)
 
         def no_token_when_automount_is_off():
             fk.apply(pod("no-token", {"automountServiceAccountToken": False}, volumes=False))

@@ -7,6 +7,7 @@
  */
 #include "volumes.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -459,7 +460,17 @@ int volume_write(const char *dir, const json_t *files, uid_t token_uid, gid_t gi
                 if (symlink(target, link_path) < 0)
                         return -errno;
         }
-        /* Stale entries: old symlinks and old data directories. */
+        /* Stale entries: symlinks of keys no longer in the payload, the old data directory. */
+        DIR *listing = opendir(dir);
+        struct dirent *de;
+        while (listing && (de = readdir(listing))) {
+                if (strncmp(de->d_name, "..", 2) == 0 || strcmp(de->d_name, ".") == 0 ||
+                    json_object_get(top, de->d_name) || de->d_type != DT_LNK)
+                        continue;
+                unlinkat(dirfd(listing), de->d_name, 0);
+        }
+        if (listing)
+                closedir(listing);
         char prev_dir[4096];
         if (old[0] && strcmp(old, stamp) != 0) {
                 snprintf(prev_dir, sizeof(prev_dir), "%s/%s", dir, old);
