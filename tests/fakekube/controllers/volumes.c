@@ -51,7 +51,8 @@ static char *format_error(const char *fmt, ...)
         return out;
 }
 
-/* A relative path without "..", as the API server requires of items[].path. */
+/* A relative path with no element starting with ".." (the API server refuses ".." elements;
+ * "..data" and "..<stamp>" are the atomic writer's own names). */
 static bool safe_relative_path(const char *path)
 {
         if (!path || !path[0] || path[0] == '/')
@@ -59,8 +60,7 @@ static bool safe_relative_path(const char *path)
         for (const char *p = path; *p;) {
                 const char *slash = strchr(p, '/');
                 size_t n = slash ? (size_t)(slash - p) : strlen(p);
-                if (n == 0 || (n == 2 && p[0] == '.' && p[1] == '.') ||
-                    (n > 1 && p[0] == '.' && p[1] == '.'))
+                if (n == 0 || (n >= 2 && p[0] == '.' && p[1] == '.'))
                         return false;
                 p += n + (slash ? 1 : 0);
         }
@@ -146,13 +146,12 @@ static int add_keyed(json_t *files, const char *kind, const json_t *source, cons
                 if (!value) {
                         if (optional)
                                 continue;
-                        *ret_error = format_error(
-                                "configmap references non-existent config key: %s", k ? k : "");
-                        if (secret) {
-                                free(*ret_error);
-                                *ret_error = format_error("references non-existent secret key: %s",
-                                                          k ? k : "");
-                        }
+                        /* The kubelet's words for each kind. */
+                        *ret_error = secret ? format_error("references non-existent secret key: %s",
+                                                           k ? k : "")
+                                            : format_error("configmap references non-existent "
+                                                           "config key: %s",
+                                                           k ? k : "");
                         return -ENOENT;
                 }
                 int r = add_file(files, path, json_incref(value), mode_of(item, default_mode),
