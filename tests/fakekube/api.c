@@ -1926,6 +1926,23 @@ static enum MHD_Result handle_resource(struct request *r, char **segs, size_t n)
                 r->name = segs[i++];
         if (i < n)
                 r->sub = segs[i++];
+        /* A name in the path must be a valid path segment (genericregistry's NamespaceKeyFunc). */
+        _cleanup_json_ json_t *segment_problems = r->name ? path_segment_problems(r->name) : NULL;
+        if (json_array_size(segment_problems) > 0) {
+                _cleanup_json_ json_t *quoted_value = json_string(r->name);
+                _cleanup_free_ char *quoted =
+                        quoted_value ? json_dumps(quoted_value, JSON_ENCODE_ANY) : NULL;
+                char msg[600];
+                int o = snprintf(msg, sizeof(msg),
+                                 "Name parameter invalid: %s: ", quoted ? quoted : "\"\"");
+                size_t k;
+                json_t *problem;
+                json_array_foreach (segment_problems, k, problem)
+                        if (o >= 0 && (size_t)o < sizeof(msg))
+                                o += snprintf(msg + o, sizeof(msg) - (size_t)o, "%s%s",
+                                              k ? ";" : "", json_string_value(problem));
+                return respond_status(r, 400, "BadRequest", msg);
+        }
         if (i < n)
                 return respond_status(r, 404, "NotFound",
                                       "the server could not find the requested resource");

@@ -167,6 +167,11 @@ def test_object_names():
              "restartPolicy": "Never", "containers": [{"name": "c", "image": "x"}]}}}}}},
          ["must be no more than 52 characters"]),
     ]
+    # A name in the request path must be a valid path segment: 400 as genericregistry answers.
+    code, body, _ = FK.get(NS + "/configmaps/50%25")
+    expect(code == 400 and body["message"] == 'Name parameter invalid: "50%": may not contain \'%\'', body)
+    code, body, _ = FK.get(NS + "/configmaps/..")
+    expect(code in (400, 404), (code, body))  # clients normalise "..": never a listing
     for path, kind, api, name, extra, want in cases:
         code, body, _ = create(path, kind, name, api, extra)
         if want is None:
