@@ -746,6 +746,19 @@ static void test_container_identity(void **state)
         assert_int_equal(ra.groups[0], 2000);
         assert_int_equal(ra.groups[1], 3000);
         assert_true(ra.read_only_root && ra.no_new_privs);
+        assert_int_equal(ra.capabilities, 0xa80425fb); /* a runtime's 14 defaults */
+        /* drop ALL, add one back; unknown names are refused. */
+        _cleanup_json_ json_t *dropping =
+                parse("{\"name\":\"c\",\"securityContext\":{\"capabilities\":{\"drop\":[\"ALL\"],"
+                      "\"add\":[\"CAP_NET_BIND_SERVICE\"]}}}");
+        assert_int_equal(container_run_as(pod, dropping, &ra, &error), 0);
+        assert_int_equal(ra.capabilities, UINT64_C(1) << 10);
+        _cleanup_json_ json_t *unknown = parse(
+                "{\"name\":\"c\",\"securityContext\":{\"capabilities\":{\"add\":[\"FLY\"]}}}");
+        assert_int_equal(container_run_as(pod, unknown, &ra, &error), -EINVAL);
+        assert_string_equal(error, "unknown capability FLY");
+        free(error);
+        error = NULL;
         /* runAsNonRoot with no user: refused with the kubelet's message. */
         _cleanup_json_ json_t *rootish =
                 parse("{\"metadata\":{\"name\":\"p\"},\"spec\":{\"securityContext\":{"

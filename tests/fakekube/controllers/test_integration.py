@@ -507,6 +507,7 @@ def scenario_process(binary, pod_server, workdir):
 SANDBOX_SCRIPT = r"""
 sa=/var/run/secrets/kubernetes.io/serviceaccount
 echo "uid=$(id -u)"
+echo "caps=$(sed -n 's/^CapEff:\t*//p' /proc/self/status)"
 echo "gid=$(id -g)"
 echo "groups=$(id -G)"
 echo "secret=$(cat $MNT/sec/pw)"
@@ -612,6 +613,8 @@ def scenario_sandbox(binary, pod_server, workdir):
             fk.apply(pod("no-token", {"automountServiceAccountToken": False}, volumes=False))
             r = wait_for("report", lambda: report_of(fk, "no-token"), timeout=30)
             assert r["token"] == "none" and r["uid"] == "0" and r["root"] == "writable", r
+            # A root container keeps a runtime's default capabilities, not all of root's.
+            assert r["caps"] == "00000000a80425fb", r
             fk.apply({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "quiet"},
                       "automountServiceAccountToken": False})
             fk.apply(pod("quiet", {"serviceAccountName": "quiet"}, volumes=False))
@@ -619,6 +622,16 @@ def scenario_sandbox(binary, pod_server, workdir):
             assert r["token"] == "none", r
         check("sandbox: automountServiceAccountToken false (pod or ServiceAccount) mounts no token",
               no_token_when_automount_is_off)
+
+        def capabilities_dropped():
+            fk.apply(pod("caps", {"automountServiceAccountToken": False},
+                         {"securityContext": {"capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}}},
+                         volumes=False))
+            r = wait_for("report", lambda: report_of(fk, "caps"), timeout=30)
+            assert r["uid"] == "0" and r["caps"] == "0000000000000400", r
+            # The restricted pod (non-root, drop ALL) has none.
+            assert report_of(fk, "restricted")["caps"] == "0000000000000000"
+        check("sandbox: capabilities: runtime defaults, drop ALL, add NET_BIND_SERVICE", capabilities_dropped)
 
         def run_as_non_root_refused():
             fk.apply(pod("rooty", {"securityContext": {"runAsNonRoot": True}}, volumes=False))

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <openssl/evp.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -492,6 +494,88 @@ static bool id_field(const json_t *container_sc, const json_t *pod_sc, const cha
         return true;
 }
 
+/* Linux capability numbers by the names Kubernetes uses (without CAP_). */
+static const char *const capability_names[] = {
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "DAC_READ_SEARCH",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "SETGID",
+        "SETUID",
+        "SETPCAP",
+        "LINUX_IMMUTABLE",
+        "NET_BIND_SERVICE",
+        "NET_BROADCAST",
+        "NET_ADMIN",
+        "NET_RAW",
+        "IPC_LOCK",
+        "IPC_OWNER",
+        "SYS_MODULE",
+        "SYS_RAWIO",
+        "SYS_CHROOT",
+        "SYS_PTRACE",
+        "SYS_PACCT",
+        "SYS_ADMIN",
+        "SYS_BOOT",
+        "SYS_NICE",
+        "SYS_RESOURCE",
+        "SYS_TIME",
+        "SYS_TTY_CONFIG",
+        "MKNOD",
+        "LEASE",
+        "AUDIT_WRITE",
+        "AUDIT_CONTROL",
+        "SETFCAP",
+        "MAC_OVERRIDE",
+        "MAC_ADMIN",
+        "SYSLOG",
+        "WAKE_ALARM",
+        "BLOCK_SUSPEND",
+        "AUDIT_READ",
+        "PERFMON",
+        "BPF",
+        "CHECKPOINT_RESTORE",
+};
+#define CAP_BIT(number) (UINT64_C(1) << (number))
+/* containerd's default set for a non-privileged container. */
+#define DEFAULT_CAPABILITIES                                                                     \
+        (CAP_BIT(CAP_CHOWN) | CAP_BIT(CAP_DAC_OVERRIDE) | CAP_BIT(CAP_FSETID) |                  \
+         CAP_BIT(CAP_FOWNER) | CAP_BIT(CAP_MKNOD) | CAP_BIT(CAP_NET_RAW) | CAP_BIT(CAP_SETGID) | \
+         CAP_BIT(CAP_SETUID) | CAP_BIT(CAP_SETFCAP) | CAP_BIT(CAP_SETPCAP) |                     \
+         CAP_BIT(CAP_NET_BIND_SERVICE) | CAP_BIT(CAP_SYS_CHROOT) | CAP_BIT(CAP_KILL) |           \
+         CAP_BIT(CAP_AUDIT_WRITE))
+#define ALL_CAPABILITIES ((CAP_BIT(CAP_LAST_CAP) << 1) - 1)
+
+static int capability_mask(const json_t *names, uint64_t *ret, char **ret_error)
+{
+        uint64_t mask = 0;
+        size_t i;
+        json_t *n;
+        json_array_foreach (names, i, n) {
+                const char *name = json_string_value(n);
+                if (name && strncmp(name, "CAP_", 4) == 0)
+                        name += 4;
+                if (name && strcmp(name, "ALL") == 0) {
+                        mask = ALL_CAPABILITIES;
+                        continue;
+                }
+                size_t c = 0;
+                while (c < ARRAY_SIZE(capability_names) &&
+                       !(name && strcmp(capability_names[c], name) == 0))
+                        c++;
+                if (c == ARRAY_SIZE(capability_names)) {
+                        *ret_error = format_error("unknown capability %s",
+                                                  json_string_value(n) ?: "(not a string)");
+                        return -EINVAL;
+                }
+                mask |= CAP_BIT(c);
+        }
+        *ret = mask;
+        return 0;
+}
+
 int container_run_as(const json_t *pod, const json_t *container, struct run_as *ret,
                      char **ret_error)
 {
@@ -538,6 +622,16 @@ int container_run_as(const json_t *pod, const json_t *container, struct run_as *
         }
         r.read_only_root = json_is_true(json_object_get(sc, "readOnlyRootFilesystem"));
         r.no_new_privs = json_is_false(json_object_get(sc, "allowPrivilegeEscalation"));
+        const json_t *caps = json_object_get(sc, "capabilities");
+        uint64_t add = 0, drop = 0;
+        int err = capability_mask(json_object_get(caps, "add"), &add, ret_error);
+        if (err == 0)
+                err = capability_mask(json_object_get(caps, "drop"), &drop, ret_error);
+        if (err < 0)
+                return err;
+        r.capabilities = json_is_true(json_object_get(sc, "privileged"))
+                                 ? ALL_CAPABILITIES
+                                 : ((DEFAULT_CAPABILITIES & ~drop) | add);
         *ret = r;
         return 0;
 }
@@ -786,6 +880,14 @@ int sandbox_enter(struct sandbox *sb, const char **ret_step)
         *ret_step = "fchdir";
         if (sb->working_dir_fd >= 0 && fchdir(sb->working_dir_fd) < 0)
                 return -errno;
+        /* Capabilities: the bounding set first (needs CAP_SETPCAP, so before the uid changes). */
+        if (sb->mount_namespace) {
+                *ret_step = "PR_CAPBSET_DROP";
+                for (int c = 0; c <= CAP_LAST_CAP; c++)
+                        if (!(sb->run_as.capabilities & CAP_BIT(c)) &&
+                            prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+                                return -errno;
+        }
         if (sb->run_as.change_ids) {
                 *ret_step = "setgroups";
                 if (setgroups(sb->run_as.n_groups, sb->run_as.groups) < 0)
@@ -795,6 +897,23 @@ int sandbox_enter(struct sandbox *sb, const char **ret_step)
                         return -errno;
                 *ret_step = "setuid";
                 if (setresuid(sb->run_as.uid, sb->run_as.uid, sb->run_as.uid) < 0)
+                        return -errno;
+        }
+        if (sb->mount_namespace) {
+                /* Effective, permitted and inheritable: what the container keeps (a non-root
+                 * uid lost them all in setresuid; this only ever lowers them). */
+                *ret_step = "capset";
+                struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3};
+                struct __user_cap_data_struct data[2] = {0};
+                if (syscall(SYS_capget, &header, data) < 0)
+                        return -errno;
+                for (int w = 0; w < 2; w++) {
+                        uint32_t keep = (uint32_t)(sb->run_as.capabilities >> (32 * w));
+                        data[w].effective &= keep;
+                        data[w].permitted &= keep;
+                        data[w].inheritable &= keep;
+                }
+                if (syscall(SYS_capset, &header, data) < 0)
                         return -errno;
         }
         if (sb->run_as.no_new_privs) {

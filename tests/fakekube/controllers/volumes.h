@@ -74,11 +74,18 @@ struct run_as {
         gid_t fs_group;
         bool read_only_root; /* readOnlyRootFilesystem */
         bool no_new_privs;   /* allowPrivilegeEscalation: false */
+        /*
+         * Capabilities the process keeps (bit N = capability N): a container runtime's
+         * default set (containerd's 14) plus capabilities.add minus capabilities.drop
+         * ("ALL" drops every one, add is applied after it); every capability when
+         * privileged.  A non-root uid keeps none of them in its effective set anyway.
+         */
+        uint64_t capabilities;
 };
 /*
  * Resolve it; -EPERM with *ret_error (new string, kubelet's wording) when
  * runAsNonRoot is true and the container would run as uid 0; -EINVAL for
- * out-of-range ids.
+ * out-of-range ids or an unknown capability name (*ret_error says which).
  */
 int container_run_as(const json_t *pod, const json_t *container, struct run_as *ret,
                      char **ret_error);
