@@ -71,7 +71,7 @@ static void usage(FILE *f)
                 "                            (the CA is also written to PATH.ca.crt)\n"
                 "  --data FILE               persist objects to FILE across restarts\n"
                 "  --openapi FILE            Kubernetes OpenAPI v2 document (default: the\n"
-                "                            repository's shared/kubernetes/swagger-1.36.json)\n"
+                "                            repository's third_party/kubernetes/swagger-1.36.json)\n"
                 "  --state-dir DIR           process pods' working directories and logs (served\n"
                 "                            as pods/log; default: a new "
                 "$TMPDIR/fakekube-controllers-*)\n"
