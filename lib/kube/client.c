@@ -326,7 +326,7 @@ static int setup_handle(struct kube_client *client, CURL *h, const struct kube_r
                         curl_slist_free_all(list);
                         kube_status_set(status, 0, "CredentialsUnreadable",
                                         "cannot read token file %s: %s", cfg->token_file,
-                                        strerror(r == -EINVAL ? EINVAL : -r));
+                                        r == -EINVAL ? KUBE_TOKEN_FILE_INVALID : strerror(-r));
                         return KUBE_ERR_CREDENTIALS;
                 }
                 token = token_from_file;
