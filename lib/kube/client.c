@@ -552,7 +552,9 @@ int kube_list(struct kube_client *client, const struct kube_resource *resource,
                         return r;
                 _cleanup_json_ json_t *body = NULL;
                 r = kube_client_request(client,
-                                        &(struct kube_request){.method = "GET", .path = path},
+                                        &(struct kube_request){.method = "GET",
+                                                               .path = path,
+                                                               .cancel = options->cancel},
                                         &body, ret_status);
                 if (r < 0)
                         return r;
