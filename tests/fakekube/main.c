@@ -556,7 +556,7 @@ int main(int argc, char **argv)
         pthread_cond_init(&s->changed, &ca);
         int r = registry_init(s);
         if (r < 0) {
-                log_error("cannot initialise the registry");
+                startup_error("cannot initialise the registry: %s", strerror(-r));
                 return 1;
         }
         r = schema_load(s);
@@ -617,7 +617,7 @@ int main(int argc, char **argv)
                         sprintf(s->token + 2 * i, "%02x", raw[i]);
         }
         if (!s->options.plain_http && !tls.ca_cert_pem && tls_generate(host, &tls) < 0) {
-                log_error("cannot generate TLS certificates");
+                startup_error("cannot generate TLS certificates for %s (OpenSSL failed)", host);
                 return 1;
         }
         if (!s->token)
@@ -632,9 +632,13 @@ int main(int argc, char **argv)
                 /* Kept after exit: the logs are for post-mortems. */
                 const char *tmp = getenv("TMPDIR");
                 if (asprintf(&state_dir, "%s/fakekube-controllers-XXXXXX",
-                             tmp && tmp[0] ? tmp : "/tmp") < 0 ||
-                    !mkdtemp(state_dir)) {
-                        log_error("cannot create the state directory");
+                             tmp && tmp[0] ? tmp : "/tmp") < 0) {
+                        state_dir = NULL;
+                        return 1;
+                }
+                if (!mkdtemp(state_dir)) {
+                        startup_error("cannot create the state directory %s: %s", state_dir,
+                                      strerror(errno));
                         return 1;
                 }
                 s->options.state_dir = state_dir;
@@ -660,7 +664,9 @@ int main(int argc, char **argv)
                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000, MHD_OPTION_CONNECTION_TIMEOUT,
                         (unsigned)0, MHD_OPTION_END);
         if (!daemon) {
-                log_error("cannot start the HTTP server");
+                startup_error("cannot start the HTTP server on %s (libmicrohttpd refused it; "
+                              "--log-level debug shows its reason)",
+                              s->options.listen);
                 return 1;
         }
         r = write_kubeconfig(s, s->options.plain_http ? NULL : tls.ca_cert_pem);
@@ -712,8 +718,7 @@ int main(int argc, char **argv)
                 };
                 r = controllers_start(&co, &controllers);
                 if (r < 0) {
-                        log_emit(LOG_LEVEL_ERROR, json_pack("{s:s}", "error", strerror(-r)),
-                                 "cannot start the controllers");
+                        startup_error("cannot start the controllers: %s", strerror(-r));
                         return 1;
                 }
         }

@@ -62,9 +62,15 @@ with tempfile.TemporaryDirectory(prefix="fakekube-startup-") as tmp:
         ("address that is not ours",
          ["--listen", "192.0.2.1:1", "--kubeconfig-out", os.path.join(tmp, "k4")],
          ["192.0.2.1:1", "Cannot assign requested address"]),
+        ("state directory that cannot be made (TMPDIR missing)",
+         ["--listen", "127.0.0.1:0", "--kubeconfig-out", os.path.join(tmp, "k5")],
+         [os.path.join(tmp, "no-such-tmpdir"), "No such file or directory"]),
     ]
     for what, args, expected in cases:
-        p = subprocess.run([FAKEKUBE] + args, capture_output=True, text=True, timeout=60)
+        env = dict(os.environ)
+        if "TMPDIR missing" in what:
+            env["TMPDIR"] = os.path.join(tmp, "no-such-tmpdir")
+        p = subprocess.run([FAKEKUBE] + args, capture_output=True, text=True, timeout=60, env=env)
         check(f"{what}: exit 1", p.returncode == 1, f"exit {p.returncode}")
         check(f"{what}: stderr names it and the cause",
               all(e in p.stderr for e in expected) and p.stderr.startswith("fakekube: "), repr(p.stderr))
