@@ -94,6 +94,25 @@ def scenario():
                 r"server: https://127\.0\.0\.1:\d+", f"server: https://127.0.0.1:{port}", t))
             refused_then_sigterm(cluster, "refused", nowhere, r"cannot reach the API server.*(refused|connect)", 0)
 
+        # A server that accepts connections and never answers: the operator's first
+        # list hangs (up to its 30 s request timeout); SIGTERM must not wait for it.
+        with socket_nobody_answers() as port:
+            silent = kubeconfig_variant(cluster, "kubeconfig-silent", lambda t: re.sub(
+                r"server: https://127\.0\.0\.1:\d+", f"server: https://127.0.0.1:{port}", t))
+            op = Operator(cluster, "--kubeconfig", silent, name="operator-silent")
+            with op:
+                wait_for("operator health endpoint", lambda: op.http(op.health_port, "/healthz")[0] == 200 or
+                         (not op.process.alive() and op._died()), 20, interval=0.1)
+                sent = time.monotonic()
+                op.process.proc.send_signal(signal.SIGTERM)
+                try:
+                    code = op.process.proc.wait(timeout=EXIT_DEADLINE_S)
+                except subprocess.TimeoutExpired:
+                    op.process.dump()
+                    raise AssertionError(f"silent server: still running {EXIT_DEADLINE_S} s after SIGTERM")
+                log(f"silent server: exited {code} {time.monotonic() - sent:.2f}s after SIGTERM")
+                assert code == 0, code
+
         # Accepted: no leader election, so no "became the leader"; SIGTERM stops in order.
         op = Operator(cluster, name="operator-ok")
         with op:
@@ -115,6 +134,21 @@ class socket_nobody_listens:
         import socket
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
+        return self.sock.getsockname()[1]
+
+    def __exit__(self, *exc):
+        self.sock.close()
+
+
+class socket_nobody_answers:
+    """A loopback port that accepts TCP connections (the kernel's backlog) and
+    never answers a byte: a hung API server."""
+
+    def __enter__(self):
+        import socket
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
         return self.sock.getsockname()[1]
 
     def __exit__(self, *exc):
