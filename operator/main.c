@@ -4,8 +4,10 @@
  * reconciles each TripDeal (reconcile.c) from a deduplicating work queue.
  *
  * Threads: one per informer (list+watch), --workers reconcile workers, the
- * leader elector (with --leader-elect), the HTTP endpoints, and main, which
- * waits for SIGTERM/SIGINT.  Workers reconcile only while this replica leads.
+ * leader elector (with --leader-elect), the HTTP endpoints, one that waits
+ * for SIGTERM/SIGINT, and main, which starts everything, then waits for that
+ * signal and stops everything.  Workers reconcile only while this replica
+ * leads.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -73,6 +75,11 @@ struct operator_state {
         atomic_bool synced;
         pthread_t workers[MAX_WORKERS];
         int workers_started;
+
+        pthread_mutex_t lifecycle; /* started, stop_signal */
+        pthread_cond_t stop_requested;
+        bool started;    /* caches synced: a signal now means an orderly stop */
+        int stop_signal; /* SIGTERM/SIGINT once received */
 };
 
 /* ---- flags ---------------------------------------------------------------- */
@@ -451,7 +458,7 @@ static void started_leading(void *userdata)
         if (op->options.leader_elect)
                 log_info("became the leader; reconciling every TripDeal");
         else
-                log_info("reconciling every TripDeal (no leader election)");
+                log_info("reconciling every TripDeal");
         atomic_store(&op->leading, true);
         metrics_set_leader(1);
         enqueue_all_tripdeals(op);
@@ -487,6 +494,57 @@ static bool ready_fn(void *userdata, char *why, unsigned why_size)
 
 /* ---- start and stop ------------------------------------------------------ */
 
+/* Each failed list or watch, with its real cause (401, certificate check,
+ * connection refused...): the informer retries with backoff meanwhile. */
+static void informer_failed(const struct kube_resource *resource,
+                            enum kube_informer_operation operation, int error,
+                            const struct kube_status *status, void *userdata)
+{
+        bool list = operation == KUBE_INFORMER_LIST;
+        /* A watch cut (server restart, idle timeout) is routine; a failed list is not. */
+        log_emit(list ? LOG_LEVEL_WARN : LOG_LEVEL_INFO,
+                 json_pack("{s:s, s:s, s:s, s:I, s:s}", "resource", resource->plural, "operation",
+                           list ? "list" : "watch", "error", kube_strerror(error), "http_code",
+                           (json_int_t)status->http_code, "reason", status->reason),
+                 "cannot %s %s: %s: %s (retrying)", list ? "list" : "watch", resource->plural,
+                 kube_strerror(error), status->message[0] ? status->message : "no details");
+}
+
+/* Wait for every informer's first list; on failure log why (the last error
+ * of the first informer that has not synced). */
+static int wait_for_caches(struct operator_state *op)
+{
+        int64_t deadline = clock_monotonic_ms() + op->options.sync_timeout_ms;
+        struct kube_informer *informers[1 + ARRAY_SIZE(owned_kinds)] = {op->tripdeals};
+        const struct kube_resource *resources[1 + ARRAY_SIZE(owned_kinds)] = {&KUBE_TRIPDEALS};
+        for (size_t i = 0; i < ARRAY_SIZE(owned_kinds); i++) {
+                informers[i + 1] = op->owned[i];
+                resources[i + 1] = owned_kinds[i];
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(informers); i++) {
+                int64_t left = deadline - clock_monotonic_ms();
+                int r = kube_informer_wait_for_sync(informers[i], left > 0 ? left : 0);
+                if (r == 0)
+                        continue;
+                struct kube_status status = {0};
+                int last = kube_informer_last_error(informers[i], &status);
+                if (last != 0)
+                        log_emit(LOG_LEVEL_ERROR,
+                                 json_pack("{s:s, s:s, s:I}", "resource", resources[i]->plural,
+                                           "error", kube_strerror(last), "http_code",
+                                           (json_int_t)status.http_code),
+                                 "informer caches did not sync within %lld s: last error listing "
+                                 "%s: %s: %s",
+                                 (long long)op->options.sync_timeout_ms / 1000,
+                                 resources[i]->plural, kube_strerror(last), status.message);
+                else
+                        log_error("informer caches did not sync within %lld s: %s",
+                                  (long long)op->options.sync_timeout_ms / 1000, kube_strerror(r));
+                return r;
+        }
+        return 0;
+}
+
 /* The reconcile reads objects fresh from the API, so no informer needs whole
  * objects: TripDeals keep a summary (tripdeal_summary: for leadership
  * hand-over and the change filter), owned kinds keep nothing (trigger only). */
@@ -501,6 +559,7 @@ static int start_informer(struct operator_state *op, const struct kube_resource 
                 .label_selector = label_selector,
                 .handlers = handlers,
                 .transform = transform,
+                .on_error = informer_failed,
                 .trigger_only = trigger_only,
         };
         int r = kube_informer_new(op->client, &options, ret);
@@ -609,14 +668,12 @@ static int operator_start(struct operator_state *op)
         }
 
         /* Wait for the caches (bounded) so the first reconciles see the world. */
-        r = kube_informer_wait_for_sync(op->tripdeals, op->options.sync_timeout_ms);
-        for (size_t i = 0; r == 0 && i < ARRAY_SIZE(owned_kinds); i++)
-                r = kube_informer_wait_for_sync(op->owned[i], op->options.sync_timeout_ms);
-        if (r < 0) {
-                log_error("informer caches did not sync within %lld s: %s",
-                          (long long)op->options.sync_timeout_ms / 1000, kube_strerror(r));
+        if ((r = wait_for_caches(op)) < 0)
                 return r;
-        }
+        /* From here on a signal stops in order (the lease may be ours soon). */
+        pthread_mutex_lock(&op->lifecycle);
+        op->started = true;
+        pthread_mutex_unlock(&op->lifecycle);
         atomic_store(&op->synced, true);
 
         if (!op->options.leader_elect) {
@@ -643,9 +700,41 @@ static int operator_start(struct operator_state *op)
         return kube_leader_elector_start(op->elector);
 }
 
+static const char *signal_name(int sig)
+{
+        return sig == SIGTERM ? "SIGTERM" : "SIGINT";
+}
+
+/*
+ * Waits for SIGTERM/SIGINT (blocked in every other thread).  Before the
+ * caches sync the operator holds no lease and has written nothing, and its
+ * start-up may be waiting on an API server that never answers: a signal then
+ * ends the process at once.  After, main stops everything in order.
+ */
+static void *signal_thread(void *userdata)
+{
+        struct operator_state *op = userdata;
+        sigset_t signals;
+        sigemptyset(&signals);
+        sigaddset(&signals, SIGTERM);
+        sigaddset(&signals, SIGINT);
+        int sig = 0;
+        sigwait(&signals, &sig);
+        pthread_mutex_lock(&op->lifecycle);
+        if (!op->started) {
+                log_info("received %s during start-up; exiting", signal_name(sig));
+                _exit(0);
+        }
+        op->stop_signal = sig;
+        pthread_cond_signal(&op->stop_requested);
+        pthread_mutex_unlock(&op->lifecycle);
+        return NULL;
+}
+
 int main(int argc, char **argv)
 {
-        struct operator_state op = {0};
+        struct operator_state op = {.lifecycle = PTHREAD_MUTEX_INITIALIZER,
+                                    .stop_requested = PTHREAD_COND_INITIALIZER};
         if (parse_options(argc, argv, &op.options) < 0)
                 return 2;
         log_setup("tripdeal-operator", op.options.log_level);
@@ -655,15 +744,22 @@ int main(int argc, char **argv)
          * second one held ~3 MiB more at 1,000 TripDeals). */
         mallopt(M_ARENA_MAX, 1);
 
-        /* Signals go to main's sigwait only: block them before any thread starts. */
+        /* Signals go to signal_thread's sigwait only: block them before any
+         * thread starts. */
         sigset_t signals;
         sigemptyset(&signals);
         sigaddset(&signals, SIGTERM);
         sigaddset(&signals, SIGINT);
         pthread_sigmask(SIG_BLOCK, &signals, NULL);
         signal(SIGPIPE, SIG_IGN);
+        pthread_t signals_thread;
+        int r = -pthread_create(&signals_thread, NULL, signal_thread, &op);
+        if (r < 0) {
+                log_error("cannot start the signal thread: %s", strerror(-r));
+                return 1;
+        }
 
-        int r = operator_start(&op);
+        r = operator_start(&op);
         if (r < 0) {
                 operator_stop(&op);
                 return 1;
@@ -674,9 +770,13 @@ int main(int argc, char **argv)
                            op.options.leader_elect, "workers", op.options.workers),
                  "tripdeal-operator running");
 
-        int sig = 0;
-        sigwait(&signals, &sig);
-        log_info("received %s; shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        pthread_mutex_lock(&op.lifecycle);
+        while (op.stop_signal == 0)
+                pthread_cond_wait(&op.stop_requested, &op.lifecycle);
+        int sig = op.stop_signal;
+        pthread_mutex_unlock(&op.lifecycle);
+        pthread_join(signals_thread, NULL);
+        log_info("received %s; shutting down", signal_name(sig));
         atomic_store(&op.synced, false);
         operator_stop(&op);
         log_info("stopped");
