@@ -30,8 +30,8 @@
 
 struct window {
         const char *sale;
-        int64_t opens_at_ms; /* 0: already open at `from` */
-        int64_t closes_at_ms;
+        int64_t opens_at_ms;  /* 0: already open at `from` */
+        int64_t closes_at_ms; /* < 0: still open at -closes_at_ms (occurrences overlap) */
 };
 
 static bool open_at(const struct sale_spec *sale, int64_t at_ms, struct sale_state *ret_state)
@@ -60,6 +60,9 @@ static int sale_window(const struct sale_spec *sale, int64_t now_ms, int64_t mar
                 if (!open_at(sale, at, &state))
                         return 0;
         }
+        /* Walk the window's edges until it closes.  Back-to-back or overlapping
+         * occurrences (e.g. every 5 minutes for an hour) may never close: then
+         * report the last edge looked at, with closes_at_ms negated. */
         for (int step = 0; step < BOUNDARY_STEPS_MAX; step++) {
                 if (state.next_boundary_ms == SALE_NEVER)
                         break;
@@ -70,7 +73,9 @@ static int sale_window(const struct sale_spec *sale, int64_t now_ms, int64_t mar
                         return 1;
                 }
         }
-        return -ERANGE;
+        *ret_window =
+                (struct window){.sale = sale->name, .opens_at_ms = opens, .closes_at_ms = -at};
+        return 1;
 }
 
 static void print_time(FILE *out, int64_t ms)
@@ -145,8 +150,14 @@ static int check_tripdeal(json_t *item, int64_t now_ms, int64_t margin_ms, bool 
                 } else {
                         fputs("open, ", stdout);
                 }
-                fputs("closes ", stdout);
-                print_time(stdout, w.closes_at_ms);
+                if (w.closes_at_ms >= 0) {
+                        fputs("closes ", stdout);
+                        print_time(stdout, w.closes_at_ms);
+                } else {
+                        fputs("still open at ", stdout);
+                        print_time(stdout, -w.closes_at_ms);
+                        fputs(" (occurrences overlap)", stdout);
+                }
                 putchar('\n');
         }
         return blocking;
