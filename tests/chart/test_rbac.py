@@ -26,11 +26,13 @@ RELEASE_NS = "tripdeal-system"
 
 def granted_rules():
     out = subprocess.run([os.path.join(HERE, "render-chart"), os.path.join(SOURCE_ROOT, "charts", "tripdeal"),
-                          "--namespace", RELEASE_NS], capture_output=True, text=True, check=True).stdout
+                          "--namespace", RELEASE_NS, "--set", "logging.fluentBit.enabled=true"], capture_output=True, text=True, check=True).stdout
     cluster, namespaced = set(), set()
     for doc in yaml.safe_load_all(out):
         if not doc or doc.get("kind") not in ("ClusterRole", "Role"):
             continue
+        if doc["metadata"]["name"] not in ("tripdeal-operator", "tripdeal-operator-leader-election"):
+            continue  # another component's role (Fluent Bit)
         for rule in doc["rules"]:
             for g in rule["apiGroups"]:
                 for r in rule["resources"]:
