@@ -78,6 +78,7 @@ def check_image(name, rootfs, config, entrypoint):
     check(config.get("User") == "65532:65532", f"{name}: runs as 65532 ({config.get('User')})")
     check(config.get("Entrypoint") == [entrypoint], f"{name}: entrypoint {config.get('Entrypoint')}")
     labels = config.get("Labels") or {}
+    check(labels.get("org.opencontainers.image.version") == "0.1.0-test", f"{name}: --image-version became the version label")
     for key in ("source", "revision", "version"):
         check(labels.get("org.opencontainers.image." + key),
               f"{name}: label org.opencontainers.image.{key}={labels.get('org.opencontainers.image.' + key)}")
@@ -169,9 +170,12 @@ def main():
     work = tempfile.mkdtemp(prefix="tripdeal-images-")
     try:
         out = os.path.join(work, "out")
+        script = os.path.join(SOURCE_ROOT, "pipelines", "build-images")
+        for flag, want in (("--help", "--out DIR"), ("--version", "build-images ")):
+            r = subprocess.run([script, flag], capture_output=True, text=True)
+            check(r.returncode == 0 and want in r.stdout, f"build-images {flag}")
         started = time.monotonic()
-        r = subprocess.run([os.path.join(SOURCE_ROOT, "pipelines", "build-images"), "--out", out,
-                            "--build-dir", BUILD_ROOT], capture_output=True, text=True, timeout=900)
+        r = subprocess.run([script, "--out", out, "--build-dir", BUILD_ROOT, "--image-version", "0.1.0-test"], capture_output=True, text=True, timeout=900)
         check(r.returncode == 0, f"pipelines/build-images --out DIR: exit 0 ({r.stderr[-1500:]})")
         if r.returncode:
             return 1
