@@ -86,6 +86,71 @@ def test_schema_errors():
           f"serviceAccount.create=false without a name: required() fails [{r.stderr.strip()}]")
 
 
+def test_schema_with_jsonschema():
+    """Cross-check render-chart's JSON Schema subset with python3-jsonschema:
+    the schema is valid Draft 7, the defaults and every ci/ values file merged
+    over them validate, and the values render-chart refuses are refused."""
+    try:
+        import jsonschema
+    except ImportError:
+        print("note: python3-jsonschema missing: cross-check skipped")
+        return
+    import json
+    import yaml
+    schema = json.load(open(os.path.join(CHART, "values.schema.json")))
+    jsonschema.Draft7Validator.check_schema(schema)
+    validator = jsonschema.Draft7Validator(schema)
+
+    def merge(dst, src):
+        for k, v in src.items():
+            if isinstance(v, dict) and isinstance(dst.get(k), dict):
+                merge(dst[k], v)
+            else:
+                dst[k] = v
+        return dst
+
+    defaults = yaml.safe_load(open(os.path.join(CHART, "values.yaml")))
+    for name, args in values_sets():
+        values = json.loads(json.dumps(defaults))
+        if args:
+            merge(values, yaml.safe_load(open(args[1])))
+        errors = [e.message for e in validator.iter_errors(values)]
+        check(not errors, f"jsonschema: {name} values are valid {errors}")
+    for path, value in ((["operator", "replicas"], 0), (["operator", "image", "pullPolicy"], "Sometimes"),
+                        (["operator", "replcas"], 2), (["metrics", "serviceMonitor", "interval"], "often"),
+                        (["operator", "metricsPort"], "8090")):
+        values = json.loads(json.dumps(defaults))
+        node = values
+        for k in path[:-1]:
+            node = node[k]
+        node[path[-1]] = value
+        check(not validator.is_valid(values), f"jsonschema also refuses {'.'.join(path)}={value!r}")
+
+
+def test_selectors(rendered):
+    """The monitors select the pods that really exist: the site pods the
+    operator makes (its golden Deployment) and the chart's operator pods."""
+    import json
+    import yaml
+    docs = [d for d in yaml.safe_load_all(rendered["monitoring-values"]) if d]
+    site = json.load(open(os.path.join(SOURCE_ROOT, "tests", "operator", "data", "shop.Deployment.json")))
+    site_labels = site["spec"]["template"]["metadata"]["labels"]
+    pm = [d for d in docs if d["kind"] == "PodMonitor"][0]
+    want = pm["spec"]["selector"]["matchLabels"]
+    check(all(site_labels.get(k) == v for k, v in want.items()),
+          f"PodMonitor selector {want} matches the site pods' labels {site_labels}")
+    port_names = {p["name"] for c in site["spec"]["template"]["spec"]["containers"] for p in c.get("ports", [])}
+    check(pm["spec"]["podMetricsEndpoints"][0]["port"] in port_names, f"PodMonitor port is one of {port_names}")
+    deploy = [d for d in docs if d["kind"] == "Deployment"][0]
+    svc = [d for d in docs if d["kind"] == "Service"][0]
+    sm = [d for d in docs if d["kind"] == "ServiceMonitor"][0]
+    pod_labels = deploy["spec"]["template"]["metadata"]["labels"]
+    check(all(pod_labels.get(k) == v for k, v in svc["spec"]["selector"].items()),
+          "metrics Service selects the operator pods")
+    check(all(svc["metadata"]["labels"].get(k) == v for k, v in sm["spec"]["selector"]["matchLabels"].items()),
+          "ServiceMonitor selects the metrics Service")
+
+
 def test_dry_run(rendered):
     fk = Fakekube(os.environ["FAKEKUBE"])
     try:
@@ -113,6 +178,8 @@ def main():
     test_crd_identical()
     rendered = test_golden()
     test_schema_errors()
+    test_schema_with_jsonschema()
+    test_selectors(rendered)
     test_dry_run(rendered)
     if failures:
         print(f"{len(failures)} check(s) failed")
