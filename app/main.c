@@ -77,6 +77,7 @@ static const char usage_text[] =
         "  --cookie-secure          mark the session cookie Secure (behind HTTPS)\n"
         "                           [TRIPDEAL_COOKIE_SECURE=1]\n"
         "  --help                   show this help\n"
+        "  --version                print the version\n"
         "\n"
         "Durations: 500ms, 10s, 1m30s.  Exit status: 0 after a clean shutdown, 1 when the\n"
         "database or the listener cannot be set up, 2 for bad flags or values.\n";
@@ -232,6 +233,7 @@ static void parse_flags(int argc, char **argv, struct app_config *config,
                 OPT_PAGE_CACHE,
                 OPT_COOKIE_SECURE,
                 OPT_HELP,
+                OPT_VERSION,
         };
         static const struct option options[] = {
                 {"listen", required_argument, NULL, OPT_LISTEN},
@@ -251,6 +253,7 @@ static void parse_flags(int argc, char **argv, struct app_config *config,
                 {"page-cache", required_argument, NULL, OPT_PAGE_CACHE},
                 {"cookie-secure", no_argument, NULL, OPT_COOKIE_SECURE},
                 {"help", no_argument, NULL, OPT_HELP},
+                {"version", no_argument, NULL, OPT_VERSION},
                 {0},
         };
         const char *listen = NULL, *db = NULL, *level = NULL, *threads = NULL,
@@ -316,6 +319,9 @@ static void parse_flags(int argc, char **argv, struct app_config *config,
                         break;
                 case OPT_HELP:
                         fputs(usage_text, stdout);
+                        exit(0);
+                case OPT_VERSION:
+                        puts("tripdeal-app " TRIPDEAL_PROGRAM_VERSION);
                         exit(0);
                 case ':':
                         usage_error("option %s needs a value", argv[optind - 1]);

@@ -111,7 +111,8 @@ static void usage(FILE *out)
                 "  --drain-timeout DUR        per reconcile, how long to keep evicting a node's\n"
                 "                             pods before trying again later (default: 60s)\n"
                 "  --log-level LEVEL          debug, info, warn or error (default: info)\n"
-                "  -h, --help                 show this help\n");
+                "  -h, --help                 show this help\n"
+                "  --version                  print the version\n");
 }
 
 static int parse_options(int argc, char **argv, struct options *ret)
@@ -156,6 +157,7 @@ static int parse_options(int argc, char **argv, struct options *ret)
                 {"node-ready-timeout", required_argument, NULL, OPT_NODE_READY_TIMEOUT},
                 {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
                 {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, 'V'},
                 {0},
         };
         opterr = 0;
@@ -237,6 +239,9 @@ static int parse_options(int argc, char **argv, struct options *ret)
                 }
                 case 'h':
                         usage(stdout);
+                        exit(EXIT_SUCCESS);
+                case 'V':
+                        puts("tripdeal-operator " TRIPDEAL_PROGRAM_VERSION);
                         exit(EXIT_SUCCESS);
                 case ':':
                         fprintf(stderr, "tripdeal-operator: %s needs a value\n", argv[optind - 1]);

@@ -677,6 +677,35 @@ static int set_and_warn(struct reconcile_run *run, json_t *conditions, const str
         return 0;
 }
 
+/* The per-TripDeal gauges of metrics.h, from what this reconcile saw. */
+static void record_gauges(const struct reconcile_run *run, const struct tripdeal_spec *spec,
+                          const struct schedule_state *sales, const struct nodepools_result *nodes)
+{
+        json_t *deploy_status = json_object_get(run->observed[DESIRED_DEPLOYMENT], "status");
+        struct tripdeal_gauges gauges = {
+                .replicas = json_integer_value(json_object_get(deploy_status, "replicas")),
+                .ready_replicas =
+                        json_integer_value(json_object_get(deploy_status, "readyReplicas")),
+                .max_replicas = spec->replicas_max,
+                .nodes_wanted = sales->nodes_wanted,
+                .nodes = (int64_t)json_array_size(nodes->nodes),
+                .sale_window_open = strcmp(sales->floor_reason, "baseline") != 0,
+                .sale_running = sales->sale_running,
+                .next_sale_start_seconds =
+                        sales->has_next_sale ? sales->next_starts_at_ms / 1000 : 0,
+        };
+        size_t i;
+        json_t *node;
+        json_array_foreach (nodes->nodes, i, node) {
+                const char *state = json_string_value(json_object_get(node, "state"));
+                size_t len = state ? strlen(state) : 0;
+                if (len >= 5 && strcmp(state + len - 5, "Ready") == 0 &&
+                    (len == 5 || state[len - 6] == '/'))
+                        gauges.nodes_ready++;
+        }
+        metrics_set_tripdeal(run->identity.namespace, run->identity.name, &gauges);
+}
+
 static int write_ready_status(struct reconcile_run *run, const struct schedule_state *sales,
                               const struct nodepools_result *nodes, const struct dependencies *deps)
 {
@@ -1036,6 +1065,7 @@ int reconcile_tripdeal(const struct reconciler *reconciler, const char *namespac
                 return r;
         if ((r = write_ready_status(&run, &sales, &nodes, &deps)) < 0)
                 return r;
+        record_gauges(&run, spec, &sales, &nodes);
 
         /* 9. Wake up exactly at the next boundary (+1 ms so we land inside it),
          * or sooner when node pools have something in flight. */
