@@ -689,7 +689,7 @@ static void record_gauges(const struct reconcile_run *run, const struct tripdeal
                 .max_replicas = spec->replicas_max,
                 .nodes_wanted = sales->nodes_wanted,
                 .nodes = (int64_t)json_array_size(nodes->nodes),
-                .sale_window_open = strcmp(sales->floor_reason, "baseline") != 0,
+                .sale_window_open = sales->floor_reason == SCHEDULE_FLOOR_SALE,
                 .sale_running = sales->sale_running,
                 .next_sale_start_seconds =
                         sales->has_next_sale ? sales->next_starts_at_ms / 1000 : 0,
