@@ -4,7 +4,7 @@
 files, schema errors name the key, the chart's CRD is byte-identical to crds/,
 and every rendered object passes `kubectl apply --dry-run=server` on fakekube
 (which validates built-in kinds against the Kubernetes 1.36 OpenAPI schema and
-TripDeals against the CRD). UPDATE_GOLDEN=1 rewrites the golden files."""
+TripDeals against the CRD). TRIPDEAL_REGENERATE_GOLDEN=1 rewrites the golden files."""
 import difflib
 import os
 import subprocess
@@ -57,7 +57,7 @@ def test_golden():
         check(r.returncode == 0, f"render {name}: exit 0 ({r.stderr.strip()[:300]})")
         rendered[name] = r.stdout
         path = os.path.join(GOLDEN, name + ".yaml")
-        if os.environ.get("UPDATE_GOLDEN"):
+        if os.environ.get("TRIPDEAL_REGENERATE_GOLDEN"):
             os.makedirs(GOLDEN, exist_ok=True)
             open(path, "w").write(r.stdout)
         want = open(path).read() if os.path.exists(path) else ""
