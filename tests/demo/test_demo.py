@@ -194,6 +194,17 @@ def main():
     if not shutil.which("kubectl") or not shutil.which("nginx") or not shutil.which("prometheus"):
         print("kubectl, nginx or prometheus missing: skipping")
         sys.exit(77)
+    # the programs answer --help and --version, and name bad input
+    ingress = os.path.join(SOURCE_ROOT, "tests", "demo", "fakekube-ingress")
+    for prog in ([ingress], [os.path.join(SOURCE_ROOT, "scripts", "demo")]):
+        for flag in ("--help", "--version"):
+            p = subprocess.run(prog + [flag], capture_output=True, text=True, timeout=30)
+            assert p.returncode == 0 and p.stdout.strip(), f"{prog[0]} {flag}: {p.returncode} {p.stderr}"
+    p = subprocess.run([ingress, "--kubeconfig", "/nonexistent", "--listen", "127.0.0.1:http"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and "--listen" in p.stderr, p.stderr
+    p = subprocess.run([os.path.join(SOURCE_ROOT, "scripts", "demo"), "--bogus"], capture_output=True, text=True)
+    assert p.returncode == 2 and "--bogus" in p.stderr, p.stderr
     demo = Demo()
     try:
         check(demo.up())
