@@ -154,14 +154,10 @@ static int apply_value(const struct flag *flag, const char *source, const char *
                         return fail(error, error_size,
                                     "%s: want a duration like 500ms, 45s, 10m or 1h30m", shown);
                 if (ms < min || ms > max) {
-                        char low[32], high[32];
-                        duration_format(min, low, sizeof(low));
-                        duration_format(max, high, sizeof(high));
-                        if (max == INT64_MAX)
-                                return fail(error, error_size, "%s: want a duration of at least %s",
-                                            shown, low);
-                        return fail(error, error_size, "%s: want a duration from %s to %s", shown,
-                                    low, high);
+                        char bound[32];
+                        duration_format(ms < min ? min : max, bound, sizeof(bound));
+                        return fail(error, error_size, "%s: want a duration of at %s %s", shown,
+                                    ms < min ? "least" : "most", bound);
                 }
                 *(int64_t *)flag->target = ms;
                 return 0;

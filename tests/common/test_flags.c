@@ -338,6 +338,23 @@ static void errors_name_the_flag_and_value(void **state)
                           "--key", "e.pub"));
 }
 
+static void durations_have_an_upper_bound_too(void **state)
+{
+        int64_t timeout_ms = 1000;
+        struct flag flags[] = {
+                {.name = "timeout", .type = FLAG_DURATION, .target = &timeout_ms, .max = 60000},
+                {0},
+        };
+        struct flags_program program = {.name = "p", .flags = flags};
+        struct result res = parse(&program, ARGS("p", "--timeout", "2m"));
+        assert_int_equal(res.r, -EINVAL);
+        assert_string_equal(res.error, "bad --timeout \"2m\": want a duration of at most 1m");
+        assert_int_equal(timeout_ms, 1000);
+        res = parse(&program, ARGS("p", "--timeout", "1m"));
+        assert_int_equal(res.r, 0);
+        assert_int_equal(timeout_ms, 60000);
+}
+
 static void errors_for_the_command_line_shape(void **state)
 {
         assert_error("unknown option --thread-count", ARGS("tripdeal-test", "--thread-count=3"));
@@ -642,6 +659,7 @@ int main(void)
                 cmocka_unit_test_setup(environment_booleans, reset),
                 cmocka_unit_test_setup(environment_errors_name_the_variable, reset),
                 cmocka_unit_test_setup(errors_name_the_flag_and_value, reset),
+                cmocka_unit_test_setup(durations_have_an_upper_bound_too, reset),
                 cmocka_unit_test_setup(errors_for_the_command_line_shape, reset),
                 cmocka_unit_test_setup(secret_values_are_never_echoed, reset),
                 cmocka_unit_test_setup(required_flags, reset),
