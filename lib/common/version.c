@@ -8,13 +8,13 @@
 #include "flags.h"
 #include "version-git.h"
 
-#ifndef TRIPDEAL_VERSION
-#error "meson passes -DTRIPDEAL_VERSION"
+#ifndef TRIPDEAL_PROJECT_VERSION
+#error "meson passes -DTRIPDEAL_PROJECT_VERSION"
 #endif
 
 const char *tripdeal_version(void)
 {
-        return TRIPDEAL_VERSION;
+        return TRIPDEAL_PROJECT_VERSION;
 }
 
 const char *tripdeal_revision(void)
