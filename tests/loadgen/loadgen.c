@@ -17,12 +17,10 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,9 +30,9 @@
 
 #include "clock.h"
 #include "duration.h"
+#include "flags.h"
 #include "macros.h"
 
-#define LOADGEN_VERSION      "0.1.0"
 #define MAX_PHASES           16
 #define HARD_MAX_REQUESTS    5000000
 #define HARD_MAX_DURATION_MS (6 * 3600 * 1000LL)
@@ -120,85 +118,80 @@ static int64_t now_us(void)
         return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void usage(FILE *f)
-{
-        fprintf(f, "Usage: tripdeal-loadgen --url http://127.0.0.1:PORT [options]\n"
-                   "Constant-arrival-rate browse + claim traffic against a TripDeal site on\n"
-                   "this machine; latency from each request's intended send time; JSON result.\n"
-                   "\n"
-                   "  --url URL               the site (loopback only: 127.0.0.0/8, [::1], "
-                   "localhost)\n"
-                   "  --rate N                arrivals per second (default 10)\n"
-                   "  --duration D            run time, e.g. 30s, 2m (default 10s)\n"
-                   "  --claim-percent P       share of arrivals that claim --deal (default 0)\n"
-                   "  --phase D:RATE:CLAIM%%   a phase of the run (repeatable, run in order);\n"
-                   "                          replaces --rate/--duration/--claim-percent\n"
-                   "  --deal ID               the deal that claims go to (needed with claims)\n"
-                   "  --connections N         most requests in flight (default 256)\n"
-                   "  --timeout D             one request's limit (default 5s): then it failed\n"
-                   "  --max-requests N        stop scheduling after N arrivals (default 1000000)\n"
-                   "  --out FILE              write the JSON result here (default stdout)\n"
-                   "  --progress              one JSON line a second on stderr\n"
-                   "  --help, --version\n"
-                   "\n"
-                   "A request failed when it got no answer in time or a status other than\n"
-                   "2xx/3xx (claims: 201, or 409 sold_out/already_claimed).  Exit 0 after the\n"
-                   "run (whatever failed), 1 when it could not run, 2 for bad flags.\n");
-}
+static const char loadgen_summary[] =
+        "Constant-arrival-rate browse + claim traffic against a TripDeal site on this\n"
+        "machine; latency from each request's intended send time; one JSON result.";
 
-_printf_(1, 2) static _Noreturn void bad_usage(const char *fmt, ...)
-{
-        va_list ap;
-        va_start(ap, fmt);
-        fprintf(stderr, "tripdeal-loadgen: ");
-        vfprintf(stderr, fmt, ap);
-        fprintf(stderr, " (try --help)\n");
-        va_end(ap);
-        exit(2);
-}
+static const char loadgen_epilog[] =
+        "A request failed when it got no answer in time or a status other than 2xx/3xx\n"
+        "(claims: 201, or 409 sold_out/already_claimed).  Exit 0 after the run\n"
+        "(whatever failed), 1 when it could not run, 2 for bad flags.";
 
-static double parse_number(const char *flag, const char *s, double min, double max)
+static int parse_number(const char *value, double min, double max, double *ret, char *message,
+                        size_t message_size)
 {
         char *end;
         errno = 0;
-        double v = strtod(s, &end);
-        if (errno || end == s || *end || !isfinite(v) || v < min || v > max)
-                bad_usage("--%s: '%s' is not a number in [%g, %g]", flag, s, min, max);
-        return v;
+        double v = strtod(value, &end);
+        if (errno || end == value || *end || !isfinite(v) || v < min || v > max) {
+                snprintf(message, message_size, "want a number in [%g, %g]", min, max);
+                return -EINVAL;
+        }
+        *ret = v;
+        return 0;
 }
 
-static int64_t parse_duration(const char *flag, const char *s)
+static int parse_rate(const char *value, void *target, char *message, size_t message_size)
 {
-        int64_t ms;
-        if (duration_parse_ms(s, &ms) < 0 || ms <= 0 || ms > HARD_MAX_DURATION_MS)
-                bad_usage("--%s: '%s' is not a duration between 1ms and 6h", flag, s);
-        return ms;
+        return parse_number(value, 0, 100000, target, message, message_size);
 }
 
-static void parse_phase(const char *s, struct phase *ret)
+static int parse_percent(const char *value, void *target, char *message, size_t message_size)
 {
+        return parse_number(value, 0, 100, target, message, message_size);
+}
+
+/* --phase DURATION:RATE:CLAIM_PERCENT, repeatable: appended in order. */
+static int parse_phase(const char *value, void *target, char *message, size_t message_size)
+{
+        struct options *o = target;
         char buf[128];
-        if (strlen(s) >= sizeof(buf))
-                bad_usage("--phase '%s': too long", s);
-        strcpy(buf, s);
+        if (o->n_phases == MAX_PHASES) {
+                snprintf(message, message_size, "at most %d phases", MAX_PHASES);
+                return -EINVAL;
+        }
+        if (strlen(value) >= sizeof(buf)) {
+                snprintf(message, message_size, "too long");
+                return -EINVAL;
+        }
+        strcpy(buf, value);
         char *rate = strchr(buf, ':');
         char *claim = rate ? strchr(rate + 1, ':') : NULL;
-        if (!rate || !claim)
-                bad_usage("--phase '%s': expected DURATION:RATE:CLAIM_PERCENT, e.g. 30s:50:10", s);
+        if (!rate || !claim) {
+                snprintf(message, message_size, "want DURATION:RATE:CLAIM_PERCENT, e.g. 30s:50:10");
+                return -EINVAL;
+        }
         *rate++ = 0;
         *claim++ = 0;
-        ret->duration_ms = parse_duration("phase", buf);
-        ret->rate = parse_number("phase rate", rate, 0, 100000);
-        ret->claim_percent = parse_number("phase claim percent", claim, 0, 100);
+        struct phase p;
+        if (duration_parse_ms(buf, &p.duration_ms) < 0 || p.duration_ms <= 0 ||
+            p.duration_ms > HARD_MAX_DURATION_MS) {
+                snprintf(message, message_size, "'%s' is not a duration between 1ms and 6h", buf);
+                return -EINVAL;
+        }
+        if (parse_rate(rate, &p.rate, message, message_size) < 0 ||
+            parse_percent(claim, &p.claim_percent, message, message_size) < 0)
+                return -EINVAL;
+        o->phases[o->n_phases++] = p;
+        return 0;
 }
 
 /* Is the URL's host a loopback address?  Names other than localhost are refused unresolved. */
 static bool url_is_loopback(const char *url)
 {
-        const char *p = strstr(url, "://");
-        if (!p || strncmp(url, "http://", 7) != 0)
+        if (strncmp(url, "http://", 7) != 0)
                 return false;
-        p += 3;
+        const char *p = url + 7;
         if (strncmp(p, "[::1]", 5) == 0)
                 return p[5] == ':' || p[5] == '/' || p[5] == 0;
         size_t host_len = strcspn(p, ":/");
@@ -218,97 +211,100 @@ static bool url_is_loopback(const char *url)
 
 static void parse_options(int argc, char **argv, struct options *o)
 {
-        enum {
-                OPT_URL = 256,
-                OPT_RATE,
-                OPT_DURATION,
-                OPT_CLAIM,
-                OPT_PHASE,
-                OPT_DEAL,
-                OPT_CONNECTIONS,
-                OPT_TIMEOUT,
-                OPT_MAX,
-                OPT_OUT,
-                OPT_PROGRESS,
-                OPT_HELP,
-                OPT_VERSION,
-        };
-        static const struct option longopts[] = {
-                {"url", required_argument, NULL, OPT_URL},
-                {"rate", required_argument, NULL, OPT_RATE},
-                {"duration", required_argument, NULL, OPT_DURATION},
-                {"claim-percent", required_argument, NULL, OPT_CLAIM},
-                {"phase", required_argument, NULL, OPT_PHASE},
-                {"deal", required_argument, NULL, OPT_DEAL},
-                {"connections", required_argument, NULL, OPT_CONNECTIONS},
-                {"timeout", required_argument, NULL, OPT_TIMEOUT},
-                {"max-requests", required_argument, NULL, OPT_MAX},
-                {"out", required_argument, NULL, OPT_OUT},
-                {"progress", no_argument, NULL, OPT_PROGRESS},
-                {"help", no_argument, NULL, OPT_HELP},
-                {"version", no_argument, NULL, OPT_VERSION},
+        struct phase single = {.duration_ms = 10000, .rate = 10, .claim_percent = 0};
+        int deal = 0, connections = 256, max_requests = 1000000;
+        *o = (struct options){.timeout_ms = 5000};
+        const struct flag flags[] = {
+                {.name = "url",
+                 .type = FLAG_STRING,
+                 .target = &o->url,
+                 .metavar = "URL",
+                 .required = true,
+                 .help = "the site (loopback only: 127.0.0.0/8, [::1], localhost)"},
+                {.name = "rate",
+                 .type = FLAG_CUSTOM,
+                 .target = &single.rate,
+                 .parse = parse_rate,
+                 .metavar = "N",
+                 .default_text = "10",
+                 .help = "arrivals per second"},
+                {.name = "duration",
+                 .type = FLAG_DURATION,
+                 .target = &single.duration_ms,
+                 .min = 1,
+                 .max = HARD_MAX_DURATION_MS,
+                 .metavar = "D",
+                 .help = "run time"},
+                {.name = "claim-percent",
+                 .type = FLAG_CUSTOM,
+                 .target = &single.claim_percent,
+                 .parse = parse_percent,
+                 .metavar = "P",
+                 .default_text = "0",
+                 .help = "share of arrivals that claim --deal"},
+                {.name = "phase",
+                 .type = FLAG_CUSTOM,
+                 .target = o,
+                 .parse = parse_phase,
+                 .metavar = "D:RATE:CLAIM%",
+                 .help = "a phase of the run (repeatable, run in order); replaces --rate, "
+                         "--duration and --claim-percent"},
+                {.name = "deal",
+                 .type = FLAG_INT,
+                 .target = &deal,
+                 .min = 1,
+                 .max = INT32_MAX,
+                 .metavar = "ID",
+                 .default_text = "none",
+                 .help = "the deal that claims go to (needed with claims)"},
+                {.name = "connections",
+                 .type = FLAG_INT,
+                 .target = &connections,
+                 .min = 1,
+                 .max = 4096,
+                 .metavar = "N",
+                 .help = "most requests in flight"},
+                {.name = "timeout",
+                 .type = FLAG_DURATION,
+                 .target = &o->timeout_ms,
+                 .min = 1,
+                 .max = 600000,
+                 .metavar = "D",
+                 .help = "one request's limit: then it failed"},
+                {.name = "max-requests",
+                 .type = FLAG_INT,
+                 .target = &max_requests,
+                 .min = 1,
+                 .max = HARD_MAX_REQUESTS,
+                 .metavar = "N",
+                 .help = "stop scheduling after N arrivals"},
+                {.name = "out",
+                 .type = FLAG_STRING,
+                 .target = &o->out_path,
+                 .metavar = "FILE",
+                 .default_text = "stdout",
+                 .help = "write the JSON result here"},
+                {.name = "progress",
+                 .type = FLAG_BOOL,
+                 .target = &o->progress,
+                 .help = "one JSON line a second on stderr"},
                 {0},
         };
-        struct phase single = {.duration_ms = 10000, .rate = 10, .claim_percent = 0};
-        *o = (struct options){.connections = 256, .timeout_ms = 5000, .max_requests = 1000000};
-        int c;
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-                switch (c) {
-                case OPT_URL:
-                        o->url = optarg;
-                        break;
-                case OPT_RATE:
-                        single.rate = parse_number("rate", optarg, 0, 100000);
-                        break;
-                case OPT_DURATION:
-                        single.duration_ms = parse_duration("duration", optarg);
-                        break;
-                case OPT_CLAIM:
-                        single.claim_percent = parse_number("claim-percent", optarg, 0, 100);
-                        break;
-                case OPT_PHASE:
-                        if (o->n_phases == MAX_PHASES)
-                                bad_usage("--phase '%s': at most 16 phases", optarg);
-                        parse_phase(optarg, &o->phases[o->n_phases++]);
-                        break;
-                case OPT_DEAL:
-                        o->deal_id = (long)parse_number("deal", optarg, 1, 1e15);
-                        break;
-                case OPT_CONNECTIONS:
-                        o->connections = (unsigned)parse_number("connections", optarg, 1, 4096);
-                        break;
-                case OPT_TIMEOUT:
-                        o->timeout_ms = parse_duration("timeout", optarg);
-                        break;
-                case OPT_MAX:
-                        o->max_requests =
-                                (int64_t)parse_number("max-requests", optarg, 1, HARD_MAX_REQUESTS);
-                        break;
-                case OPT_OUT:
-                        o->out_path = optarg;
-                        break;
-                case OPT_PROGRESS:
-                        o->progress = true;
-                        break;
-                case OPT_HELP:
-                        usage(stdout);
-                        exit(0);
-                case OPT_VERSION:
-                        printf("tripdeal-loadgen %s\n", LOADGEN_VERSION);
-                        exit(0);
-                default:
-                        bad_usage("unknown or incomplete option '%s'", argv[optind - 1]);
-                }
-        }
-        if (optind < argc)
-                bad_usage("unexpected argument '%s'", argv[optind]);
-        if (!o->url)
-                bad_usage("%s", "--url is required");
+        const struct flags_program program = {
+                .name = "tripdeal-loadgen",
+                .summary = loadgen_summary,
+                .epilog = loadgen_epilog,
+                .flags = flags,
+        };
+        flags_parse(&program, argc, argv);
+        o->deal_id = deal;
+        o->connections = (unsigned)connections;
+        o->max_requests = max_requests;
         if (!url_is_loopback(o->url))
-                bad_usage("--url '%s': only http:// on loopback (127.0.0.0/8, [::1], localhost) "
-                          "may be loaded from here",
-                          o->url);
+                flags_fail(&program,
+                           "--url '%s': only http:// on loopback (127.0.0.0/8, [::1], "
+                           "localhost) may be loaded from here",
+                           o->url);
         if (o->n_phases == 0)
                 o->phases[o->n_phases++] = single;
         int64_t total_ms = 0;
@@ -318,9 +314,9 @@ static void parse_options(int argc, char **argv, struct options *o)
                 claims |= o->phases[i].claim_percent > 0;
         }
         if (total_ms > HARD_MAX_DURATION_MS)
-                bad_usage("%s", "the phases add up to more than 6h");
+                flags_fail(&program, "the phases add up to more than 6h");
         if (claims && !o->deal_id)
-                bad_usage("%s", "claims need --deal ID");
+                flags_fail(&program, "claims need --deal ID");
 }
 
 static size_t collect_body(char *data, size_t size, size_t count, void *userdata)
@@ -552,8 +548,7 @@ static int run(const struct options *o, struct stats *st, json_t **ret_result)
                 curl_easy_setopt(tx[i].easy, CURLOPT_TIMEOUT_MS, (long)o->timeout_ms);
                 curl_easy_setopt(tx[i].easy, CURLOPT_NOSIGNAL, 1L);
                 curl_easy_setopt(tx[i].easy, CURLOPT_COOKIEFILE, "");
-                curl_easy_setopt(tx[i].easy, CURLOPT_USERAGENT,
-                                 "tripdeal-loadgen/" LOADGEN_VERSION);
+                curl_easy_setopt(tx[i].easy, CURLOPT_USERAGENT, "tripdeal-loadgen");
                 curl_easy_setopt(tx[i].easy, CURLOPT_PROTOCOLS_STR, "http");
         }
 
