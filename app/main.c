@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,8 +68,13 @@ static const char usage_text[] =
         "  --idle-timeout DUR       close idle keep-alive connections (default 75s,\n"
         "                           longer than a proxy's upstream keep-alive)\n"
         "                           [TRIPDEAL_IDLE_TIMEOUT]\n"
-        "  --request-timeout DUR    close when headers or body are not complete in time\n"
-        "                           (default 10s) [TRIPDEAL_REQUEST_TIMEOUT]\n"
+        "  --request-timeout DUR    408 and close when headers and body are not complete\n"
+        "                           this long after the request began (default 10s)\n"
+        "                           [TRIPDEAL_REQUEST_TIMEOUT]\n"
+        "  --max-incomplete-requests N  connections still sending a request head, and\n"
+        "                           those still sending a body, each at most N; past it\n"
+        "                           the oldest gets 408 (default: open-file limit / 4,\n"
+        "                           at most 1024) [TRIPDEAL_MAX_INCOMPLETE_REQUESTS]\n"
         "  --stock-poll-interval DUR  re-read stock to see other replicas' claims\n"
         "                           (default 500ms) [TRIPDEAL_STOCK_POLL_INTERVAL]\n"
         "  --page-cache DUR         render \"/\" and re-read the deal list at most once per\n"
@@ -211,6 +217,21 @@ static int default_threads(void)
         return cpus < 1 ? 1 : cpus > 8 ? 8 : cpus;
 }
 
+/*
+ * Slow clients may hold a connection in each of two states (head, body):
+ * together at most half the descriptors this process may open, so that
+ * new connections, the database and the listener always find one.
+ */
+static int64_t default_max_incomplete_requests(void)
+{
+        struct rlimit limit;
+        int64_t files = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY
+                                ? (int64_t)limit.rlim_cur
+                                : 4096;
+        int64_t cap = files / 4;
+        return cap < 8 ? 8 : cap > 1024 ? 1024 : cap;
+}
+
 static void parse_flags(int argc, char **argv, struct app_config *config,
                         const char **ret_secret_file, enum log_level *ret_level)
 {
@@ -228,6 +249,7 @@ static void parse_flags(int argc, char **argv, struct app_config *config,
                 OPT_MAX_HEADER,
                 OPT_IDLE,
                 OPT_REQUEST_TIMEOUT,
+                OPT_MAX_INCOMPLETE,
                 OPT_STOCK_POLL,
                 OPT_PAGE_CACHE,
                 OPT_COOKIE_SECURE,
@@ -247,6 +269,7 @@ static void parse_flags(int argc, char **argv, struct app_config *config,
                 {"max-header-bytes", required_argument, NULL, OPT_MAX_HEADER},
                 {"idle-timeout", required_argument, NULL, OPT_IDLE},
                 {"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},
+                {"max-incomplete-requests", required_argument, NULL, OPT_MAX_INCOMPLETE},
                 {"stock-poll-interval", required_argument, NULL, OPT_STOCK_POLL},
                 {"page-cache", required_argument, NULL, OPT_PAGE_CACHE},
                 {"cookie-secure", no_argument, NULL, OPT_COOKIE_SECURE},
@@ -256,7 +279,7 @@ static void parse_flags(int argc, char **argv, struct app_config *config,
         const char *listen = NULL, *db = NULL, *level = NULL, *threads = NULL,
                    *claim_threads = NULL, *secret_file = NULL, *grace = NULL, *delay = NULL,
                    *max_body = NULL, *max_header = NULL, *idle = NULL, *request_timeout = NULL,
-                   *poll = NULL, *page_cache = NULL;
+                   *poll = NULL, *page_cache = NULL, *max_incomplete = NULL;
 
         opterr = 0; /* our own one-line errors */
         for (;;) {
@@ -304,6 +327,9 @@ static void parse_flags(int argc, char **argv, struct app_config *config,
                         break;
                 case OPT_REQUEST_TIMEOUT:
                         request_timeout = optarg;
+                        break;
+                case OPT_MAX_INCOMPLETE:
+                        max_incomplete = optarg;
                         break;
                 case OPT_STOCK_POLL:
                         poll = optarg;
@@ -371,6 +397,10 @@ static void parse_flags(int argc, char **argv, struct app_config *config,
                                            10000) +
                        999) /
                       1000);
+        config->max_incomplete_requests = (size_t)parse_number_flag(
+                "max-incomplete-requests",
+                flag_or_env(max_incomplete, "TRIPDEAL_MAX_INCOMPLETE_REQUESTS"),
+                default_max_incomplete_requests(), 1, 1 << 20);
         config->stock_poll_ms = (int)parse_duration_flag(
                 "stock-poll-interval", flag_or_env(poll, "TRIPDEAL_STOCK_POLL_INTERVAL"), 500);
         config->main_page_cache_ms = (int)parse_duration_flag(
