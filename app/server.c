@@ -516,6 +516,15 @@ static int on_http(struct worker *worker, struct lws *wsi, struct connection *co
         connection->path = strndup(uri, length);
         if (!connection->path)
                 return -1;
+        /* A later request on a keep-alive connection skips the acceptor's
+         * check: lws decodes "%00" into the path and would serve "/%00x" as "/". */
+        if (uri_pointer && uri_length > 0 &&
+            strnlen(uri_pointer, (size_t)uri_length) != (size_t)uri_length) {
+                connection->close_after_response = true;
+                answer_early(worker, wsi, connection, 400, "bad_request",
+                             "The request target holds an encoded NUL (%00).");
+                return -1;
+        }
 
         bool may_have_body = connection->method == HTTP_METHOD_POST ||
                              connection->method == HTTP_METHOD_PUT ||

@@ -175,6 +175,19 @@ def scenario_bad_input(binary):
         check(status_of(raw) == 400, f"GET {path}: want 400, got {raw[:80]!r}")
         check(b"NUL" in raw, f"GET {path}: the 400 does not say why: {raw!r}")
     log("%00 in a path -> 400")
+    # On a later request of a keep-alive connection (lws parses that head):
+    # never served as "/".
+    with socket.create_connection(("127.0.0.1", app.port), timeout=5) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = b""
+        while b"\r\n\r\nok" not in first:
+            chunk = sock.recv(4096)
+            check(chunk, "keep-alive connection closed after /healthz")
+            first += chunk
+        sock.sendall(b"GET /%00x HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = read_until_closed(sock, 5)
+    check(answer is not None and status_of(answer) == 400,
+          f"GET /%00x on a keep-alive connection: want 400, got {answer[:80] if answer else answer!r}")
     head = b"GET / HTTP/1.1\r\nHost: x\r\n" + b"Cookie: a=b\r\n" * 100 + b"\r\n"
     raw = raw_exchange(app.port, head, timeout=5)
     check(status_of(raw) == 431, f"100 x Cookie: want 431, got {raw[:80]!r}")
