@@ -65,7 +65,7 @@ static int open_listener(const char *host, int port, int *ret_fd, int *ret_port)
 /* A connection accepted but not yet handed to a worker. */
 struct waiting_connection {
         int fd;
-        int64_t deadline_ms;
+        int64_t deadline_ms; /* the whole request (head and body) must be in by then */
 };
 
 struct acceptor {
@@ -94,15 +94,10 @@ static void forget_waiting(struct acceptor *acceptor, size_t index, bool close_i
         acceptor->waiting[index] = acceptor->waiting[--acceptor->n_waiting];
 }
 
-/* Answer a request head we will not pass on (431, 400, 501, 505) and close. */
-static void refuse_waiting(struct acceptor *acceptor, size_t index, int status)
+/* Answer a request we will not pass on (431, 400, 408, 501, 505) and close. */
+static void refuse_waiting(struct acceptor *acceptor, size_t index, int status, const char *reason)
 {
         int fd = acceptor->waiting[index].fd;
-        const char *reason = status == 431   ? "Request line or headers are larger than this "
-                                               "server accepts."
-                             : status == 501 ? "Unknown request method."
-                             : status == 505 ? "Only HTTP/1.0 and HTTP/1.1 are served."
-                                             : "Malformed request line or header.";
         char request_id[40];
         snprintf(request_id, sizeof(request_id), "%s-a%07" PRIx64, acceptor->request_id_prefix,
                  ++acceptor->request_counter);
@@ -128,6 +123,44 @@ static void refuse_waiting(struct acceptor *acceptor, size_t index, int status)
 }
 
 /*
+ * A connection whose head did not come in time, or the oldest one when too
+ * many are waiting: 408 when it sent part of a request, a plain close when
+ * it sent nothing (a browser's preconnect).
+ */
+static void expire_waiting(struct acceptor *acceptor, size_t index, const char *reason)
+{
+        char byte;
+        if (recv(acceptor->waiting[index].fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
+                refuse_waiting(acceptor, index, 408, reason);
+        else
+                forget_waiting(acceptor, index, true);
+}
+
+/*
+ * Hand over a connection whose head asks for an Upgrade we ignore (h2c):
+ * lws would answer it with an error, so the head is read off the socket
+ * without those lines and given to the worker with the socket.
+ */
+static void hand_over_without_upgrade(struct acceptor *acceptor, size_t index, size_t head_length)
+{
+        struct waiting_connection waiting = acceptor->waiting[index];
+        char *head = malloc(head_length);
+        if (!head || recv(waiting.fd, head, head_length, MSG_DONTWAIT) != (ssize_t)head_length) {
+                /* Peeked bytes are there: a short read means the socket broke. */
+                free(head);
+                forget_waiting(acceptor, index, true);
+                return;
+        }
+        size_t length = http_head_drop_upgrade(head, head_length);
+        forget_waiting(acceptor, index, false);
+        acceptor->options.accepted(&(struct acceptor_connection){.fd = waiting.fd,
+                                                                 .deadline_ms = waiting.deadline_ms,
+                                                                 .head = head,
+                                                                 .head_length = length},
+                                   acceptor->options.userdata);
+}
+
+/*
  * Look at (without consuming) what the client sent so far.  lws drops a
  * connection whose request head overflows its header buffer without a word,
  * so the first head is checked here: complete -> the connection goes to a
@@ -148,18 +181,45 @@ static void inspect_waiting(struct acceptor *acceptor, size_t index)
         if (!head_end)
                 head_end = memmem(acceptor->peek_buffer, (size_t)n, "\n\n", 2);
         if (head_end) {
-                int status = http_check_request_head(
-                        acceptor->peek_buffer, (size_t)(head_end - acceptor->peek_buffer) + 2);
-                if (status == 0) {
-                        forget_waiting(acceptor, index, false);
-                        acceptor->options.accepted(fd, acceptor->options.userdata);
-                } else {
-                        refuse_waiting(acceptor, index, status);
+                size_t checked_length = (size_t)(head_end - acceptor->peek_buffer) + 2;
+                const char *reason = NULL;
+                int status = http_check_request_head_reason(acceptor->peek_buffer, checked_length,
+                                                            &reason);
+                if (status != 0) {
+                        refuse_waiting(acceptor, index, status, reason);
+                        return;
                 }
+                if (http_head_has_ignored_upgrade(acceptor->peek_buffer, checked_length)) {
+                        /* The head with its blank line ("\r\n\r\n" or "\n\n"). */
+                        size_t head_length = checked_length + (head_end[0] == '\r' ? 2 : 0);
+                        hand_over_without_upgrade(acceptor, index, head_length);
+                        return;
+                }
+                int64_t deadline_ms = acceptor->waiting[index].deadline_ms;
+                forget_waiting(acceptor, index, false);
+                acceptor->options.accepted(
+                        &(struct acceptor_connection){.fd = fd, .deadline_ms = deadline_ms},
+                        acceptor->options.userdata);
                 return;
         }
         if ((size_t)n >= acceptor->peek_size)
-                refuse_waiting(acceptor, index, 431);
+                refuse_waiting(acceptor, index, 431,
+                               "Request line or headers are larger than this server accepts.");
+}
+
+/* At the cap on connections still sending their head: the oldest one goes. */
+static void make_room(struct acceptor *acceptor)
+{
+        if (acceptor->options.max_waiting == 0 ||
+            acceptor->n_waiting < acceptor->options.max_waiting)
+                return;
+        size_t oldest = 0;
+        for (size_t i = 1; i < acceptor->n_waiting; i++)
+                if (acceptor->waiting[i].deadline_ms < acceptor->waiting[oldest].deadline_ms)
+                        oldest = i;
+        expire_waiting(acceptor, oldest,
+                       "Too many connections are still sending their request; the oldest is "
+                       "closed.");
 }
 
 static void accept_all(struct acceptor *acceptor)
@@ -181,6 +241,7 @@ static void accept_all(struct acceptor *acceptor)
                 (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
                 (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
                 (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count));
+                make_room(acceptor);
                 if (acceptor->n_waiting == acceptor->capacity) {
                         size_t capacity = acceptor->capacity ? acceptor->capacity * 2 : 256;
                         struct waiting_connection *waiting =
@@ -224,7 +285,10 @@ static void *acceptor_main(void *userdata)
                 for (size_t i = 0; i < acceptor->n_waiting; i++) {
                         int64_t left = acceptor->waiting[i].deadline_ms - now;
                         if (left <= 0) {
-                                forget_waiting(acceptor, i--, true); /* slow or silent client */
+                                /* A slow or silent client. */
+                                expire_waiting(acceptor, i--,
+                                               "The request was not complete within the request "
+                                               "timeout.");
                                 continue;
                         }
                         if (timeout < 0 || left < timeout)

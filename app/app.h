@@ -23,14 +23,15 @@ struct app_config {
         int threads;       /* HTTP worker threads, each with its own lws context */
         int claim_threads; /* claim executor threads, each with its own database connection */
         int64_t grace_ms;  /* SIGTERM: longest wait for in-flight requests */
-        int64_t shutdown_delay_ms;   /* SIGTERM: serve (not ready) this long before draining */
-        size_t max_body_bytes;       /* larger bodies: 413 */
-        unsigned max_header_bytes;   /* request line + headers: larger gives 431 or a close */
-        int idle_timeout_seconds;    /* keep-alive connection with no request */
-        int request_timeout_seconds; /* headers or body still not complete */
-        int stock_poll_ms;           /* stock re-read interval */
-        int main_page_cache_ms;      /* "/" is rendered at most once per this per thread */
-        bool cookie_secure;          /* add "Secure" to the session cookie */
+        int64_t shutdown_delay_ms;      /* SIGTERM: serve (not ready) this long before draining */
+        size_t max_body_bytes;          /* larger bodies: 413 */
+        unsigned max_header_bytes;      /* request line + headers: larger gives 431 or a close */
+        int idle_timeout_seconds;       /* keep-alive connection with no request */
+        int request_timeout_seconds;    /* headers or body still not complete */
+        size_t max_incomplete_requests; /* per state (head, body): the oldest past it gets 408 */
+        int stock_poll_ms;              /* stock re-read interval */
+        int main_page_cache_ms;         /* "/" is rendered at most once per this per thread */
+        bool cookie_secure;             /* add "Secure" to the session cookie */
 };
 
 struct app {

@@ -6,6 +6,7 @@
 #include <libwebsockets.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "macros.h"
 
@@ -320,22 +321,44 @@ size_t http_utf8_length(const char *s)
         return count;
 }
 
-int http_check_request_head(const char *head, size_t length)
+/* Case-insensitive: is the header line's name `name`? */
+static bool header_name_is(const char *line, const char *colon, const char *name)
+{
+        size_t length = strlen(name);
+        return (size_t)(colon - line) == length && strncasecmp(line, name, length) == 0;
+}
+
+/* The header line's value without surrounding blanks, in [*ret_value, *ret_end). */
+static void header_value(const char *colon, const char *line_end, const char **ret_value,
+                         const char **ret_end)
+{
+        const char *value = colon + 1, *end = line_end;
+        while (value < end && (*value == ' ' || *value == '\t'))
+                value++;
+        while (end > value && (end[-1] == ' ' || end[-1] == '\t'))
+                end--;
+        *ret_value = value;
+        *ret_end = end;
+}
+
+int http_check_request_head_reason(const char *head, size_t length, const char **ret_reason)
 {
         static const char *const methods[] = {"GET",   "HEAD",   "POST",   "PUT",
                                               "PATCH", "DELETE", "OPTIONS"};
+        const char *reason = "Malformed request line or header.";
+        int status = 400;
         const char *end = head + length;
         const char *line_end = memchr(head, '\n', length);
         if (!line_end)
-                return 400;
+                goto refuse;
 
         /* Request line: METHOD SP TARGET SP HTTP/1.x */
         const char *space = memchr(head, ' ', (size_t)(line_end - head));
         if (!space || space == head)
-                return 400;
+                goto refuse;
         for (const char *p = head; p < space; p++)
                 if (*p < 'A' || *p > 'Z')
-                        return 400;
+                        goto refuse;
         bool known = false;
         for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
                 if ((size_t)(space - head) == strlen(methods[i]) &&
@@ -344,14 +367,33 @@ int http_check_request_head(const char *head, size_t length)
         const char *target = space + 1;
         const char *second_space = memchr(target, ' ', (size_t)(line_end - target));
         if (!second_space || second_space == target || (*target != '/' && *target != '*'))
-                return 400;
+                goto refuse;
+        size_t query_args = 0;
+        bool in_query = false;
         for (const char *p = target; p < second_space; p++) {
                 if ((unsigned char)*p <= 0x20 || *p == 0x7f)
-                        return 400;
+                        goto refuse;
                 /* lws answers a bad escape with 403; it is the client's syntax error. */
                 if (*p == '%' &&
-                    (second_space - p < 3 || hex_value(p[1]) < 0 || hex_value(p[2]) < 0))
-                        return 400;
+                    (second_space - p < 3 || hex_value(p[1]) < 0 || hex_value(p[2]) < 0)) {
+                        reason = "Bad percent-escape in the request target.";
+                        goto refuse;
+                }
+                /* lws would cut the path at a decoded NUL ("/%00x" served as "/"). */
+                if (*p == '%' && hex_value(p[1]) == 0 && hex_value(p[2]) == 0) {
+                        reason = "The request target holds an encoded NUL (%00).";
+                        goto refuse;
+                }
+                if (*p == '?' && !in_query) {
+                        in_query = true;
+                        query_args = 1;
+                } else if (*p == '&' && in_query) {
+                        query_args++;
+                }
+        }
+        if (query_args > HTTP_MAX_REQUEST_QUERY_ARGS) {
+                reason = "Too many query parameters.";
+                goto refuse;
         }
         const char *version = second_space + 1;
         size_t version_length = (size_t)(line_end - version);
@@ -359,13 +401,20 @@ int http_check_request_head(const char *head, size_t length)
                 version_length--;
         if (version_length != 8 || memcmp(version, "HTTP/", 5) != 0 || version[6] != '.' ||
             !isdigit((unsigned char)version[5]) || !isdigit((unsigned char)version[7]))
-                return 400;
-        if (version[5] != '1' || (version[7] != '0' && version[7] != '1'))
-                return 505;
-        if (!known)
-                return 501;
+                goto refuse;
+        if (version[5] != '1' || (version[7] != '0' && version[7] != '1')) {
+                status = 505;
+                reason = "Only HTTP/1.0 and HTTP/1.1 are served.";
+                goto refuse;
+        }
+        if (!known) {
+                status = 501;
+                reason = "Unknown request method.";
+                goto refuse;
+        }
 
         /* Header lines: NAME ":" VALUE, no control bytes; Content-Length all digits. */
+        size_t fields = 0;
         for (const char *line = line_end + 1; line < end;) {
                 const char *next = memchr(line, '\n', (size_t)(end - line));
                 if (!next)
@@ -377,27 +426,112 @@ int http_check_request_head(const char *head, size_t length)
                         break; /* the blank line ends the head */
                 const char *colon = memchr(line, ':', line_length);
                 if (!colon || colon == line)
-                        return 400;
+                        goto refuse;
                 for (const char *p = line; p < colon; p++)
                         if ((unsigned char)*p <= 0x20 || *p == 0x7f)
-                                return 400;
+                                goto refuse;
                 for (const char *p = colon + 1; p < line + line_length; p++)
                         if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
-                                return 400;
-                if ((size_t)(colon - line) == 14 && strncasecmp(line, "content-length", 14) == 0) {
-                        const char *value = colon + 1;
-                        const char *value_end = line + line_length;
-                        while (value < value_end && (*value == ' ' || *value == '\t'))
-                                value++;
-                        while (value_end > value && (value_end[-1] == ' ' || value_end[-1] == '\t'))
-                                value_end--;
+                                goto refuse;
+                /* lws keeps a fixed number of header pieces and drops the
+                 * connection without an answer past it (~90 repeats). */
+                if (++fields > HTTP_MAX_HEADER_FIELDS) {
+                        status = 431;
+                        reason = "Too many header fields.";
+                        goto refuse;
+                }
+                if (header_name_is(line, colon, "content-length")) {
+                        const char *value, *value_end;
+                        header_value(colon, line + line_length, &value, &value_end);
                         if (value == value_end || value_end - value > 18)
-                                return 400;
+                                goto refuse;
                         for (const char *p = value; p < value_end; p++)
                                 if (!isdigit((unsigned char)*p))
-                                        return 400;
+                                        goto refuse;
                 }
                 line = next + 1;
         }
         return 0;
+
+refuse:
+        if (ret_reason)
+                *ret_reason = reason;
+        return status;
+}
+
+int http_check_request_head(const char *head, size_t length)
+{
+        return http_check_request_head_reason(head, length, NULL);
+}
+
+/* Is this header line an Upgrade to something other than WebSocket, or its HTTP2-Settings? */
+static bool is_ignored_upgrade_line(const char *line, const char *colon, const char *line_end)
+{
+        if (header_name_is(line, colon, "http2-settings"))
+                return true;
+        if (!header_name_is(line, colon, "upgrade"))
+                return false;
+        const char *value, *value_end;
+        header_value(colon, line_end, &value, &value_end);
+        return !((size_t)(value_end - value) == 9 && strncasecmp(value, "websocket", 9) == 0);
+}
+
+size_t http_head_drop_upgrade(char *head, size_t length)
+{
+        const char *first_line_end = memchr(head, '\n', length);
+        if (!first_line_end)
+                return length;
+        char *out = head + (first_line_end - head) + 1;
+        const char *end = head + length;
+        for (const char *line = out; line < end;) {
+                const char *next = memchr(line, '\n', (size_t)(end - line));
+                next = next ? next + 1 : end;
+                const char *line_end = next;
+                while (line_end > line && (line_end[-1] == '\n' || line_end[-1] == '\r'))
+                        line_end--;
+                const char *colon = memchr(line, ':', (size_t)(line_end - line));
+                if (line_end == line) {
+                        /* The blank line and anything after it stay as they are. */
+                        memmove(out, line, (size_t)(end - line));
+                        out += end - line;
+                        break;
+                }
+                if (!colon || !is_ignored_upgrade_line(line, colon, line_end)) {
+                        memmove(out, line, (size_t)(next - line));
+                        out += next - line;
+                }
+                line = next;
+        }
+        return (size_t)(out - head);
+}
+
+bool http_head_has_ignored_upgrade(const char *head, size_t length)
+{
+        bool upgrade = false, body = false;
+        const char *end = head + length;
+        const char *line = memchr(head, '\n', length);
+        for (line = line ? line + 1 : end; line < end;) {
+                const char *next = memchr(line, '\n', (size_t)(end - line));
+                next = next ? next + 1 : end;
+                const char *line_end = next;
+                while (line_end > line && (line_end[-1] == '\n' || line_end[-1] == '\r'))
+                        line_end--;
+                if (line_end == line)
+                        break;
+                const char *colon = memchr(line, ':', (size_t)(line_end - line));
+                if (colon && header_name_is(line, colon, "upgrade") &&
+                    is_ignored_upgrade_line(line, colon, line_end))
+                        upgrade = true;
+                if (colon && header_name_is(line, colon, "transfer-encoding"))
+                        body = true;
+                if (colon && header_name_is(line, colon, "content-length")) {
+                        const char *value, *value_end;
+                        header_value(colon, line_end, &value, &value_end);
+                        for (const char *p = value; p < value_end; p++)
+                                if (*p != '0')
+                                        body = true;
+                }
+                line = next;
+        }
+        return upgrade && !body;
 }

@@ -105,10 +105,33 @@ bool http_text_is_clean_utf8(const char *s, size_t length);
 /* Number of Unicode code points in well-formed UTF-8. */
 size_t http_utf8_length(const char *s);
 
+/* Limits lws cannot report: past about 90 header pieces (each header line
+ * lws knows and each query argument) it drops the connection silently. */
+#define HTTP_MAX_HEADER_FIELDS      64
+#define HTTP_MAX_REQUEST_QUERY_ARGS 24
+
 /*
  * Check a complete request head (request line + headers, up to the blank
  * line) before lws parses it: 0 when well-formed, otherwise the status to
  * answer: 400 (malformed line, header without a colon, control bytes, bad
- * Content-Length), 501 (unknown method) or 505 (HTTP version other than 1.0/1.1).
+ * Content-Length, bad or NUL ("%00") percent-escape in the target, more than
+ * HTTP_MAX_REQUEST_QUERY_ARGS query arguments), 431 (more than
+ * HTTP_MAX_HEADER_FIELDS header lines), 501 (unknown method) or 505 (HTTP
+ * version other than 1.0/1.1).  *ret_reason (when not NULL) gets a sentence
+ * for the client on refusal, untouched on 0.
  */
+int http_check_request_head_reason(const char *head, size_t length, const char **ret_reason);
 int http_check_request_head(const char *head, size_t length);
+
+/*
+ * An Upgrade to anything but WebSocket (curl --http2 sends "Upgrade: h2c")
+ * is ignored and the request served as HTTP/1.1 (RFC 9110 7.8 lets a server
+ * ignore it).  lws would answer it with an error, so the head is rewritten
+ * before lws reads it: http_head_has_ignored_upgrade() tells whether the
+ * head of `length` bytes has such a line and no body (lws 4.1 mishandles a
+ * body after a head it was handed); http_head_drop_upgrade() removes
+ * those Upgrade and HTTP2-Settings lines in place and returns the new length
+ * (bytes after the blank line are kept).
+ */
+bool http_head_has_ignored_upgrade(const char *head, size_t length);
+size_t http_head_drop_upgrade(char *head, size_t length);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -145,12 +146,28 @@ static int default_threads(void)
         return cpus < 1 ? 1 : cpus > 8 ? 8 : cpus;
 }
 
+/*
+ * Slow clients may hold a connection in each of two states (head, body):
+ * together at most half the descriptors this process may open, so that
+ * new connections, the database and the listener always find one.
+ */
+static int default_max_incomplete_requests(void)
+{
+        struct rlimit limit;
+        int64_t files = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY
+                                ? (int64_t)limit.rlim_cur
+                                : 4096;
+        int64_t cap = files / 4;
+        return cap < 8 ? 8 : cap > 1024 ? 1024 : (int)cap;
+}
+
 static void parse_flags(int argc, char **argv, struct app_config *config,
                         const char **ret_secret_file, enum log_level *ret_level)
 {
         /* The values as the flags take them; config gets its own types below. */
         int threads = default_threads(), claim_threads = 0;
         int max_body_bytes = 65536, max_header_bytes = 8192;
+        int max_incomplete_requests = default_max_incomplete_requests();
         int64_t idle_ms = 75000, request_timeout_ms = 10000, stock_poll_ms = 500,
                 page_cache_ms = 1000;
         *config = (struct app_config){
@@ -248,8 +265,19 @@ static void parse_flags(int argc, char **argv, struct app_config *config,
                  .type = FLAG_DURATION,
                  .target = &request_timeout_ms,
                  .min = 1,
-                 .help = "close when headers or body are not complete in time",
+                 .help = "408 and close when headers and body are not complete this long "
+                         "after the request began",
                  .env = "TRIPDEAL_REQUEST_TIMEOUT"},
+                {.name = "max-incomplete-requests",
+                 .type = FLAG_INT,
+                 .target = &max_incomplete_requests,
+                 .min = 1,
+                 .max = 1 << 20,
+                 .metavar = "N",
+                 .help = "connections still sending a request head, and those still sending a "
+                         "body, each at most N; past it the oldest gets 408",
+                 .default_text = "open-file limit / 4, at most 1024",
+                 .env = "TRIPDEAL_MAX_INCOMPLETE_REQUESTS"},
                 {.name = "stock-poll-interval",
                  .type = FLAG_DURATION,
                  .target = &stock_poll_ms,
@@ -288,6 +316,7 @@ static void parse_flags(int argc, char **argv, struct app_config *config,
         config->max_header_bytes = (unsigned)max_header_bytes;
         config->idle_timeout_seconds = (int)((idle_ms + 999) / 1000);
         config->request_timeout_seconds = (int)((request_timeout_ms + 999) / 1000);
+        config->max_incomplete_requests = (size_t)max_incomplete_requests;
         config->stock_poll_ms = (int)stock_poll_ms;
         config->main_page_cache_ms = (int)page_cache_ms;
 }

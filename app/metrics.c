@@ -179,6 +179,10 @@ int metrics_render(struct metrics *metrics, const struct deal_stock_sample *stoc
                 atomic_load_explicit(&metrics->websocket_clients, memory_order_relaxed),
                 ready ? 1 : 0);
 
+        struct prometheus_process_sample process;
+        if (prometheus_process_sample_read(&process) >= 0)
+                prometheus_write_process_metrics(out, &process);
+
         if (fclose(out) != 0) {
                 free(text);
                 return -ENOMEM;

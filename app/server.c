@@ -26,7 +26,7 @@ struct worker {
         /* Accepted sockets handed over by the acceptor thread, adopted on our thread. */
         pthread_mutex_t pending_lock;
         struct claim_job *finished_claims; /* from the claim executor, under pending_lock */
-        int *pending;
+        struct acceptor_connection *pending;
         size_t n_pending;
         size_t pending_capacity;
         pthread_t thread;
@@ -39,6 +39,10 @@ struct worker {
         int websockets_on_default_protocol;
         uint64_t request_counter;
         char request_id_prefix[9];
+        /* Connections reading a request body, oldest first; at most max_reading. */
+        struct connection *reading_oldest, *reading_newest;
+        size_t n_reading;
+        size_t max_reading;
 };
 
 struct server {
@@ -60,6 +64,8 @@ struct connection {
         bool dispatched; /* the request went to the routes (lws may still report its empty body) */
         bool close_after_response; /* body length unknown: lws would read the next request as body
                                     */
+        bool reading;              /* in the worker's list of connections reading a body */
+        bool evicted;              /* closed to make room for a newer one (408) */
         enum http_method method;
         char *path;
         char *body;
@@ -70,6 +76,8 @@ struct connection {
         uint64_t stock_version_sent;
         struct pending_claim *claim; /* a claim being run for this request */
         size_t route;                /* of the request waiting for its claim */
+        struct lws *wsi;
+        struct connection *reading_prev, *reading_next;
 };
 
 /* A claim on its way through the executor, and where its answer goes. */
@@ -85,6 +93,13 @@ struct pending_claim {
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len);
 
+/*
+ * A connection's opaque user data while the deadline set at adoption (the
+ * first request's, counted from the accept) runs.  lws gives each request
+ * fresh per-connection memory, so this lives on the wsi.
+ */
+static const char first_request_deadline;
+
 static const struct lws_protocols protocols[] = {
         /* [0] HTTP, and WebSocket clients that name no subprotocol. */
         {"http", callback, sizeof(struct connection), 0, 0, NULL, 0},
@@ -99,8 +114,52 @@ static int64_t monotonic_us(void)
         return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* Off the list of connections reading a body (body complete, answered or closed). */
+static void reading_remove(struct worker *worker, struct connection *connection)
+{
+        if (!connection->reading)
+                return;
+        if (connection->reading_prev)
+                connection->reading_prev->reading_next = connection->reading_next;
+        else
+                worker->reading_oldest = connection->reading_next;
+        if (connection->reading_next)
+                connection->reading_next->reading_prev = connection->reading_prev;
+        else
+                worker->reading_newest = connection->reading_prev;
+        connection->reading_prev = connection->reading_next = NULL;
+        connection->reading = false;
+        worker->n_reading--;
+}
+
+/*
+ * A connection starts reading a request body.  Slow senders must not starve
+ * the rest: at the cap, the oldest reader is told to go (its timer fires at
+ * once and answers 408).
+ */
+static void reading_add(struct worker *worker, struct lws *wsi, struct connection *connection)
+{
+        if (worker->max_reading > 0 && worker->n_reading >= worker->max_reading) {
+                struct connection *oldest = worker->reading_oldest;
+                reading_remove(worker, oldest);
+                oldest->evicted = true;
+                lws_set_timer_usecs(oldest->wsi, 1);
+        }
+        connection->wsi = wsi;
+        connection->reading = true;
+        connection->reading_prev = worker->reading_newest;
+        connection->reading_next = NULL;
+        if (worker->reading_newest)
+                worker->reading_newest->reading_next = connection;
+        else
+                worker->reading_oldest = connection;
+        worker->reading_newest = connection;
+        worker->n_reading++;
+}
+
 static void connection_end_request(struct worker *worker, struct connection *connection)
 {
+        reading_remove(worker, connection);
         if (connection->claim) {
                 /* Still with the executor (or queued back to us): it is freed on return. */
                 if (connection->claim->ready)
@@ -312,6 +371,13 @@ static int finish_request(struct worker *worker, struct lws *wsi, struct connect
 static int dispatch(struct worker *worker, struct lws *wsi, struct connection *connection)
 {
         connection->dispatched = true;
+        reading_remove(worker, connection);
+        /*
+         * The request is in: its deadline no longer applies.  (Not
+         * LWS_SET_TIMER_USEC_CANCEL: lws 4.1 then fires the timer at once;
+         * on_request_deadline() ignores a timer that finds nothing to end.)
+         */
+        lws_set_opaque_user_data(wsi, NULL);
         struct http_request request = {
                 .method = connection->method,
                 .path = connection->path,
@@ -450,6 +516,15 @@ static int on_http(struct worker *worker, struct lws *wsi, struct connection *co
         connection->path = strndup(uri, length);
         if (!connection->path)
                 return -1;
+        /* A later request on a keep-alive connection skips the acceptor's
+         * check: lws decodes "%00" into the path and would serve "/%00x" as "/". */
+        if (uri_pointer && uri_length > 0 &&
+            strnlen(uri_pointer, (size_t)uri_length) != (size_t)uri_length) {
+                connection->close_after_response = true;
+                answer_early(worker, wsi, connection, 400, "bad_request",
+                             "The request target holds an encoded NUL (%00).");
+                return -1;
+        }
 
         bool may_have_body = connection->method == HTTP_METHOD_POST ||
                              connection->method == HTTP_METHOD_PUT ||
@@ -505,8 +580,42 @@ static int on_http(struct worker *worker, struct lws *wsi, struct connection *co
         connection->body = malloc(connection->body_expected + 1);
         if (!connection->body)
                 return -1;
+        /*
+         * lws restarts its own body timeout on every byte, so a body sent a
+         * byte every few seconds would never end: the request keeps one
+         * deadline, set when the acceptor took the connection (first
+         * request) or now (later requests on a keep-alive connection).
+         */
         lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, app->config.request_timeout_seconds);
+        if (lws_get_opaque_user_data(wsi) != &first_request_deadline)
+                lws_set_timer_usecs(wsi, (lws_usec_t)app->config.request_timeout_seconds *
+                                                 LWS_USEC_PER_SEC);
+        reading_add(worker, wsi, connection);
         return 0;
+}
+
+/*
+ * The request deadline (or an eviction) came before the whole request:
+ * 408 and close.  Connections whose request is in, and WebSockets, stay.
+ */
+static int on_request_deadline(struct worker *worker, struct lws *wsi,
+                               struct connection *connection)
+{
+        bool first_request = lws_get_opaque_user_data(wsi) == &first_request_deadline;
+        if (!connection || (!connection->path && !connection->is_websocket))
+                /* Adopted, but its first head never got parsed (waiting for
+                 * an lws header table); else idle between requests. */
+                return first_request ? -1 : 0;
+        if (!connection->body || connection->dispatched || connection->response_sent)
+                return 0;
+        reading_remove(worker, connection);
+        connection->close_after_response = true;
+        answer_early(worker, wsi, connection, 408, "request_timeout",
+                     connection->evicted
+                             ? "Too many connections are still sending their request; the oldest "
+                               "is closed."
+                             : "The request was not complete within the request timeout.");
+        return -1;
 }
 
 static int on_body(struct worker *worker, struct lws *wsi, struct connection *connection,
@@ -571,17 +680,67 @@ static int websocket_send_stock(struct worker *worker, struct lws *wsi,
 static void adopt_pending(struct worker *worker)
 {
         for (;;) {
-                int fd = -1;
+                struct acceptor_connection pending = {.fd = -1};
                 pthread_mutex_lock(&worker->pending_lock);
                 if (worker->n_pending > 0)
-                        fd = worker->pending[--worker->n_pending];
+                        pending = worker->pending[--worker->n_pending];
                 pthread_mutex_unlock(&worker->pending_lock);
-                if (fd < 0)
+                if (pending.fd < 0)
                         return;
                 /* On failure lws closes the socket itself. */
-                if (!lws_adopt_socket_vhost(worker->vhost, fd))
+                struct lws *wsi =
+                        pending.head
+                                ? lws_adopt_socket_vhost_readbuf(worker->vhost, pending.fd,
+                                                                 pending.head, pending.head_length)
+                                : lws_adopt_socket_vhost(worker->vhost, pending.fd);
+                free(pending.head);
+                if (!wsi) {
                         log_warn("could not adopt an accepted connection");
+                        continue;
+                }
+                /* The request timeout counts from the accept, head and body together. */
+                int64_t left_ms = pending.deadline_ms - clock_monotonic_ms();
+                lws_set_timer_usecs(wsi, left_ms > 0 ? (lws_usec_t)left_ms * 1000 : 1);
+                lws_set_opaque_user_data(wsi, (void *)&first_request_deadline);
         }
+}
+
+/*
+ * Another Upgrade (h2c) that reached lws: on a later request of a keep-alive
+ * connection, or on a first request with a body (the acceptor rewrites only
+ * body-less heads: lws 4.1 re-reads an adopted read buffer as the body).
+ */
+static int on_other_upgrade(struct worker *worker, struct lws *wsi, struct connection *connection)
+{
+        /* Before lws binds the protocol there is no per-connection state yet. */
+        struct connection answer_only = {0};
+        char *uri = NULL;
+        int uri_length = 0;
+        int method = lws_http_get_uri_and_method(wsi, &uri, &uri_length);
+        if (method < 0 || !uri)
+                return -1;
+        enum http_method http_method = method_from_lws(method);
+        if (connection && http_method != HTTP_METHOD_POST && http_method != HTTP_METHOD_PUT &&
+            http_method != HTTP_METHOD_PATCH) {
+                /* Served as HTTP/1.1, as if the Upgrade were not there. */
+                int r = on_http(worker, wsi, connection, uri, (size_t)uri_length);
+                return r < 0 ? -1 : 1;
+        }
+        /* lws would read the body as the next request: refuse and close. */
+        if (connection)
+                connection_end_request(worker, connection);
+        else
+                connection = &answer_only;
+        connection->started_us = monotonic_us();
+        connection->method = http_method;
+        connection->path = strndup(uri, (size_t)uri_length);
+        connection->close_after_response = true;
+        assign_request_id(worker, wsi, connection);
+        answer_early(worker, wsi, connection, 400, "bad_request",
+                     "Upgrade (h2c) is not served, and a request with a body that asks for it "
+                     "cannot be served as HTTP/1.1 either; send it without the Upgrade header.");
+        free(answer_only.path);
+        return -1;
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -610,12 +769,17 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                         connection_end_request(worker, connection);
                 return 0;
 
+        case LWS_CALLBACK_TIMER:
+                return on_request_deadline(worker, wsi, connection);
+
         case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
-                /* Only the live-stock path upgrades, and only to WebSocket. */
+                /* Other upgrades (h2c) are ignored: the request is served as HTTP/1.1. */
+                if (strcmp(in ? (const char *)in : "", "websocket") != 0)
+                        return on_other_upgrade(worker, wsi, connection);
+                /* Only the live-stock path upgrades to WebSocket. */
                 char path[64] = "";
                 lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI);
-                if (strcmp(in ? (const char *)in : "", "websocket") != 0 ||
-                    strcmp(path, ROUTE_WEBSOCKET_PATH) != 0) {
+                if (strcmp(path, ROUTE_WEBSOCKET_PATH) != 0) {
                         lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
                         return -1;
                 }
@@ -654,7 +818,6 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                 /* Woken by the acceptor, server_notify_stock or to stop. */
                 if (atomic_load(&worker->server->stopping))
                         return 0;
-                adopt_pending(worker);
                 collect_finished_claims(worker);
                 if (worker->stock_message_version !=
                     stock_feed_version(worker->server->app->stock)) {
@@ -676,6 +839,10 @@ static void lws_log_line(int level, const char *line)
         size_t length = strlen(line);
         while (length > 0 && (line[length - 1] == '\n' || line[length - 1] == '\r'))
                 length--;
+        /* Adopting a socket with its head already read (an ignored Upgrade) is routine. */
+        if (strstr(line, "adopt_socket_readbuf: calling service") ||
+            strstr(line, "adopt_socket_readbuf: deferring handling ah"))
+                return;
         log_emit(level == LLL_ERR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN,
                  json_pack("{s:s, s:s%}", "source", "libwebsockets", "detail", line, length),
                  "libwebsockets");
@@ -684,9 +851,13 @@ static void lws_log_line(int level, const char *line)
 static void *worker_main(void *userdata)
 {
         struct worker *worker = userdata;
-        while (!atomic_load(&worker->server->stopping))
+        while (!atomic_load(&worker->server->stopping)) {
                 if (lws_service(worker->context, 0) < 0)
                         break;
+                /* Outside any callback: adopting with a read buffer services the socket. */
+                if (!atomic_load(&worker->server->stopping))
+                        adopt_pending(worker);
+        }
         return NULL;
 }
 
@@ -719,23 +890,25 @@ static int create_context(struct server *server, struct worker *worker)
 }
 
 /* Give an accepted socket whose first request head is complete to the next worker. */
-static void hand_to_worker(int fd, void *userdata)
+static void hand_to_worker(const struct acceptor_connection *connection, void *userdata)
 {
         struct server *server = userdata;
         struct worker *worker = &server->workers[server->next_worker++ % (size_t)server->n_workers];
         pthread_mutex_lock(&worker->pending_lock);
         if (worker->n_pending == worker->pending_capacity) {
                 size_t capacity = worker->pending_capacity ? worker->pending_capacity * 2 : 64;
-                int *pending = realloc(worker->pending, capacity * sizeof(*pending));
+                struct acceptor_connection *pending =
+                        realloc(worker->pending, capacity * sizeof(*pending));
                 if (!pending) {
                         pthread_mutex_unlock(&worker->pending_lock);
-                        close(fd);
+                        close(connection->fd);
+                        free(connection->head);
                         return;
                 }
                 worker->pending = pending;
                 worker->pending_capacity = capacity;
         }
-        worker->pending[worker->n_pending++] = fd;
+        worker->pending[worker->n_pending++] = *connection;
         pthread_mutex_unlock(&worker->pending_lock);
         lws_cancel_service(worker->context);
 }
@@ -761,6 +934,7 @@ int server_new(struct app *app, struct server **ret_server)
                                            .max_header_bytes = app->config.max_header_bytes,
                                            .request_timeout_seconds =
                                                    app->config.request_timeout_seconds,
+                                           .max_waiting = app->config.max_incomplete_requests,
                                            .metrics = app->metrics,
                                            .accepted = hand_to_worker,
                                            .userdata = server},
@@ -786,6 +960,11 @@ int server_new(struct app *app, struct server **ret_server)
                 worker->server = server;
                 pthread_mutex_init(&worker->pending_lock, NULL);
                 worker->routes.app = app;
+                /* The cap on connections reading a body, shared out between workers. */
+                worker->max_reading =
+                        app->config.max_incomplete_requests / (size_t)server->n_workers;
+                if (app->config.max_incomplete_requests > 0 && worker->max_reading == 0)
+                        worker->max_reading = 1;
                 unsigned char random_bytes[4];
                 if (RAND_bytes(random_bytes, sizeof(random_bytes)) != 1)
                         memset(random_bytes, i, sizeof(random_bytes));
@@ -863,8 +1042,10 @@ void server_free(struct server *server)
                 }
                 route_worker_clear(&worker->routes);
                 free(worker->stock_message);
-                for (size_t j = 0; j < worker->n_pending; j++)
-                        close(worker->pending[j]);
+                for (size_t j = 0; j < worker->n_pending; j++) {
+                        close(worker->pending[j].fd);
+                        free(worker->pending[j].head);
+                }
                 free(worker->pending);
                 if (worker->server)
                         pthread_mutex_destroy(&worker->pending_lock);

@@ -6,7 +6,10 @@ usage: test_metrics.py TRIPDEAL_APP sqlite|postgres
 """
 
 import re
+import resource
 import shutil
+import time
+import os
 import subprocess
 
 import tdtest
@@ -94,6 +97,32 @@ def run(argv):
         check(series(after, family), f"/metrics has no {family}")
     check(f"# TYPE tripdeal_http_requests_total counter" in text, "requests_total not typed counter")
     check(f"# TYPE tripdeal_http_request_duration_seconds histogram" in text, "duration not typed histogram")
+
+    # The standard process metrics (issue 10's dashboards and alerts use them), from /proc.
+    process = {name: value for name, labels, value in after if name.startswith("process_")}
+    for family, kind in [("process_cpu_seconds_total", "counter"), ("process_resident_memory_bytes", "gauge"),
+                         ("process_virtual_memory_bytes", "gauge"), ("process_start_time_seconds", "gauge"),
+                         ("process_open_fds", "gauge"), ("process_max_fds", "gauge")]:
+        check(family in process, f"/metrics has no {family}")
+        check(f"# TYPE {family} {kind}" in text, f"{family} not typed {kind}")
+    pid = app.process.pid
+    with open(f"/proc/{pid}/status") as f:
+        rss_kib = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+    check(0 < process["process_resident_memory_bytes"] <= 4 * rss_kib * 1024 + (64 << 20),
+          f"process_resident_memory_bytes {process['process_resident_memory_bytes']} vs VmRSS {rss_kib} KiB")
+    check(process["process_virtual_memory_bytes"] >= process["process_resident_memory_bytes"],
+          "virtual memory below resident memory")
+    started = os.stat(f"/proc/{pid}").st_mtime  # /proc/PID appears when the process starts
+    check(abs(process["process_start_time_seconds"] - started) < 120 and
+          process["process_start_time_seconds"] <= time.time(),
+          f"process_start_time_seconds {process['process_start_time_seconds']} vs start ~{started}")
+    open_now = len(os.listdir(f"/proc/{pid}/fd"))
+    check(3 <= process["process_open_fds"] <= open_now + 16,
+          f"process_open_fds {process['process_open_fds']}, /proc says {open_now}")
+    soft_limit = resource.prlimit(pid, resource.RLIMIT_NOFILE)[0]
+    check(process["process_max_fds"] == soft_limit, f"process_max_fds {process['process_max_fds']} != {soft_limit}")
+    check(process["process_cpu_seconds_total"] >= 0, "negative CPU time")
+    log(f"process metrics: {process}")
 
     # Requests by route and code: find the route label used for /sales.
     sales_routes = {labels.get("route") for labels, _ in series(after, "tripdeal_http_requests_total")

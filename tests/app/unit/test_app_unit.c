@@ -211,7 +211,62 @@ static void test_request_head(void **state)
         assert_int_equal(HEAD("POST / HTTP/1.1\r\ncontent-length: abc\r\n\r\n"), 400);
         assert_int_equal(HEAD("GET / HTTP/1.1\r\nX: a\x01b\r\n\r\n"), 400);
         assert_int_equal(http_check_request_head("\x00\x01\x02\x03\r\n\r\n", 8), 400);
+        /* An encoded NUL would cut the path short in lws ("/%00x" served as "/"). */
+        assert_int_equal(HEAD("GET /healthz%00 HTTP/1.1\r\n\r\n"), 400);
+        assert_int_equal(HEAD("GET /%00x HTTP/1.1\r\n\r\n"), 400);
+        assert_int_equal(HEAD("GET /deals?q=%00 HTTP/1.1\r\n\r\n"), 400);
+        assert_int_equal(HEAD("GET /deals/%30 HTTP/1.1\r\n\r\n"), 0);
+        const char *reason = NULL;
+        assert_int_equal(http_check_request_head_reason("GET /%00 HTTP/1.1\r\n\r\n", 20, &reason),
+                         400);
+        assert_non_null(strstr(reason, "NUL"));
 #undef HEAD
+}
+
+/* One header repeated ~100 times: lws would drop it silently, so 431 first. */
+static void test_request_head_too_many_fields(void **state)
+{
+        char head[4096] = "GET / HTTP/1.1\r\nHost: x\r\n";
+        for (int i = 0; i < 100; i++)
+                strcat(head, "Cookie: a=b\r\n");
+        strcat(head, "\r\n");
+        const char *reason = NULL;
+        assert_int_equal(http_check_request_head_reason(head, strlen(head), &reason), 431);
+        assert_string_equal(reason, "Too many header fields.");
+
+        char fine[4096] = "GET / HTTP/1.1\r\n";
+        for (int i = 0; i < HTTP_MAX_HEADER_FIELDS; i++)
+                strcat(fine, "Cookie: a=b\r\n");
+        strcat(fine, "\r\n");
+        assert_int_equal(http_check_request_head(fine, strlen(fine)), 0);
+
+        char query[1024] = "GET /?a=1";
+        for (int i = 0; i < HTTP_MAX_REQUEST_QUERY_ARGS; i++)
+                strcat(query, "&a=1");
+        strcat(query, " HTTP/1.1\r\n\r\n");
+        assert_int_equal(http_check_request_head(query, strlen(query)), 400);
+}
+
+/* curl --http2: the h2c Upgrade and its settings go, the request stays. */
+static void test_head_drop_upgrade(void **state)
+{
+        char head[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                      "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n"
+                      "Accept: */*\r\n\r\n";
+        assert_true(http_head_has_ignored_upgrade(head, strlen(head)));
+        size_t length = http_head_drop_upgrade(head, strlen(head));
+        head[length] = '\0';
+        assert_string_equal(head, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, "
+                                  "HTTP2-Settings\r\nAccept: */*\r\n\r\n");
+        assert_false(http_head_has_ignored_upgrade(head, length));
+
+        const char *websocket = "GET /ws/stock HTTP/1.1\r\nUpgrade: websocket\r\n\r\n";
+        assert_false(http_head_has_ignored_upgrade(websocket, strlen(websocket)));
+        /* With a body lws must see the Upgrade (and the app answers 400 itself). */
+        const char *post = "POST / HTTP/1.1\r\nUpgrade: h2c\r\nContent-Length: 3\r\n\r\n";
+        assert_false(http_head_has_ignored_upgrade(post, strlen(post)));
+        const char *empty = "POST / HTTP/1.1\r\nUpgrade: h2c\r\nContent-Length: 0\r\n\r\n";
+        assert_true(http_head_has_ignored_upgrade(empty, strlen(empty)));
 }
 
 /* ------------------------------------------------------------ templating */
@@ -483,6 +538,8 @@ int main(void)
                 cmocka_unit_test(test_parse_positive_int),
                 cmocka_unit_test(test_utf8),
                 cmocka_unit_test(test_request_head),
+                cmocka_unit_test(test_request_head_too_many_fields),
+                cmocka_unit_test(test_head_drop_upgrade),
                 cmocka_unit_test(test_html_escapes_by_default),
                 cmocka_unit_test(test_html_raw_is_explicit),
                 cmocka_unit_test(test_html_bad_template),
