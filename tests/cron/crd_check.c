@@ -36,6 +36,7 @@
 #include "cron.h"
 #include "duration.h"
 #include "macros.h"
+#include "support.h"
 #include "tz.h"
 
 #define MAX_DEPTH 64
@@ -156,23 +157,14 @@ static json_t *parse_yaml_documents(const char *text, size_t length, char *error
         return documents;
 }
 
+/* tests/support's reader, with errno set for the callers' %m. */
 static char *read_whole_file(const char *path, size_t *ret_length)
 {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        if (!f)
-                return NULL;
-        char *buffer = NULL;
-        size_t size = 0;
-        _cleanup_fclose_ FILE *out = open_memstream(&buffer, &size);
-        if (!out)
-                return NULL;
-        char chunk[8192];
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-                fwrite(chunk, 1, n, out);
-        fclose(TAKE_PTR(out));
-        *ret_length = size;
-        return buffer;
+        char *text = NULL;
+        int r = support_read_file(path, &text, ret_length);
+        if (r < 0)
+                errno = -r;
+        return r < 0 ? NULL : text;
 }
 
 /* ---- errors and paths --------------------------------------------------- */

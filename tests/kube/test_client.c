@@ -20,11 +20,12 @@
 #include "kube-informer.h"
 #include "kube-private.h"
 #include "kube.h"
+#include "support.h"
 #include "test-pem.h"
 #include "test-process.h"
 
 static const char *stub_path;
-static char dir[] = "/tmp/kube-client-test-XXXXXX";
+static char *dir; /* support_temp_dir() */
 static pid_t plain_pid, tls_pid, mtls_pid;
 static int plain_port, tls_port, mtls_port;
 static char *client_cert_pem, *client_key_pem;
@@ -60,8 +61,8 @@ static int start_stub(const char *name, enum stub_kind kind, pid_t *ret_pid, int
         argv[n] = NULL;
         if (test_spawn(argv, log_file, ret_pid) < 0 || test_wait_for_file(port_file, 10000) < 0)
                 return -1;
-        char *text = test_read_file(port_file);
-        *ret_port = text ? atoi(text) : 0;
+        char *text = NULL;
+        *ret_port = support_read_file(port_file, &text, NULL) == 0 ? atoi(text) : 0;
         free(text);
         return *ret_port > 0 ? 0 : -1;
 }
@@ -87,7 +88,7 @@ static struct kube_client *client_for(const char *server, const char *token, con
 
 static int group_setup(void **state)
 {
-        if (!mkdtemp(dir))
+        if (support_temp_dir("kube-client-test", &dir) < 0)
                 return -1;
         if (test_make_self_signed("stub", "127.0.0.1", &cert_pem, &key_pem) < 0)
                 return -1;
@@ -118,11 +119,11 @@ static int group_teardown(void **state)
         test_kill(mtls_pid, false);
         free(client_cert_pem);
         free(client_key_pem);
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
         free(cert_pem);
         free(key_pem);
-        return system(cmd) == 0 ? 0 : -1;
+        int r = support_remove_tree(dir);
+        free(dir);
+        return r;
 }
 
 /* The stub's record of requests whose path starts with prefix (new ref). */

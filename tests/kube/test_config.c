@@ -14,14 +14,15 @@
 
 #include "kube-private.h"
 #include "kube.h"
+#include "support.h"
 #include "test-pem.h"
 
-static char dir[] = "/tmp/kube-config-test-XXXXXX";
+static char *dir; /* support_temp_dir() */
 static char *cert_pem, *key_pem, *cert_b64, *key_b64;
 
 static int group_setup(void **state)
 {
-        if (!mkdtemp(dir))
+        if (support_temp_dir("kube-config-test", &dir) < 0)
                 return -1;
         if (test_make_self_signed("test-ca", NULL, &cert_pem, &key_pem) < 0)
                 return -1;
@@ -37,10 +38,9 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        if (system(cmd) != 0)
+        if (support_remove_tree(dir) < 0)
                 return -1;
+        free(dir);
         free(cert_pem);
         free(key_pem);
         free(cert_b64);
