@@ -239,6 +239,10 @@ static void test_yaml_and_age(void **state)
         assert_json_eq(j, "{\"a\":1,\"b\":[\"x\",\"y\",\"2\"],\"c\":{\"d\":true,\"e\":null,\"f\":1."
                           "5,\"g\":\"007\"}}");
         assert_null(yaml_to_json("a: [", 4));
+        /* As the API server (sigs.k8s.io/yaml) reads YAML: YAML 1.1 booleans. */
+        const char *y11 = "a: yes\nb: off\nc: \"on\"\n";
+        _cleanup_json_ json_t *j11 = yaml_to_json(y11, strlen(y11));
+        assert_json_eq(j11, "{\"a\":true,\"b\":false,\"c\":\"on\"}");
         char buf[32];
         const struct {
                 int64_t s;
