@@ -12,6 +12,7 @@
 
 #include "db.h"
 #include "fakekube.h"
+#include "label_selector.h"
 #include "macros.h"
 #include "patch.h"
 #include "protobuf.h"
@@ -89,8 +90,17 @@ static void test_field_selectors_and_label_selector_json(void **state)
                   "\"DoesNotExist\"}]}");
         _cleanup_json_ json_t *yes = J("{\"app\":\"web\",\"tier\":\"b\"}");
         _cleanup_json_ json_t *no = J("{\"app\":\"web\",\"tier\":\"b\",\"x\":\"1\"}");
-        assert_true(label_selector_json_matches(ls, yes));
-        assert_false(label_selector_json_matches(ls, no));
+        assert_true(label_selector_matches(ls, yes));
+        assert_false(label_selector_matches(ls, no));
+        /* As metav1.LabelSelectorAsSelector: null matches nothing, {} everything, and an
+         * unknown operator nothing. */
+        _cleanup_json_ json_t *everything = J("{}");
+        _cleanup_json_ json_t *bad_op = J("{\"matchExpressions\":[{\"key\":\"app\",\"operator\":"
+                                          "\"Like\",\"values\":[\"web\"]}]}");
+        assert_false(label_selector_matches(NULL, yes));
+        assert_true(label_selector_matches(everything, yes));
+        assert_true(label_selector_matches(everything, NULL));
+        assert_false(label_selector_matches(bad_op, yes));
         _cleanup_free_ char *text = label_selector_json_to_string(ls);
         assert_string_equal(text, "app=web,tier in (a,b),!x");
 }
