@@ -193,6 +193,22 @@ static void test_client_certificate_forms(void **state)
         free(path);
 }
 
+/* Scalars as client-go reads a kubeconfig: YAML 1.1 booleans, string fields as written. */
+static void test_yaml_scalars_like_client_go(void **state)
+{
+        char *path = write_kubeconfig("yaml11.yaml",
+                                      "    server: https://h:1\n"
+                                      "    insecure-skip-tls-verify: yes\n",
+                                      "    token: 0x1F\n", NULL);
+        struct kube_config *c = NULL;
+        assert_int_equal(load(path, NULL, &c, NULL), 0);
+        assert_true(kube_config_insecure(c));
+        /* A string field keeps the text: the token is "0x1F", not 31. */
+        assert_string_equal(c->token, "0x1F");
+        kube_config_free(c);
+        free(path);
+}
+
 static void test_bad_files(void **state)
 {
         struct kube_config *c = NULL;
@@ -369,6 +385,7 @@ int main(void)
                 cmocka_unit_test(test_token_and_ca_data),
                 cmocka_unit_test(test_token_file_and_ca_file),
                 cmocka_unit_test(test_client_certificate_forms),
+                cmocka_unit_test(test_yaml_scalars_like_client_go),
                 cmocka_unit_test(test_bad_files),
                 cmocka_unit_test(test_no_secret_in_errors),
                 cmocka_unit_test(test_env_and_home),
