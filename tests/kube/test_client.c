@@ -608,6 +608,21 @@ static void inf_delete(json_t *obj, void *userdata)
         log_line(userdata, "delete", obj);
 }
 
+struct informer_log_wait {
+        struct informer_log *log;
+        const char *expected;
+};
+
+/* The informer's log reads exactly w->expected (support_wait_for condition). */
+static bool informer_log_is(void *userdata)
+{
+        struct informer_log_wait *w = userdata;
+        pthread_mutex_lock(&w->log->lock);
+        bool done = strcmp(w->log->text, w->expected) == 0;
+        pthread_mutex_unlock(&w->log->lock);
+        return done;
+}
+
 static void test_informer_relist_synthesis(void **state)
 {
         struct informer_log log = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -623,15 +638,8 @@ static void test_informer_relist_synthesis(void **state)
                 0);
         assert_int_equal(kube_informer_start(inf), 0);
         const char *expected = "add a@1;add b@1;delete b@1;update a@2;add c@1;update c@3;";
-        int64_t deadline = clock_monotonic_ms() + 5000;
-        bool done = false;
-        while (!done && clock_monotonic_ms() < deadline) {
-                pthread_mutex_lock(&log.lock);
-                done = strcmp(log.text, expected) == 0;
-                pthread_mutex_unlock(&log.lock);
-                if (!done)
-                        test_sleep_ms(10);
-        }
+        struct informer_log_wait wait = {&log, expected};
+        support_wait_for(informer_log_is, &wait, 5000, 10);
         pthread_mutex_lock(&log.lock);
         assert_string_equal(log.text, expected);
         pthread_mutex_unlock(&log.lock);

@@ -863,6 +863,15 @@ static void test_informer_relist_on_gone(void **state)
  * after the restart, and objects deleted/created in between, are each seen
  * exactly once.
  */
+/* fakekube has written "k3" to its data file (support_wait_for condition). */
+static bool data_file_has_k3(void *path)
+{
+        char *data = NULL;
+        bool found = support_read_file(path, &data, NULL) == 0 && strstr(data, "\"k3\"");
+        free(data);
+        return found;
+}
+
 static void test_informer_survives_restart(void **state)
 {
         struct server s = {0};
@@ -921,16 +930,7 @@ static void test_informer_survives_restart(void **state)
 
         /* Round two with SIGKILL: the watch connection is reset, not closed.
          * First poll until fakekube has saved k3 to its data file. */
-        int64_t saved_deadline = clock_monotonic_ms() + 5000;
-        bool saved = false;
-        while (!saved && clock_monotonic_ms() < saved_deadline) {
-                char *data = NULL;
-                saved = support_read_file(s.data, &data, NULL) == 0 && strstr(data, "\"k3\"");
-                free(data);
-                if (!saved)
-                        test_sleep_ms(20);
-        }
-        assert_true(saved);
+        assert_int_equal(support_wait_for(data_file_has_k3, s.data, 5000, 20), 0);
         server_stop(&s, true);
         assert_int_equal(server_start(&s, &options), 0);
         set_value_retrying(c, "r", "keep", "k4");
