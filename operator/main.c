@@ -10,7 +10,6 @@
  * leads.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -22,7 +21,7 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "duration.h"
+#include "flags.h"
 #include "http_endpoints.h"
 #include "kube-events.h"
 #include "kube-informer.h"
@@ -84,38 +83,20 @@ struct operator_state {
 
 /* ---- flags ---------------------------------------------------------------- */
 
-static void usage(FILE *out)
+/* --metrics-addr, --health-addr: "IP:PORT", or "0" for off. */
+static int parse_endpoint_addr(const char *value, void *target, char *message, size_t message_size)
 {
-        fprintf(out,
-                "Usage: tripdeal-operator [OPTIONS]\n"
-                "\n"
-                "Reconciles TripDeal resources (tripdeal.io/v1alpha1): the site's Deployment,\n"
-                "Service, Ingress, HPA and PDB, and the HPA floor around each sale window.\n"
-                "\n"
-                "Options:\n"
-                "  --kubeconfig PATH          kubeconfig file (default: $KUBECONFIG, in-cluster,\n"
-                "                             then ~/.kube/config)\n"
-                "  --context NAME             kubeconfig context (default: current-context)\n"
-                "  --namespace NS             watch one namespace (default: all namespaces)\n"
-                "  --leader-elect             hold a coordination.k8s.io Lease before acting\n"
-                "  --leader-election-namespace NS\n"
-                "                             namespace of the Lease (default: the kubeconfig's)\n"
-                "  --leader-election-id NAME  name of the Lease (default: tripdeal-operator)\n"
-                "  --metrics-addr ADDR:PORT   serve /metrics here (default: 0.0.0.0:8090; 0: off)\n"
-                "  --health-addr ADDR:PORT    serve /healthz, /readyz (default: 0.0.0.0:8091; 0: "
-                "off)\n"
-                "  --prometheus-url URL       Prometheus for drill steady-state checks\n"
-                "  --workers N                parallel reconciles (default: 2)\n"
-                "  --node-ready-timeout DUR   replace a KVM node whose Node is not Ready after\n"
-                "                             this (default: 10m)\n"
-                "  --drain-timeout DUR        per reconcile, how long to keep evicting a node's\n"
-                "                             pods before trying again later (default: 60s)\n"
-                "  --log-level LEVEL          debug, info, warn or error (default: info)\n"
-                "  -h, --help                 show this help\n"
-                "  --version                  print the version\n");
+        char host[64];
+        unsigned port;
+        if (strcmp(value, "0") != 0 && http_addr_parse(value, host, sizeof(host), &port) < 0) {
+                snprintf(message, message_size, "want IP:PORT, or 0 to disable");
+                return -EINVAL;
+        }
+        *(const char **)target = value;
+        return 0;
 }
 
-static int parse_options(int argc, char **argv, struct options *ret)
+static void parse_options(int argc, char **argv, struct options *ret)
 {
         struct options o = {
                 .leader_election_id = "tripdeal-operator",
@@ -127,138 +108,111 @@ static int parse_options(int argc, char **argv, struct options *ret)
                 .nodepools = {.node_ready_timeout_ms = 10 * 60 * 1000,
                               .drain_timeout_ms = 60 * 1000},
         };
-        enum {
-                OPT_KUBECONFIG = 256,
-                OPT_CONTEXT,
-                OPT_NAMESPACE,
-                OPT_LEADER_ELECT,
-                OPT_LEADER_NS,
-                OPT_LEADER_ID,
-                OPT_METRICS,
-                OPT_HEALTH,
-                OPT_PROMETHEUS,
-                OPT_WORKERS,
-                OPT_LOG_LEVEL,
-                OPT_NODE_READY_TIMEOUT,
-                OPT_DRAIN_TIMEOUT
-        };
-        static const struct option longopts[] = {
-                {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
-                {"context", required_argument, NULL, OPT_CONTEXT},
-                {"namespace", required_argument, NULL, OPT_NAMESPACE},
-                {"leader-elect", no_argument, NULL, OPT_LEADER_ELECT},
-                {"leader-election-namespace", required_argument, NULL, OPT_LEADER_NS},
-                {"leader-election-id", required_argument, NULL, OPT_LEADER_ID},
-                {"metrics-addr", required_argument, NULL, OPT_METRICS},
-                {"health-addr", required_argument, NULL, OPT_HEALTH},
-                {"prometheus-url", required_argument, NULL, OPT_PROMETHEUS},
-                {"workers", required_argument, NULL, OPT_WORKERS},
-                {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-                {"node-ready-timeout", required_argument, NULL, OPT_NODE_READY_TIMEOUT},
-                {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
-                {"help", no_argument, NULL, 'h'},
-                {"version", no_argument, NULL, 'V'},
+        const struct flag flags[] = {
+                {.name = "kubeconfig",
+                 .type = FLAG_STRING,
+                 .target = &o.kubeconfig,
+                 .metavar = "PATH",
+                 .help = "kubeconfig file",
+                 .default_text = "$KUBECONFIG, in-cluster, then ~/.kube/config"},
+                {.name = "context",
+                 .type = FLAG_STRING,
+                 .target = &o.context,
+                 .metavar = "NAME",
+                 .help = "kubeconfig context",
+                 .default_text = "current-context",
+                 .env = "TRIPDEAL_CONTEXT"},
+                {.name = "namespace",
+                 .type = FLAG_STRING,
+                 .target = &o.namespace,
+                 .metavar = "NS",
+                 .help = "watch one namespace",
+                 .default_text = "all namespaces",
+                 .env = "TRIPDEAL_NAMESPACE"},
+                {.name = "leader-elect",
+                 .type = FLAG_BOOL,
+                 .target = &o.leader_elect,
+                 .help = "hold a coordination.k8s.io Lease before acting",
+                 .env = "TRIPDEAL_LEADER_ELECT"},
+                {.name = "leader-election-namespace",
+                 .type = FLAG_STRING,
+                 .target = &o.leader_election_namespace,
+                 .metavar = "NS",
+                 .help = "namespace of the Lease",
+                 .default_text = "the kubeconfig's",
+                 .env = "TRIPDEAL_LEADER_ELECTION_NAMESPACE"},
+                {.name = "leader-election-id",
+                 .type = FLAG_STRING,
+                 .target = &o.leader_election_id,
+                 .metavar = "NAME",
+                 .help = "name of the Lease",
+                 .env = "TRIPDEAL_LEADER_ELECTION_ID"},
+                {.name = "metrics-addr",
+                 .type = FLAG_CUSTOM,
+                 .target = &o.metrics_addr,
+                 .parse = parse_endpoint_addr,
+                 .metavar = "ADDR:PORT",
+                 .help = "serve /metrics here; 0: off",
+                 .default_text = "0.0.0.0:8090",
+                 .env = "TRIPDEAL_METRICS_ADDR"},
+                {.name = "health-addr",
+                 .type = FLAG_CUSTOM,
+                 .target = &o.health_addr,
+                 .parse = parse_endpoint_addr,
+                 .metavar = "ADDR:PORT",
+                 .help = "serve /healthz, /readyz here; 0: off",
+                 .default_text = "0.0.0.0:8091",
+                 .env = "TRIPDEAL_HEALTH_ADDR"},
+                {.name = "prometheus-url",
+                 .type = FLAG_STRING,
+                 .target = &o.prometheus_url,
+                 .metavar = "URL",
+                 .help = "Prometheus for drill steady-state checks",
+                 .env = "TRIPDEAL_PROMETHEUS_URL"},
+                {.name = "workers",
+                 .type = FLAG_INT,
+                 .target = &o.workers,
+                 .min = 1,
+                 .max = MAX_WORKERS,
+                 .help = "parallel reconciles",
+                 .env = "TRIPDEAL_WORKERS"},
+                {.name = "node-ready-timeout",
+                 .type = FLAG_DURATION,
+                 .target = &o.nodepools.node_ready_timeout_ms,
+                 .min = 1,
+                 .help = "replace a KVM node whose Node is not Ready after this",
+                 .env = "TRIPDEAL_NODE_READY_TIMEOUT"},
+                {.name = "drain-timeout",
+                 .type = FLAG_DURATION,
+                 .target = &o.nodepools.drain_timeout_ms,
+                 .min = 1,
+                 .help = "per reconcile, how long to keep evicting a node's pods before trying "
+                         "again later",
+                 .env = "TRIPDEAL_DRAIN_TIMEOUT"},
+                {.name = "log-level",
+                 .type = FLAG_CUSTOM,
+                 .target = &o.log_level,
+                 .parse = log_level_parse_flag,
+                 .metavar = "LEVEL",
+                 .help = "debug, info, warn or error",
+                 .default_text = "info",
+                 .env = "TRIPDEAL_LOG_LEVEL"},
                 {0},
         };
-        opterr = 0;
-        int c;
-        while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-                char host[64];
-                unsigned port;
-                char *end;
-                switch (c) {
-                case OPT_KUBECONFIG:
-                        o.kubeconfig = optarg;
-                        break;
-                case OPT_CONTEXT:
-                        o.context = optarg;
-                        break;
-                case OPT_NAMESPACE:
-                        o.namespace = *optarg ? optarg : NULL;
-                        break;
-                case OPT_LEADER_ELECT:
-                        o.leader_elect = true;
-                        break;
-                case OPT_LEADER_NS:
-                        o.leader_election_namespace = optarg;
-                        break;
-                case OPT_LEADER_ID:
-                        o.leader_election_id = optarg;
-                        break;
-                case OPT_METRICS:
-                case OPT_HEALTH:
-                        if (strcmp(optarg, "0") != 0 &&
-                            http_addr_parse(optarg, host, sizeof(host), &port) < 0) {
-                                fprintf(stderr,
-                                        "tripdeal-operator: --%s: \"%s\" is not IP:PORT (or 0 to "
-                                        "disable)\n",
-                                        c == OPT_METRICS ? "metrics-addr" : "health-addr", optarg);
-                                return -EINVAL;
-                        }
-                        *(c == OPT_METRICS ? &o.metrics_addr : &o.health_addr) = optarg;
-                        break;
-                case OPT_PROMETHEUS:
-                        o.prometheus_url = optarg;
-                        break;
-                case OPT_WORKERS:
-                        errno = 0;
-                        long n = strtol(optarg, &end, 10);
-                        if (errno || *end || n < 1 || n > MAX_WORKERS) {
-                                fprintf(stderr,
-                                        "tripdeal-operator: --workers: \"%s\" is not a number "
-                                        "from 1 to %d\n",
-                                        optarg, MAX_WORKERS);
-                                return -EINVAL;
-                        }
-                        o.workers = (int)n;
-                        break;
-                case OPT_LOG_LEVEL:
-                        if (log_level_from_string(optarg, &o.log_level) < 0) {
-                                fprintf(stderr,
-                                        "tripdeal-operator: --log-level: \"%s\" is not debug, "
-                                        "info, warn or error\n",
-                                        optarg);
-                                return -EINVAL;
-                        }
-                        break;
-                case OPT_NODE_READY_TIMEOUT:
-                case OPT_DRAIN_TIMEOUT: {
-                        int64_t ms;
-                        if (duration_parse_ms(optarg, &ms) < 0 || ms <= 0) {
-                                fprintf(stderr,
-                                        "tripdeal-operator: --%s: \"%s\" is not a duration like "
-                                        "\"45s\" or \"10m\"\n",
-                                        c == OPT_DRAIN_TIMEOUT ? "drain-timeout"
-                                                               : "node-ready-timeout",
-                                        optarg);
-                                return -EINVAL;
-                        }
-                        *(c == OPT_DRAIN_TIMEOUT ? &o.nodepools.drain_timeout_ms
-                                                 : &o.nodepools.node_ready_timeout_ms) = ms;
-                        break;
-                }
-                case 'h':
-                        usage(stdout);
-                        exit(EXIT_SUCCESS);
-                case 'V':
-                        puts("tripdeal-operator " TRIPDEAL_PROGRAM_VERSION);
-                        exit(EXIT_SUCCESS);
-                case ':':
-                        fprintf(stderr, "tripdeal-operator: %s needs a value\n", argv[optind - 1]);
-                        return -EINVAL;
-                default:
-                        fprintf(stderr, "tripdeal-operator: unknown option %s (see --help)\n",
-                                argv[optind - 1]);
-                        return -EINVAL;
-                }
-        }
-        if (optind < argc) {
-                fprintf(stderr, "tripdeal-operator: unexpected argument \"%s\" (see --help)\n",
-                        argv[optind]);
-                return -EINVAL;
-        }
+        const struct flags_program program = {
+                .name = "tripdeal-operator",
+                .summary = "Reconciles TripDeal resources (tripdeal.io/v1alpha1): the site's "
+                           "Deployment,\nService, Ingress, HPA and PDB, and the HPA floor around "
+                           "each sale window.",
+                .epilog = "Every option can also come from the environment variable in brackets; "
+                          "the flag\nwins over the environment.  Exit status: 2 for bad flags or "
+                          "values.",
+                .flags = flags,
+        };
+        flags_parse(&program, argc, argv);
+        if (o.namespace && !*o.namespace)
+                o.namespace = NULL; /* --namespace "": all namespaces */
         *ret = o;
-        return 0;
 }
 
 /* ---- events into the queue ----------------------------------------------- */
@@ -740,8 +694,7 @@ int main(int argc, char **argv)
 {
         struct operator_state op = {.lifecycle = PTHREAD_MUTEX_INITIALIZER,
                                     .stop_requested = PTHREAD_COND_INITIALIZER};
-        if (parse_options(argc, argv, &op.options) < 0)
-                return 2;
+        parse_options(argc, argv, &op.options);
         log_setup("tripdeal-operator", op.options.log_level);
         /* Informer, worker and HTTP threads each make short-lived JSON; with
          * glibc's default of one arena per thread that memory fragments

@@ -5,7 +5,6 @@
  * the library once, print the result, map the error to an exit code.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <libvirt/virterror.h>
@@ -14,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flags.h"
 #include "macros.h"
 #include "vmctl.h"
 
@@ -66,15 +66,15 @@ _printf_(1, 2) static void error_line(const char *fmt, ...)
         fputc('\n', stderr);
 }
 
+/* A usage error after parsing: the same line as flags.h prints, exit code 2. */
 _printf_(2, 3) static int usage_error(const char *command, const char *fmt, ...)
 {
         va_list ap;
-        fputs(PROGRAM ": error: ", stderr);
+        fprintf(stderr, PROGRAM "%s%s: ", command ? " " : "", command ? command : "");
         va_start(ap, fmt);
         vfprintf(stderr, fmt, ap);
         va_end(ap);
-        fprintf(stderr, " (see '" PROGRAM "%s%s --help')\n", command ? " " : "",
-                command ? command : "");
+        fputs(" (see --help)\n", stderr);
         return EXIT_USAGE;
 }
 
@@ -86,91 +86,52 @@ static int library_error(vmctl_conn *conn, int r)
         return exit_from_errno(r);
 }
 
-/* ---- Help ------------------------------------------------------------- */
+/* ---- Commands and help ------------------------------------------------- */
 
-static void print_exit_codes(FILE *f)
-{
-#define EXIT_X_HELP(id, value, text) fprintf(f, "  %d  %s\n", value, text);
-        fputs("\nExit codes:\n", f);
-        EXIT_CODE_LIST(EXIT_X_HELP)
-}
+enum command { CMD_LIST, CMD_CREATE, CMD_SHOW, CMD_START, CMD_STOP, CMD_REBOOT, CMD_DESTROY };
 
-static void help_global(FILE *f)
-{
-        fputs("Usage: " PROGRAM " [-c URI] [--output table|json] COMMAND [ARGS...]\n"
-              "\n"
-              "Manage TripDeal worker-node VMs on a libvirt host.\n"
-              "\n"
-              "Commands:\n"
-              "  list     list TripDeal VMs (--pool, --owner filter)\n"
-              "  create   create and start a node VM\n"
-              "  show     show one VM\n"
-              "  start    power a VM on\n"
-              "  stop     shut a VM down (--force: power off)\n"
-              "  reboot   reboot a VM\n"
-              "  destroy  power off, undefine and delete its volumes and seed\n"
-              "\n"
-              "Options:\n"
-              "  -c, --connect URI    libvirt URI (default: $LIBVIRT_DEFAULT_URI or "
-              "qemu:///system)\n"
-              "  -o, --output FORMAT  table (default) or json\n"
-              "  -h, --help           this help; '" PROGRAM " COMMAND --help' for a command\n",
-              f);
-        print_exit_codes(f);
-}
+static const struct flags_command commands[] = {
+        {.name = "list", .id = CMD_LIST, .summary = "list TripDeal VMs (--pool, --owner filter)"},
+        {.name = "create", .id = CMD_CREATE, .summary = "create and start a node VM"},
+        {.name = "show", .id = CMD_SHOW, .summary = "show one VM"},
+        {.name = "start", .id = CMD_START, .summary = "power a VM on"},
+        {.name = "stop", .id = CMD_STOP, .summary = "shut a VM down (--force: power off)"},
+        {.name = "reboot", .id = CMD_REBOOT, .summary = "reboot a VM"},
+        {.name = "destroy",
+         .id = CMD_DESTROY,
+         .summary = "power off, undefine and delete its volumes and seed"},
+        {0},
+};
 
-static const char *const help_create =
-        "Usage: " PROGRAM " create NAME --pool POOL --base-image PATH --storage-pool P\n"
-        "                 --vcpus N --memory-mib M [options]\n"
-        "\n"
-        "Define and start node VM NAME (a DNS-1123 label, at most 63 characters): a qcow2\n"
-        "overlay NAME.qcow2 on the base image and a cloud-init seed NAME-seed.iso, both in\n"
-        "storage pool P.  Without --network the VM has no NIC.  A failure leaves nothing behind.\n"
-        "\n"
-        "  --pool POOL          TripDeal node pool recorded in the domain metadata\n"
-        "  --base-image PATH    base image path on the libvirt host\n"
-        "  --base-format FMT    qcow2 or raw (default: detected)\n"
-        "  --storage-pool P     libvirt storage pool for the volumes\n"
-        "  --vcpus N            virtual CPUs\n"
-        "  --memory-mib M       memory in MiB\n"
-        "  --disk-gib N         overlay size (default: the base image's size)\n"
-        "  --network NET        attach one virtio NIC to libvirt network NET\n"
-        "  --ssh-key FILE       authorized SSH public keys, one per line (repeatable)\n"
-        "  --join-file FILE     file holding the `kubeadm join ...` command run at first boot\n"
-        "  --owner NS/NAME      the TripDeal resource owning this VM\n"
-        "  --domain-type TYPE   auto (default: kvm if the host offers it), kvm or qemu\n"
-        "  --machine MACHINE    QEMU machine type (default: q35)\n"
-        "  -o, --output FORMAT  table or json\n"
-        "\n"
-        "Tests only: TRIPDEAL_VMCTL_FAIL_AT=volume|seed|define|start fails the create right\n"
-        "after that step (everything made so far is removed again).\n";
+#define EXIT_X_HELP(id, value, text) "  " #value "  " text "\n"
+static const char global_epilog[] = "'" PROGRAM " COMMAND --help' shows a command's options.\n"
+                                    "\n"
+                                    "Exit codes:\n" EXIT_CODE_LIST(EXIT_X_HELP);
 
-static const char *const help_list =
-        "Usage: " PROGRAM " list [--pool POOL] [--owner NS/NAME] [--output table|json]\n"
-        "\n"
-        "List the VMs carrying TripDeal metadata, sorted by name.\n";
-
-static const char *help_for(const char *command)
-{
-        if (strcmp(command, "create") == 0)
-                return help_create;
-        if (strcmp(command, "list") == 0)
-                return help_list;
-        if (strcmp(command, "show") == 0)
-                return "Usage: " PROGRAM " show NAME [--output table|json]\n\nShow one VM.\n";
-        if (strcmp(command, "start") == 0)
-                return "Usage: " PROGRAM " start NAME\n\nPower VM NAME on (no-op if running).\n";
-        if (strcmp(command, "stop") == 0)
-                return "Usage: " PROGRAM " stop NAME [--force]\n\nAsk VM NAME to shut down "
-                       "(ACPI); --force powers it off at once.  No-op if it is off.\n";
-        if (strcmp(command, "reboot") == 0)
-                return "Usage: " PROGRAM " reboot NAME\n\nReboot VM NAME.\n";
-        if (strcmp(command, "destroy") == 0)
-                return "Usage: " PROGRAM " destroy NAME\n\nPower off VM NAME, undefine it and "
-                       "delete its volumes (NAME.qcow2, NAME-seed.iso).\nRefuses domains "
-                       "without TripDeal metadata.\n";
-        return NULL;
-}
+/* Usage line (after "tripdeal-vmctl COMMAND") and description of each command. */
+static const struct command_help {
+        const char *usage, *summary, *epilog;
+} command_help[] = {
+        [CMD_LIST] = {"[--pool POOL] [--owner NS/NAME] [--output table|json]",
+                      "List the VMs carrying TripDeal metadata, sorted by name."},
+        [CMD_CREATE] = {"NAME --pool POOL --base-image PATH --storage-pool P --vcpus N\n"
+                        "                             --memory-mib M [OPTIONS]",
+                        "Define and start node VM NAME (a DNS-1123 label, at most 63 "
+                        "characters): a qcow2\noverlay NAME.qcow2 on the base image and a "
+                        "cloud-init seed NAME-seed.iso, both in\nstorage pool P.  Without "
+                        "--network the VM has no NIC.  A failure leaves nothing behind.",
+                        "Tests only: TRIPDEAL_VMCTL_FAIL_AT=volume|seed|define|start fails the "
+                        "create right\nafter that step (everything made so far is removed "
+                        "again)."},
+        [CMD_SHOW] = {"NAME [--output table|json]", "Show one VM."},
+        [CMD_START] = {"NAME", "Power VM NAME on (no-op if running)."},
+        [CMD_STOP] = {"NAME [--force]", "Ask VM NAME to shut down (ACPI); --force powers it off "
+                                        "at once.  No-op if it is off."},
+        [CMD_REBOOT] = {"NAME", "Reboot VM NAME."},
+        [CMD_DESTROY] = {"NAME", "Power off VM NAME, undefine it and delete its volumes "
+                                 "(NAME.qcow2, NAME-seed.iso).\nRefuses domains without "
+                                 "TripDeal metadata."},
+};
 
 /* ---- Output ------------------------------------------------------------ */
 
@@ -221,32 +182,6 @@ static int print_vm(const struct global *g, const struct vmctl_vm *vm)
 
 /* ---- Argument helpers ---------------------------------------------------- */
 
-static int parse_output(const char *s, enum output *ret)
-{
-        if (strcmp(s, "table") == 0)
-                *ret = OUTPUT_TABLE;
-        else if (strcmp(s, "json") == 0)
-                *ret = OUTPUT_JSON;
-        else
-                return -EINVAL;
-        return 0;
-}
-
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
-{
-        char *end;
-        unsigned long long v;
-
-        if (!s || !*s || *s == '-' || *s == '+')
-                return -EINVAL;
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (errno || *end || v < min || v > max)
-                return -EINVAL;
-        *ret = v;
-        return 0;
-}
-
 static int read_text_file(const char *path, char **ret_text)
 {
         _cleanup_fclose_ FILE *f = fopen(path, "re");
@@ -281,20 +216,20 @@ static int read_text_file(const char *path, char **ret_text)
         return 0;
 }
 
-/* A command takes exactly one NAME after its options. */
-static int one_name(const char *command, int argc, char **argv, const char **ret_name)
+/* A command takes exactly one NAME among its options. */
+static int one_name(const char *command, int argc, char **argv, int first_operand,
+                    const char **ret_name)
 {
-        if (optind >= argc)
-                return usage_error(command, "%s: missing VM NAME", command);
-        if (optind + 1 < argc)
-                return usage_error(command, "unexpected argument '%s'", argv[optind + 1]);
-        *ret_name = argv[optind];
-        if (vmctl_validate_name(*ret_name) < 0) {
-                error_line("invalid VM name '%s': must be a DNS-1123 label (a-z, 0-9, '-', at "
-                           "most %d characters)",
-                           *ret_name, VMCTL_NAME_MAX);
-                return EXIT_USAGE;
-        }
+        if (first_operand >= argc)
+                return usage_error(command, "missing VM NAME");
+        if (first_operand + 1 < argc)
+                return usage_error(command, "unexpected argument \"%s\"", argv[first_operand + 1]);
+        if (vmctl_validate_name(argv[first_operand]) < 0)
+                return usage_error(command,
+                                   "invalid VM name \"%s\": must be a DNS-1123 label (a-z, 0-9, "
+                                   "'-', at most %d characters)",
+                                   argv[first_operand], VMCTL_NAME_MAX);
+        *ret_name = argv[first_operand];
         return EXIT_OK;
 }
 
@@ -316,142 +251,181 @@ static int open_conn(const struct global *g, vmctl_conn **ret)
 DEFINE_TRIVIAL_CLEANUP_FUNC(vmctl_conn *, vmctl_close);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct vmctl_vm *, vmctl_vm_free);
 
-/* ---- Commands ------------------------------------------------------------ */
+/* ---- Command flags ------------------------------------------------------- */
 
-enum {
-        OPT_POOL = 256,
-        OPT_OWNER,
-        OPT_BASE_IMAGE,
-        OPT_BASE_FORMAT,
-        OPT_STORAGE_POOL,
-        OPT_VCPUS,
-        OPT_MEMORY,
-        OPT_DISK,
-        OPT_NETWORK,
-        OPT_SSH_KEY,
-        OPT_JOIN_FILE,
-        OPT_DOMAIN_TYPE,
-        OPT_MACHINE,
-        OPT_FORCE,
-};
+static const char *const output_names[] = {[OUTPUT_TABLE] = "table", [OUTPUT_JSON] = "json", NULL};
+static const char *const domain_type_names[] = {"auto", "kvm", "qemu", NULL};
+static const enum vmctl_domain_type domain_types[] = {VMCTL_DOMAIN_TYPE_AUTO, VMCTL_DOMAIN_TYPE_KVM,
+                                                      VMCTL_DOMAIN_TYPE_QEMU};
 
-/*
- * Parse a command's options.  Every command accepts --help and --output;
- * create/list/stop add theirs.  Returns EXIT_OK, EXIT_USAGE, or -1 after
- * printing help (exit 0).
- */
 struct command_args {
         const char *pool, *owner, *base_image, *base_format, *storage_pool, *network;
-        const char *join_file, *domain_type, *machine;
+        const char *join_file, *machine;
+        int domain_type; /* index into domain_type_names */
         const char *ssh_key_files[16];
         size_t n_ssh_key_files;
-        uint64_t vcpus, memory_mib, disk_gib;
-        bool have_vcpus, have_memory, force;
+        int vcpus, memory_mib, disk_gib;
+        bool force;
 };
 
-static int parse_command(const char *command, int argc, char **argv, struct global *g,
-                         struct command_args *a)
+/* --ssh-key, repeatable. */
+static int add_ssh_key_file(const char *value, void *target, char *message, size_t message_size)
 {
-        static const struct option options[] = {
-                {"help", no_argument, NULL, 'h'},
-                {"output", required_argument, NULL, 'o'},
-                {"pool", required_argument, NULL, OPT_POOL},
-                {"owner", required_argument, NULL, OPT_OWNER},
-                {"base-image", required_argument, NULL, OPT_BASE_IMAGE},
-                {"base-format", required_argument, NULL, OPT_BASE_FORMAT},
-                {"storage-pool", required_argument, NULL, OPT_STORAGE_POOL},
-                {"vcpus", required_argument, NULL, OPT_VCPUS},
-                {"memory-mib", required_argument, NULL, OPT_MEMORY},
-                {"disk-gib", required_argument, NULL, OPT_DISK},
-                {"network", required_argument, NULL, OPT_NETWORK},
-                {"ssh-key", required_argument, NULL, OPT_SSH_KEY},
-                {"join-file", required_argument, NULL, OPT_JOIN_FILE},
-                {"domain-type", required_argument, NULL, OPT_DOMAIN_TYPE},
-                {"machine", required_argument, NULL, OPT_MACHINE},
-                {"force", no_argument, NULL, OPT_FORCE},
-                {},
-        };
-        bool is_create = strcmp(command, "create") == 0;
-        bool is_list = strcmp(command, "list") == 0;
-        int c;
-
-        optind = 0; /* re-initialise GNU getopt for the command's own argv */
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, "ho:", options, NULL)) != -1) {
-                /* Options belonging to another command are usage errors here. */
-                bool create_only = c >= OPT_BASE_IMAGE && c <= OPT_MACHINE;
-                if ((create_only && !is_create) ||
-                    ((c == OPT_POOL || c == OPT_OWNER) && !is_create && !is_list) ||
-                    (c == OPT_FORCE && strcmp(command, "stop") != 0))
-                        return usage_error(command, "unknown option '%s'", argv[optind - 1]);
-                switch (c) {
-                case 'h':
-                        fputs(help_for(command), stdout);
-                        return -1;
-                case 'o':
-                        if (parse_output(optarg, &g->output) < 0)
-                                return usage_error(command,
-                                                   "--output must be table or json, not '%s'",
-                                                   optarg);
-                        break;
-                case OPT_POOL:
-                        a->pool = optarg;
-                        break;
-                case OPT_OWNER:
-                        a->owner = optarg;
-                        break;
-                case OPT_BASE_IMAGE:
-                        a->base_image = optarg;
-                        break;
-                case OPT_BASE_FORMAT:
-                        a->base_format = optarg;
-                        break;
-                case OPT_STORAGE_POOL:
-                        a->storage_pool = optarg;
-                        break;
-                case OPT_VCPUS:
-                        if (parse_u64(optarg, 1, 1024, &a->vcpus) < 0)
-                                return usage_error(command, "--vcpus: '%s' is not 1..1024", optarg);
-                        a->have_vcpus = true;
-                        break;
-                case OPT_MEMORY:
-                        if (parse_u64(optarg, 16, UINT64_C(1) << 30, &a->memory_mib) < 0)
-                                return usage_error(command, "--memory-mib: '%s' is not >= 16",
-                                                   optarg);
-                        a->have_memory = true;
-                        break;
-                case OPT_DISK:
-                        if (parse_u64(optarg, 1, UINT64_C(1) << 20, &a->disk_gib) < 0)
-                                return usage_error(command, "--disk-gib: '%s' is not a size",
-                                                   optarg);
-                        break;
-                case OPT_NETWORK:
-                        a->network = optarg;
-                        break;
-                case OPT_SSH_KEY:
-                        if (a->n_ssh_key_files >= ARRAY_SIZE(a->ssh_key_files))
-                                return usage_error(command, "too many --ssh-key options");
-                        a->ssh_key_files[a->n_ssh_key_files++] = optarg;
-                        break;
-                case OPT_JOIN_FILE:
-                        a->join_file = optarg;
-                        break;
-                case OPT_DOMAIN_TYPE:
-                        a->domain_type = optarg;
-                        break;
-                case OPT_MACHINE:
-                        a->machine = optarg;
-                        break;
-                case OPT_FORCE:
-                        a->force = true;
-                        break;
-                case ':':
-                        return usage_error(command, "option '%s' needs a value", argv[optind - 1]);
-                default:
-                        return usage_error(command, "unknown option '%s'", argv[optind - 1]);
-                }
+        struct command_args *a = target;
+        if (a->n_ssh_key_files >= ARRAY_SIZE(a->ssh_key_files)) {
+                snprintf(message, message_size, "at most %zu --ssh-key files",
+                         ARRAY_SIZE(a->ssh_key_files));
+                return -E2BIG;
         }
-        return EXIT_OK;
+        a->ssh_key_files[a->n_ssh_key_files++] = value;
+        return 0;
+}
+
+/* The command's own flags (argv[0] is the command); its NAME, if it takes one. */
+static int parse_command(enum command command, int argc, char **argv, struct global *g,
+                         struct command_args *a, const char **ret_name)
+{
+        /* No environment here: TRIPDEAL_OUTPUT must not override a global -o. */
+#define OUTPUT_ROW                                                                              \
+        {                                                                                       \
+                .name = "output", .short_name = 'o', .type = FLAG_CHOICE, .target = &g->output, \
+                .choices = output_names, .help = "table or json"                                \
+        }
+        const struct flag list_flags[] = {
+                {.name = "pool",
+                 .type = FLAG_STRING,
+                 .target = &a->pool,
+                 .metavar = "POOL",
+                 .help = "only VMs of this TripDeal node pool"},
+                {.name = "owner",
+                 .type = FLAG_STRING,
+                 .target = &a->owner,
+                 .metavar = "NS/NAME",
+                 .help = "only VMs of this TripDeal resource"},
+                OUTPUT_ROW,
+                {0},
+        };
+        const struct flag create_flags[] = {
+                {.name = "pool",
+                 .type = FLAG_STRING,
+                 .target = &a->pool,
+                 .metavar = "POOL",
+                 .help = "TripDeal node pool recorded in the domain metadata",
+                 .required = true},
+                {.name = "base-image",
+                 .type = FLAG_STRING,
+                 .target = &a->base_image,
+                 .metavar = "PATH",
+                 .help = "base image path on the libvirt host",
+                 .required = true,
+                 .env = "TRIPDEAL_BASE_IMAGE"},
+                {.name = "storage-pool",
+                 .type = FLAG_STRING,
+                 .target = &a->storage_pool,
+                 .metavar = "P",
+                 .help = "libvirt storage pool for the volumes",
+                 .required = true,
+                 .env = "TRIPDEAL_STORAGE_POOL"},
+                {.name = "vcpus",
+                 .type = FLAG_INT,
+                 .target = &a->vcpus,
+                 .min = 1,
+                 .max = 1024,
+                 .help = "virtual CPUs",
+                 .required = true},
+                {.name = "memory-mib",
+                 .type = FLAG_INT,
+                 .target = &a->memory_mib,
+                 .min = 16,
+                 .max = 1 << 30,
+                 .metavar = "M",
+                 .help = "memory in MiB",
+                 .required = true},
+                {.name = "base-format",
+                 .type = FLAG_STRING,
+                 .target = &a->base_format,
+                 .metavar = "FMT",
+                 .help = "qcow2 or raw",
+                 .default_text = "detected"},
+                {.name = "disk-gib",
+                 .type = FLAG_INT,
+                 .target = &a->disk_gib,
+                 .min = 1,
+                 .max = 1 << 20,
+                 .help = "overlay size",
+                 .default_text = "the base image's size"},
+                {.name = "network",
+                 .type = FLAG_STRING,
+                 .target = &a->network,
+                 .metavar = "NET",
+                 .help = "attach one virtio NIC to libvirt network NET",
+                 .env = "TRIPDEAL_NETWORK"},
+                {.name = "ssh-key",
+                 .type = FLAG_CUSTOM,
+                 .target = a,
+                 .parse = add_ssh_key_file,
+                 .metavar = "FILE",
+                 .help = "authorized SSH public keys, one per line (repeatable)"},
+                {.name = "join-file",
+                 .type = FLAG_STRING,
+                 .target = &a->join_file,
+                 .metavar = "FILE",
+                 .help = "file holding the `kubeadm join ...` command run at first boot"},
+                {.name = "owner",
+                 .type = FLAG_STRING,
+                 .target = &a->owner,
+                 .metavar = "NS/NAME",
+                 .help = "the TripDeal resource owning this VM"},
+                {.name = "domain-type",
+                 .type = FLAG_CHOICE,
+                 .target = &a->domain_type,
+                 .choices = domain_type_names,
+                 .help = "auto: kvm if the host offers it, else qemu",
+                 .env = "TRIPDEAL_DOMAIN_TYPE"},
+                {.name = "machine",
+                 .type = FLAG_STRING,
+                 .target = &a->machine,
+                 .metavar = "MACHINE",
+                 .help = "QEMU machine type",
+                 .default_text = "q35",
+                 .env = "TRIPDEAL_MACHINE"},
+                OUTPUT_ROW,
+                {0},
+        };
+        const struct flag stop_flags[] = {
+                {.name = "force",
+                 .type = FLAG_BOOL,
+                 .target = &a->force,
+                 .help = "power off at once instead of an ACPI shutdown"},
+                OUTPUT_ROW,
+                {0},
+        };
+        const struct flag output_flags[] = {OUTPUT_ROW, {0}};
+#undef OUTPUT_ROW
+        const char *name = argv[0];
+        char program_name[64];
+        snprintf(program_name, sizeof(program_name), PROGRAM " %s", name);
+        struct flags_program program = {
+                .name = program_name,
+                .usage = command_help[command].usage,
+                .summary = command_help[command].summary,
+                .epilog = command_help[command].epilog,
+                .flags = command == CMD_LIST     ? list_flags
+                         : command == CMD_CREATE ? create_flags
+                         : command == CMD_STOP   ? stop_flags
+                                                 : output_flags,
+                .operands = command == CMD_LIST ? FLAGS_NO_OPERANDS : FLAGS_OPERANDS,
+        };
+        int first_operand = flags_parse(&program, argc, argv);
+
+        if ((command == CMD_LIST || command == CMD_CREATE) && a->owner &&
+            vmctl_validate_owner(a->owner) < 0)
+                return usage_error(name, "--owner \"%s\" is not NAMESPACE/NAME", a->owner);
+        if (command == CMD_LIST)
+                return EXIT_OK;
+        if (command == CMD_CREATE && vmctl_validate_name(a->pool) < 0)
+                return usage_error(name, "--pool \"%s\" is not a DNS-1123 label", a->pool);
+        return one_name(name, argc, argv, first_operand, ret_name);
 }
 
 static int cmd_list(vmctl_conn *conn, const struct global *g, const struct command_args *a)
@@ -538,27 +512,19 @@ static int cmd_create(vmctl_conn *conn, const struct global *g, const struct com
                 .storage_pool = a->storage_pool,
                 .network = a->network,
                 .vcpus = (unsigned)a->vcpus,
-                .memory_mib = a->memory_mib,
-                .disk_bytes = a->disk_gib << 30,
+                .memory_mib = (uint64_t)a->memory_mib,
+                .disk_bytes = (uint64_t)a->disk_gib << 30,
                 .machine = a->machine,
+                .domain_type = domain_types[a->domain_type],
         };
         const char *fail_at = getenv("TRIPDEAL_VMCTL_FAIL_AT");
         int r, code;
 
-        if (a->domain_type) {
-                if (strcmp(a->domain_type, "auto") == 0)
-                        spec.domain_type = VMCTL_DOMAIN_TYPE_AUTO;
-                else if (strcmp(a->domain_type, "kvm") == 0)
-                        spec.domain_type = VMCTL_DOMAIN_TYPE_KVM;
-                else if (strcmp(a->domain_type, "qemu") == 0)
-                        spec.domain_type = VMCTL_DOMAIN_TYPE_QEMU;
-                else
-                        return usage_error("create",
-                                           "--domain-type must be auto, kvm or qemu, not '%s'",
-                                           a->domain_type);
-        }
         if (fail_at && *fail_at && vmctl_fault_from_string(fail_at, &spec.fail_at) < 0)
-                return usage_error("create", "TRIPDEAL_VMCTL_FAIL_AT: unknown step '%s'", fail_at);
+                return usage_error(
+                        "create",
+                        "bad TRIPDEAL_VMCTL_FAIL_AT \"%s\": want volume, seed, define or start",
+                        fail_at);
 
         if (a->join_file) {
                 r = read_text_file(a->join_file, &join);
@@ -586,112 +552,71 @@ static int cmd_create(vmctl_conn *conn, const struct global *g, const struct com
 
 static int run(int argc, char **argv)
 {
-        static const struct option global_options[] = {
-                {"connect", required_argument, NULL, 'c'},
-                {"output", required_argument, NULL, 'o'},
-                {"help", no_argument, NULL, 'h'},
-                {},
-        };
-        static const char *const commands[] = {"list", "create", "show",   "start",
-                                               "stop", "reboot", "destroy"};
         struct global g = {.output = OUTPUT_TABLE};
         struct command_args a = {0};
         _cleanup_(vmctl_closep) vmctl_conn *conn = NULL;
-        const char *command, *name = NULL;
-        bool known = false;
-        int c, code, r;
+        const char *name = NULL;
+        int code, r;
 
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, "+c:o:h", global_options, NULL)) != -1) {
-                switch (c) {
-                case 'c':
-                        g.uri = optarg;
-                        break;
-                case 'o':
-                        if (parse_output(optarg, &g.output) < 0)
-                                return usage_error(NULL, "--output must be table or json, not '%s'",
-                                                   optarg);
-                        break;
-                case 'h':
-                        help_global(stdout);
-                        return EXIT_OK;
-                case ':':
-                        return usage_error(NULL, "option '%s' needs a value", argv[optind - 1]);
-                default:
-                        return usage_error(NULL, "unknown option '%s'", argv[optind - 1]);
-                }
-        }
-        if (optind >= argc) {
-                help_global(stderr);
-                return EXIT_USAGE;
-        }
-        command = argv[optind];
-        for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-                known = known || strcmp(command, commands[i]) == 0;
-        if (!known)
-                return usage_error(NULL, "unknown command '%s'", command);
-
-        argc -= optind;
-        argv += optind;
-        code = parse_command(command, argc, argv, &g, &a);
-        if (code < 0)
-                return EXIT_OK; /* --help */
+        const struct flag global_flags[] = {
+                {.name = "connect",
+                 .short_name = 'c',
+                 .type = FLAG_STRING,
+                 .target = &g.uri,
+                 .metavar = "URI",
+                 .help = "libvirt URI",
+                 .default_text = "$LIBVIRT_DEFAULT_URI or qemu:///system",
+                 .env = "TRIPDEAL_LIBVIRT_URI"},
+                {.name = "output",
+                 .short_name = 'o',
+                 .type = FLAG_CHOICE,
+                 .target = &g.output,
+                 .choices = output_names,
+                 .help = "table or json",
+                 .env = "TRIPDEAL_OUTPUT"},
+                {0},
+        };
+        const struct flags_program program = {
+                .name = PROGRAM,
+                .summary = "Manage TripDeal worker-node VMs on a libvirt host.",
+                .epilog = global_epilog,
+                .flags = global_flags,
+                .commands = commands,
+        };
+        int index = flags_parse(&program, argc, argv);
+        enum command command = (enum command)flags_command_id(&program, argv[index]);
+        code = parse_command(command, argc - index, argv + index, &g, &a, &name);
         if (code != EXIT_OK)
                 return code;
-
-        if (strcmp(command, "list") == 0) {
-                if (optind < argc)
-                        return usage_error(command, "unexpected argument '%s'", argv[optind]);
-                if (a.owner && vmctl_validate_owner(a.owner) < 0)
-                        return usage_error(command, "--owner '%s' is not NAMESPACE/NAME", a.owner);
-        } else {
-                code = one_name(command, argc, argv, &name);
-                if (code != EXIT_OK)
-                        return code;
-        }
-
-        if (strcmp(command, "create") == 0) {
-                static const char *const need[] = {"--pool", "--base-image", "--storage-pool",
-                                                   "--vcpus", "--memory-mib"};
-                const bool have[] = {a.pool, a.base_image, a.storage_pool, a.have_vcpus,
-                                     a.have_memory};
-                for (size_t i = 0; i < ARRAY_SIZE(need); i++)
-                        if (!have[i])
-                                return usage_error(command, "%s is required", need[i]);
-                if (vmctl_validate_name(a.pool) < 0)
-                        return usage_error(command, "--pool '%s' is not a DNS-1123 label", a.pool);
-                if (a.owner && vmctl_validate_owner(a.owner) < 0)
-                        return usage_error(command, "--owner '%s' is not NAMESPACE/NAME", a.owner);
-        }
 
         code = open_conn(&g, &conn);
         if (code != EXIT_OK)
                 return code;
 
-        if (strcmp(command, "list") == 0)
+        if (command == CMD_LIST)
                 return cmd_list(conn, &g, &a);
-        if (strcmp(command, "create") == 0)
+        if (command == CMD_CREATE)
                 return cmd_create(conn, &g, &a, name);
-        if (strcmp(command, "show") == 0) {
+        if (command == CMD_SHOW) {
                 _cleanup_(vmctl_vm_freep) struct vmctl_vm *vm = NULL;
                 r = vmctl_get(conn, name, &vm);
                 if (r < 0)
                         return library_error(conn, r);
                 return print_vm(&g, vm);
         }
-        if (strcmp(command, "start") == 0)
+        if (command == CMD_START)
                 r = vmctl_start(conn, name);
-        else if (strcmp(command, "stop") == 0)
+        else if (command == CMD_STOP)
                 r = vmctl_stop(conn, name, a.force);
-        else if (strcmp(command, "reboot") == 0)
+        else if (command == CMD_REBOOT)
                 r = vmctl_reboot(conn, name);
         else
                 r = vmctl_destroy(conn, name);
         if (r < 0)
                 return library_error(conn, r);
         if (g.output == OUTPUT_JSON)
-                return print_json(json_pack("{s:s, s:s}", "name", name, "result", command));
-        printf("%s: %s done\n", name, command);
+                return print_json(json_pack("{s:s, s:s}", "name", name, "result", argv[index]));
+        printf("%s: %s done\n", name, argv[index]);
         return EXIT_OK;
 }
 

@@ -480,7 +480,7 @@ static void print_row(FILE *out, const char *left, const char *description)
 
 static void print_flag(FILE *out, const struct flag *flag)
 {
-        char left[160], metavar[160] = "";
+        char metavar[160] = "", left[sizeof(metavar) + 96];
         if (flag_takes_value(flag)) {
                 if (flag->metavar)
                         snprintf(metavar, sizeof(metavar), " %s", flag->metavar);

@@ -93,7 +93,7 @@ static void write_line(const char *data, size_t length)
         pthread_rwlock_unlock(&log_lock);
 }
 
-void log_emit(enum log_level level, json_t *fields, const char *fmt, ...)
+void log_emit_fields(enum log_level level, json_t *fields, const char *fmt, ...)
 {
         _cleanup_json_ json_t *owned_fields = fields;
         if (!log_enabled(level))

@@ -37,11 +37,26 @@ void log_setup(const char *program, enum log_level min_level);
 bool log_enabled(enum log_level level);
 
 /*
- * Emit one line.  fields: a JSON object whose members are added to the line,
- * or NULL; ownership passes to log_emit (it is decref'd even when the level is
- * filtered out), so `log_emit(LOG_LEVEL_INFO, json_pack(...), "...")` is safe.
+ * Emit one line.  The level is checked before anything else: for a filtered
+ * line neither fields nor the format's arguments are evaluated, so a debug
+ * line on a hot path costs one comparison (no JSON is built).  Hence pass
+ * fields built in the call — `log_emit(LOG_LEVEL_INFO, json_pack(...), "...")`
+ * or NULL — never a prebuilt object (it would leak when filtered: use
+ * log_emit_fields() for that).  level is evaluated once.
  */
-void log_emit(enum log_level level, json_t *fields, const char *fmt, ...) _printf_(3, 4);
+#define log_emit(level, fields, ...)                                             \
+        do {                                                                     \
+                enum log_level log_emit_level_ = (level);                        \
+                if (log_enabled(log_emit_level_))                                \
+                        log_emit_fields(log_emit_level_, (fields), __VA_ARGS__); \
+        } while (0)
+
+/*
+ * The function behind log_emit(): fields (a JSON object whose members are
+ * added to the line, or NULL) is owned by it and decref'd even when the level
+ * is filtered out.
+ */
+void log_emit_fields(enum log_level level, json_t *fields, const char *fmt, ...) _printf_(3, 4);
 
 #define log_debug(...) log_emit(LOG_LEVEL_DEBUG, NULL, __VA_ARGS__)
 #define log_info(...)  log_emit(LOG_LEVEL_INFO, NULL, __VA_ARGS__)

@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <yaml.h>
 
 #include "kube-private.h"
 #include "macros.h"
+#include "yaml-json.h"
 
 #define SERVICE_ACCOUNT_DIR "var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -133,82 +133,34 @@ const char *kube_config_auth_kind(const struct kube_config *config)
 
 /* ---- YAML to JSON ---- */
 
-/*
- * kubeconfig is small and regular, so we load it as a libyaml document and
- * turn it into jansson values (every scalar a string) to navigate it with the
- * same helpers as API objects.
- */
-static json_t *yaml_node_to_json(yaml_document_t *doc, yaml_node_t *node, int depth)
-{
-        if (!node || depth > 32)
-                return NULL;
-        switch (node->type) {
-        case YAML_SCALAR_NODE:
-                return json_stringn((const char *)node->data.scalar.value,
-                                    node->data.scalar.length);
-        case YAML_SEQUENCE_NODE: {
-                json_t *array = json_array();
-                for (yaml_node_item_t *item = node->data.sequence.items.start;
-                     array && item < node->data.sequence.items.top; item++) {
-                        json_t *child = yaml_node_to_json(doc, yaml_document_get_node(doc, *item),
-                                                          depth + 1);
-                        if (!child || json_array_append_new(array, child) < 0) {
-                                json_decref(array);
-                                return NULL;
-                        }
-                }
-                return array;
-        }
-        case YAML_MAPPING_NODE: {
-                json_t *object = json_object();
-                for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
-                     object && pair < node->data.mapping.pairs.top; pair++) {
-                        yaml_node_t *key = yaml_document_get_node(doc, pair->key);
-                        if (!key || key->type != YAML_SCALAR_NODE) {
-                                json_decref(object);
-                                return NULL;
-                        }
-                        json_t *child = yaml_node_to_json(
-                                doc, yaml_document_get_node(doc, pair->value), depth + 1);
-                        if (!child ||
-                            json_object_set_new(object, (const char *)key->data.scalar.value,
-                                                child) < 0) {
-                                json_decref(object);
-                                return NULL;
-                        }
-                }
-                return object;
-        }
-        default:
-                return NULL;
-        }
-}
+static int read_file(const char *path, struct kube_blob *ret);
 
+/*
+ * kubeconfig through lib/common's converter with every scalar kept as text
+ * (YAML_SCALARS_AS_STRINGS): client-go reads it into typed fields, where a
+ * string field takes the text as written and a boolean one the YAML 1.1 way
+ * (yaml_json_bool), so we navigate it like API objects and type it here.
+ */
 static int load_yaml_file(const char *path, json_t **ret, struct kube_status *status)
 {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        if (!f) {
-                int r = NEG_ERRNO();
+        _cleanup_(blob_clear) struct kube_blob text = {0};
+        int r = read_file(path, &text);
+        if (r < 0) {
                 kube_status_set(status, 0, "ConfigUnreadable", "cannot open kubeconfig %s: %s",
                                 path, strerror(-r));
                 return r == -ENOENT ? KUBE_ERR_NO_CONFIG : KUBE_ERR_CONFIG;
         }
-        yaml_parser_t parser;
-        yaml_document_t doc;
-        if (!yaml_parser_initialize(&parser))
-                return -ENOMEM;
-        yaml_parser_set_input_file(&parser, f);
-        if (!yaml_parser_load(&parser, &doc)) {
-                kube_status_set(status, 0, "ConfigInvalid",
-                                "kubeconfig %s is not valid YAML: %s at line %zu", path,
-                                parser.problem ? parser.problem : "syntax error",
-                                parser.problem_mark.line + 1);
-                yaml_parser_delete(&parser);
+        char error[256];
+        json_t *root = NULL;
+        r = yaml_json_load((const char *)text.data, text.size, YAML_SCALARS_AS_STRINGS, error,
+                           sizeof(error), &root);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                kube_status_set(status, 0, "ConfigInvalid", "kubeconfig %s is not valid YAML: %s",
+                                path, r == -ENODATA ? "empty" : error);
                 return KUBE_ERR_CONFIG;
         }
-        json_t *root = yaml_node_to_json(&doc, yaml_document_get_root_node(&doc), 0);
-        yaml_document_delete(&doc);
-        yaml_parser_delete(&parser);
         if (!json_is_object(root)) {
                 json_decref(root);
                 kube_status_set(status, 0, "ConfigInvalid", "kubeconfig %s is not a YAML mapping",
@@ -391,9 +343,11 @@ static int load_pem(json_t *section, const char *file_key, const char *data_key,
         return 0;
 }
 
+/* A boolean field as client-go reads it: YAML 1.1 (yes, on, true, ...). */
 static bool yaml_true(const char *s)
 {
-        return s && (strcmp(s, "true") == 0 || strcmp(s, "True") == 0 || strcmp(s, "TRUE") == 0);
+        bool value = false;
+        return yaml_json_bool(s, &value) == 0 && value;
 }
 
 static int config_from_kubeconfig(json_t *root, const char *path, const char *context_name,

@@ -249,6 +249,44 @@ static void log_fields_cannot_replace_fixed_keys(void **state)
         free(text);
 }
 
+/* A filtered line builds nothing: neither its fields nor its format arguments. */
+static int fields_built, arguments_evaluated;
+
+static json_t *counted_fields(void)
+{
+        fields_built++;
+        return json_pack("{s:s}", "k", "v");
+}
+
+static int counted_argument(void)
+{
+        return ++arguments_evaluated;
+}
+
+static void emit_filtered_then_enabled(void)
+{
+        log_setup("test-common", LOG_LEVEL_INFO);
+        for (int i = 0; i < 1000; i++)
+                log_emit(LOG_LEVEL_DEBUG, counted_fields(), "debug %d", counted_argument());
+        log_debug("debug %d", counted_argument());
+        log_emit(LOG_LEVEL_INFO, counted_fields(), "info %d", counted_argument());
+}
+
+static void log_filtered_lines_build_nothing(void **state)
+{
+        fields_built = arguments_evaluated = 0;
+        char *text = capture_stdout(emit_filtered_then_enabled);
+        assert_int_equal(fields_built, 1);
+        assert_int_equal(arguments_evaluated, 1);
+        json_t *o = json_loads(text, JSON_DISABLE_EOF_CHECK, NULL);
+        assert_non_null(o);
+        assert_string_equal(json_string_value(json_object_get(o, "msg")), "info 1");
+        assert_string_equal(json_string_value(json_object_get(o, "k")), "v");
+        assert_string_equal(strchr(text, '\n'), "\n");
+        json_decref(o);
+        free(text);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -262,6 +300,7 @@ int main(void)
                 cmocka_unit_test(log_levels_parse),
                 cmocka_unit_test(log_lines_never_mix),
                 cmocka_unit_test(log_fields_cannot_replace_fixed_keys),
+                cmocka_unit_test(log_filtered_lines_build_nothing),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,7 +18,8 @@
  * (date-time, int32), default (applied before validation, as the API server
  * does), oneOf/anyOf of `required` lists, nullable, x-kubernetes-int-or-string,
  * x-kubernetes-preserve-unknown-fields, x-kubernetes-list-type map/set.
- * YAML scalars resolve like sigs.k8s.io/yaml (YAML 1.1: yes/no/on/off are booleans).
+ * YAML scalars resolve like kubectl (lib/common/yaml-json.h: YAML 1.1, yes/no/on/off
+ * are booleans).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -30,13 +31,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <yaml.h>
 
 #include "clock.h"
 #include "cron.h"
 #include "duration.h"
 #include "macros.h"
+#include "support.h"
 #include "tz.h"
+#include "yaml-json.h"
 
 #define MAX_DEPTH 64
 
@@ -52,127 +54,24 @@ static bool matches(const char *s, const char *pattern)
         return ok;
 }
 
-static json_t *scalar_to_json(const yaml_node_t *node)
-{
-        const char *s = (const char *)node->data.scalar.value;
-        /*
-         * libyaml's loader tags every untagged scalar !!str, so only the style
-         * tells: quoted and block scalars are strings, plain ones are resolved.
-         */
-        if (node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-                return json_string(s);
-        if (matches(s, "^(~|null|Null|NULL)?$"))
-                return json_null();
-        if (matches(s, "^(y|Y|yes|Yes|YES|true|True|TRUE|on|On|ON)$"))
-                return json_true();
-        if (matches(s, "^(n|N|no|No|NO|false|False|FALSE|off|Off|OFF)$"))
-                return json_false();
-        if (matches(s, "^[-+]?(0|[1-9][0-9]*)$")) {
-                errno = 0;
-                long long v = strtoll(s, NULL, 10);
-                if (errno == 0)
-                        return json_integer(v);
-        }
-        if (matches(s, "^[-+]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][-+]?[0-9]+)?$"))
-                return json_real(strtod(s, NULL));
-        return json_string(s);
-}
-
-static json_t *node_to_json(yaml_document_t *doc, yaml_node_t *node, int depth)
-{
-        if (!node || depth > MAX_DEPTH)
-                return NULL;
-        switch (node->type) {
-        case YAML_SCALAR_NODE:
-                return scalar_to_json(node);
-        case YAML_SEQUENCE_NODE: {
-                json_t *array = json_array();
-                for (yaml_node_item_t *i = node->data.sequence.items.start;
-                     i < node->data.sequence.items.top; i++) {
-                        json_t *item =
-                                node_to_json(doc, yaml_document_get_node(doc, *i), depth + 1);
-                        if (!item) {
-                                json_decref(array);
-                                return NULL;
-                        }
-                        json_array_append_new(array, item);
-                }
-                return array;
-        }
-        case YAML_MAPPING_NODE: {
-                json_t *object = json_object();
-                for (yaml_node_pair_t *p = node->data.mapping.pairs.start;
-                     p < node->data.mapping.pairs.top; p++) {
-                        yaml_node_t *key = yaml_document_get_node(doc, p->key);
-                        json_t *value =
-                                node_to_json(doc, yaml_document_get_node(doc, p->value), depth + 1);
-                        if (!key || key->type != YAML_SCALAR_NODE || !value) {
-                                json_decref(value);
-                                json_decref(object);
-                                return NULL;
-                        }
-                        json_object_set_new(object, (const char *)key->data.scalar.value, value);
-                }
-                return object;
-        }
-        default:
-                return NULL;
-        }
-}
-
-/* Every document in text; NULL with *error set when the YAML is malformed. */
+/* Every document in text (lib/common's converter); NULL with *error set when malformed. */
 static json_t *parse_yaml_documents(const char *text, size_t length, char *error, size_t error_size)
 {
-        yaml_parser_t parser;
-        yaml_parser_initialize(&parser);
-        yaml_parser_set_input_string(&parser, (const unsigned char *)text, length);
-        json_t *documents = json_array();
-        for (;;) {
-                yaml_document_t doc;
-                if (!yaml_parser_load(&parser, &doc)) {
-                        snprintf(error, error_size, "line %zu: %s", parser.problem_mark.line + 1,
-                                 parser.problem ? parser.problem : "YAML error");
-                        json_decref(documents);
-                        documents = NULL;
-                        break;
-                }
-                yaml_node_t *root = yaml_document_get_root_node(&doc);
-                if (!root) {
-                        yaml_document_delete(&doc);
-                        break;
-                }
-                json_t *value = node_to_json(&doc, root, 0);
-                yaml_document_delete(&doc);
-                if (!value) {
-                        snprintf(error, error_size,
-                                 "unsupported YAML (non-scalar key or too deep)");
-                        json_decref(documents);
-                        documents = NULL;
-                        break;
-                }
-                json_array_append_new(documents, value);
-        }
-        yaml_parser_delete(&parser);
+        json_t *documents = NULL;
+        if (yaml_json_load_all(text, length, YAML_SCALARS_KUBECTL, error, error_size, &documents) <
+            0)
+                return NULL;
         return documents;
 }
 
+/* tests/support's reader, with errno set for the callers' %m. */
 static char *read_whole_file(const char *path, size_t *ret_length)
 {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        if (!f)
-                return NULL;
-        char *buffer = NULL;
-        size_t size = 0;
-        _cleanup_fclose_ FILE *out = open_memstream(&buffer, &size);
-        if (!out)
-                return NULL;
-        char chunk[8192];
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-                fwrite(chunk, 1, n, out);
-        fclose(TAKE_PTR(out));
-        *ret_length = size;
-        return buffer;
+        char *text = NULL;
+        int r = support_read_file(path, &text, ret_length);
+        if (r < 0)
+                errno = -r;
+        return r < 0 ? NULL : text;
 }
 
 /* ---- errors and paths --------------------------------------------------- */

@@ -13,6 +13,7 @@
 
 #include "clock.h"
 #include "macros.h"
+#include "support.h"
 #include "tz.h"
 
 static int64_t utc(int64_t y, unsigned mo, unsigned d, unsigned h, unsigned mi)
@@ -190,25 +191,14 @@ static void zone_names_are_checked(void **state)
         tz_zone_free(NULL);
 }
 
-static int read_file(const char *path, uint8_t **ret_data, size_t *ret_size)
-{
-        FILE *f = fopen(path, "rbe");
-        if (!f)
-                return -errno;
-        uint8_t *data = malloc(1 << 20);
-        size_t n = fread(data, 1, 1 << 20, f);
-        fclose(f);
-        *ret_data = data;
-        *ret_size = n;
-        return 0;
-}
-
 /* Truncated and bit-flipped files never crash and never yield a half-read zone. */
 static void corrupt_files_are_refused_safely(void **state)
 {
-        uint8_t *data = NULL;
+        char *text = NULL;
         size_t size = 0;
-        assert_int_equal(read_file("/usr/share/zoneinfo/Australia/Lord_Howe", &data, &size), 0);
+        assert_int_equal(support_read_file("/usr/share/zoneinfo/Australia/Lord_Howe", &text, &size),
+                         0);
+        uint8_t *data = (uint8_t *)text;
         struct tz_zone *zone = NULL;
         assert_int_equal(tz_zone_parse("x", data, size, &zone), 0);
         tz_zone_free(zone);

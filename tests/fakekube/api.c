@@ -1518,6 +1518,23 @@ static void log_stream_free(void *cls)
 
 static bool client_gone(int fd);
 
+/*
+ * Queue a streamed response (a watch, a pod log).  MHD holds the response's
+ * mutex while it calls the reader, and the readers take s->lock; the caller
+ * holds s->lock (http_handle), so queueing (which takes the response's mutex)
+ * happens with s->lock released: the two locks are then always taken in one
+ * order (response, then server), as ThreadSanitizer's lock-order check wants.
+ * Nothing of the server's state is touched in between.
+ */
+static enum MHD_Result queue_stream(struct request *r, struct MHD_Response *resp)
+{
+        pthread_mutex_unlock(&r->s->lock);
+        enum MHD_Result ret = MHD_queue_response(r->conn, 200, resp);
+        MHD_destroy_response(resp);
+        pthread_mutex_lock(&r->s->lock);
+        return ret;
+}
+
 static ssize_t log_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
         struct log_stream *l = cls;
@@ -1616,9 +1633,7 @@ static enum MHD_Result do_log(struct request *r, json_t *pod)
                 return MHD_NO;
         }
         MHD_add_response_header(resp, "Content-Type", "text/plain");
-        enum MHD_Result ret = MHD_queue_response(r->conn, 200, resp);
-        MHD_destroy_response(resp);
-        return ret;
+        return queue_stream(r, resp);
 }
 
 /* ---- watch ---- */
@@ -1882,9 +1897,7 @@ static enum MHD_Result do_watch(struct request *r)
         }
         MHD_add_response_header(resp, "Content-Type", "application/json");
         MHD_add_response_header(resp, "Cache-Control", "no-cache, private");
-        ret = MHD_queue_response(r->conn, 200, resp);
-        MHD_destroy_response(resp);
-        return ret;
+        return queue_stream(r, resp);
 }
 
 /* ---- routing ---- */

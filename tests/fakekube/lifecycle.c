@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "db.h"
 #include "fakekube.h"
+#include "label_selector.h"
 #include "lifecycle.h"
 #include "macros.h"
 #include "registry.h"
@@ -241,7 +242,7 @@ static void pdb_compute(struct server *s, json_t *pdb, struct pdb_counts *c)
         json_object_foreach (json_object_get(s->buckets, "/pods"), k, pod) {
                 if (strcmp(meta_str(pod, "namespace") ?: "", ns) != 0 ||
                     json_object_get(meta_of(pod), "deletionTimestamp") ||
-                    !label_selector_json_matches(selector, json_object_get(meta_of(pod), "labels")))
+                    !label_selector_matches(selector, json_object_get(meta_of(pod), "labels")))
                         continue;
                 c->expected++;
                 if (pdb_pod_ready(pod))
@@ -268,7 +269,7 @@ int lifecycle_eviction_allowed(struct server *s, json_t *pod, char **ret_message
         json_t *pdb;
         json_object_foreach (json_object_get(s->buckets, "policy/poddisruptionbudgets"), k, pdb) {
                 if (strcmp(meta_str(pdb, "namespace") ?: "", ns) != 0 ||
-                    !label_selector_json_matches(
+                    !label_selector_matches(
                             json_object_get(json_object_get(pdb, "spec"), "selector"), labels))
                         continue;
                 struct pdb_counts c;

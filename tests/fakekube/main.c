@@ -9,7 +9,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -30,8 +29,8 @@
 #include "api.h"
 #include "clock.h"
 #include "db.h"
-#include "duration.h"
 #include "fakekube.h"
+#include "flags.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "macros.h"
@@ -48,7 +47,7 @@
 
 struct flags {
         struct server_options server;
-        const char *log_level;
+        enum log_level log_level;
         int64_t sync_period_ms;
         int64_t pod_ready_delay_ms;
         int64_t node_boot_delay_ms;
@@ -60,52 +59,34 @@ struct flags {
         bool no_deployments, no_hpa, no_nodes, no_controllers;
 };
 
-static void usage(FILE *f)
+/* --pod-command IMAGE=PATH, repeatable; a relative PATH is made absolute. */
+static int add_pod_command(const char *value, void *target, char *message, size_t message_size)
 {
-        fprintf(f,
-                "Usage: fakekube --listen HOST:PORT --kubeconfig-out PATH [options]\n"
-                "\n"
-                "A Kubernetes API server stand-in for tests (HTTPS + bearer token by default).\n"
-                "\n"
-                "  --listen HOST:PORT        address to serve on (PORT 0 picks a free port)\n"
-                "  --kubeconfig-out PATH     write a kubeconfig for kubectl/the operator here\n"
-                "                            (the CA is also written to PATH.ca.crt)\n"
-                "  --data FILE               persist objects to FILE across restarts\n"
-                "  --openapi FILE            Kubernetes OpenAPI v2 document (default: the\n"
-                "                            repository's "
-                "third_party/kubernetes/swagger-1.36.json)\n"
-                "  --state-dir DIR           process pods' working directories and logs (served\n"
-                "                            as pods/log; default: a new "
-                "$TMPDIR/fakekube-controllers-*)\n"
-                "  --watch-window N          watch events retained for resume (default 10000)\n"
-                "  --bookmark-interval DUR   BOOKMARK period for watches that allow them (default "
-                "10s)\n"
-                "  --plain-http              serve plain HTTP instead of HTTPS\n"
-                "  --log-level LEVEL         debug|info|warn|error (default info)\n"
-                "Controllers:\n"
-                "  --sync-period DURATION    HPA sync period (default 15s)\n"
-                "  --pods virtual|process    pod simulation (default virtual)\n"
-                "  --pod-command IMAGE=PATH  binary to run for IMAGE (process pods; repeatable)\n"
-                "  --pod-ready-delay DUR     virtual pods turn Ready after this (default 1s)\n"
-                "  --nodes N                 static Ready nodes node-1..N (default 1)\n"
-                "  --libvirt-uri URI         add one Node per TripDeal libvirt domain\n"
-                "  --node-boot-delay DUR     libvirt domain running -> Node Ready (default 5s)\n"
-                "  --no-deployments          no Deployment/ReplicaSet controller\n"
-                "  --no-hpa                  no HPA controller\n"
-                "  --no-nodes                no node lifecycle, scheduling or eviction\n"
-                "  --no-controllers          no simulated controllers at all\n"
-                "  --help                    show this help\n");
-}
-
-static _Noreturn _printf_(1, 0) void bad_usage(const char *fmt, const char *arg)
-{
-        fprintf(stderr, "fakekube: ");
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-        fprintf(stderr, fmt, arg ? arg : "");
-#pragma GCC diagnostic pop
-        fprintf(stderr, " (see --help)\n");
-        exit(2);
+        struct flags *f = target;
+        const char *eq = strchr(value, '=');
+        if (!eq || eq == value) {
+                snprintf(message, message_size, "want IMAGE=PATH");
+                return -EINVAL;
+        }
+        const char **n = realloc(f->pod_commands, (f->n_pod_commands + 2) * sizeof(*n));
+        if (!n)
+                return -ENOMEM;
+        f->pod_commands = n;
+        /* A relative PATH is taken from fakekube's working directory: pods run in
+         * their own directories. */
+        char *command = NULL;
+        char cwd[4096];
+        if (eq[1] != '/' && getcwd(cwd, sizeof(cwd))) {
+                if (asprintf(&command, "%.*s=%s/%s", (int)(eq - value), value, cwd, eq + 1) < 0)
+                        command = NULL;
+        } else {
+                command = strdup(value);
+        }
+        if (!command)
+                return -ENOMEM;
+        f->pod_commands[f->n_pod_commands++] = command;
+        f->pod_commands[f->n_pod_commands] = NULL;
+        return 0;
 }
 
 /* A start-up failure: one line on stderr with its cause (the JSON log on
@@ -120,186 +101,139 @@ static _printf_(1, 2) void startup_error(const char *fmt, ...)
         va_end(ap);
 }
 
-static int64_t parse_duration_flag(const char *name, const char *value)
-{
-        int64_t ms;
-        if (duration_parse_ms(value, &ms) < 0)
-                bad_usage("invalid duration for --%s", name);
-        return ms;
-}
-
-static long parse_int_flag(const char *name, const char *value, long min)
-{
-        char *end;
-        errno = 0;
-        long v = strtol(value, &end, 10);
-        if (errno || *end || end == value || v < min)
-                bad_usage("invalid number for --%s", name);
-        return v;
-}
-
-enum {
-        OPT_LISTEN = 1000,
-        OPT_KUBECONFIG,
-        OPT_DATA,
-        OPT_OPENAPI,
-        OPT_STATE_DIR,
-        OPT_WATCH_WINDOW,
-        OPT_BOOKMARK,
-        OPT_PLAIN,
-        OPT_LOG_LEVEL,
-        OPT_SYNC,
-        OPT_PODS,
-        OPT_POD_COMMAND,
-        OPT_POD_READY,
-        OPT_NODES,
-        OPT_LIBVIRT,
-        OPT_NODE_BOOT,
-        OPT_NO_DEPLOYMENTS,
-        OPT_NO_HPA,
-        OPT_NO_NODES,
-        OPT_NO_CONTROLLERS,
-        OPT_HELP,
-};
-
 static void parse_flags(int argc, char **argv, struct flags *f)
 {
-        static const struct option options[] = {
-                {"listen", required_argument, NULL, OPT_LISTEN},
-                {"kubeconfig-out", required_argument, NULL, OPT_KUBECONFIG},
-                {"data", required_argument, NULL, OPT_DATA},
-                {"openapi", required_argument, NULL, OPT_OPENAPI},
-                {"state-dir", required_argument, NULL, OPT_STATE_DIR},
-                {"watch-window", required_argument, NULL, OPT_WATCH_WINDOW},
-                {"bookmark-interval", required_argument, NULL, OPT_BOOKMARK},
-                {"plain-http", no_argument, NULL, OPT_PLAIN},
-                {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-                {"sync-period", required_argument, NULL, OPT_SYNC},
-                {"pods", required_argument, NULL, OPT_PODS},
-                {"pod-command", required_argument, NULL, OPT_POD_COMMAND},
-                {"pod-ready-delay", required_argument, NULL, OPT_POD_READY},
-                {"nodes", required_argument, NULL, OPT_NODES},
-                {"libvirt-uri", required_argument, NULL, OPT_LIBVIRT},
-                {"node-boot-delay", required_argument, NULL, OPT_NODE_BOOT},
-                {"no-deployments", no_argument, NULL, OPT_NO_DEPLOYMENTS},
-                {"no-hpa", no_argument, NULL, OPT_NO_HPA},
-                {"no-nodes", no_argument, NULL, OPT_NO_NODES},
-                {"no-controllers", no_argument, NULL, OPT_NO_CONTROLLERS},
-                {"help", no_argument, NULL, OPT_HELP},
+        static const char *const pod_modes[] = {"virtual", "process", NULL};
+        int watch_window = (int)f->server.watch_window, pods = f->process_pods ? 1 : 0;
+        const struct flag flags[] = {
+                {.name = "listen",
+                 .type = FLAG_STRING,
+                 .target = &f->server.listen,
+                 .metavar = "HOST:PORT",
+                 .help = "address to serve on (PORT 0 picks a free port)",
+                 .required = true,
+                 .env = "FAKEKUBE_LISTEN"},
+                {.name = "kubeconfig-out",
+                 .type = FLAG_STRING,
+                 .target = &f->server.kubeconfig_out,
+                 .metavar = "PATH",
+                 .help = "write a kubeconfig for kubectl/the operator here (the CA is also "
+                         "written to PATH.ca.crt)",
+                 .required = true,
+                 .env = "FAKEKUBE_KUBECONFIG_OUT"},
+                {.name = "data",
+                 .type = FLAG_STRING,
+                 .target = &f->server.data_file,
+                 .metavar = "FILE",
+                 .help = "persist objects to FILE across restarts",
+                 .env = "FAKEKUBE_DATA"},
+                {.name = "openapi",
+                 .type = FLAG_STRING,
+                 .target = &f->server.openapi_file,
+                 .metavar = "FILE",
+                 .help = "Kubernetes OpenAPI v2 document",
+                 .default_text = "the repository's third_party/kubernetes/swagger-1.36.json",
+                 .env = "FAKEKUBE_OPENAPI"},
+                {.name = "state-dir",
+                 .type = FLAG_STRING,
+                 .target = &f->server.state_dir,
+                 .metavar = "DIR",
+                 .help = "process pods' working directories and logs (served as pods/log)",
+                 .default_text = "a new $TMPDIR/fakekube-controllers-*",
+                 .env = "FAKEKUBE_STATE_DIR"},
+                {.name = "watch-window",
+                 .type = FLAG_INT,
+                 .target = &watch_window,
+                 .min = 1,
+                 .help = "watch events retained for resume",
+                 .env = "FAKEKUBE_WATCH_WINDOW"},
+                {.name = "bookmark-interval",
+                 .type = FLAG_DURATION,
+                 .target = &f->server.bookmark_interval_ms,
+                 .min = 1,
+                 .help = "BOOKMARK period for watches that allow them",
+                 .env = "FAKEKUBE_BOOKMARK_INTERVAL"},
+                {.name = "plain-http",
+                 .type = FLAG_BOOL,
+                 .target = &f->server.plain_http,
+                 .help = "serve plain HTTP instead of HTTPS",
+                 .env = "FAKEKUBE_PLAIN_HTTP"},
+                {.name = "log-level",
+                 .type = FLAG_CUSTOM,
+                 .target = &f->log_level,
+                 .parse = log_level_parse_flag,
+                 .metavar = "LEVEL",
+                 .help = "debug, info, warn or error",
+                 .default_text = "info",
+                 .env = "FAKEKUBE_LOG_LEVEL"},
+                {.name = "sync-period",
+                 .type = FLAG_DURATION,
+                 .target = &f->sync_period_ms,
+                 .help = "controllers: HPA sync period",
+                 .env = "FAKEKUBE_SYNC_PERIOD"},
+                {.name = "pods",
+                 .type = FLAG_CHOICE,
+                 .target = &pods,
+                 .choices = pod_modes,
+                 .help = "controllers: pod simulation",
+                 .env = "FAKEKUBE_PODS"},
+                {.name = "pod-command",
+                 .type = FLAG_CUSTOM,
+                 .target = f,
+                 .parse = add_pod_command,
+                 .metavar = "IMAGE=PATH",
+                 .help = "controllers: binary to run for IMAGE (process pods; repeatable)"},
+                {.name = "pod-ready-delay",
+                 .type = FLAG_DURATION,
+                 .target = &f->pod_ready_delay_ms,
+                 .help = "controllers: virtual pods turn Ready after this",
+                 .env = "FAKEKUBE_POD_READY_DELAY"},
+                {.name = "nodes",
+                 .type = FLAG_INT,
+                 .target = &f->nodes,
+                 .help = "controllers: static Ready nodes node-1..N",
+                 .env = "FAKEKUBE_NODES"},
+                {.name = "libvirt-uri",
+                 .type = FLAG_STRING,
+                 .target = &f->libvirt_uri,
+                 .metavar = "URI",
+                 .help = "controllers: add one Node per TripDeal libvirt domain",
+                 .env = "FAKEKUBE_LIBVIRT_URI"},
+                {.name = "node-boot-delay",
+                 .type = FLAG_DURATION,
+                 .target = &f->node_boot_delay_ms,
+                 .help = "controllers: libvirt domain running -> Node Ready",
+                 .env = "FAKEKUBE_NODE_BOOT_DELAY"},
+                {.name = "no-deployments",
+                 .type = FLAG_BOOL,
+                 .target = &f->no_deployments,
+                 .help = "no Deployment/ReplicaSet controller"},
+                {.name = "no-hpa",
+                 .type = FLAG_BOOL,
+                 .target = &f->no_hpa,
+                 .help = "no HPA controller"},
+                {.name = "no-nodes",
+                 .type = FLAG_BOOL,
+                 .target = &f->no_nodes,
+                 .help = "no node lifecycle, scheduling or eviction"},
+                {.name = "no-controllers",
+                 .type = FLAG_BOOL,
+                 .target = &f->no_controllers,
+                 .help = "no simulated controllers at all"},
                 {0},
         };
-        opterr = 0;
-        int c;
-        while ((c = getopt_long(argc, argv, ":", options, NULL)) != -1) {
-                switch (c) {
-                case OPT_LISTEN:
-                        f->server.listen = optarg;
-                        break;
-                case OPT_KUBECONFIG:
-                        f->server.kubeconfig_out = optarg;
-                        break;
-                case OPT_DATA:
-                        f->server.data_file = optarg;
-                        break;
-                case OPT_OPENAPI:
-                        f->server.openapi_file = optarg;
-                        break;
-                case OPT_STATE_DIR:
-                        f->server.state_dir = optarg;
-                        break;
-                case OPT_WATCH_WINDOW:
-                        f->server.watch_window = (size_t)parse_int_flag("watch-window", optarg, 1);
-                        break;
-                case OPT_BOOKMARK:
-                        f->server.bookmark_interval_ms =
-                                parse_duration_flag("bookmark-interval", optarg);
-                        if (f->server.bookmark_interval_ms <= 0)
-                                bad_usage("--bookmark-interval must be positive%s", "");
-                        break;
-                case OPT_PLAIN:
-                        f->server.plain_http = true;
-                        break;
-                case OPT_LOG_LEVEL:
-                        f->log_level = optarg;
-                        break;
-                case OPT_SYNC:
-                        f->sync_period_ms = parse_duration_flag("sync-period", optarg);
-                        break;
-                case OPT_PODS:
-                        if (strcmp(optarg, "virtual") == 0)
-                                f->process_pods = false;
-                        else if (strcmp(optarg, "process") == 0)
-                                f->process_pods = true;
-                        else
-                                bad_usage("--pods must be virtual or process, not \"%s\"", optarg);
-                        break;
-                case OPT_POD_COMMAND: {
-                        if (!strchr(optarg, '=') || optarg[0] == '=')
-                                bad_usage("--pod-command needs IMAGE=PATH, not \"%s\"", optarg);
-                        const char **n =
-                                realloc(f->pod_commands, (f->n_pod_commands + 2) * sizeof(*n));
-                        if (!n)
-                                exit(1);
-                        f->pod_commands = n;
-                        /*
-                         * A relative PATH is taken from fakekube's working directory:
-                         * pods run in their own directories.
-                         */
-                        const char *eq = strchr(optarg, '=');
-                        char *command = NULL;
-                        char cwd[4096];
-                        if (eq[1] != '/' && getcwd(cwd, sizeof(cwd))) {
-                                if (asprintf(&command, "%.*s=%s/%s", (int)(eq - optarg), optarg,
-                                             cwd, eq + 1) < 0)
-                                        exit(1);
-                        } else {
-                                command = strdup(optarg);
-                        }
-                        if (!command)
-                                exit(1);
-                        f->pod_commands[f->n_pod_commands++] = command;
-                        f->pod_commands[f->n_pod_commands] = NULL;
-                        break;
-                }
-                case OPT_POD_READY:
-                        f->pod_ready_delay_ms = parse_duration_flag("pod-ready-delay", optarg);
-                        break;
-                case OPT_NODES:
-                        f->nodes = (int)parse_int_flag("nodes", optarg, 0);
-                        break;
-                case OPT_LIBVIRT:
-                        f->libvirt_uri = optarg;
-                        break;
-                case OPT_NODE_BOOT:
-                        f->node_boot_delay_ms = parse_duration_flag("node-boot-delay", optarg);
-                        break;
-                case OPT_NO_DEPLOYMENTS:
-                        f->no_deployments = true;
-                        break;
-                case OPT_NO_HPA:
-                        f->no_hpa = true;
-                        break;
-                case OPT_NO_NODES:
-                        f->no_nodes = true;
-                        break;
-                case OPT_NO_CONTROLLERS:
-                        f->no_controllers = true;
-                        break;
-                case OPT_HELP:
-                        usage(stdout);
-                        exit(0);
-                case ':':
-                        bad_usage("option %s needs a value", argv[optind - 1]);
-                default:
-                        bad_usage("unknown option %s", argv[optind - 1]);
-                }
-        }
-        if (optind < argc)
-                bad_usage("unexpected argument \"%s\"", argv[optind]);
-        if (!f->server.listen)
-                bad_usage("--listen HOST:PORT is required%s", "");
-        if (!f->server.kubeconfig_out)
-                bad_usage("--kubeconfig-out PATH is required%s", "");
+        const struct flags_program program = {
+                .name = "fakekube",
+                .usage = "--listen HOST:PORT --kubeconfig-out PATH [OPTIONS]",
+                .summary = "A Kubernetes API server stand-in for tests (HTTPS + bearer token by "
+                           "default).",
+                .epilog = "Every option can also come from the environment variable in brackets; "
+                          "the flag\nwins over the environment.",
+                .flags = flags,
+        };
+        flags_parse(&program, argc, argv);
+        f->server.watch_window = (size_t)watch_window;
+        f->process_pods = pods == 1;
 }
 
 /* "127.0.0.1:8443" -> bound listening socket; *ret_port gets the real port. */
@@ -527,17 +461,14 @@ int main(int argc, char **argv)
                                 .bookmark_interval_ms = 10000,
                                 .default_grace_seconds = 30,
                         },
-                .log_level = "info",
+                .log_level = LOG_LEVEL_INFO,
                 .sync_period_ms = 15000,
                 .pod_ready_delay_ms = 1000,
                 .node_boot_delay_ms = 5000,
                 .nodes = 1,
         };
         parse_flags(argc, argv, &f);
-        enum log_level level;
-        if (log_level_from_string(f.log_level, &level) < 0)
-                bad_usage("invalid --log-level \"%s\"", f.log_level);
-        log_setup("fakekube", level);
+        log_setup("fakekube", f.log_level);
 
         /* Signals are taken synchronously by main; every thread inherits the mask. */
         sigset_t mask;

@@ -9,12 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
 #include "fakekube.h"
 #include "macros.h"
 #include "patch.h"
 #include "schema.h"
+#include "yaml-json.h"
 
 json_t *patch_merge(json_t *target, json_t *patch)
 {
@@ -425,122 +425,19 @@ json_t *patch_strategic(struct server *s, json_t *target, json_t *patch, const c
 
 /* ---- YAML ---- */
 
-static json_t *yaml_scalar(const yaml_event_t *e)
-{
-        const char *v = (const char *)e->data.scalar.value;
-        size_t len = e->data.scalar.length;
-        if (e->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-                return json_stringn(v, len);
-        if (len == 0 || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 || strcmp(v, "Null") == 0)
-                return json_null();
-        if (strcmp(v, "true") == 0 || strcmp(v, "True") == 0)
-                return json_true();
-        if (strcmp(v, "false") == 0 || strcmp(v, "False") == 0)
-                return json_false();
-        char *end;
-        errno = 0;
-        long long i = strtoll(v, &end, 10);
-        if (*end == '\0' && errno == 0 && (v[0] == '-' || (v[0] >= '0' && v[0] <= '9')))
-                return json_integer(i);
-        double d = strtod(v, &end);
-        if (*end == '\0' && (v[0] == '-' || v[0] == '.' || (v[0] >= '0' && v[0] <= '9')))
-                return json_real(d);
-        return json_stringn(v, len);
-}
-
+/*
+ * Bodies in YAML (application/apply-patch+yaml, ...): the real API server
+ * decodes them with sigs.k8s.io/yaml, as kubectl does; lib/common's converter
+ * resolves scalars the same way.  JSON, the common case, is parsed directly.
+ */
 json_t *yaml_to_json(const char *text, size_t len)
 {
         json_error_t error;
         json_t *j = json_loadb(text, len, 0, &error);
         if (j)
                 return j;
-        yaml_parser_t parser;
-        if (!yaml_parser_initialize(&parser))
+        json_t *value = NULL;
+        if (yaml_json_load(text, len, YAML_SCALARS_KUBECTL, NULL, 0, &value) < 0)
                 return NULL;
-        yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-        json_t *stack[128];
-        char *keys[128];
-        size_t depth = 0;
-        json_t *root = NULL;
-        bool ok = true, done = false;
-        while (ok && !done) {
-                yaml_event_t e;
-                if (!yaml_parser_parse(&parser, &e)) {
-                        ok = false;
-                        break;
-                }
-                json_t *node = NULL;
-                bool push = false;
-                switch (e.type) {
-                case YAML_STREAM_END_EVENT:
-                case YAML_DOCUMENT_END_EVENT:
-                        done = root != NULL || e.type == YAML_STREAM_END_EVENT;
-                        break;
-                case YAML_MAPPING_START_EVENT:
-                        node = json_object();
-                        push = true;
-                        break;
-                case YAML_SEQUENCE_START_EVENT:
-                        node = json_array();
-                        push = true;
-                        break;
-                case YAML_SCALAR_EVENT:
-                        node = yaml_scalar(&e);
-                        break;
-                case YAML_MAPPING_END_EVENT:
-                case YAML_SEQUENCE_END_EVENT:
-                        if (depth > 0) {
-                                depth--;
-                                free(keys[depth]);
-                        }
-                        break;
-                case YAML_ALIAS_EVENT:
-                        ok = false;
-                        break;
-                default:
-                        break;
-                }
-                if (node) {
-                        if (depth == 0) {
-                                root = json_incref(node);
-                        } else {
-                                json_t *parent = stack[depth - 1];
-                                if (json_is_array(parent)) {
-                                        json_array_append(parent, node);
-                                } else if (!keys[depth - 1]) {
-                                        /* A scalar in key position: remember it. */
-                                        keys[depth - 1] =
-                                                json_is_string(node)
-                                                        ? strdup(json_string_value(node))
-                                                        : json_dumps(node, JSON_ENCODE_ANY);
-                                        json_decref(node);
-                                        node = NULL;
-                                        push = false;
-                                } else {
-                                        json_object_set(parent, keys[depth - 1], node);
-                                        free(keys[depth - 1]);
-                                        keys[depth - 1] = NULL;
-                                }
-                        }
-                        if (push) {
-                                if (depth >= ARRAY_SIZE(stack)) {
-                                        ok = false;
-                                } else {
-                                        stack[depth] = node;
-                                        keys[depth] = NULL;
-                                        depth++;
-                                }
-                        }
-                        json_decref(node);
-                }
-                yaml_event_delete(&e);
-        }
-        while (depth > 0)
-                free(keys[--depth]);
-        yaml_parser_delete(&parser);
-        if (!ok) {
-                json_decref(root);
-                return NULL;
-        }
-        return root;
+        return value;
 }

@@ -257,44 +257,6 @@ bool sel_matches(const struct selector *sel, json_t *obj)
         return true;
 }
 
-bool label_selector_json_matches(json_t *selector, json_t *labels)
-{
-        if (!json_is_object(selector))
-                return false;
-        const char *key;
-        json_t *value;
-        json_object_foreach (json_object_get(selector, "matchLabels"), key, value) {
-                const char *have = json_string_value(json_object_get(labels, key));
-                if (!have || !json_is_string(value) || strcmp(have, json_string_value(value)) != 0)
-                        return false;
-        }
-        size_t i;
-        json_t *expr;
-        json_array_foreach (json_object_get(selector, "matchExpressions"), i, expr) {
-                const char *k = json_string_value(json_object_get(expr, "key"));
-                const char *op = json_string_value(json_object_get(expr, "operator"));
-                if (!k || !op)
-                        return false;
-                const char *have = json_string_value(json_object_get(labels, k));
-                bool found = false;
-                size_t j;
-                json_t *v;
-                json_array_foreach (json_object_get(expr, "values"), j, v) {
-                        if (have && json_is_string(v) && strcmp(have, json_string_value(v)) == 0)
-                                found = true;
-                }
-                if (strcmp(op, "In") == 0 && !found)
-                        return false;
-                if (strcmp(op, "NotIn") == 0 && found)
-                        return false;
-                if (strcmp(op, "Exists") == 0 && !have)
-                        return false;
-                if (strcmp(op, "DoesNotExist") == 0 && have)
-                        return false;
-        }
-        return true;
-}
-
 char *label_selector_json_to_string(json_t *selector)
 {
         char *buf = NULL;

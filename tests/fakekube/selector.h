@@ -20,8 +20,6 @@ int sel_parse_labels(const char *text, struct selector **ret, char **ret_error);
 int sel_parse_fields(const char *text, struct selector **ret, char **ret_error);
 bool sel_matches(const struct selector *sel, json_t *obj); /* NULL matches all */
 void sel_free(struct selector *sel);
-/* metav1.LabelSelector (matchLabels / matchExpressions) against a labels object. */
-bool label_selector_json_matches(json_t *selector, json_t *labels);
 /* matchLabels/matchExpressions to the "a=b,c in (d)" text form (malloc). */
 char *label_selector_json_to_string(json_t *selector);
 /* A string at a dotted path ("spec.nodeName"), borrowed, or NULL. */

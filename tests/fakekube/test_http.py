@@ -53,6 +53,13 @@ def test_cli_flags():
     expect(p.returncode == 2, p.stderr)
     p = subprocess.run([EXE, "--help"], capture_output=True, text=True, timeout=10)
     expect(p.returncode == 0 and "--watch-window" in p.stdout)
+    p = subprocess.run([EXE, "--version"], capture_output=True, text=True, timeout=10)
+    expect(p.returncode == 0 and p.stdout.startswith("fakekube ") and " (git " in p.stdout,
+           p.stdout)
+    # FAKEKUBE_* variables stand in for flags; the error names the variable.
+    p = subprocess.run([EXE, "--listen", "x", "--kubeconfig-out", "/tmp/x"], capture_output=True,
+                       text=True, timeout=10, env=dict(os.environ, FAKEKUBE_PODS="vm"))
+    expect(p.returncode == 2 and 'FAKEKUBE_PODS "vm"' in p.stderr, p.stderr)
 
 
 def test_auth():

@@ -13,6 +13,7 @@
 #include "api.h"
 #include "db.h"
 #include "fakekube.h"
+#include "label_selector.h"
 #include "macros.h"
 #include "names.h"
 #include "patch.h"
@@ -91,8 +92,17 @@ static void test_field_selectors_and_label_selector_json(void **state)
                   "\"DoesNotExist\"}]}");
         _cleanup_json_ json_t *yes = J("{\"app\":\"web\",\"tier\":\"b\"}");
         _cleanup_json_ json_t *no = J("{\"app\":\"web\",\"tier\":\"b\",\"x\":\"1\"}");
-        assert_true(label_selector_json_matches(ls, yes));
-        assert_false(label_selector_json_matches(ls, no));
+        assert_true(label_selector_matches(ls, yes));
+        assert_false(label_selector_matches(ls, no));
+        /* As metav1.LabelSelectorAsSelector: null matches nothing, {} everything, and an
+         * unknown operator nothing. */
+        _cleanup_json_ json_t *everything = J("{}");
+        _cleanup_json_ json_t *bad_op = J("{\"matchExpressions\":[{\"key\":\"app\",\"operator\":"
+                                          "\"Like\",\"values\":[\"web\"]}]}");
+        assert_false(label_selector_matches(NULL, yes));
+        assert_true(label_selector_matches(everything, yes));
+        assert_true(label_selector_matches(everything, NULL));
+        assert_false(label_selector_matches(bad_op, yes));
         _cleanup_free_ char *text = label_selector_json_to_string(ls);
         assert_string_equal(text, "app=web,tier in (a,b),!x");
 }
@@ -241,6 +251,10 @@ static void test_yaml_and_age(void **state)
         assert_json_eq(j, "{\"a\":1,\"b\":[\"x\",\"y\",\"2\"],\"c\":{\"d\":true,\"e\":null,\"f\":1."
                           "5,\"g\":\"007\"}}");
         assert_null(yaml_to_json("a: [", 4));
+        /* As the API server (sigs.k8s.io/yaml) reads YAML: YAML 1.1 booleans. */
+        const char *y11 = "a: yes\nb: off\nc: \"on\"\n";
+        _cleanup_json_ json_t *j11 = yaml_to_json(y11, strlen(y11));
+        assert_json_eq(j11, "{\"a\":true,\"b\":false,\"c\":\"on\"}");
         char buf[32];
         const struct {
                 int64_t s;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "support.h"
 
 int test_spawn(char *const argv[], const char *log_path, pid_t *ret_pid)
 {
@@ -56,32 +57,15 @@ void test_kill(pid_t pid, bool hard)
         waitpid(pid, NULL, 0);
 }
 
-int test_wait_for_file(const char *path, int64_t timeout_ms)
+static bool file_has_content(void *userdata)
 {
-        int64_t deadline = clock_monotonic_ms() + timeout_ms;
-        do {
-                struct stat st;
-                if (stat(path, &st) == 0 && st.st_size > 0)
-                        return 0;
-                test_sleep_ms(20);
-        } while (clock_monotonic_ms() < deadline);
-        return -ETIMEDOUT;
+        struct stat st;
+        return stat(userdata, &st) == 0 && st.st_size > 0;
 }
 
-char *test_read_file(const char *path)
+int test_wait_for_file(const char *path, int64_t timeout_ms)
 {
-        FILE *f = fopen(path, "re");
-        if (!f)
-                return NULL;
-        char *buf = NULL;
-        size_t size = 0;
-        ssize_t n = getdelim(&buf, &size, '\0', f);
-        fclose(f);
-        if (n < 0) {
-                free(buf);
-                return NULL;
-        }
-        return buf;
+        return support_wait_for(file_has_content, (void *)path, timeout_ms, 20);
 }
 
 void test_sleep_ms(int64_t ms)

@@ -13,6 +13,4 @@ int test_spawn(char *const argv[], const char *log_path, pid_t *ret_pid);
 void test_kill(pid_t pid, bool hard);
 /* Poll until path exists and is non-empty, up to timeout_ms.  0 or -ETIMEDOUT. */
 int test_wait_for_file(const char *path, int64_t timeout_ms);
-/* Read a small file into a malloc'ed, NUL-terminated string (NULL on error). */
-char *test_read_file(const char *path);
 void test_sleep_ms(int64_t ms);

@@ -20,11 +20,12 @@
 #include "kube-informer.h"
 #include "kube-private.h"
 #include "kube.h"
+#include "support.h"
 #include "test-pem.h"
 #include "test-process.h"
 
 static const char *stub_path;
-static char dir[] = "/tmp/kube-client-test-XXXXXX";
+static char *dir; /* support_temp_dir() */
 static pid_t plain_pid, tls_pid, mtls_pid;
 static int plain_port, tls_port, mtls_port;
 static char *client_cert_pem, *client_key_pem;
@@ -60,8 +61,8 @@ static int start_stub(const char *name, enum stub_kind kind, pid_t *ret_pid, int
         argv[n] = NULL;
         if (test_spawn(argv, log_file, ret_pid) < 0 || test_wait_for_file(port_file, 10000) < 0)
                 return -1;
-        char *text = test_read_file(port_file);
-        *ret_port = text ? atoi(text) : 0;
+        char *text = NULL;
+        *ret_port = support_read_file(port_file, &text, NULL) == 0 ? atoi(text) : 0;
         free(text);
         return *ret_port > 0 ? 0 : -1;
 }
@@ -87,7 +88,7 @@ static struct kube_client *client_for(const char *server, const char *token, con
 
 static int group_setup(void **state)
 {
-        if (!mkdtemp(dir))
+        if (support_temp_dir("kube-client-test", &dir) < 0)
                 return -1;
         if (test_make_self_signed("stub", "127.0.0.1", &cert_pem, &key_pem) < 0)
                 return -1;
@@ -118,11 +119,11 @@ static int group_teardown(void **state)
         test_kill(mtls_pid, false);
         free(client_cert_pem);
         free(client_key_pem);
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
         free(cert_pem);
         free(key_pem);
-        return system(cmd) == 0 ? 0 : -1;
+        int r = support_remove_tree(dir);
+        free(dir);
+        return r;
 }
 
 /* The stub's record of requests whose path starts with prefix (new ref). */
@@ -607,6 +608,21 @@ static void inf_delete(json_t *obj, void *userdata)
         log_line(userdata, "delete", obj);
 }
 
+struct informer_log_wait {
+        struct informer_log *log;
+        const char *expected;
+};
+
+/* The informer's log reads exactly w->expected (support_wait_for condition). */
+static bool informer_log_is(void *userdata)
+{
+        struct informer_log_wait *w = userdata;
+        pthread_mutex_lock(&w->log->lock);
+        bool done = strcmp(w->log->text, w->expected) == 0;
+        pthread_mutex_unlock(&w->log->lock);
+        return done;
+}
+
 static void test_informer_relist_synthesis(void **state)
 {
         struct informer_log log = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -622,15 +638,8 @@ static void test_informer_relist_synthesis(void **state)
                 0);
         assert_int_equal(kube_informer_start(inf), 0);
         const char *expected = "add a@1;add b@1;delete b@1;update a@2;add c@1;update c@3;";
-        int64_t deadline = clock_monotonic_ms() + 5000;
-        bool done = false;
-        while (!done && clock_monotonic_ms() < deadline) {
-                pthread_mutex_lock(&log.lock);
-                done = strcmp(log.text, expected) == 0;
-                pthread_mutex_unlock(&log.lock);
-                if (!done)
-                        test_sleep_ms(10);
-        }
+        struct informer_log_wait wait = {&log, expected};
+        support_wait_for(informer_log_is, &wait, 5000, 10);
         pthread_mutex_lock(&log.lock);
         assert_string_equal(log.text, expected);
         pthread_mutex_unlock(&log.lock);

@@ -15,14 +15,15 @@
 
 #include "kube-private.h"
 #include "kube.h"
+#include "support.h"
 #include "test-pem.h"
 
-static char dir[] = "/tmp/kube-config-test-XXXXXX";
+static char *dir; /* support_temp_dir() */
 static char *cert_pem, *key_pem, *cert_b64, *key_b64;
 
 static int group_setup(void **state)
 {
-        if (!mkdtemp(dir))
+        if (support_temp_dir("kube-config-test", &dir) < 0)
                 return -1;
         if (test_make_self_signed("test-ca", NULL, &cert_pem, &key_pem) < 0)
                 return -1;
@@ -38,10 +39,9 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        if (system(cmd) != 0)
+        if (support_remove_tree(dir) < 0)
                 return -1;
+        free(dir);
         free(cert_pem);
         free(key_pem);
         free(cert_b64);
@@ -263,6 +263,22 @@ static void test_client_certificate_forms(void **state)
         free(path);
 }
 
+/* Scalars as client-go reads a kubeconfig: YAML 1.1 booleans, string fields as written. */
+static void test_yaml_scalars_like_client_go(void **state)
+{
+        char *path = write_kubeconfig("yaml11.yaml",
+                                      "    server: https://h:1\n"
+                                      "    insecure-skip-tls-verify: yes\n",
+                                      "    token: 0x1F\n", NULL);
+        struct kube_config *c = NULL;
+        assert_int_equal(load(path, NULL, &c, NULL), 0);
+        assert_true(kube_config_insecure(c));
+        /* A string field keeps the text: the token is "0x1F", not 31. */
+        assert_string_equal(c->token, "0x1F");
+        kube_config_free(c);
+        free(path);
+}
+
 static void test_bad_files(void **state)
 {
         struct kube_config *c = NULL;
@@ -440,6 +456,7 @@ int main(void)
                 cmocka_unit_test(test_token_file_and_ca_file),
                 cmocka_unit_test(test_token_with_control_characters),
                 cmocka_unit_test(test_client_certificate_forms),
+                cmocka_unit_test(test_yaml_scalars_like_client_go),
                 cmocka_unit_test(test_bad_files),
                 cmocka_unit_test(test_no_secret_in_errors),
                 cmocka_unit_test(test_env_and_home),

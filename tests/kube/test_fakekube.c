@@ -26,10 +26,11 @@
 #include "kube-leader.h"
 #include "kube-private.h"
 #include "kube.h"
+#include "support.h"
 #include "test-process.h"
 
 static const char *fakekube_path;
-static char dir[] = "/tmp/kube-fakekube-test-XXXXXX";
+static char *dir; /* support_temp_dir() */
 
 struct server {
         pid_t pid;
@@ -127,7 +128,7 @@ static int create_namespace(struct kube_client *c, const char *name)
 
 static int group_setup(void **state)
 {
-        if (!mkdtemp(dir))
+        if (support_temp_dir("kube-fakekube-test", &dir) < 0)
                 return -1;
         if (server_start(&main_server, &(struct server_options){.name = "main"}) < 0)
                 return -1;
@@ -141,9 +142,9 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
         server_free(&main_server);
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        return system(cmd) == 0 ? 0 : -1;
+        int r = support_remove_tree(dir);
+        free(dir);
+        return r;
 }
 
 static json_t *configmap(const char *ns, const char *name, const char *value)
@@ -862,6 +863,15 @@ static void test_informer_relist_on_gone(void **state)
  * after the restart, and objects deleted/created in between, are each seen
  * exactly once.
  */
+/* fakekube has written "k3" to its data file (support_wait_for condition). */
+static bool data_file_has_k3(void *path)
+{
+        char *data = NULL;
+        bool found = support_read_file(path, &data, NULL) == 0 && strstr(data, "\"k3\"");
+        free(data);
+        return found;
+}
+
 static void test_informer_survives_restart(void **state)
 {
         struct server s = {0};
@@ -920,16 +930,7 @@ static void test_informer_survives_restart(void **state)
 
         /* Round two with SIGKILL: the watch connection is reset, not closed.
          * First poll until fakekube has saved k3 to its data file. */
-        int64_t saved_deadline = clock_monotonic_ms() + 5000;
-        bool saved = false;
-        while (!saved && clock_monotonic_ms() < saved_deadline) {
-                char *data = test_read_file(s.data);
-                saved = data && strstr(data, "\"k3\"");
-                free(data);
-                if (!saved)
-                        test_sleep_ms(20);
-        }
-        assert_true(saved);
+        assert_int_equal(support_wait_for(data_file_has_k3, s.data, 5000, 20), 0);
         server_stop(&s, true);
         assert_int_equal(server_start(&s, &options), 0);
         set_value_retrying(c, "r", "keep", "k4");

@@ -18,47 +18,21 @@
 
 #include "desired.h"
 #include "macros.h"
+#include "support.h"
 #include "tripdeal.h"
 
 static const char *data_dir;
-
-static char *read_file(const char *path)
-{
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        if (!f)
-                return NULL;
-        char *text = NULL;
-        size_t size = 0;
-        FILE *out = open_memstream(&text, &size);
-        char buf[4096];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-                fwrite(buf, 1, n, out);
-        fclose(out);
-        return text;
-}
 
 static void check_golden(const char *name, const char *kind, const json_t *object)
 {
         char path[512];
         snprintf(path, sizeof(path), "%s/%s.%s.json", data_dir, name, kind);
-        _cleanup_free_ char *actual = json_dumps(object, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        assert_non_null(actual);
-
-        if (getenv("TRIPDEAL_REGENERATE_GOLDEN")) {
-                _cleanup_fclose_ FILE *f = fopen(path, "we");
-                assert_non_null(f);
-                fprintf(f, "%s\n", actual);
-                return;
-        }
-        _cleanup_free_ char *expected = read_file(path);
-        if (!expected)
-                fail_msg("missing golden file %s", path);
-        size_t len = strlen(expected);
-        if (len > 0 && expected[len - 1] == '\n')
-                expected[len - 1] = '\0';
-        if (strcmp(expected, actual) != 0)
-                fail_msg("%s differs from what the operator builds:\n%s", path, actual);
+        _cleanup_free_ char *dumped = json_dumps(object, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        assert_non_null(dumped);
+        _cleanup_free_ char *actual = NULL;
+        assert_true(asprintf(&actual, "%s\n", dumped) > 0);
+        if (support_golden_compare(path, actual) < 0)
+                fail_msg("%s differs from what the operator builds (see above)", path);
 }
 
 static void build_and_compare(const char *name, int32_t floor, bool expect_ingress)

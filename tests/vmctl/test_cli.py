@@ -50,6 +50,14 @@ class Common(unittest.TestCase):
         if contains:
             self.assertIn(contains, lines[0])
 
+    def assert_usage_error(self, stderr, contains=None):
+        """Bad flags, names or values: the line every TripDeal program prints."""
+        lines = stderr.strip("\n").split("\n")
+        self.assertEqual(len(lines), 1, f"expected one error line, got: {stderr!r}")
+        self.assertRegex(lines[0], r"^tripdeal-vmctl( [a-z]+)?: .* \(see --help\)$")
+        if contains:
+            self.assertIn(contains, lines[0])
+
 
 class TestDriver(Common):
     CREATE = ["--pool", "burst", "--base-image", "/default-pool/base.qcow2",
@@ -57,6 +65,9 @@ class TestDriver(Common):
               "--vcpus", "2", "--memory-mib", "128"]
 
     def test_help(self):
+        code, out, _ = run("--version")
+        self.assertEqual(code, 0)
+        self.assertRegex(out, r"^tripdeal-vmctl \S+ \(git \S+\)\n$")
         code, out, _ = run("--help")
         self.assertEqual(code, 0)
         self.assertIn("Exit codes:", out)
@@ -72,26 +83,27 @@ class TestDriver(Common):
     def test_usage_errors_exit_2(self):
         code, _, err = run()
         self.assertEqual(code, 2)
+        self.assert_usage_error(err, "missing COMMAND")
         code, _, err = run("frobnicate")
         self.assertEqual(code, 2)
-        self.assert_one_line_error(err, "unknown command")
+        self.assert_usage_error(err, "unknown command")
         code, _, err = run("--output", "yaml", "list")
         self.assertEqual(code, 2)
-        self.assert_one_line_error(err)
+        self.assert_usage_error(err)
         code, _, err = run("show")
         self.assertEqual(code, 2)
-        self.assert_one_line_error(err, "missing VM NAME")
+        self.assert_usage_error(err, "missing VM NAME")
         code, _, err = run("show", "a", "b")
         self.assertEqual(code, 2)
         code, _, err = run("list", "--force")
         self.assertEqual(code, 2)
-        self.assert_one_line_error(err, "unknown option")
+        self.assert_usage_error(err, "unknown option")
 
     def test_invalid_name_exit_2(self):
         for bad in ("Bad_Name", "x-", "a" * 64, "a'b", "ü"):
             code, _, err = run("create", bad, *self.CREATE, uri=TEST_URI)
             self.assertEqual(code, 2, bad)
-            self.assert_one_line_error(err, "DNS-1123")
+            self.assert_usage_error(err, "DNS-1123")
 
     def test_missing_required_option_exit_2(self):
         args = list(self.CREATE)
@@ -99,7 +111,7 @@ class TestDriver(Common):
         del args[i:i + 2]
         code, _, err = run("create", "n1", *args, uri=TEST_URI)
         self.assertEqual(code, 2)
-        self.assert_one_line_error(err, "--vcpus is required")
+        self.assert_usage_error(err, "--vcpus is required")
         code, _, err = run("create", "n1", *self.CREATE, "--owner", "no-slash", uri=TEST_URI)
         self.assertEqual(code, 2)
         code, _, err = run("create", "n1", *self.CREATE[:-1], "8", "--memory-mib", "lots",
@@ -139,6 +151,19 @@ class TestDriver(Common):
         code, out, err = run("list", "--output", "json", env={"LIBVIRT_DEFAULT_URI": TEST_URI})
         self.assertEqual(code, 0, err)
         self.assertEqual(json.loads(out), [])  # test driver: fresh state per process
+
+    def test_environment_fallbacks(self):
+        env = {"TRIPDEAL_LIBVIRT_URI": TEST_URI, "TRIPDEAL_OUTPUT": "json"}
+        code, out, err = run("list", env=env)
+        self.assertEqual(code, 0, err)
+        self.assertEqual(json.loads(out), [])
+        # The flag wins over the environment.
+        code, out, err = run("-o", "table", "list", env=env)
+        self.assertEqual(code, 0, err)
+        self.assertTrue(out.startswith("NAME"), out)
+        code, _, err = run("list", env={"TRIPDEAL_OUTPUT": "yaml"})
+        self.assertEqual(code, 2)
+        self.assert_usage_error(err, 'bad TRIPDEAL_OUTPUT "yaml"')
 
     def test_fault_injection(self):
         code, _, err = run("create", "n1", *self.CREATE, uri=TEST_URI,

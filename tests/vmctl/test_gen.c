@@ -3,8 +3,8 @@
  * Golden-file tests for vmctl's pure generators, libvirt style: each
  * data/CASE.json is an input; beside it lie the exact expected outputs
  * CASE.xml (domain), CASE.volume.xml (overlay volume), CASE.meta-data,
- * CASE.user-data and CASE.network-config.  VMCTL_TEST_REGENERATE=1 rewrites
- * the expected files (review the diff before committing).
+ * CASE.user-data and CASE.network-config.  TRIPDEAL_REGENERATE_GOLDEN=1
+ * rewrites the expected files (review the diff before committing).
  *
  * Besides byte equality, every output is parsed back (libxml2, libyaml) and
  * the hostile inputs must come back unchanged: escaping, not luck.
@@ -28,6 +28,7 @@
 #include <cmocka.h>
 
 #include "macros.h"
+#include "support.h"
 #include "vmctl.h"
 
 static const char *data_dir;
@@ -94,49 +95,12 @@ static void load_case(const char *path, struct golden_case *c)
         };
 }
 
-static char *read_file(const char *path)
-{
-        FILE *f = fopen(path, "re");
-        char *text = NULL;
-        size_t size = 0;
-
-        if (!f)
-                return NULL;
-        FILE *mem = open_memstream(&text, &size);
-        char buf[4096];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-                fwrite(buf, 1, n, mem);
-        fclose(mem);
-        fclose(f);
-        return text;
-}
-
-/* Compare with data/<case><suffix>, or rewrite it under VMCTL_TEST_REGENERATE=1. */
+/* Compare with data/<case><suffix> (TRIPDEAL_REGENERATE_GOLDEN=1 rewrites it). */
 static int check_golden(const char *case_name, const char *suffix, const char *actual)
 {
-        _cleanup_free_ char *path = NULL, *expected = NULL;
-        const char *regen = getenv("VMCTL_TEST_REGENERATE");
-
+        _cleanup_free_ char *path = NULL;
         assert_true(asprintf(&path, "%s/%s%s", data_dir, case_name, suffix) > 0);
-        if (regen && strcmp(regen, "1") == 0) {
-                FILE *f = fopen(path, "we");
-                assert_non_null(f);
-                fputs(actual, f);
-                fclose(f);
-                return 0;
-        }
-        expected = read_file(path);
-        if (!expected) {
-                print_error("missing golden file %s\n", path);
-                return 1;
-        }
-        if (strcmp(expected, actual) != 0) {
-                print_error("%s differs from the generated output:\n--- generated ---\n%s---\n",
-                            path, actual);
-                return 1;
-        }
-        return 0;
+        return support_golden_compare(path, actual) < 0 ? 1 : 0;
 }
 
 static void test_golden_files(void **state)

@@ -22,9 +22,10 @@
 #include "claims.h"
 #include "routes.h"
 #include "store.h"
+#include "support.h"
 
 struct fixture {
-        char directory[64];
+        char *directory; /* support_temp_dir() */
         char url[128];
         struct app app;
         struct route_worker worker;
@@ -36,8 +37,7 @@ static int setup(void **state)
 {
         struct fixture *f = calloc(1, sizeof(*f));
         assert_non_null(f);
-        strcpy(f->directory, "/tmp/tripdeal-routes-XXXXXX");
-        assert_non_null(mkdtemp(f->directory));
+        assert_int_equal(support_temp_dir("routes", &f->directory), 0);
         snprintf(f->url, sizeof(f->url), "sqlite:%s/test.db", f->directory);
 
         struct store *store = NULL;
@@ -66,9 +66,8 @@ static int teardown(void **state)
         store_close(f->claim_store);
         stock_feed_free(f->app.stock);
         metrics_free(f->app.metrics);
-        char command[128];
-        snprintf(command, sizeof(command), "rm -rf '%s'", f->directory);
-        assert_int_equal(system(command), 0);
+        assert_int_equal(support_remove_tree(f->directory), 0);
+        free(f->directory);
         free(f);
         return 0;
 }

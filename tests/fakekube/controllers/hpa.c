@@ -89,8 +89,8 @@ static void compute_metric(struct sync *s, const json_t *hpa, const json_t *metr
         json_object_foreach (s->objects[KIND_POD], key, pod) {
                 const char *pod_ns = object_namespace(pod);
                 if (!pod_ns || strcmp(pod_ns, ns) != 0 ||
-                    !selector_matches(selector,
-                                      json_object_get(json_object_get(pod, "metadata"), "labels")))
+                    !label_selector_matches(
+                            selector, json_object_get(json_object_get(pod, "metadata"), "labels")))
                         continue;
                 struct hpa_pod_metric *m = &pods[n++];
                 const char *phase =

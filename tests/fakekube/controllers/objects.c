@@ -9,54 +9,6 @@
 
 #include "clock.h"
 
-static bool value_in(const json_t *values, const char *value)
-{
-        size_t i;
-        json_t *v;
-        json_array_foreach (values, i, v) {
-                if (value && json_is_string(v) && strcmp(json_string_value(v), value) == 0)
-                        return true;
-        }
-        return false;
-}
-
-bool selector_matches(const json_t *selector, const json_t *labels)
-{
-        const char *key;
-        json_t *value;
-        json_object_foreach ((json_t *)json_object_get(selector, "matchLabels"), key, value) {
-                const char *have = json_string_value(json_object_get(labels, key));
-                if (!have || !json_is_string(value) || strcmp(have, json_string_value(value)) != 0)
-                        return false;
-        }
-        size_t i;
-        json_t *expr;
-        json_array_foreach (json_object_get(selector, "matchExpressions"), i, expr) {
-                const char *k = json_string_value(json_object_get(expr, "key"));
-                const char *op = json_string_value(json_object_get(expr, "operator"));
-                const json_t *values = json_object_get(expr, "values");
-                if (!k || !op)
-                        return false;
-                const char *have = json_string_value(json_object_get(labels, k));
-                if (strcmp(op, "In") == 0) {
-                        if (!value_in(values, have))
-                                return false;
-                } else if (strcmp(op, "NotIn") == 0) {
-                        if (have && value_in(values, have))
-                                return false;
-                } else if (strcmp(op, "Exists") == 0) {
-                        if (!have)
-                                return false;
-                } else if (strcmp(op, "DoesNotExist") == 0) {
-                        if (have)
-                                return false;
-                } else {
-                        return false;
-                }
-        }
-        return true;
-}
-
 bool map_selector_matches(const json_t *selector, const json_t *labels)
 {
         if (!json_is_object(selector) || json_object_size(selector) == 0)

@@ -11,8 +11,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* metav1.LabelSelector (matchLabels + matchExpressions).  NULL or {} matches everything. */
-bool selector_matches(const json_t *selector, const json_t *labels);
+#include "../label_selector.h"
+
+/* metav1.LabelSelector matching: label_selector_matches(), shared with the server. */
 /* A Service's plain map selector.  NULL or {} matches nothing (a Service without selector). */
 bool map_selector_matches(const json_t *selector, const json_t *labels);
 

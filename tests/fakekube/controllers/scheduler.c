@@ -101,8 +101,9 @@ static int64_t spread_count(const json_t *constraint, const json_t *pod, const j
                 if (!ns || !other_ns || strcmp(ns, other_ns) != 0)
                         continue;
                 if (!selector ||
-                    !selector_matches(selector, json_object_get(json_object_get(other, "metadata"),
-                                                                "labels")))
+                    !label_selector_matches(
+                            selector,
+                            json_object_get(json_object_get(other, "metadata"), "labels")))
                         continue;
                 const char *n = json_string_value(
                         json_object_get(json_object_get(other, "spec"), "nodeName"));

@@ -535,8 +535,8 @@ static void test_quantities_and_selectors(void **state)
         _cleanup_json_ json_t *sel_no =
                 parse("{\"matchExpressions\":[{\"key\":\"tier\",\"operator\":\"NotIn\","
                       "\"values\":[\"front\"]}]}");
-        assert_true(selector_matches(sel, labels));
-        assert_false(selector_matches(sel_no, labels));
+        assert_true(label_selector_matches(sel, labels));
+        assert_false(label_selector_matches(sel_no, labels));
         _cleanup_json_ json_t *empty = json_object();
         assert_false(map_selector_matches(empty, labels));
 }
