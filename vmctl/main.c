@@ -140,10 +140,7 @@ static const char *const help_create =
         "  --owner NS/NAME      the TripDeal resource owning this VM\n"
         "  --domain-type TYPE   auto (default: kvm if the host offers it), kvm or qemu\n"
         "  --machine MACHINE    QEMU machine type (default: q35)\n"
-        "  -o, --output FORMAT  table or json\n"
-        "\n"
-        "Tests only: TRIPDEAL_VMCTL_FAIL_AT=volume|seed|define|start fails the create right\n"
-        "after that step (everything made so far is removed again).\n";
+        "  -o, --output FORMAT  table or json\n";
 
 static const char *const help_list =
         "Usage: " PROGRAM " list [--pool POOL] [--owner NS/NAME] [--output table|json]\n"
@@ -542,7 +539,6 @@ static int cmd_create(vmctl_conn *conn, const struct global *g, const struct com
                 .disk_bytes = a->disk_gib << 30,
                 .machine = a->machine,
         };
-        const char *fail_at = getenv("TRIPDEAL_VMCTL_FAIL_AT");
         int r, code;
 
         if (a->domain_type) {
@@ -557,8 +553,6 @@ static int cmd_create(vmctl_conn *conn, const struct global *g, const struct com
                                            "--domain-type must be auto, kvm or qemu, not '%s'",
                                            a->domain_type);
         }
-        if (fail_at && *fail_at && vmctl_fault_from_string(fail_at, &spec.fail_at) < 0)
-                return usage_error("create", "TRIPDEAL_VMCTL_FAIL_AT: unknown step '%s'", fail_at);
 
         if (a->join_file) {
                 r = read_text_file(a->join_file, &join);

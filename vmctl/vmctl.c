@@ -23,6 +23,7 @@
 
 #include "clock.h"
 #include "macros.h"
+#include "vmctl-internal.h"
 #include "vmctl.h"
 
 struct vmctl_conn {
@@ -39,25 +40,12 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(xmlDocPtr, xmlFreeDoc);
 
 #define VMCTL_X_STRING(id, str) [id] = str,
 static const char *const state_strings[] = {VMCTL_STATE_LIST(VMCTL_X_STRING)};
-static const char *const fault_strings[] = {VMCTL_FAULT_LIST(VMCTL_X_STRING)};
 
 const char *vmctl_state_to_string(enum vmctl_state state)
 {
         if ((size_t)state >= ARRAY_SIZE(state_strings))
                 return "unknown";
         return state_strings[state];
-}
-
-int vmctl_fault_from_string(const char *s, enum vmctl_fault *ret_fault)
-{
-        if (!s)
-                return -EINVAL;
-        for (size_t i = 0; i < ARRAY_SIZE(fault_strings); i++)
-                if (strcmp(s, fault_strings[i]) == 0) {
-                        *ret_fault = (enum vmctl_fault)i;
-                        return 0;
-                }
-        return -EINVAL;
 }
 
 /* libvirt prints every error to stderr by default; a library must stay quiet. */
@@ -731,227 +719,311 @@ fail:
         return r;
 }
 
-static int fault(vmctl_conn *conn, const struct vmctl_spec *s, enum vmctl_fault step)
+/*
+ * One vmctl_create() call: what it needs and what it made so far, so that a
+ * failure at any step undoes exactly that (create_rollback).
+ */
+struct create_job {
+        vmctl_conn *conn;
+        const struct vmctl_spec *spec;
+        virStoragePoolPtr pool;
+        char *disk_name, *seed_name;
+        char *base_format;
+        uint64_t capacity;
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        char created_at[32];
+        const char *domain_type; /* "kvm" | "qemu" */
+        /* Made by this call, undone by create_rollback(): */
+        virStorageVolPtr disk, seed;
+        char *disk_path, *seed_path;
+        virDomainPtr dom;
+        bool started;
+};
+
+static void create_job_done(struct create_job *job)
 {
-        if (s->fail_at != step)
-                return 0;
-        return set_error(conn, -ECANCELED, "injected fault after step '%s'", fault_strings[step]);
+        if (job->dom)
+                virDomainFree(job->dom);
+        if (job->seed)
+                virStorageVolFree(job->seed);
+        if (job->disk)
+                virStorageVolFree(job->disk);
+        if (job->pool)
+                virStoragePoolFree(job->pool);
+        free(job->disk_name);
+        free(job->seed_name);
+        free(job->base_format);
+        free(job->disk_path);
+        free(job->seed_path);
+}
+
+/* Undo in reverse order exactly what this call made; the error on conn stays. */
+static void create_rollback(struct create_job *job)
+{
+        if (job->dom) {
+                if (job->started)
+                        virDomainDestroy(job->dom);
+                virDomainUndefine(job->dom);
+        }
+        if (job->seed)
+                virStorageVolDelete(job->seed, 0);
+        if (job->disk)
+                virStorageVolDelete(job->disk, 0);
+}
+
+static int volume_exists_error(struct create_job *job, const char *name)
+{
+        return set_error(job->conn, -EEXIST, "volume %s already exists in pool %s", name,
+                         job->spec->storage_pool);
+}
+
+/*
+ * Before making anything: a valid spec, no VM or volume of that name (never a
+ * second copy, never touch what exists), an active storage pool, the base
+ * image's format and size.
+ */
+static int create_preflight(struct create_job *job)
+{
+        const struct vmctl_spec *s = job->spec;
+        vmctl_conn *conn = job->conn;
+        virDomainPtr existing;
+        int r;
+
+        r = check_spec(conn, s);
+        if (r < 0)
+                return r;
+        existing = virDomainLookupByName(conn->virt, s->name);
+        if (existing) {
+                virDomainFree(existing);
+                return set_error(conn, -EEXIST, "VM %s already exists", s->name);
+        }
+        job->pool = virStoragePoolLookupByName(conn->virt, s->storage_pool);
+        if (!job->pool)
+                return virt_error(conn, s->storage_pool);
+        if (virStoragePoolIsActive(job->pool) != 1)
+                return set_error(conn, -EINVAL, "storage pool %s is not active", s->storage_pool);
+        virStoragePoolRefresh(job->pool, 0);
+        r = volume_names(s->name, &job->disk_name, &job->seed_name);
+        if (r < 0)
+                return r;
+
+        /* Leftovers of an earlier VM of this name are not ours to reuse or delete. */
+        const char *names[] = {job->disk_name, job->seed_name};
+        for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+                _cleanup_(virStorageVolFreep) virStorageVolPtr old =
+                        virStorageVolLookupByName(job->pool, names[i]);
+                if (old)
+                        return volume_exists_error(job, names[i]);
+        }
+
+        r = base_image_info(conn, s, &job->base_format, &job->capacity);
+        if (r < 0)
+                return r;
+        if (s->disk_bytes)
+                job->capacity = s->disk_bytes;
+        return 0;
+}
+
+/* Step 1, the qcow2 overlay.  Creating it is also the lock: a racing create gets EEXIST here. */
+static int create_overlay(struct create_job *job)
+{
+        const struct vmctl_spec *s = job->spec;
+        _cleanup_free_ char *xml = NULL;
+        int r;
+
+        r = vmctl_volume_xml(&(struct vmctl_volume_params){.name = job->disk_name,
+                                                           .format = "qcow2",
+                                                           .capacity_bytes = job->capacity,
+                                                           .backing_path = s->base_image,
+                                                           .backing_format = job->base_format},
+                             &xml);
+        if (r < 0)
+                return set_error(job->conn, r, "base image path cannot be put in XML");
+        job->disk = virStorageVolCreateXML(job->pool, xml, 0);
+        if (!job->disk) {
+                r = virt_error(job->conn, job->disk_name);
+                /* Drivers differ in the error code for "exists" (the test driver
+                 * says only "operation failed"): ask the pool.  It is a
+                 * concurrent create's volume, so it is not ours to remove. */
+                virStorageVolPtr other =
+                        r == -EEXIST ? NULL : virStorageVolLookupByName(job->pool, job->disk_name);
+                if (other) {
+                        virStorageVolFree(other);
+                        r = -EEXIST;
+                }
+                return r == -EEXIST ? volume_exists_error(job, job->disk_name) : r;
+        }
+        job->disk_path = virStorageVolGetPath(job->disk);
+        if (!job->disk_path)
+                return virt_error(job->conn, job->disk_name);
+        return 0;
+}
+
+/* Step 2, the cloud-init seed: built here, uploaded into the pool. */
+static int create_seed(struct create_job *job)
+{
+        const struct vmctl_spec *s = job->spec;
+        _cleanup_free_ char *iso = NULL;
+        int r;
+
+        r = random_uuid(job->uuid);
+        if (r < 0)
+                return set_error(job->conn, r, "no random UUID");
+        r = vmctl_seed_iso_build(&(struct vmctl_seed_params){.instance_id = job->uuid,
+                                                             .hostname = s->name,
+                                                             .ssh_keys = s->ssh_keys,
+                                                             .n_ssh_keys = s->n_ssh_keys,
+                                                             .join_command = s->join_command},
+                                 NULL, &iso);
+        if (r < 0)
+                return set_error(job->conn, r,
+                                 r == -ENOENT ? "cannot build the seed: genisoimage not found"
+                                 : r == -EINVAL
+                                         ? "cannot build the seed: SSH key or join command is "
+                                           "not valid UTF-8"
+                                         : "cannot build the seed ISO with genisoimage");
+        r = create_seed_volume(job->conn, job->pool, job->seed_name, iso, &job->seed);
+        unlink(iso);
+        if (r == -EEXIST)
+                return volume_exists_error(job, job->seed_name);
+        if (r < 0)
+                return r;
+        job->seed_path = virStorageVolGetPath(job->seed);
+        if (!job->seed_path)
+                return virt_error(job->conn, job->seed_name);
+        return 0;
+}
+
+/* Define the domain as job->domain_type. */
+static int define_domain(struct create_job *job)
+{
+        const struct vmctl_spec *s = job->spec;
+        _cleanup_free_ char *xml = NULL;
+        int r;
+
+        r = vmctl_domain_xml(&(struct vmctl_domain_params){.name = s->name,
+                                                           .uuid = job->uuid,
+                                                           .domain_type = job->domain_type,
+                                                           .machine = s->machine ?: "q35",
+                                                           .vcpus = s->vcpus,
+                                                           .memory_mib = s->memory_mib,
+                                                           .disk_path = job->disk_path,
+                                                           .seed_path = job->seed_path,
+                                                           .network = s->network,
+                                                           .pool = s->pool,
+                                                           .owner = s->owner,
+                                                           .storage_pool = s->storage_pool,
+                                                           .created_at = job->created_at},
+                             &xml);
+        if (r < 0)
+                return set_error(job->conn, r, "network name or volume path cannot be put in XML");
+        job->dom = virDomainDefineXML(job->conn->virt, xml);
+        if (!job->dom) {
+                r = virt_error(job->conn, "defining the domain");
+                if (r == -EEXIST)
+                        set_error(job->conn, r, "VM %s already exists", s->name);
+                return r;
+        }
+        return 0;
+}
+
+/* Step 3, the definition, with the type the spec asks for or the host offers. */
+static int create_definition(struct create_job *job)
+{
+        int r = clock_format_rfc3339(time(NULL), job->created_at, sizeof(job->created_at));
+        if (r < 0)
+                return set_error(job->conn, r, "cannot format the creation time");
+        job->domain_type = pick_domain_type(job->conn, job->spec->domain_type);
+        return define_domain(job);
+}
+
+/*
+ * Auto picked kvm from the capabilities, but /dev/kvm may be present and still
+ * unusable by QEMU's user: define the domain again for software emulation and
+ * start that.  Called once, after starting as kvm failed.
+ */
+static int start_with_software_emulation(struct create_job *job)
+{
+        int r;
+
+        virDomainUndefine(job->dom);
+        virDomainFree(job->dom);
+        job->dom = NULL;
+        job->domain_type = "qemu";
+        r = define_domain(job);
+        if (r < 0)
+                return r;
+        if (virDomainCreate(job->dom) < 0)
+                return virt_error(job->conn, "starting the domain");
+        return 0;
+}
+
+/* Step 4, power on. */
+static int create_start(struct create_job *job)
+{
+        int r = 0;
+
+        if (virDomainCreate(job->dom) < 0) {
+                r = virt_error(job->conn, "starting the domain");
+                if (job->spec->domain_type == VMCTL_DOMAIN_TYPE_AUTO &&
+                    strcmp(job->domain_type, "kvm") == 0)
+                        r = start_with_software_emulation(job);
+        }
+        if (r < 0)
+                return r;
+        job->started = true;
+        return 0;
+}
+
+static int (*const create_steps[_VMCTL_CREATE_STEP_MAX])(struct create_job *job) = {
+        [VMCTL_CREATE_STEP_VOLUME] = create_overlay,
+        [VMCTL_CREATE_STEP_SEED] = create_seed,
+        [VMCTL_CREATE_STEP_DEFINE] = create_definition,
+        [VMCTL_CREATE_STEP_START] = create_start,
+};
+
+static int create_run_steps(struct create_job *job)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(create_steps); i++) {
+                int r = create_steps[i](job);
+                if (r < 0)
+                        return r;
+                r = vmctl_create_step_done((enum vmctl_create_step)i, job->conn->error,
+                                           sizeof(job->conn->error));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 int vmctl_create(vmctl_conn *conn, const struct vmctl_spec *s, struct vmctl_vm **ret_vm)
 {
-        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
-        _cleanup_(virStoragePoolFreep) virStoragePoolPtr pool = NULL;
-        _cleanup_(virStorageVolFreep) virStorageVolPtr disk = NULL, seed = NULL;
-        _cleanup_free_ char *disk_name = NULL, *seed_name = NULL, *disk_path = NULL,
-                            *seed_path = NULL, *base_format = NULL, *xml = NULL, *iso = NULL;
-        char uuid[VIR_UUID_STRING_BUFLEN], created_at[32];
-        const char *domain_type;
-        uint64_t capacity;
-        bool started = false;
+        _cleanup_(create_job_done) struct create_job job = {.conn = conn, .spec = s};
+        _cleanup_free_ struct vmctl_vm *vm = NULL;
         int r;
 
         if (!conn || !s)
                 return -EINVAL;
         conn->error[0] = '\0';
-        r = check_spec(conn, s);
+        r = create_preflight(&job);
         if (r < 0)
                 return r;
-
-        /* Never a second copy, never touch what exists: check before making anything. */
-        dom = virDomainLookupByName(conn->virt, s->name);
-        if (dom)
-                return set_error(conn, -EEXIST, "VM %s already exists", s->name);
-        pool = virStoragePoolLookupByName(conn->virt, s->storage_pool);
-        if (!pool)
-                return virt_error(conn, s->storage_pool);
-        if (virStoragePoolIsActive(pool) != 1)
-                return set_error(conn, -EINVAL, "storage pool %s is not active", s->storage_pool);
-        virStoragePoolRefresh(pool, 0);
-        r = volume_names(s->name, &disk_name, &seed_name);
-        if (r < 0)
-                return r;
-
-        {
-                /* Leftovers of an earlier VM of this name are not ours to reuse or delete. */
-                const char *names[] = {disk_name, seed_name};
-                for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-                        _cleanup_(virStorageVolFreep) virStorageVolPtr old =
-                                virStorageVolLookupByName(pool, names[i]);
-                        if (old)
-                                return set_error(conn, -EEXIST,
-                                                 "volume %s already exists in pool %s", names[i],
-                                                 s->storage_pool);
-                }
-        }
-
-        r = base_image_info(conn, s, &base_format, &capacity);
-        if (r < 0)
-                return r;
-        if (s->disk_bytes)
-                capacity = s->disk_bytes;
-
-        /* 1. The overlay.  Creating it is also the lock: a racing create gets EEXIST here. */
-        r = vmctl_volume_xml(&(struct vmctl_volume_params){.name = disk_name,
-                                                           .format = "qcow2",
-                                                           .capacity_bytes = capacity,
-                                                           .backing_path = s->base_image,
-                                                           .backing_format = base_format},
-                             &xml);
-        if (r < 0)
-                return set_error(conn, r, "base image path cannot be put in XML");
-        disk = virStorageVolCreateXML(pool, xml, 0);
-        if (!disk) {
-                r = virt_error(conn, disk_name);
-                /* Drivers differ in the error code for "exists" (the test driver
-                 * says only "operation failed"): ask the pool.  It is a
-                 * concurrent create's volume, so it is not ours to remove. */
-                virStorageVolPtr other =
-                        r == -EEXIST ? NULL : virStorageVolLookupByName(pool, disk_name);
-                if (other) {
-                        virStorageVolFree(other);
-                        r = -EEXIST;
-                }
-                if (r == -EEXIST)
-                        return set_error(conn, -EEXIST, "volume %s already exists in pool %s",
-                                         disk_name, s->storage_pool);
-                return r;
-        }
-        disk_path = virStorageVolGetPath(disk);
-        if (!disk_path) {
-                r = virt_error(conn, disk_name);
-                goto fail;
-        }
-        r = fault(conn, s, VMCTL_FAULT_VOLUME);
-        if (r < 0)
-                goto fail;
-
-        /* 2. The cloud-init seed. */
-        r = random_uuid(uuid);
-        if (r < 0) {
-                set_error(conn, r, "no random UUID");
-                goto fail;
-        }
-        {
-                struct vmctl_seed_params seed_params = {
-                        .instance_id = uuid,
-                        .hostname = s->name,
-                        .ssh_keys = s->ssh_keys,
-                        .n_ssh_keys = s->n_ssh_keys,
-                        .join_command = s->join_command,
-                };
-                r = vmctl_seed_iso_build(&seed_params, NULL, &iso);
-                if (r < 0) {
-                        set_error(conn, r,
-                                  r == -ENOENT ? "cannot build the seed: genisoimage not found"
-                                  : r == -EINVAL
-                                          ? "cannot build the seed: SSH key or join command is "
-                                            "not valid UTF-8"
-                                          : "cannot build the seed ISO with genisoimage");
-                        goto fail;
-                }
-        }
-        r = create_seed_volume(conn, pool, seed_name, iso, &seed);
-        unlink(iso);
-        if (r < 0) {
-                if (r == -EEXIST)
-                        set_error(conn, r, "volume %s already exists in pool %s", seed_name,
-                                  s->storage_pool);
-                goto fail;
-        }
-        seed_path = virStorageVolGetPath(seed);
-        if (!seed_path) {
-                r = virt_error(conn, seed_name);
-                goto fail;
-        }
-        r = fault(conn, s, VMCTL_FAULT_SEED);
-        if (r < 0)
-                goto fail;
-
-        /* 3. The definition. */
-        r = clock_format_rfc3339(time(NULL), created_at, sizeof(created_at));
-        if (r < 0)
-                goto fail;
-        domain_type = pick_domain_type(conn, s->domain_type);
-define:
-        free(xml);
-        xml = NULL;
-        r = vmctl_domain_xml(&(struct vmctl_domain_params){.name = s->name,
-                                                           .uuid = uuid,
-                                                           .domain_type = domain_type,
-                                                           .machine = s->machine ?: "q35",
-                                                           .vcpus = s->vcpus,
-                                                           .memory_mib = s->memory_mib,
-                                                           .disk_path = disk_path,
-                                                           .seed_path = seed_path,
-                                                           .network = s->network,
-                                                           .pool = s->pool,
-                                                           .owner = s->owner,
-                                                           .storage_pool = s->storage_pool,
-                                                           .created_at = created_at},
-                             &xml);
-        if (r < 0) {
-                set_error(conn, r, "network name or volume path cannot be put in XML");
-                goto fail;
-        }
-        dom = virDomainDefineXML(conn->virt, xml);
-        if (!dom) {
-                r = virt_error(conn, "defining the domain");
-                if (r == -EEXIST)
-                        set_error(conn, r, "VM %s already exists", s->name);
-                goto fail;
-        }
-        r = fault(conn, s, VMCTL_FAULT_DEFINE);
-        if (r < 0)
-                goto fail;
-
-        /* 4. Power on. */
-        if (virDomainCreate(dom) < 0) {
-                r = virt_error(conn, "starting the domain");
-                /*
-                 * Auto picked kvm from the capabilities, but /dev/kvm may be
-                 * present and still unusable by QEMU's user: retry once with
-                 * software emulation before giving up.
-                 */
-                if (s->domain_type == VMCTL_DOMAIN_TYPE_AUTO && strcmp(domain_type, "kvm") == 0) {
-                        virDomainUndefine(dom);
-                        virDomainFree(dom);
-                        dom = NULL;
-                        domain_type = "qemu";
-                        goto define;
-                }
-                goto fail;
-        }
-        started = true;
-        r = fault(conn, s, VMCTL_FAULT_START);
-        if (r < 0)
-                goto fail;
-
         if (ret_vm) {
-                struct vmctl_vm *vm = calloc(1, sizeof(*vm));
-                if (!vm) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                r = vm_from_domain(conn, dom, vm);
-                if (r < 0) {
-                        vmctl_vm_free(vm);
-                        goto fail;
-                }
-                *ret_vm = vm;
+                vm = calloc(1, sizeof(*vm));
+                if (!vm)
+                        return set_error(conn, -ENOMEM, "out of memory");
         }
+        r = create_run_steps(&job);
+        if (r >= 0 && vm) {
+                r = vm_from_domain(conn, job.dom, vm);
+                if (r < 0)
+                        vm_clear(vm);
+        }
+        if (r < 0) {
+                create_rollback(&job);
+                return r;
+        }
+        if (ret_vm)
+                *ret_vm = TAKE_PTR(vm);
         return 0;
-
-fail:
-        /* Undo in reverse order exactly what this call made; the error on conn stays. */
-        if (dom) {
-                if (started)
-                        virDomainDestroy(dom);
-                virDomainUndefine(dom);
-        }
-        if (seed)
-                virStorageVolDelete(seed, 0);
-        if (disk)
-                virStorageVolDelete(disk, 0);
-        return r;
 }

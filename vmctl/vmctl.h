@@ -19,9 +19,8 @@
  *
  * Errors: -EINVAL bad spec/name, -EEXIST the VM (domain or one of its volumes)
  * already exists, -ENOENT no such VM / pool / base image, -ENOTSUP driver
- * cannot do it, -ECANCELED a fault injected through spec.fail_at, -EPERM
- * destroy of a domain without TripDeal metadata, -ECONNREFUSED vmctl_open()
- * could not connect, -EIO any other libvirt failure.
+ * cannot do it, -EPERM destroy of a domain without TripDeal metadata,
+ * -ECONNREFUSED vmctl_open() could not connect, -EIO any other libvirt failure.
  */
 #pragma once
 
@@ -66,17 +65,6 @@ enum vmctl_domain_type {
         VMCTL_DOMAIN_TYPE_KVM,
 };
 
-/* Fault injection for tests: vmctl_create() fails right after this step succeeded. */
-#define VMCTL_FAULT_LIST(X)             \
-        X(VMCTL_FAULT_NONE, "none")     \
-        X(VMCTL_FAULT_VOLUME, "volume") \
-        X(VMCTL_FAULT_SEED, "seed")     \
-        X(VMCTL_FAULT_DEFINE, "define") \
-        X(VMCTL_FAULT_START, "start")
-enum vmctl_fault { VMCTL_FAULT_LIST(VMCTL_X_ENUM) };
-/* "volume" -> VMCTL_FAULT_VOLUME; -EINVAL for unknown names. */
-int vmctl_fault_from_string(const char *s, enum vmctl_fault *ret_fault);
-
 /* Everything vmctl_create() needs.  All pointers borrowed for the call only. */
 struct vmctl_spec {
         const char *name;            /* DNS-1123 label: domain name and hostname */
@@ -93,8 +81,7 @@ struct vmctl_spec {
         size_t n_ssh_keys;
         const char *join_command; /* shell command run once at first boot, or NULL */
         enum vmctl_domain_type domain_type;
-        const char *machine;      /* NULL = "q35" */
-        enum vmctl_fault fail_at; /* tests only */
+        const char *machine; /* NULL = "q35" */
 };
 
 struct vmctl_vm {

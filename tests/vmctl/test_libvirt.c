@@ -31,6 +31,7 @@
 #include <cmocka.h>
 
 #include "clock.h"
+#include "fault-seam.h"
 #include "macros.h"
 #include "vmctl.h"
 
@@ -397,16 +398,17 @@ static void test_create_twice_is_exists_and_still_one(void **state)
 
 static void test_fault_at_each_step_leaves_nothing(void **state)
 {
-        const enum vmctl_fault faults[] = {VMCTL_FAULT_VOLUME, VMCTL_FAULT_SEED, VMCTL_FAULT_DEFINE,
-                                           VMCTL_FAULT_START};
+        const enum vmctl_create_step faults[] = {VMCTL_CREATE_STEP_VOLUME, VMCTL_CREATE_STEP_SEED,
+                                                 VMCTL_CREATE_STEP_DEFINE, VMCTL_CREATE_STEP_START};
         _cleanup_free_ char *name = vm_name("fault");
 
         for (size_t i = 0; i < ARRAY_SIZE(faults); i++) {
                 struct vmctl_spec spec = base_spec(name);
                 struct vmctl_vm *vm = NULL;
 
-                spec.fail_at = faults[i];
+                vmctl_test_fail_after = (int)faults[i];
                 assert_int_equal(vmctl_create(env.conn, &spec, &vm), -ECANCELED);
+                vmctl_test_fail_after = -1;
                 assert_null(vm);
                 assert_non_null(strstr(vmctl_conn_error(env.conn), "injected"));
                 assert_nothing_left(name);
