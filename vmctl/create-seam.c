@@ -6,10 +6,9 @@
  */
 #include "vmctl-internal.h"
 
-int vmctl_create_step_done(enum vmctl_create_step step, char *message, size_t size)
+int vmctl_create_step_done(enum vmctl_create_step step, struct tripdeal_error *ret_error)
 {
         (void)step;
-        (void)message;
-        (void)size;
+        (void)ret_error;
         return 0;
 }

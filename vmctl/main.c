@@ -78,11 +78,10 @@ _printf_(2, 3) static int usage_error(const char *command, const char *fmt, ...)
         return EXIT_USAGE;
 }
 
-/* One line for a failed library call: the library's reason, else strerror. */
-static int library_error(vmctl_conn *conn, int r)
+/* One line for a failed library call: the library's reason, else the code's text. */
+static int library_error(const struct tripdeal_error *error, int r)
 {
-        const char *why = vmctl_conn_error(conn);
-        error_line("%s", why && *why ? why : strerror(-r));
+        error_line("%s", error->code ? tripdeal_error_message(error) : tripdeal_strerror(r));
         return exit_from_errno(r);
 }
 
@@ -297,14 +296,11 @@ static int one_name(const char *command, int argc, char **argv, const char **ret
 
 static int open_conn(const struct global *g, vmctl_conn **ret)
 {
-        const char *uri = g->uri;
-        int r = vmctl_open(uri, ret);
+        struct tripdeal_error error = {0};
+        int r = vmctl_open(g->uri, ret, &error);
 
         if (r < 0) {
-                if (!uri)
-                        uri = getenv("LIBVIRT_DEFAULT_URI") ?: "qemu:///system";
-                /* vmctl_open() has no connection to hold the reason: ask libvirt directly. */
-                error_line("cannot connect to libvirt at %s: %s", uri, virGetLastErrorMessage());
+                error_line("%s", tripdeal_error_message(&error));
                 return r == -ECONNREFUSED ? EXIT_CONNECT : EXIT_FAILED;
         }
         return EXIT_OK;
@@ -454,11 +450,13 @@ static int parse_command(const char *command, int argc, char **argv, struct glob
 static int cmd_list(vmctl_conn *conn, const struct global *g, const struct command_args *a)
 {
         struct vmctl_vm_list list = {0};
+        struct tripdeal_error error = {0};
         int r;
 
-        r = vmctl_list(conn, &(struct vmctl_filter){.pool = a->pool, .owner = a->owner}, &list);
+        r = vmctl_list(conn, &(struct vmctl_filter){.pool = a->pool, .owner = a->owner}, &list,
+                       &error);
         if (r < 0)
-                return library_error(conn, r);
+                return library_error(&error, r);
         if (g->output == OUTPUT_JSON) {
                 json_t *array = json_array();
                 for (size_t i = 0; array && i < list.n_items; i++)
@@ -539,6 +537,7 @@ static int cmd_create(vmctl_conn *conn, const struct global *g, const struct com
                 .disk_bytes = a->disk_gib << 30,
                 .machine = a->machine,
         };
+        struct tripdeal_error error = {0};
         int r, code;
 
         if (a->domain_type) {
@@ -568,12 +567,12 @@ static int cmd_create(vmctl_conn *conn, const struct global *g, const struct com
         spec.ssh_keys = (const char *const *)keys;
         spec.n_ssh_keys = n_keys;
 
-        r = vmctl_create(conn, &spec, &vm);
+        r = vmctl_create(conn, &spec, &vm, &error);
         for (size_t i = 0; i < n_keys; i++)
                 free(keys[i]);
         free(keys);
         if (r < 0)
-                return library_error(conn, r);
+                return library_error(&error, r);
         code = print_vm(g, vm);
         return code;
 }
@@ -593,6 +592,7 @@ static int run(int argc, char **argv)
         _cleanup_(vmctl_closep) vmctl_conn *conn = NULL;
         const char *command, *name = NULL;
         bool known = false;
+        struct tripdeal_error error = {0};
         int c, code, r;
 
         opterr = 0;
@@ -668,21 +668,21 @@ static int run(int argc, char **argv)
                 return cmd_create(conn, &g, &a, name);
         if (strcmp(command, "show") == 0) {
                 _cleanup_(vmctl_vm_freep) struct vmctl_vm *vm = NULL;
-                r = vmctl_get(conn, name, &vm);
+                r = vmctl_get(conn, name, &vm, &error);
                 if (r < 0)
-                        return library_error(conn, r);
+                        return library_error(&error, r);
                 return print_vm(&g, vm);
         }
         if (strcmp(command, "start") == 0)
-                r = vmctl_start(conn, name);
+                r = vmctl_start(conn, name, &error);
         else if (strcmp(command, "stop") == 0)
-                r = vmctl_stop(conn, name, a.force);
+                r = vmctl_stop(conn, name, a.force, &error);
         else if (strcmp(command, "reboot") == 0)
-                r = vmctl_reboot(conn, name);
+                r = vmctl_reboot(conn, name, &error);
         else
-                r = vmctl_destroy(conn, name);
+                r = vmctl_destroy(conn, name, &error);
         if (r < 0)
-                return library_error(conn, r);
+                return library_error(&error, r);
         if (g.output == OUTPUT_JSON)
                 return print_json(json_pack("{s:s, s:s}", "name", name, "result", command));
         printf("%s: %s done\n", name, command);

@@ -14,7 +14,7 @@
  */
 #pragma once
 
-#include <stddef.h>
+#include "error.h"
 
 /* The steps of vmctl_create(), in order; X(id, name). */
 #define VMCTL_CREATE_STEP_LIST(X)             \
@@ -29,7 +29,7 @@ enum vmctl_create_step { VMCTL_CREATE_STEP_LIST(VMCTL_CREATE_STEP_X_ENUM) _VMCTL
 
 /*
  * Called by vmctl_create() right after `step` succeeded.  0 goes on; a
- * negative errno makes the create undo everything it made and fail with that
- * code and the text written to message (size bytes, NUL-terminated).
+ * negative code (filled into *ret_error, which may be NULL) makes the create
+ * undo everything it made and fail with it.
  */
-int vmctl_create_step_done(enum vmctl_create_step step, char *message, size_t size);
+int vmctl_create_step_done(enum vmctl_create_step step, struct tripdeal_error *ret_error);

@@ -9,13 +9,14 @@
  * domain's <metadata> under VMCTL_METADATA_NS (see vmctl/README.md).  libvirt
  * is the only record: vmctl_list() finds the VMs again from the metadata.
  *
- * Conventions: every function that can fail returns 0 or -errno and writes
- * its ret_* outputs only on success.  The library never logs; after a failure
- * vmctl_conn_error() holds a one-line human-readable reason (libvirt's message
- * or ours).  Free functions accept NULL.  Not thread-safe per connection: use
- * one vmctl_conn per thread.  vmctl_open() installs a silent libvirt error
- * handler for the process (libvirt would otherwise print every error to
- * stderr); read errors through vmctl_conn_error().
+ * Conventions (lib/common/error.h): every function that can fail returns 0 or
+ * -errno, writes its ret_* outputs only on success, and fills its last
+ * parameter `struct tripdeal_error *ret_error` (NULL allowed) on failure only
+ * with the code and a one-line reason (libvirt's message or ours).  No state
+ * is kept between calls.  The library never logs.  Free functions accept
+ * NULL.  Not thread-safe per connection: use one vmctl_conn per thread.
+ * vmctl_open() installs a silent libvirt error handler for the process
+ * (libvirt would otherwise print every error to stderr).
  *
  * Errors: -EINVAL bad spec/name, -EEXIST the VM (domain or one of its volumes)
  * already exists, -ENOENT no such VM / pool / base image, -ENOTSUP driver
@@ -28,6 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
+
 #define VMCTL_METADATA_NS     "https://tripdeal.io/vmctl/1"
 #define VMCTL_METADATA_PREFIX "tripdeal"
 #define VMCTL_NAME_MAX        63
@@ -36,10 +39,8 @@
 typedef struct vmctl_conn vmctl_conn;
 
 /* uri: NULL = $LIBVIRT_DEFAULT_URI or "qemu:///system". */
-int vmctl_open(const char *uri, vmctl_conn **ret_conn);
+int vmctl_open(const char *uri, vmctl_conn **ret_conn, struct tripdeal_error *ret_error);
 void vmctl_close(vmctl_conn *conn);
-/* Reason for the last failure on this connection ("" if none).  Owned by conn. */
-const char *vmctl_conn_error(const vmctl_conn *conn);
 /* The URI actually connected to.  Owned by conn. */
 const char *vmctl_conn_uri(const vmctl_conn *conn);
 /* false once the link to libvirtd broke (then close and vmctl_open() again). */
@@ -115,21 +116,24 @@ struct vmctl_filter {
  * made (volumes, seed, definition) is removed again; an existing VM of the
  * same name is never touched (-EEXIST).
  */
-int vmctl_create(vmctl_conn *conn, const struct vmctl_spec *spec, struct vmctl_vm **ret_vm);
+int vmctl_create(vmctl_conn *conn, const struct vmctl_spec *spec, struct vmctl_vm **ret_vm,
+                 struct tripdeal_error *ret_error);
 /*
  * Power off, delete NAME.qcow2 and NAME-seed.iso, undefine.  -ENOENT when no
  * such domain, -EPERM for a domain without TripDeal metadata.  Safe to retry
  * after a partial failure (the definition goes last).
  */
-int vmctl_destroy(vmctl_conn *conn, const char *name);
+int vmctl_destroy(vmctl_conn *conn, const char *name, struct tripdeal_error *ret_error);
 /* TripDeal VMs matching filter (NULL = all), sorted by name.  Free with vmctl_vm_list_free(). */
-int vmctl_list(vmctl_conn *conn, const struct vmctl_filter *filter, struct vmctl_vm_list *ret_list);
+int vmctl_list(vmctl_conn *conn, const struct vmctl_filter *filter, struct vmctl_vm_list *ret_list,
+               struct tripdeal_error *ret_error);
 /* One VM by name (also domains without TripDeal metadata).  -ENOENT if none. */
-int vmctl_get(vmctl_conn *conn, const char *name, struct vmctl_vm **ret_vm);
-int vmctl_start(vmctl_conn *conn, const char *name);
+int vmctl_get(vmctl_conn *conn, const char *name, struct vmctl_vm **ret_vm,
+              struct tripdeal_error *ret_error);
+int vmctl_start(vmctl_conn *conn, const char *name, struct tripdeal_error *ret_error);
 /* Graceful ACPI shutdown, or hard power-off when force. */
-int vmctl_stop(vmctl_conn *conn, const char *name, bool force);
-int vmctl_reboot(vmctl_conn *conn, const char *name);
+int vmctl_stop(vmctl_conn *conn, const char *name, bool force, struct tripdeal_error *ret_error);
+int vmctl_reboot(vmctl_conn *conn, const char *name, struct tripdeal_error *ret_error);
 
 /* ---- Validation ------------------------------------------------------ */
 

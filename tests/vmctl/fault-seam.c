@@ -5,10 +5,9 @@
  * (vmctl-internal.h).  The create fails right after the step named by
  * vmctl_test_fail_after (set by C tests) or by $TRIPDEAL_VMCTL_FAIL_AT
  * (volume|seed|define|start, for the CLI built with this file), with
- * -ECANCELED and "injected fault after step 'STEP'".
+ * TRIPDEAL_ERR_INJECTED_FAULT and "injected fault after step 'STEP'".
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +19,7 @@ static const char *const step_names[] = {VMCTL_CREATE_STEP_LIST(STEP_X_NAME)};
 
 int vmctl_test_fail_after = -1;
 
-int vmctl_create_step_done(enum vmctl_create_step step, char *message, size_t size)
+int vmctl_create_step_done(enum vmctl_create_step step, struct tripdeal_error *ret_error)
 {
         const char *env = getenv("TRIPDEAL_VMCTL_FAIL_AT");
         int fail_after = vmctl_test_fail_after;
@@ -29,13 +28,12 @@ int vmctl_create_step_done(enum vmctl_create_step step, char *message, size_t si
                 for (size_t i = 0; i < ARRAY_SIZE(step_names); i++)
                         if (strcmp(env, step_names[i]) == 0)
                                 fail_after = (int)i;
-                if (fail_after < 0) {
-                        snprintf(message, size, "TRIPDEAL_VMCTL_FAIL_AT: unknown step '%s'", env);
-                        return -EINVAL;
-                }
+                if (fail_after < 0)
+                        return tripdeal_error_set(ret_error, -EINVAL,
+                                                  "TRIPDEAL_VMCTL_FAIL_AT: unknown step '%s'", env);
         }
         if ((int)step != fail_after)
                 return 0;
-        snprintf(message, size, "injected fault after step '%s'", step_names[step]);
-        return -ECANCELED;
+        return tripdeal_error_set(ret_error, TRIPDEAL_ERR_INJECTED_FAULT,
+                                  "injected fault after step '%s'", step_names[step]);
 }
