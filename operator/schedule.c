@@ -41,8 +41,9 @@ static int load_sales(const struct tripdeal_spec *spec, struct loaded_sales *loa
                 int r = cron_parse(sale->schedule, &out->schedule, &cron_error);
                 if (r < 0) {
                         if (asprintf(ret_error, "spec.sales[%zu].schedule: %s", i,
-                                     cron_error.message[0] ? cron_error.message
-                                                           : "not a 5-field cron schedule") < 0)
+                                     cron_error.base.message[0]
+                                             ? cron_error.base.message
+                                             : "not a 5-field cron schedule") < 0)
                                 *ret_error = NULL;
                         return -EINVAL;
                 }
