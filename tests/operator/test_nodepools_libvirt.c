@@ -95,9 +95,9 @@ static struct tripdeal_spec *spec_with(int min, int max, const char *uri, const 
         _cleanup_json_ json_t *json = json_loads(text, 0, &jerr);
         assert_non_null(json);
         struct tripdeal_spec *spec = NULL;
-        _cleanup_free_ char *error = NULL;
+        struct tripdeal_error error = {0};
         if (tripdeal_spec_parse(json, &spec, &error) < 0)
-                fail_msg("spec refused: %s", error);
+                fail_msg("spec refused: %s", error.message);
         return spec;
 }
 
