@@ -257,11 +257,11 @@ static int vm_from_domain(virDomainPtr dom, struct vmctl_vm *vm, struct tripdeal
         *vm = (struct vmctl_vm){0};
         vm->name = strdup(virDomainGetName(dom));
         if (!vm->name)
-                return -ENOMEM;
+                return tripdeal_error_set(ret_error, -ENOMEM, "out of memory");
         if (virDomainGetUUIDString(dom, uuid) == 0) {
                 vm->uuid = strdup(uuid);
                 if (!vm->uuid)
-                        return -ENOMEM;
+                        return tripdeal_error_set(ret_error, -ENOMEM, "out of memory");
         }
         if (virDomainGetInfo(dom, &info) < 0)
                 return virt_error(vm->name, ret_error);
@@ -291,7 +291,7 @@ int vmctl_get(vmctl_conn *conn, const char *name, struct vmctl_vm **ret_vm,
                 return not_found(name, ret_error);
         vm = calloc(1, sizeof(*vm));
         if (!vm)
-                return -ENOMEM;
+                return tripdeal_error_set(ret_error, -ENOMEM, "out of memory");
         r = vm_from_domain(dom, vm, ret_error);
         if (r < 0 && r != -ENODATA) {
                 vm_clear(vm);
@@ -349,7 +349,7 @@ int vmctl_list(vmctl_conn *conn, const struct vmctl_filter *filter, struct vmctl
         free(doms);
         if (r < 0) {
                 vmctl_vm_list_free(&list);
-                return r;
+                return tripdeal_error_set(ret_error, r, "out of memory");
         }
         qsort(list.items, list.n_items, sizeof(*list.items), compare_vm_names);
         *ret_list = list;
@@ -609,7 +609,7 @@ static int base_image_info(vmctl_conn *conn, const struct vmctl_spec *s, char **
                         *ret_capacity = (uint64_t)st.st_size;
         }
         if (!format)
-                return -ENOMEM;
+                return tripdeal_error_set(ret_error, -ENOMEM, "out of memory");
         if (strcmp(format, "qcow2") != 0 && strcmp(format, "raw") != 0) {
                 int r = tripdeal_error_set(ret_error, -EINVAL,
                                            "base image %s has format '%s', need qcow2 or raw",
