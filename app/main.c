@@ -325,9 +325,11 @@ static void parse_flags(int argc, char **argv, struct app_config *config,
 static int prepare_database(const struct app_config *config)
 {
         struct store *store = NULL;
-        int r = store_open(&(struct store_options){.url = config->database_url}, &store);
+        struct tripdeal_error error = {0};
+        int r = store_open(&(struct store_options){.url = config->database_url}, &store, &error);
         if (r < 0) {
-                log_emit(LOG_LEVEL_ERROR, json_pack("{s:s}", "error", store_last_error(NULL)),
+                log_emit(LOG_LEVEL_ERROR,
+                         json_pack("{s:s}", "error", tripdeal_error_message(&error)),
                          "cannot open the database: %s", strerror(-r));
                 return r;
         }

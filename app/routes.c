@@ -266,7 +266,7 @@ static int worker_store(struct route_call *call, struct store **ret_store)
                 return -ECONNREFUSED;
         if (!worker->store) {
                 r = store_open(&(struct store_options){.url = worker->app->config.database_url},
-                               &worker->store);
+                               &worker->store, NULL);
                 if (r < 0)
                         return r;
         } else if (worker->store_needs_ping) {

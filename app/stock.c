@@ -300,10 +300,11 @@ static void *poller_main(void *userdata)
         bool logged_down = false;
 
         for (;;) {
+                struct tripdeal_error open_error = {.code = 0};
                 int r = 0;
                 if (!store)
                         r = store_open(&(struct store_options){.url = feed->options.database_url},
-                                       &store);
+                                       &store, &open_error);
                 if (r >= 0) {
                         r = stock_feed_reload(feed, store);
                         /* One failure may be a dropped connection or a busy database:
@@ -316,7 +317,8 @@ static void *poller_main(void *userdata)
                         if (!logged_down)
                                 log_emit(LOG_LEVEL_ERROR,
                                          json_pack("{s:s, s:i}", "error",
-                                                   store ? store_last_error(store) : strerror(-r),
+                                                   store ? store_last_error(store)
+                                                         : tripdeal_error_message(&open_error),
                                                    "errno", -r),
                                          "database unreachable from the stock poller");
                         logged_down = true;

@@ -95,10 +95,13 @@ static int running(void)
 {
         vmctl_conn *conn = NULL;
         struct vmctl_vm_list list = {0};
-        if (vmctl_open(uri, &conn) < 0 ||
-            vmctl_list(conn, &(struct vmctl_filter){.owner = "bench/shop", .pool = "burst"},
-                       &list) < 0)
+        struct tripdeal_error error = {0};
+        if (vmctl_open(uri, &conn, &error) < 0 ||
+            vmctl_list(conn, &(struct vmctl_filter){.owner = "bench/shop", .pool = "burst"}, &list,
+                       &error) < 0) {
+                fprintf(stderr, "nodepool-bench: %s\n", error.message);
                 die("cannot list VMs");
+        }
         int n = 0;
         for (size_t i = 0; i < list.n_items; i++)
                 n += list.items[i].state == VMCTL_STATE_RUNNING;

@@ -46,9 +46,10 @@ static void *worker_main(void *userdata)
         struct store *store = NULL;
         struct store_options options = {
                 .url = w->url, .busy_timeout_ms = 60000, .unbatched_claims = w->unbatched};
-        int r = store_open(&options, &store);
+        struct tripdeal_error error = {0};
+        int r = store_open(&options, &store, &error);
         if (r < 0)
-                fprintf(stderr, "worker %d: %s\n", w->index, store_last_error(NULL));
+                fprintf(stderr, "worker %d: %s\n", w->index, error.message);
         pthread_barrier_wait(w->barrier);
         for (int i = 0; r == 0 && i < w->attempts; i++) {
                 char user[64];
@@ -117,9 +118,10 @@ int main(int argc, char **argv)
 
         struct store *store = NULL;
         struct store_options options = {.url = url};
-        if (store_open(&options, &store) < 0 || store_migrate(store) < 0) {
+        struct tripdeal_error error = {0};
+        if (store_open(&options, &store, &error) < 0 || store_migrate(store) < 0) {
                 fprintf(stderr, "%s: %s\n", argv[0],
-                        store ? store_last_error(store) : store_last_error(NULL));
+                        store ? store_last_error(store) : error.message);
                 store_close(store);
                 return 1;
         }

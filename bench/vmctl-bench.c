@@ -36,9 +36,11 @@ static struct {
 static void *worker(void *arg)
 {
         vmctl_conn *conn = NULL;
+        struct tripdeal_error error = {0};
         unsigned i;
 
-        if (vmctl_open(cfg.uri, &conn) < 0) {
+        if (vmctl_open(cfg.uri, &conn, &error) < 0) {
+                fprintf(stderr, "%s\n", error.message);
                 atomic_fetch_add(&cfg.failed, cfg.count);
                 return NULL;
         }
@@ -58,8 +60,8 @@ static void *worker(void *arg)
                         .join_command = "kubeadm join 10.0.0.1:6443 --token abc.def",
                         .domain_type = cfg.domain_type,
                 };
-                if (vmctl_create(conn, &spec, NULL) < 0) {
-                        fprintf(stderr, "create %s: %s\n", name, vmctl_conn_error(conn));
+                if (vmctl_create(conn, &spec, NULL, &error) < 0) {
+                        fprintf(stderr, "create %s: %s\n", name, error.message);
                         atomic_fetch_add(&cfg.failed, 1);
                 }
         }
@@ -70,7 +72,7 @@ static void *worker(void *arg)
 static int count_running(vmctl_conn *conn, struct vmctl_vm_list *list)
 {
         int running = 0;
-        if (vmctl_list(conn, &(struct vmctl_filter){.pool = cfg.pool}, list) < 0)
+        if (vmctl_list(conn, &(struct vmctl_filter){.pool = cfg.pool}, list, NULL) < 0)
                 return -1;
         for (size_t i = 0; i < list->n_items; i++)
                 running += list->items[i].state == VMCTL_STATE_RUNNING;
@@ -142,8 +144,9 @@ int main(int argc, char **argv)
          * One connection for the whole run: on test:///default the state is
          * shared by the connections of one process only while one stays open.
          */
-        if (vmctl_open(cfg.uri, &conn) < 0) {
-                fprintf(stderr, "cannot connect to %s\n", cfg.uri);
+        struct tripdeal_error error = {0};
+        if (vmctl_open(cfg.uri, &conn, &error) < 0) {
+                fprintf(stderr, "%s\n", error.message);
                 return 1;
         }
 
@@ -165,11 +168,11 @@ int main(int argc, char **argv)
 
         /* Release: destroy every VM of the pool, also timed. */
         int64_t t1 = clock_monotonic_ms();
-        if (vmctl_list(conn, &(struct vmctl_filter){.pool = cfg.pool}, &list) == 0) {
+        if (vmctl_list(conn, &(struct vmctl_filter){.pool = cfg.pool}, &list, &error) == 0) {
                 for (size_t i = 0; i < list.n_items; i++)
-                        if (vmctl_destroy(conn, list.items[i].name) < 0)
+                        if (vmctl_destroy(conn, list.items[i].name, &error) < 0)
                                 fprintf(stderr, "destroy %s: %s\n", list.items[i].name,
-                                        vmctl_conn_error(conn));
+                                        error.message);
                 vmctl_vm_list_free(&list);
         }
         int64_t t_down = clock_monotonic_ms() - t1;

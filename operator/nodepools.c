@@ -85,12 +85,13 @@ static void due_at(struct run *run, int64_t at_ms)
                 run->next_due_ms = at_ms;
 }
 
-static int open_conn(struct run *run, const char *uri, vmctl_conn **ret)
+static int open_conn(struct run *run, const char *uri, vmctl_conn **ret,
+                     struct tripdeal_error *ret_error)
 {
         const struct nodepools_options *o = run->request->options;
         if (o && o->open)
-                return o->open(o->open_userdata, uri, ret);
-        return vmctl_open(uri, ret);
+                return o->open(o->open_userdata, uri, ret, ret_error);
+        return vmctl_open(uri, ret, ret_error);
 }
 
 static void sleep_ms(int64_t ms)
@@ -314,10 +315,11 @@ static void status_entry(struct run *run, const char *name, const char *pool,
 static int destroy_vm(struct run *run, vmctl_conn *conn, const char *name, const char *pool,
                       const char *why)
 {
-        int r = vmctl_destroy(conn, name);
+        struct tripdeal_error error = {0};
+        int r = vmctl_destroy(conn, name, &error);
         if (r < 0 && r != -ENOENT) {
                 problem_set(run, "ReleaseFailed", "cannot destroy VM %s: %s", name,
-                            vmctl_conn_error(conn));
+                            tripdeal_error_message(&error));
                 return r;
         }
         delete_node(run, name);
@@ -326,17 +328,18 @@ static int destroy_vm(struct run *run, vmctl_conn *conn, const char *name, const
 }
 
 static int create_vm(struct run *run, vmctl_conn *conn, const struct tripdeal_node_pool *pool,
-                     const char *join_command, char *ret_name)
+                     const char *join_command, char *ret_name, struct tripdeal_error *ret_error)
 {
         const struct tripdeal_identity *id = run->request->identity;
         int r = -EEXIST;
         for (int attempt = 0; attempt < NAME_ATTEMPTS && r == -EEXIST; attempt++) {
                 uint8_t random[NODEPOOL_SUFFIX_LENGTH];
                 if (getrandom(random, sizeof(random), 0) != (ssize_t)sizeof(random))
-                        return -EIO;
+                        return tripdeal_error_set(ret_error, -EIO, "no random VM name suffix");
                 char name[64];
                 if ((r = nodepool_vm_name(id->name, pool->name, random, name, sizeof(name))) < 0)
-                        return r;
+                        return tripdeal_error_set(ret_error, r, "no VM name for pool %s",
+                                                  pool->name);
                 struct vmctl_spec spec = {
                         .name = name,
                         .pool = pool->name,
@@ -349,7 +352,7 @@ static int create_vm(struct run *run, vmctl_conn *conn, const struct tripdeal_no
                         .join_command = join_command,
                 };
                 int64_t started = clock_monotonic_ms();
-                r = vmctl_create(conn, &spec, NULL);
+                r = vmctl_create(conn, &spec, NULL, ret_error);
                 if (r == 0) {
                         metrics_vm_provisioned((double)(clock_monotonic_ms() - started) / 1000.0);
                         memcpy(ret_name, name, sizeof(name));
@@ -363,7 +366,7 @@ static int create_vm(struct run *run, vmctl_conn *conn, const struct tripdeal_no
 struct vm_job {
         char name[64];
         int result;
-        char error[256];
+        struct tripdeal_error error;
 };
 
 struct vm_batch {
@@ -380,25 +383,22 @@ static void *vm_worker(void *userdata)
 {
         struct vm_batch *batch = userdata;
         vmctl_conn *conn = NULL;
-        int opened = open_conn(batch->run, batch->uri, &conn);
+        struct tripdeal_error open_error = {0};
+        int opened = open_conn(batch->run, batch->uri, &conn, &open_error);
         for (;;) {
                 int i = atomic_fetch_add(&batch->next, 1);
                 if (i >= batch->count)
                         break;
                 struct vm_job *job = &batch->jobs[i];
                 if (opened < 0) {
-                        job->result = opened;
-                        snprintf(job->error, sizeof(job->error), "cannot connect to libvirt: %s",
-                                 conn ? vmctl_conn_error(conn) : strerror(-opened));
+                        job->result = tripdeal_error_copy(&job->error, &open_error);
                         continue;
                 }
                 if (batch->pool)
                         job->result = create_vm(batch->run, conn, batch->pool, batch->join_command,
-                                                job->name);
-                else if ((job->result = vmctl_destroy(conn, job->name)) == -ENOENT)
+                                                job->name, &job->error);
+                else if ((job->result = vmctl_destroy(conn, job->name, &job->error)) == -ENOENT)
                         job->result = 0; /* gone already: what we wanted */
-                if (job->result < 0)
-                        snprintf(job->error, sizeof(job->error), "%s", vmctl_conn_error(conn));
         }
         vmctl_close(conn);
         return NULL;
@@ -561,7 +561,8 @@ static int reconcile_pool(struct run *run, vmctl_conn *conn, const char *pool_na
                                 if (jobs[k].result < 0) {
                                         problem_set(run, "ProvisionFailed",
                                                     "nodePool %s: cannot create a VM: %s",
-                                                    pool_name, jobs[k].error);
+                                                    pool_name,
+                                                    tripdeal_error_message(&jobs[k].error));
                                         continue;
                                 }
                                 made++;
@@ -643,10 +644,10 @@ static int reconcile_host(struct run *run, size_t first_index)
         const struct tripdeal_spec *spec = run->request->spec;
         const char *uri = spec->node_pools[first_index].libvirt_uri;
         vmctl_conn *conn = NULL;
-        int r = open_conn(run, uri, &conn);
+        struct tripdeal_error error = {0};
+        int r = open_conn(run, uri, &conn, &error);
         if (r < 0) {
-                problem_set(run, "LibvirtUnreachable", "cannot connect to libvirt at %s: %s", uri,
-                            conn ? vmctl_conn_error(conn) : strerror(-r));
+                problem_set(run, "LibvirtUnreachable", "%s", tripdeal_error_message(&error));
                 run->problem.unreachable = true;
                 vmctl_close(conn);
                 carry_unknown(run, uri);
@@ -654,10 +655,10 @@ static int reconcile_host(struct run *run, size_t first_index)
         }
         struct vmctl_vm_list vms = {0};
         struct vmctl_filter filter = {.owner = run->owner};
-        r = vmctl_list(conn, &filter, &vms);
+        r = vmctl_list(conn, &filter, &vms, &error);
         if (r < 0) {
                 problem_set(run, "LibvirtUnreachable", "cannot list VMs at %s: %s", uri,
-                            vmctl_conn_error(conn));
+                            tripdeal_error_message(&error));
                 run->problem.unreachable = true;
                 vmctl_close(conn);
                 carry_unknown(run, uri);
@@ -812,13 +813,15 @@ int nodepools_release_all(const struct nodepools_request *request, char **ret_me
                         continue;
                 const char *uri = spec->node_pools[i].libvirt_uri;
                 vmctl_conn *conn = NULL;
-                int r = open_conn(&run, uri, &conn);
+                struct tripdeal_error error = {0};
+                int r = open_conn(&run, uri, &conn, &error);
                 struct vmctl_vm_list vms = {0};
                 if (r == 0)
-                        r = vmctl_list(conn, &(struct vmctl_filter){.owner = run.owner}, &vms);
+                        r = vmctl_list(conn, &(struct vmctl_filter){.owner = run.owner}, &vms,
+                                       &error);
                 if (r < 0) {
                         snprintf(message, sizeof(message), "cannot reach libvirt at %s: %s", uri,
-                                 conn ? vmctl_conn_error(conn) : strerror(-r));
+                                 tripdeal_error_message(&error));
                         vmctl_close(conn);
                         result = -EHOSTUNREACH;
                         continue;
@@ -843,7 +846,8 @@ int nodepools_release_all(const struct nodepools_request *request, char **ret_me
                                         0);
                         if (batch.jobs[k].result < 0) {
                                 snprintf(message, sizeof(message), "cannot destroy VM %s: %s",
-                                         vms.items[k].name, batch.jobs[k].error);
+                                         vms.items[k].name,
+                                         tripdeal_error_message(&batch.jobs[k].error));
                                 if (result == 0)
                                         result = -EIO;
                                 continue;

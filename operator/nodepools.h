@@ -36,7 +36,8 @@
 #include "vmctl.h"
 
 /* Opens a libvirt connection for `uri` (the default is vmctl_open). */
-typedef int (*nodepools_open_fn)(void *userdata, const char *uri, vmctl_conn **ret_conn);
+typedef int (*nodepools_open_fn)(void *userdata, const char *uri, vmctl_conn **ret_conn,
+                                 struct tripdeal_error *ret_error);
 
 struct nodepools_options {
         int64_t node_ready_timeout_ms; /* 0: 10 minutes */

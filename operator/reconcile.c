@@ -985,12 +985,12 @@ int reconcile_tripdeal(const struct reconciler *reconciler, const char *namespac
                 *ret_outcome = outcome;
                 return r;
         }
-        _cleanup_free_ char *error = NULL;
+        struct tripdeal_error error = {0};
         struct tripdeal_spec *spec = NULL;
         r = tripdeal_spec_parse(json_object_get(run.tripdeal, "spec"), &spec, &error);
         if (r == -EINVAL) {
                 outcome.invalid_spec = 1;
-                r = write_invalid_spec_status(&run, error ? error : "spec: invalid");
+                r = write_invalid_spec_status(&run, error.message);
                 *ret_outcome = outcome;
                 return r;
         }
@@ -1003,7 +1003,7 @@ int reconcile_tripdeal(const struct reconciler *reconciler, const char *namespac
         r = schedule_evaluate(spec, now_ms, &sales, &error);
         if (r == -EINVAL) {
                 outcome.invalid_spec = 1;
-                r = write_invalid_spec_status(&run, error ? error : "spec.sales: invalid");
+                r = write_invalid_spec_status(&run, error.message);
                 *ret_outcome = outcome;
                 return r;
         }

@@ -27,33 +27,28 @@ static void loaded_sales_clear(struct loaded_sales *loaded)
 
 /* Turn the spec's sales into lib/cron's form; errors name the field. */
 static int load_sales(const struct tripdeal_spec *spec, struct loaded_sales *loaded,
-                      char **ret_error)
+                      struct tripdeal_error *ret_error)
 {
         loaded->specs = calloc(spec->sales_count ?: 1, sizeof(*loaded->specs));
         loaded->zones = calloc(spec->sales_count ?: 1, sizeof(*loaded->zones));
         if (!loaded->specs || !loaded->zones)
-                return -ENOMEM;
+                return tripdeal_error_set(ret_error, -ENOMEM, "out of memory");
 
         for (size_t i = 0; i < spec->sales_count; i++) {
                 const struct tripdeal_sale *sale = &spec->sales[i];
                 struct sale_spec *out = &loaded->specs[i];
                 struct cron_error cron_error = {0};
                 int r = cron_parse(sale->schedule, &out->schedule, &cron_error);
-                if (r < 0) {
-                        if (asprintf(ret_error, "spec.sales[%zu].schedule: %s", i,
-                                     cron_error.message[0] ? cron_error.message
-                                                           : "not a 5-field cron schedule") < 0)
-                                *ret_error = NULL;
-                        return -EINVAL;
-                }
+                if (r < 0)
+                        return tripdeal_error_set(ret_error, -EINVAL,
+                                                  "spec.sales[%zu].schedule: %s", i,
+                                                  tripdeal_error_message(&cron_error.base));
                 r = tz_zone_load(sale->time_zone, NULL, &loaded->zones[i]);
-                if (r < 0) {
-                        if (asprintf(ret_error, "spec.sales[%zu].timeZone: %s \"%s\"", i,
-                                     r == -ENOENT ? "unknown time zone" : "unusable time zone",
-                                     sale->time_zone) < 0)
-                                *ret_error = NULL;
-                        return -EINVAL;
-                }
+                if (r < 0)
+                        return tripdeal_error_set(
+                                ret_error, -EINVAL, "spec.sales[%zu].timeZone: %s \"%s\"", i,
+                                r == -ENOENT ? "unknown time zone" : "unusable time zone",
+                                sale->time_zone);
                 loaded->count = i + 1;
                 *out = (struct sale_spec){
                         .name = sale->name,
@@ -66,20 +61,17 @@ static int load_sales(const struct tripdeal_spec *spec, struct loaded_sales *loa
                         .min_replicas = sale->min_replicas,
                         .nodes = sale->nodes,
                 };
-                if (sale_spec_check(out) < 0) {
-                        if (asprintf(ret_error,
-                                     "spec.sales[%zu]: duration, leadTime or cooldown out of range "
-                                     "(at most 366 days)",
-                                     i) < 0)
-                                *ret_error = NULL;
-                        return -EINVAL;
-                }
+                if (sale_spec_check(out) < 0)
+                        return tripdeal_error_set(ret_error, -EINVAL,
+                                                  "spec.sales[%zu]: duration, leadTime or cooldown "
+                                                  "out of range (at most 366 days)",
+                                                  i);
         }
         return 0;
 }
 
 int schedule_evaluate(const struct tripdeal_spec *spec, int64_t now_ms,
-                      struct schedule_state *ret_state, char **ret_error)
+                      struct schedule_state *ret_state, struct tripdeal_error *ret_error)
 {
         _cleanup_(loaded_sales_clear) struct loaded_sales loaded = {0};
         int r = load_sales(spec, &loaded, ret_error);
@@ -90,12 +82,9 @@ int schedule_evaluate(const struct tripdeal_spec *spec, int64_t now_ms,
                                             .max_replicas = spec->replicas_max};
         struct sales_summary summary;
         r = sales_evaluate(loaded.specs, loaded.count, &floor, now_ms, NULL, &summary);
-        if (r < 0) {
-                if (asprintf(ret_error, "spec.sales: cannot evaluate the schedule at this time") <
-                    0)
-                        *ret_error = NULL;
-                return -EINVAL;
-        }
+        if (r < 0)
+                return tripdeal_error_set(ret_error, -EINVAL,
+                                          "spec.sales: cannot evaluate the schedule at this time");
 
         struct schedule_state state = {
                 .floor_replicas = summary.floor_replicas,

@@ -50,12 +50,12 @@ struct schedule_state {
 };
 
 /*
- * Evaluate at now_ms (ms since the epoch).  -EINVAL with *ret_error naming the field
- * (e.g. "spec.sales[0].timeZone: unknown time zone \"Mars/Base\"") for a
- * schedule or zone that cannot be used; caller frees *ret_error.
+ * Evaluate at now_ms (ms since the epoch).  -EINVAL with *ret_error (may be
+ * NULL; lib/common/error.h) naming the field (e.g. "spec.sales[0].timeZone:
+ * unknown time zone \"Mars/Base\"") for a schedule or zone that cannot be used.
  */
 int schedule_evaluate(const struct tripdeal_spec *spec, int64_t now_ms,
-                      struct schedule_state *ret_state, char **ret_error);
+                      struct schedule_state *ret_state, struct tripdeal_error *ret_error);
 
 /* status.floorReason: "baseline" or "sale morning-flash (Prescaling)".  For
  * people only; code decides on state->floor_reason. */

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
+
 #define TRIPDEAL_GROUP       "tripdeal.io"
 #define TRIPDEAL_VERSION     "v1alpha1"
 #define TRIPDEAL_API_VERSION TRIPDEAL_GROUP "/" TRIPDEAL_VERSION
@@ -113,11 +115,13 @@ struct tripdeal_spec {
 };
 
 /*
- * Parse and validate .spec.  On failure returns -EINVAL and sets *ret_error to
- * a message naming the field, e.g. "spec.app.replicas.min: 5 is above max 3"
- * (caller frees); *ret_spec is untouched.
+ * Parse and validate .spec.  On failure returns -EINVAL (or -ENOMEM) and fills
+ * *ret_error (may be NULL; lib/common/error.h) with a message naming the
+ * field, e.g. "spec.app.replicas.min: 5 is above max 3"; *ret_spec is
+ * untouched.
  */
-int tripdeal_spec_parse(const json_t *spec, struct tripdeal_spec **ret_spec, char **ret_error);
+int tripdeal_spec_parse(const json_t *spec, struct tripdeal_spec **ret_spec,
+                        struct tripdeal_error *ret_error);
 void tripdeal_spec_free(struct tripdeal_spec *spec);
 static inline void tripdeal_spec_freep(struct tripdeal_spec **spec)
 {

@@ -21,16 +21,15 @@
 
 /* Parsing state: the first error wins and is reported with its field path. */
 struct parser {
-        char *error;
+        struct tripdeal_error error;
 };
 
 _printf_(2, 3) static int fail(struct parser *p, const char *fmt, ...)
 {
-        if (!p->error) {
+        if (!p->error.code) {
                 va_list ap;
                 va_start(ap, fmt);
-                if (vasprintf(&p->error, fmt, ap) < 0)
-                        p->error = NULL;
+                tripdeal_error_setv(&p->error, -EINVAL, fmt, ap);
                 va_end(ap);
         }
         return -EINVAL;
@@ -456,12 +455,13 @@ void tripdeal_spec_free(struct tripdeal_spec *spec)
         free(spec);
 }
 
-int tripdeal_spec_parse(const json_t *spec, struct tripdeal_spec **ret_spec, char **ret_error)
+int tripdeal_spec_parse(const json_t *spec, struct tripdeal_spec **ret_spec,
+                        struct tripdeal_error *ret_error)
 {
         struct parser p = {0};
         _cleanup_(tripdeal_spec_freep) struct tripdeal_spec *s = calloc(1, sizeof(*s));
         if (!s)
-                return -ENOMEM;
+                return tripdeal_error_set(ret_error, -ENOMEM, "out of memory");
 
         int r;
         json_t *app, *sales, *pools;
@@ -530,8 +530,9 @@ int tripdeal_spec_parse(const json_t *spec, struct tripdeal_spec **ret_spec, cha
         return 0;
 
 error:
-        if (ret_error)
-                *ret_error = TAKE_PTR(p.error);
-        free(p.error);
-        return r == -ENOMEM ? -ENOMEM : -EINVAL;
+        if (r == -ENOMEM)
+                return tripdeal_error_set(ret_error, -ENOMEM, "out of memory");
+        if (!p.error.code)
+                fail(&p, "spec: invalid");
+        return tripdeal_error_copy(ret_error, &p.error);
 }

@@ -12,7 +12,6 @@
  * 2: bad usage.  3: the input is not a TripDeal list.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,7 @@
 
 #include "clock.h"
 #include "cron.h"
+#include "flags.h"
 #include "macros.h"
 #include "sale.h"
 #include "tripdeal.h"
@@ -98,13 +98,13 @@ static int check_tripdeal(json_t *item, int64_t now_ms, int64_t margin_ms, bool 
         if (!ns)
                 ns = "default";
         struct tripdeal_spec *spec = NULL;
-        _cleanup_free_ char *error = NULL;
+        struct tripdeal_error error = {0};
         int r = tripdeal_spec_parse(json_object_get(item, "spec"), &spec, &error);
         if (r < 0) {
                 /* The operator does not act on it either (InvalidSpec): say so, do not block. */
                 fprintf(stderr,
                         "tripdeal-deploy-freeze: %s/%s: %s (ignored, as the operator does)\n", ns,
-                        name, error ? error : strerror(-r));
+                        name, tripdeal_error_message(&error));
                 return 0;
         }
         _cleanup_(tripdeal_spec_freep) struct tripdeal_spec *owned = spec;
@@ -163,107 +163,60 @@ static int check_tripdeal(json_t *item, int64_t now_ms, int64_t margin_ms, bool 
         return blocking;
 }
 
-static int parse_duration_ms(const char *text, int64_t *ret_ms)
+/* --now: an RFC 3339 instant, as milliseconds since the epoch. */
+static int parse_now(const char *value, void *target, char *message, size_t message_size)
 {
-        int64_t total = 0;
-        const char *p = text;
-        if (!*p)
+        time_t t;
+        if (clock_parse_rfc3339(value, &t) < 0) {
+                snprintf(message, message_size, "want RFC 3339 like 2026-12-04T01:00:00Z");
                 return -EINVAL;
-        while (*p) {
-                char *end;
-                errno = 0;
-                long long n = strtoll(p, &end, 10);
-                if (end == p || errno || n < 0)
-                        return -EINVAL;
-                int64_t unit = *end == 'h' ? 3600000 : *end == 'm' ? 60000 : *end == 's' ? 1000 : 0;
-                if (!unit)
-                        return -EINVAL;
-                total += (int64_t)n * unit;
-                p = end + 1;
         }
-        *ret_ms = total;
+        *(int64_t *)target = (int64_t)t * 1000;
         return 0;
 }
 
-static const char usage_text[] =
-        "Usage: kubectl get tripdeals -A -o json | tripdeal-deploy-freeze [OPTIONS]\n"
-        "\n"
-        "Exit 0 when no TripDeal sale window (prescale start to end + cooldown) is open\n"
-        "now or opens within --margin; else print each such window with its end and\n"
-        "exit 1 (a deploy freeze).\n"
-        "\n"
-        "  --file PATH      read the TripDeal list from PATH instead of stdin\n"
-        "  --margin DUR     also freeze when a window opens within DUR (e.g. 15m; default 0s)\n"
-        "  --now RFC3339    evaluate at this instant instead of the clock (tests)\n"
-        "  --quiet          print nothing, only the exit status\n"
-        "  --help, --version\n";
-
 int main(int argc, char **argv)
 {
-        static const struct option options[] = {
-                {"file", required_argument, NULL, 'f'},
-                {"margin", required_argument, NULL, 'm'},
-                {"now", required_argument, NULL, 'n'},
-                {"quiet", no_argument, NULL, 'q'},
-                {"help", no_argument, NULL, 'h'},
-                {"version", no_argument, NULL, 'V'},
-                {0},
-        };
         const char *file = NULL;
         int64_t margin_ms = 0, now_ms = clock_realtime_ms();
         bool quiet = false;
-        opterr = 0;
-        int c;
-        while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-                switch (c) {
-                case 'f':
-                        file = optarg;
-                        break;
-                case 'm':
-                        if (parse_duration_ms(optarg, &margin_ms) < 0) {
-                                fprintf(stderr,
-                                        "tripdeal-deploy-freeze: --margin %s: expected a "
-                                        "duration like 15m or 1h30m\n",
-                                        optarg);
-                                return 2;
-                        }
-                        break;
-                case 'n': {
-                        time_t t;
-                        if (clock_parse_rfc3339(optarg, &t) < 0) {
-                                fprintf(stderr,
-                                        "tripdeal-deploy-freeze: --now %s: expected RFC 3339 "
-                                        "like 2026-12-04T01:00:00Z\n",
-                                        optarg);
-                                return 2;
-                        }
-                        now_ms = (int64_t)t * 1000;
-                        break;
-                }
-                case 'q':
-                        quiet = true;
-                        break;
-                case 'h':
-                        fputs(usage_text, stdout);
-                        return 0;
-                case 'V':
-                        puts("tripdeal-deploy-freeze " TRIPDEAL_PROGRAM_VERSION);
-                        return 0;
-                case ':':
-                        fprintf(stderr, "tripdeal-deploy-freeze: %s needs a value\n",
-                                argv[optind - 1]);
-                        return 2;
-                default:
-                        fprintf(stderr, "tripdeal-deploy-freeze: unknown option %s (see --help)\n",
-                                argv[optind - 1]);
-                        return 2;
-                }
-        }
-        if (optind < argc) {
-                fprintf(stderr, "tripdeal-deploy-freeze: unexpected argument %s (see --help)\n",
-                        argv[optind]);
-                return 2;
-        }
+        const struct flag flags[] = {
+                {.name = "file",
+                 .type = FLAG_STRING,
+                 .target = &file,
+                 .metavar = "PATH",
+                 .help = "read the TripDeal list from PATH instead of stdin"},
+                {.name = "margin",
+                 .type = FLAG_DURATION,
+                 .target = &margin_ms,
+                 .help = "also freeze when a window opens within DURATION (a rollout started now "
+                         "must be over before it)",
+                 .env = "TRIPDEAL_DEPLOY_FREEZE_MARGIN"},
+                {.name = "now",
+                 .type = FLAG_CUSTOM,
+                 .target = &now_ms,
+                 .parse = parse_now,
+                 .metavar = "RFC3339",
+                 .help = "evaluate at this instant instead of the clock (tests)",
+                 .default_text = "the clock"},
+                {.name = "quiet",
+                 .type = FLAG_BOOL,
+                 .target = &quiet,
+                 .help = "print nothing, only the exit status"},
+                {0},
+        };
+        const struct flags_program program = {
+                .name = "tripdeal-deploy-freeze",
+                .usage = "[OPTIONS] < tripdeals.json",
+                .summary = "Exit 0 when no TripDeal sale window (prescale start to end + cooldown) "
+                           "is open\nnow or opens within --margin; else print each such window "
+                           "with its end and\nexit 1 (a deploy freeze).  The input is "
+                           "`kubectl get tripdeals -A -o json`.",
+                .epilog = "Exit status: 0 clear, 1 frozen, 2 bad flags, 3 the input is not a "
+                          "TripDeal list.",
+                .flags = flags,
+        };
+        flags_parse(&program, argc, argv);
 
         json_error_t jerr;
         _cleanup_json_ json_t *list =

@@ -78,11 +78,10 @@ _printf_(2, 3) static int usage_error(const char *command, const char *fmt, ...)
         return EXIT_USAGE;
 }
 
-/* One line for a failed library call: the library's reason, else strerror. */
-static int library_error(vmctl_conn *conn, int r)
+/* One line for a failed library call: the library's reason, else the code's text. */
+static int library_error(const struct tripdeal_error *error, int r)
 {
-        const char *why = vmctl_conn_error(conn);
-        error_line("%s", why && *why ? why : strerror(-r));
+        error_line("%s", error->code ? tripdeal_error_message(error) : tripdeal_strerror(r));
         return exit_from_errno(r);
 }
 
@@ -119,10 +118,7 @@ static const struct command_help {
                         "Define and start node VM NAME (a DNS-1123 label, at most 63 "
                         "characters): a qcow2\noverlay NAME.qcow2 on the base image and a "
                         "cloud-init seed NAME-seed.iso, both in\nstorage pool P.  Without "
-                        "--network the VM has no NIC.  A failure leaves nothing behind.",
-                        "Tests only: TRIPDEAL_VMCTL_FAIL_AT=volume|seed|define|start fails the "
-                        "create right\nafter that step (everything made so far is removed "
-                        "again)."},
+                        "--network the VM has no NIC.  A failure leaves nothing behind."},
         [CMD_SHOW] = {"NAME [--output table|json]", "Show one VM."},
         [CMD_START] = {"NAME", "Power VM NAME on (no-op if running)."},
         [CMD_STOP] = {"NAME [--force]", "Ask VM NAME to shut down (ACPI); --force powers it off "
@@ -235,14 +231,11 @@ static int one_name(const char *command, int argc, char **argv, int first_operan
 
 static int open_conn(const struct global *g, vmctl_conn **ret)
 {
-        const char *uri = g->uri;
-        int r = vmctl_open(uri, ret);
+        struct tripdeal_error error = {0};
+        int r = vmctl_open(g->uri, ret, &error);
 
         if (r < 0) {
-                if (!uri)
-                        uri = getenv("LIBVIRT_DEFAULT_URI") ?: "qemu:///system";
-                /* vmctl_open() has no connection to hold the reason: ask libvirt directly. */
-                error_line("cannot connect to libvirt at %s: %s", uri, virGetLastErrorMessage());
+                error_line("%s", tripdeal_error_message(&error));
                 return r == -ECONNREFUSED ? EXIT_CONNECT : EXIT_FAILED;
         }
         return EXIT_OK;
@@ -433,9 +426,11 @@ static int cmd_list(vmctl_conn *conn, const struct global *g, const struct comma
         struct vmctl_vm_list list = {0};
         int r;
 
-        r = vmctl_list(conn, &(struct vmctl_filter){.pool = a->pool, .owner = a->owner}, &list);
+        struct tripdeal_error error = {0};
+        r = vmctl_list(conn, &(struct vmctl_filter){.pool = a->pool, .owner = a->owner}, &list,
+                       &error);
         if (r < 0)
-                return library_error(conn, r);
+                return library_error(&error, r);
         if (g->output == OUTPUT_JSON) {
                 json_t *array = json_array();
                 for (size_t i = 0; array && i < list.n_items; i++)
@@ -517,14 +512,8 @@ static int cmd_create(vmctl_conn *conn, const struct global *g, const struct com
                 .machine = a->machine,
                 .domain_type = domain_types[a->domain_type],
         };
-        const char *fail_at = getenv("TRIPDEAL_VMCTL_FAIL_AT");
+        struct tripdeal_error error = {0};
         int r, code;
-
-        if (fail_at && *fail_at && vmctl_fault_from_string(fail_at, &spec.fail_at) < 0)
-                return usage_error(
-                        "create",
-                        "bad TRIPDEAL_VMCTL_FAIL_AT \"%s\": want volume, seed, define or start",
-                        fail_at);
 
         if (a->join_file) {
                 r = read_text_file(a->join_file, &join);
@@ -540,12 +529,12 @@ static int cmd_create(vmctl_conn *conn, const struct global *g, const struct com
         spec.ssh_keys = (const char *const *)keys;
         spec.n_ssh_keys = n_keys;
 
-        r = vmctl_create(conn, &spec, &vm);
+        r = vmctl_create(conn, &spec, &vm, &error);
         for (size_t i = 0; i < n_keys; i++)
                 free(keys[i]);
         free(keys);
         if (r < 0)
-                return library_error(conn, r);
+                return library_error(&error, r);
         code = print_vm(g, vm);
         return code;
 }
@@ -589,6 +578,7 @@ static int run(int argc, char **argv)
         if (code != EXIT_OK)
                 return code;
 
+        struct tripdeal_error error = {0};
         code = open_conn(&g, &conn);
         if (code != EXIT_OK)
                 return code;
@@ -599,21 +589,21 @@ static int run(int argc, char **argv)
                 return cmd_create(conn, &g, &a, name);
         if (command == CMD_SHOW) {
                 _cleanup_(vmctl_vm_freep) struct vmctl_vm *vm = NULL;
-                r = vmctl_get(conn, name, &vm);
+                r = vmctl_get(conn, name, &vm, &error);
                 if (r < 0)
-                        return library_error(conn, r);
+                        return library_error(&error, r);
                 return print_vm(&g, vm);
         }
         if (command == CMD_START)
-                r = vmctl_start(conn, name);
+                r = vmctl_start(conn, name, &error);
         else if (command == CMD_STOP)
-                r = vmctl_stop(conn, name, a.force);
+                r = vmctl_stop(conn, name, a.force, &error);
         else if (command == CMD_REBOOT)
-                r = vmctl_reboot(conn, name);
+                r = vmctl_reboot(conn, name, &error);
         else
-                r = vmctl_destroy(conn, name);
+                r = vmctl_destroy(conn, name, &error);
         if (r < 0)
-                return library_error(conn, r);
+                return library_error(&error, r);
         if (g.output == OUTPUT_JSON)
                 return print_json(json_pack("{s:s, s:s}", "name", name, "result", argv[index]));
         printf("%s: %s done\n", name, argv[index]);

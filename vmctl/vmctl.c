@@ -22,13 +22,14 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "error.h"
 #include "macros.h"
+#include "vmctl-internal.h"
 #include "vmctl.h"
 
 struct vmctl_conn {
         virConnectPtr virt;
         char *uri;
-        char error[512];
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(virDomainPtr, virDomainFree);
@@ -39,7 +40,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(xmlDocPtr, xmlFreeDoc);
 
 #define VMCTL_X_STRING(id, str) [id] = str,
 static const char *const state_strings[] = {VMCTL_STATE_LIST(VMCTL_X_STRING)};
-static const char *const fault_strings[] = {VMCTL_FAULT_LIST(VMCTL_X_STRING)};
 
 const char *vmctl_state_to_string(enum vmctl_state state)
 {
@@ -48,35 +48,13 @@ const char *vmctl_state_to_string(enum vmctl_state state)
         return state_strings[state];
 }
 
-int vmctl_fault_from_string(const char *s, enum vmctl_fault *ret_fault)
-{
-        if (!s)
-                return -EINVAL;
-        for (size_t i = 0; i < ARRAY_SIZE(fault_strings); i++)
-                if (strcmp(s, fault_strings[i]) == 0) {
-                        *ret_fault = (enum vmctl_fault)i;
-                        return 0;
-                }
-        return -EINVAL;
-}
-
 /* libvirt prints every error to stderr by default; a library must stay quiet. */
 static void silent_error_handler(void *data, virErrorPtr error)
 {
 }
 
-/* Record a failure reason on conn and return r (so `return set_error(...)` reads well). */
-_printf_(3, 4) static int set_error(vmctl_conn *conn, int r, const char *fmt, ...)
-{
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(conn->error, sizeof(conn->error), fmt, ap);
-        va_end(ap);
-        return r;
-}
-
-/* The last libvirt error as -errno, with its message appended to what on conn. */
-static int virt_error(vmctl_conn *conn, const char *what)
+/* The last libvirt error as -errno, with its message after what in *ret_error. */
+static int virt_error(const char *what, struct tripdeal_error *ret_error)
 {
         virErrorPtr e = virGetLastError();
         int code = e ? e->code : VIR_ERR_INTERNAL_ERROR;
@@ -104,41 +82,46 @@ static int virt_error(vmctl_conn *conn, const char *what)
         default:
                 r = -EIO;
         }
-        return set_error(conn, r, "%s: %s", what, e && e->message ? e->message : "libvirt error");
+        return tripdeal_error_set(ret_error, r, "%s: %s", what,
+                                  e && e->message ? e->message : "libvirt error");
 }
 
 /* A failed domain lookup: "no such VM" in plain words, other failures as libvirt says. */
-static int not_found(vmctl_conn *conn, const char *name)
+static int not_found(const char *name, struct tripdeal_error *ret_error)
 {
-        int r = virt_error(conn, name);
+        int r = virt_error(name, ret_error);
         if (r == -ENOENT)
-                set_error(conn, r, "VM %s not found", name);
+                tripdeal_error_set(ret_error, r, "VM %s not found", name);
         return r;
 }
 
-int vmctl_open(const char *uri, vmctl_conn **ret_conn)
+int vmctl_open(const char *uri, vmctl_conn **ret_conn, struct tripdeal_error *ret_error)
 {
         _cleanup_free_ vmctl_conn *conn = NULL;
         virConnectPtr virt;
 
         if (!ret_conn)
-                return -EINVAL;
+                return tripdeal_error_set(ret_error, -EINVAL, "no connection to return");
         if (!uri || !*uri)
                 uri = getenv("LIBVIRT_DEFAULT_URI");
         if (!uri || !*uri)
                 uri = "qemu:///system";
         conn = calloc(1, sizeof(*conn));
         if (!conn)
-                return -ENOMEM;
+                return tripdeal_error_set(ret_error, -ENOMEM, "out of memory");
         virSetErrorFunc(NULL, silent_error_handler);
         virt = virConnectOpen(uri);
-        if (!virt)
-                return -ECONNREFUSED;
+        if (!virt) {
+                virErrorPtr e = virGetLastError();
+                return tripdeal_error_set(ret_error, -ECONNREFUSED,
+                                          "cannot connect to libvirt at %s: %s", uri,
+                                          e && e->message ? e->message : "libvirt error");
+        }
         conn->virt = virt;
         conn->uri = strdup(uri);
         if (!conn->uri) {
                 virConnectClose(virt);
-                return -ENOMEM;
+                return tripdeal_error_set(ret_error, -ENOMEM, "out of memory");
         }
         *ret_conn = TAKE_PTR(conn);
         return 0;
@@ -152,11 +135,6 @@ void vmctl_close(vmctl_conn *conn)
                 virConnectClose(conn->virt);
         free(conn->uri);
         free(conn);
-}
-
-const char *vmctl_conn_error(const vmctl_conn *conn)
-{
-        return conn ? conn->error : "";
 }
 
 const char *vmctl_conn_uri(const vmctl_conn *conn)
@@ -270,7 +248,7 @@ static int read_metadata(virDomainPtr dom, struct vmctl_vm *vm)
 }
 
 /* Fill vm from dom.  -ENODATA (vm still filled) when dom carries no TripDeal metadata. */
-static int vm_from_domain(vmctl_conn *conn, virDomainPtr dom, struct vmctl_vm *vm)
+static int vm_from_domain(virDomainPtr dom, struct vmctl_vm *vm, struct tripdeal_error *ret_error)
 {
         char uuid[VIR_UUID_STRING_BUFLEN];
         virDomainInfo info;
@@ -279,40 +257,42 @@ static int vm_from_domain(vmctl_conn *conn, virDomainPtr dom, struct vmctl_vm *v
         *vm = (struct vmctl_vm){0};
         vm->name = strdup(virDomainGetName(dom));
         if (!vm->name)
-                return -ENOMEM;
+                return tripdeal_error_set(ret_error, -ENOMEM, "out of memory");
         if (virDomainGetUUIDString(dom, uuid) == 0) {
                 vm->uuid = strdup(uuid);
                 if (!vm->uuid)
-                        return -ENOMEM;
+                        return tripdeal_error_set(ret_error, -ENOMEM, "out of memory");
         }
         if (virDomainGetInfo(dom, &info) < 0)
-                return virt_error(conn, vm->name);
+                return virt_error(vm->name, ret_error);
         vm->state = state_from_virt(info.state);
         vm->vcpus = info.nrVirtCpu;
         vm->memory_mib = info.maxMem / 1024;
         r = read_metadata(dom, vm);
         if (r == -ENOMEM)
-                return r;
+                return tripdeal_error_set(ret_error, r, "out of memory");
         return r;
 }
 
-int vmctl_get(vmctl_conn *conn, const char *name, struct vmctl_vm **ret_vm)
+int vmctl_get(vmctl_conn *conn, const char *name, struct vmctl_vm **ret_vm,
+              struct tripdeal_error *ret_error)
 {
         _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
         _cleanup_free_ struct vmctl_vm *vm = NULL;
         int r;
 
         if (!conn || !ret_vm)
-                return -EINVAL;
+                return tripdeal_error_set(ret_error, -EINVAL, "no connection or no VM to return");
         if (vmctl_validate_name(name) < 0)
-                return set_error(conn, -EINVAL, "invalid VM name '%s'", name ? name : "");
+                return tripdeal_error_set(ret_error, -EINVAL, "invalid VM name '%s'",
+                                          name ? name : "");
         dom = virDomainLookupByName(conn->virt, name);
         if (!dom)
-                return not_found(conn, name);
+                return not_found(name, ret_error);
         vm = calloc(1, sizeof(*vm));
         if (!vm)
-                return -ENOMEM;
-        r = vm_from_domain(conn, dom, vm);
+                return tripdeal_error_set(ret_error, -ENOMEM, "out of memory");
+        r = vm_from_domain(dom, vm, ret_error);
         if (r < 0 && r != -ENODATA) {
                 vm_clear(vm);
                 return r;
@@ -331,17 +311,18 @@ static bool filter_match(const char *want, const char *have)
         return !want || !*want || (have && strcmp(want, have) == 0);
 }
 
-int vmctl_list(vmctl_conn *conn, const struct vmctl_filter *filter, struct vmctl_vm_list *ret_list)
+int vmctl_list(vmctl_conn *conn, const struct vmctl_filter *filter, struct vmctl_vm_list *ret_list,
+               struct tripdeal_error *ret_error)
 {
         virDomainPtr *doms = NULL;
         struct vmctl_vm_list list = {0};
         int n, r = 0;
 
         if (!conn || !ret_list)
-                return -EINVAL;
+                return tripdeal_error_set(ret_error, -EINVAL, "no connection or no list to return");
         n = virConnectListAllDomains(conn->virt, &doms, 0);
         if (n < 0)
-                return virt_error(conn, "listing domains");
+                return virt_error("listing domains", ret_error);
         list.items = calloc(n > 0 ? (size_t)n : 1, sizeof(*list.items));
         if (!list.items)
                 r = -ENOMEM;
@@ -353,7 +334,7 @@ int vmctl_list(vmctl_conn *conn, const struct vmctl_filter *filter, struct vmctl
                         virDomainFree(doms[i]);
                         continue;
                 }
-                k = vm_from_domain(conn, doms[i], &vm);
+                k = vm_from_domain(doms[i], &vm, NULL);
                 virDomainFree(doms[i]);
                 /* Not ours, or gone between listing and reading it: skip. */
                 if (k < 0 || !filter_match(filter ? filter->pool : NULL, vm.pool) ||
@@ -368,7 +349,7 @@ int vmctl_list(vmctl_conn *conn, const struct vmctl_filter *filter, struct vmctl
         free(doms);
         if (r < 0) {
                 vmctl_vm_list_free(&list);
-                return r;
+                return tripdeal_error_set(ret_error, r, "out of memory");
         }
         qsort(list.items, list.n_items, sizeof(*list.items), compare_vm_names);
         *ret_list = list;
@@ -377,25 +358,27 @@ int vmctl_list(vmctl_conn *conn, const struct vmctl_filter *filter, struct vmctl
 
 /* ---- Lifecycle -------------------------------------------------------- */
 
-static int lookup(vmctl_conn *conn, const char *name, virDomainPtr *ret_dom)
+static int lookup(vmctl_conn *conn, const char *name, virDomainPtr *ret_dom,
+                  struct tripdeal_error *ret_error)
 {
         virDomainPtr dom;
 
         if (!conn)
-                return -EINVAL;
+                return tripdeal_error_set(ret_error, -EINVAL, "no connection");
         if (vmctl_validate_name(name) < 0)
-                return set_error(conn, -EINVAL, "invalid VM name '%s'", name ? name : "");
+                return tripdeal_error_set(ret_error, -EINVAL, "invalid VM name '%s'",
+                                          name ? name : "");
         dom = virDomainLookupByName(conn->virt, name);
         if (!dom)
-                return not_found(conn, name);
+                return not_found(name, ret_error);
         *ret_dom = dom;
         return 0;
 }
 
-int vmctl_start(vmctl_conn *conn, const char *name)
+int vmctl_start(vmctl_conn *conn, const char *name, struct tripdeal_error *ret_error)
 {
         _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
-        int r = lookup(conn, name, &dom);
+        int r = lookup(conn, name, &dom, ret_error);
 
         if (r < 0)
                 return r;
@@ -403,33 +386,33 @@ int vmctl_start(vmctl_conn *conn, const char *name)
         if (virDomainIsActive(dom) == 1)
                 return 0;
         if (virDomainCreate(dom) < 0)
-                return virt_error(conn, name);
+                return virt_error(name, ret_error);
         return 0;
 }
 
-int vmctl_stop(vmctl_conn *conn, const char *name, bool force)
+int vmctl_stop(vmctl_conn *conn, const char *name, bool force, struct tripdeal_error *ret_error)
 {
         _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
-        int r = lookup(conn, name, &dom);
+        int r = lookup(conn, name, &dom, ret_error);
 
         if (r < 0)
                 return r;
         if (virDomainIsActive(dom) == 0)
                 return 0;
         if ((force ? virDomainDestroy(dom) : virDomainShutdown(dom)) < 0)
-                return virt_error(conn, name);
+                return virt_error(name, ret_error);
         return 0;
 }
 
-int vmctl_reboot(vmctl_conn *conn, const char *name)
+int vmctl_reboot(vmctl_conn *conn, const char *name, struct tripdeal_error *ret_error)
 {
         _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
-        int r = lookup(conn, name, &dom);
+        int r = lookup(conn, name, &dom, ret_error);
 
         if (r < 0)
                 return r;
         if (virDomainReboot(dom, 0) < 0)
-                return virt_error(conn, name);
+                return virt_error(name, ret_error);
         return 0;
 }
 
@@ -445,18 +428,18 @@ static int volume_names(const char *name, char **ret_disk, char **ret_seed)
 }
 
 /* Delete volume `name` in pool if it exists.  0 deleted, -ENOENT none, else error. */
-static int delete_volume(vmctl_conn *conn, virStoragePoolPtr pool, const char *name)
+static int delete_volume(virStoragePoolPtr pool, const char *name, struct tripdeal_error *ret_error)
 {
         _cleanup_(virStorageVolFreep) virStorageVolPtr vol = virStorageVolLookupByName(pool, name);
 
         if (!vol)
                 return -ENOENT;
         if (virStorageVolDelete(vol, 0) < 0)
-                return virt_error(conn, name);
+                return virt_error(name, ret_error);
         return 0;
 }
 
-int vmctl_destroy(vmctl_conn *conn, const char *name)
+int vmctl_destroy(vmctl_conn *conn, const char *name, struct tripdeal_error *ret_error)
 {
         _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
         _cleanup_(virStoragePoolFreep) virStoragePoolPtr pool = NULL;
@@ -464,23 +447,23 @@ int vmctl_destroy(vmctl_conn *conn, const char *name)
         struct vmctl_vm vm;
         int r;
 
-        r = lookup(conn, name, &dom);
+        r = lookup(conn, name, &dom, ret_error);
         if (r < 0)
                 return r;
-        r = vm_from_domain(conn, dom, &vm);
+        r = vm_from_domain(dom, &vm, ret_error);
         if (r < 0) {
                 vm_clear(&vm);
                 if (r == -ENODATA)
-                        return set_error(conn, -EPERM,
-                                         "%s: not a TripDeal VM (no " VMCTL_METADATA_NS
-                                         " metadata), refusing to destroy it",
-                                         name);
+                        return tripdeal_error_set(ret_error, -EPERM,
+                                                  "%s: not a TripDeal VM (no " VMCTL_METADATA_NS
+                                                  " metadata), refusing to destroy it",
+                                                  name);
                 return r;
         }
         if (vm.storage_pool) {
                 pool = virStoragePoolLookupByName(conn->virt, vm.storage_pool);
                 if (!pool) {
-                        r = virt_error(conn, vm.storage_pool);
+                        r = virt_error(vm.storage_pool, ret_error);
                         vm_clear(&vm);
                         return r;
                 }
@@ -488,7 +471,7 @@ int vmctl_destroy(vmctl_conn *conn, const char *name)
         vm_clear(&vm);
 
         if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0)
-                return virt_error(conn, name);
+                return virt_error(name, ret_error);
         /*
          * Volumes before the definition: if deleting one fails, the domain and
          * its metadata are still there and `destroy` can simply be retried.
@@ -496,13 +479,13 @@ int vmctl_destroy(vmctl_conn *conn, const char *name)
         if (pool) {
                 r = volume_names(name, &disk_name, &seed_name);
                 if (r < 0)
-                        return r;
+                        return tripdeal_error_set(ret_error, r, "out of memory");
                 /* Refresh first: another host or a crashed create may have changed the pool. */
                 virStoragePoolRefresh(pool, 0);
-                r = delete_volume(conn, pool, disk_name);
+                r = delete_volume(pool, disk_name, ret_error);
                 if (r < 0 && r != -ENOENT)
                         return r;
-                r = delete_volume(conn, pool, seed_name);
+                r = delete_volume(pool, seed_name, ret_error);
                 if (r < 0 && r != -ENOENT)
                         return r;
         }
@@ -510,7 +493,7 @@ int vmctl_destroy(vmctl_conn *conn, const char *name)
                                                 VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
                                                 VIR_DOMAIN_UNDEFINE_NVRAM) < 0 &&
             virDomainUndefine(dom) < 0)
-                return virt_error(conn, name);
+                return virt_error(name, ret_error);
         return 0;
 }
 
@@ -531,40 +514,43 @@ static int random_uuid(char ret[VIR_UUID_STRING_BUFLEN])
         return 0;
 }
 
-static int check_spec(vmctl_conn *conn, const struct vmctl_spec *s)
+static int check_spec(const struct vmctl_spec *s, struct tripdeal_error *ret_error)
 {
         if (vmctl_validate_name(s->name) < 0)
-                return set_error(conn, -EINVAL,
-                                 "invalid VM name '%s': must be a DNS-1123 label (lower-case "
-                                 "letters, digits and '-', starting and ending alphanumeric, at "
-                                 "most %d characters)",
-                                 s->name ? s->name : "", VMCTL_NAME_MAX);
+                return tripdeal_error_set(
+                        ret_error, -EINVAL,
+                        "invalid VM name '%s': must be a DNS-1123 label (lower-case "
+                        "letters, digits and '-', starting and ending alphanumeric, at "
+                        "most %d characters)",
+                        s->name ? s->name : "", VMCTL_NAME_MAX);
         if (vmctl_validate_name(s->pool) < 0)
-                return set_error(conn, -EINVAL, "invalid pool name '%s': must be a DNS-1123 label",
-                                 s->pool ? s->pool : "");
+                return tripdeal_error_set(ret_error, -EINVAL,
+                                          "invalid pool name '%s': must be a DNS-1123 label",
+                                          s->pool ? s->pool : "");
         if (s->owner && vmctl_validate_owner(s->owner) < 0)
-                return set_error(conn, -EINVAL, "invalid owner '%s': must be NAMESPACE/NAME",
-                                 s->owner);
+                return tripdeal_error_set(ret_error, -EINVAL,
+                                          "invalid owner '%s': must be NAMESPACE/NAME", s->owner);
         if (!s->base_image || !*s->base_image)
-                return set_error(conn, -EINVAL, "a base image is required");
+                return tripdeal_error_set(ret_error, -EINVAL, "a base image is required");
         if (!s->storage_pool || !*s->storage_pool)
-                return set_error(conn, -EINVAL, "a storage pool is required");
+                return tripdeal_error_set(ret_error, -EINVAL, "a storage pool is required");
         if (s->base_format && strcmp(s->base_format, "qcow2") != 0 &&
             strcmp(s->base_format, "raw") != 0)
-                return set_error(conn, -EINVAL, "base image format must be qcow2 or raw, not '%s'",
-                                 s->base_format);
+                return tripdeal_error_set(ret_error, -EINVAL,
+                                          "base image format must be qcow2 or raw, not '%s'",
+                                          s->base_format);
         if (s->vcpus < 1 || s->vcpus > 1024)
-                return set_error(conn, -EINVAL, "vcpus must be between 1 and 1024");
+                return tripdeal_error_set(ret_error, -EINVAL, "vcpus must be between 1 and 1024");
         if (s->memory_mib < 16 || s->memory_mib > (UINT64_C(1) << 30))
-                return set_error(conn, -EINVAL, "memory must be at least 16 MiB");
+                return tripdeal_error_set(ret_error, -EINVAL, "memory must be at least 16 MiB");
         if (s->network && !*s->network)
-                return set_error(conn, -EINVAL, "empty network name");
+                return tripdeal_error_set(ret_error, -EINVAL, "empty network name");
         return 0;
 }
 
 /* Format and size of the base image: from the storage API, else by reading its header here. */
 static int base_image_info(vmctl_conn *conn, const struct vmctl_spec *s, char **ret_format,
-                           uint64_t *ret_capacity)
+                           uint64_t *ret_capacity, struct tripdeal_error *ret_error)
 {
         _cleanup_(virStorageVolFreep) virStorageVolPtr vol = NULL;
         _cleanup_free_ char *xml = NULL;
@@ -608,10 +594,11 @@ static int base_image_info(vmctl_conn *conn, const struct vmctl_spec *s, char **
                 unsigned char magic[4];
                 _cleanup_close_ int fd = open(s->base_image, O_RDONLY | O_CLOEXEC);
                 if (fd < 0)
-                        return set_error(conn, -ENOENT,
-                                         "base image %s: not a volume of any storage pool and "
-                                         "not readable here; give its format (qcow2|raw)",
-                                         s->base_image);
+                        return tripdeal_error_set(
+                                ret_error, -ENOENT,
+                                "base image %s: not a volume of any storage pool and "
+                                "not readable here; give its format (qcow2|raw)",
+                                s->base_image);
                 if (read(fd, magic, sizeof(magic)) == (ssize_t)sizeof(magic) &&
                     memcmp(magic, "QFI\xfb", 4) == 0)
                         format = strdup("qcow2");
@@ -622,10 +609,11 @@ static int base_image_info(vmctl_conn *conn, const struct vmctl_spec *s, char **
                         *ret_capacity = (uint64_t)st.st_size;
         }
         if (!format)
-                return -ENOMEM;
+                return tripdeal_error_set(ret_error, -ENOMEM, "out of memory");
         if (strcmp(format, "qcow2") != 0 && strcmp(format, "raw") != 0) {
-                int r = set_error(conn, -EINVAL, "base image %s has format '%s', need qcow2 or raw",
-                                  s->base_image, format);
+                int r = tripdeal_error_set(ret_error, -EINVAL,
+                                           "base image %s has format '%s', need qcow2 or raw",
+                                           s->base_image, format);
                 free(format);
                 return r;
         }
@@ -669,7 +657,8 @@ static int upload_read(virStreamPtr st, char *data, size_t nbytes, void *opaque)
 
 /* Create the seed volume and fill it through a virStream (works over remote URIs). */
 static int create_seed_volume(vmctl_conn *conn, virStoragePoolPtr pool, const char *vol_name,
-                              const char *iso_path, virStorageVolPtr *ret_vol)
+                              const char *iso_path, virStorageVolPtr *ret_vol,
+                              struct tripdeal_error *ret_error)
 {
         _cleanup_(virStorageVolFreep) virStorageVolPtr vol = NULL;
         _cleanup_(virStreamFreep) virStreamPtr st = NULL;
@@ -681,25 +670,26 @@ static int create_seed_volume(vmctl_conn *conn, virStoragePoolPtr pool, const ch
 
         fd = open(iso_path, O_RDONLY | O_CLOEXEC);
         if (fd < 0 || fstat(fd, &sb) < 0)
-                return set_error(conn, NEG_ERRNO(), "seed image %s: %m", iso_path);
+                return tripdeal_error_set(ret_error, NEG_ERRNO(), "seed image %s: %m", iso_path);
         r = vmctl_volume_xml(&(struct vmctl_volume_params){.name = vol_name,
                                                            .format = "raw",
                                                            .capacity_bytes = (uint64_t)sb.st_size},
                              &xml);
         if (r < 0)
-                return set_error(conn, r, "seed volume XML: %s", strerror(-r));
+                return tripdeal_error_set(ret_error, r, "seed volume XML: %s", strerror(-r));
         vol = virStorageVolCreateXML(pool, xml, 0);
         if (!vol)
-                return virt_error(conn, vol_name);
+                return virt_error(vol_name, ret_error);
 
         st = virStreamNew(conn->virt, 0);
         if (!st) {
-                r = virt_error(conn, vol_name);
+                r = virt_error(vol_name, ret_error);
                 goto fail;
         }
         if (virStorageVolUpload(vol, st, 0, (unsigned long long)sb.st_size, 0) < 0) {
+                struct tripdeal_error upload_error = {0};
                 virErrorPtr e = virSaveLastError();
-                r = virt_error(conn, "uploading the seed");
+                r = virt_error("uploading the seed", &upload_error);
                 bool unsupported = e && e->code == VIR_ERR_NO_SUPPORT;
                 virFreeError(e);
                 const char *type = virConnectGetType(conn->virt);
@@ -708,20 +698,20 @@ static int create_seed_volume(vmctl_conn *conn, virStoragePoolPtr pool, const ch
                  * content anyway, so an empty seed is as real as it gets there.
                  */
                 if (unsupported && type && strcasecmp(type, "test") == 0) {
-                        conn->error[0] = '\0';
                         *ret_vol = TAKE_PTR(vol);
                         return 0;
                 }
+                tripdeal_error_copy(ret_error, &upload_error);
                 goto fail;
         }
         src.fd = fd;
         if (virStreamSendAll(st, upload_read, &src) < 0) {
-                r = virt_error(conn, "uploading the seed");
+                r = virt_error("uploading the seed", ret_error);
                 virStreamAbort(st);
                 goto fail;
         }
         if (virStreamFinish(st) < 0) {
-                r = virt_error(conn, "uploading the seed");
+                r = virt_error("uploading the seed", ret_error);
                 goto fail;
         }
         *ret_vol = TAKE_PTR(vol);
@@ -731,227 +721,314 @@ fail:
         return r;
 }
 
-static int fault(vmctl_conn *conn, const struct vmctl_spec *s, enum vmctl_fault step)
+/*
+ * One vmctl_create() call: what it needs and what it made so far, so that a
+ * failure at any step undoes exactly that (create_rollback).
+ */
+struct create_job {
+        vmctl_conn *conn;
+        const struct vmctl_spec *spec;
+        struct tripdeal_error *error; /* the caller's ret_error (may be NULL) */
+        virStoragePoolPtr pool;
+        char *disk_name, *seed_name;
+        char *base_format;
+        uint64_t capacity;
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        char created_at[32];
+        const char *domain_type; /* "kvm" | "qemu" */
+        /* Made by this call, undone by create_rollback(): */
+        virStorageVolPtr disk, seed;
+        char *disk_path, *seed_path;
+        virDomainPtr dom;
+        bool started;
+};
+
+static void create_job_done(struct create_job *job)
 {
-        if (s->fail_at != step)
-                return 0;
-        return set_error(conn, -ECANCELED, "injected fault after step '%s'", fault_strings[step]);
+        if (job->dom)
+                virDomainFree(job->dom);
+        if (job->seed)
+                virStorageVolFree(job->seed);
+        if (job->disk)
+                virStorageVolFree(job->disk);
+        if (job->pool)
+                virStoragePoolFree(job->pool);
+        free(job->disk_name);
+        free(job->seed_name);
+        free(job->base_format);
+        free(job->disk_path);
+        free(job->seed_path);
 }
 
-int vmctl_create(vmctl_conn *conn, const struct vmctl_spec *s, struct vmctl_vm **ret_vm)
+/* Undo in reverse order exactly what this call made; the error on conn stays. */
+static void create_rollback(struct create_job *job)
 {
-        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
-        _cleanup_(virStoragePoolFreep) virStoragePoolPtr pool = NULL;
-        _cleanup_(virStorageVolFreep) virStorageVolPtr disk = NULL, seed = NULL;
-        _cleanup_free_ char *disk_name = NULL, *seed_name = NULL, *disk_path = NULL,
-                            *seed_path = NULL, *base_format = NULL, *xml = NULL, *iso = NULL;
-        char uuid[VIR_UUID_STRING_BUFLEN], created_at[32];
-        const char *domain_type;
-        uint64_t capacity;
-        bool started = false;
+        if (job->dom) {
+                if (job->started)
+                        virDomainDestroy(job->dom);
+                virDomainUndefine(job->dom);
+        }
+        if (job->seed)
+                virStorageVolDelete(job->seed, 0);
+        if (job->disk)
+                virStorageVolDelete(job->disk, 0);
+}
+
+static int volume_exists_error(struct create_job *job, const char *name)
+{
+        return tripdeal_error_set(job->error, -EEXIST, "volume %s already exists in pool %s", name,
+                                  job->spec->storage_pool);
+}
+
+/*
+ * Before making anything: a valid spec, no VM or volume of that name (never a
+ * second copy, never touch what exists), an active storage pool, the base
+ * image's format and size.
+ */
+static int create_preflight(struct create_job *job)
+{
+        const struct vmctl_spec *s = job->spec;
+        vmctl_conn *conn = job->conn;
+        virDomainPtr existing;
         int r;
 
-        if (!conn || !s)
-                return -EINVAL;
-        conn->error[0] = '\0';
-        r = check_spec(conn, s);
+        r = check_spec(s, job->error);
         if (r < 0)
                 return r;
-
-        /* Never a second copy, never touch what exists: check before making anything. */
-        dom = virDomainLookupByName(conn->virt, s->name);
-        if (dom)
-                return set_error(conn, -EEXIST, "VM %s already exists", s->name);
-        pool = virStoragePoolLookupByName(conn->virt, s->storage_pool);
-        if (!pool)
-                return virt_error(conn, s->storage_pool);
-        if (virStoragePoolIsActive(pool) != 1)
-                return set_error(conn, -EINVAL, "storage pool %s is not active", s->storage_pool);
-        virStoragePoolRefresh(pool, 0);
-        r = volume_names(s->name, &disk_name, &seed_name);
+        existing = virDomainLookupByName(conn->virt, s->name);
+        if (existing) {
+                virDomainFree(existing);
+                return tripdeal_error_set(job->error, -EEXIST, "VM %s already exists", s->name);
+        }
+        job->pool = virStoragePoolLookupByName(conn->virt, s->storage_pool);
+        if (!job->pool)
+                return virt_error(s->storage_pool, job->error);
+        if (virStoragePoolIsActive(job->pool) != 1)
+                return tripdeal_error_set(job->error, -EINVAL, "storage pool %s is not active",
+                                          s->storage_pool);
+        virStoragePoolRefresh(job->pool, 0);
+        r = volume_names(s->name, &job->disk_name, &job->seed_name);
         if (r < 0)
-                return r;
+                return tripdeal_error_set(job->error, r, "out of memory");
 
-        {
-                /* Leftovers of an earlier VM of this name are not ours to reuse or delete. */
-                const char *names[] = {disk_name, seed_name};
-                for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-                        _cleanup_(virStorageVolFreep) virStorageVolPtr old =
-                                virStorageVolLookupByName(pool, names[i]);
-                        if (old)
-                                return set_error(conn, -EEXIST,
-                                                 "volume %s already exists in pool %s", names[i],
-                                                 s->storage_pool);
-                }
+        /* Leftovers of an earlier VM of this name are not ours to reuse or delete. */
+        const char *names[] = {job->disk_name, job->seed_name};
+        for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+                _cleanup_(virStorageVolFreep) virStorageVolPtr old =
+                        virStorageVolLookupByName(job->pool, names[i]);
+                if (old)
+                        return volume_exists_error(job, names[i]);
         }
 
-        r = base_image_info(conn, s, &base_format, &capacity);
+        r = base_image_info(conn, s, &job->base_format, &job->capacity, job->error);
         if (r < 0)
                 return r;
         if (s->disk_bytes)
-                capacity = s->disk_bytes;
+                job->capacity = s->disk_bytes;
+        return 0;
+}
 
-        /* 1. The overlay.  Creating it is also the lock: a racing create gets EEXIST here. */
-        r = vmctl_volume_xml(&(struct vmctl_volume_params){.name = disk_name,
+/* Step 1, the qcow2 overlay.  Creating it is also the lock: a racing create gets EEXIST here. */
+static int create_overlay(struct create_job *job)
+{
+        const struct vmctl_spec *s = job->spec;
+        _cleanup_free_ char *xml = NULL;
+        int r;
+
+        r = vmctl_volume_xml(&(struct vmctl_volume_params){.name = job->disk_name,
                                                            .format = "qcow2",
-                                                           .capacity_bytes = capacity,
+                                                           .capacity_bytes = job->capacity,
                                                            .backing_path = s->base_image,
-                                                           .backing_format = base_format},
+                                                           .backing_format = job->base_format},
                              &xml);
         if (r < 0)
-                return set_error(conn, r, "base image path cannot be put in XML");
-        disk = virStorageVolCreateXML(pool, xml, 0);
-        if (!disk) {
-                r = virt_error(conn, disk_name);
+                return tripdeal_error_set(job->error, r, "base image path cannot be put in XML");
+        job->disk = virStorageVolCreateXML(job->pool, xml, 0);
+        if (!job->disk) {
+                r = virt_error(job->disk_name, job->error);
                 /* Drivers differ in the error code for "exists" (the test driver
                  * says only "operation failed"): ask the pool.  It is a
                  * concurrent create's volume, so it is not ours to remove. */
                 virStorageVolPtr other =
-                        r == -EEXIST ? NULL : virStorageVolLookupByName(pool, disk_name);
+                        r == -EEXIST ? NULL : virStorageVolLookupByName(job->pool, job->disk_name);
                 if (other) {
                         virStorageVolFree(other);
                         r = -EEXIST;
                 }
-                if (r == -EEXIST)
-                        return set_error(conn, -EEXIST, "volume %s already exists in pool %s",
-                                         disk_name, s->storage_pool);
-                return r;
+                return r == -EEXIST ? volume_exists_error(job, job->disk_name) : r;
         }
-        disk_path = virStorageVolGetPath(disk);
-        if (!disk_path) {
-                r = virt_error(conn, disk_name);
-                goto fail;
-        }
-        r = fault(conn, s, VMCTL_FAULT_VOLUME);
-        if (r < 0)
-                goto fail;
+        job->disk_path = virStorageVolGetPath(job->disk);
+        if (!job->disk_path)
+                return virt_error(job->disk_name, job->error);
+        return 0;
+}
 
-        /* 2. The cloud-init seed. */
-        r = random_uuid(uuid);
-        if (r < 0) {
-                set_error(conn, r, "no random UUID");
-                goto fail;
-        }
-        {
-                struct vmctl_seed_params seed_params = {
-                        .instance_id = uuid,
-                        .hostname = s->name,
-                        .ssh_keys = s->ssh_keys,
-                        .n_ssh_keys = s->n_ssh_keys,
-                        .join_command = s->join_command,
-                };
-                r = vmctl_seed_iso_build(&seed_params, NULL, &iso);
-                if (r < 0) {
-                        set_error(conn, r,
-                                  r == -ENOENT ? "cannot build the seed: genisoimage not found"
-                                  : r == -EINVAL
-                                          ? "cannot build the seed: SSH key or join command is "
-                                            "not valid UTF-8"
-                                          : "cannot build the seed ISO with genisoimage");
-                        goto fail;
-                }
-        }
-        r = create_seed_volume(conn, pool, seed_name, iso, &seed);
+/* Step 2, the cloud-init seed: built here, uploaded into the pool. */
+static int create_seed(struct create_job *job)
+{
+        const struct vmctl_spec *s = job->spec;
+        _cleanup_free_ char *iso = NULL;
+        int r;
+
+        r = random_uuid(job->uuid);
+        if (r < 0)
+                return tripdeal_error_set(job->error, r, "no random UUID");
+        r = vmctl_seed_iso_build(&(struct vmctl_seed_params){.instance_id = job->uuid,
+                                                             .hostname = s->name,
+                                                             .ssh_keys = s->ssh_keys,
+                                                             .n_ssh_keys = s->n_ssh_keys,
+                                                             .join_command = s->join_command},
+                                 NULL, &iso);
+        if (r < 0)
+                return tripdeal_error_set(
+                        job->error, r,
+                        r == -ENOENT   ? "cannot build the seed: genisoimage not found"
+                        : r == -EINVAL ? "cannot build the seed: SSH key or join command is "
+                                         "not valid UTF-8"
+                                       : "cannot build the seed ISO with genisoimage");
+        r = create_seed_volume(job->conn, job->pool, job->seed_name, iso, &job->seed, job->error);
         unlink(iso);
-        if (r < 0) {
-                if (r == -EEXIST)
-                        set_error(conn, r, "volume %s already exists in pool %s", seed_name,
-                                  s->storage_pool);
-                goto fail;
-        }
-        seed_path = virStorageVolGetPath(seed);
-        if (!seed_path) {
-                r = virt_error(conn, seed_name);
-                goto fail;
-        }
-        r = fault(conn, s, VMCTL_FAULT_SEED);
+        if (r == -EEXIST)
+                return volume_exists_error(job, job->seed_name);
         if (r < 0)
-                goto fail;
+                return r;
+        job->seed_path = virStorageVolGetPath(job->seed);
+        if (!job->seed_path)
+                return virt_error(job->seed_name, job->error);
+        return 0;
+}
 
-        /* 3. The definition. */
-        r = clock_format_rfc3339(time(NULL), created_at, sizeof(created_at));
-        if (r < 0)
-                goto fail;
-        domain_type = pick_domain_type(conn, s->domain_type);
-define:
-        free(xml);
-        xml = NULL;
+/* Define the domain as job->domain_type. */
+static int define_domain(struct create_job *job)
+{
+        const struct vmctl_spec *s = job->spec;
+        _cleanup_free_ char *xml = NULL;
+        int r;
+
         r = vmctl_domain_xml(&(struct vmctl_domain_params){.name = s->name,
-                                                           .uuid = uuid,
-                                                           .domain_type = domain_type,
+                                                           .uuid = job->uuid,
+                                                           .domain_type = job->domain_type,
                                                            .machine = s->machine ?: "q35",
                                                            .vcpus = s->vcpus,
                                                            .memory_mib = s->memory_mib,
-                                                           .disk_path = disk_path,
-                                                           .seed_path = seed_path,
+                                                           .disk_path = job->disk_path,
+                                                           .seed_path = job->seed_path,
                                                            .network = s->network,
                                                            .pool = s->pool,
                                                            .owner = s->owner,
                                                            .storage_pool = s->storage_pool,
-                                                           .created_at = created_at},
+                                                           .created_at = job->created_at},
                              &xml);
-        if (r < 0) {
-                set_error(conn, r, "network name or volume path cannot be put in XML");
-                goto fail;
-        }
-        dom = virDomainDefineXML(conn->virt, xml);
-        if (!dom) {
-                r = virt_error(conn, "defining the domain");
+        if (r < 0)
+                return tripdeal_error_set(job->error, r,
+                                          "network name or volume path cannot be put in XML");
+        job->dom = virDomainDefineXML(job->conn->virt, xml);
+        if (!job->dom) {
+                r = virt_error("defining the domain", job->error);
                 if (r == -EEXIST)
-                        set_error(conn, r, "VM %s already exists", s->name);
-                goto fail;
-        }
-        r = fault(conn, s, VMCTL_FAULT_DEFINE);
-        if (r < 0)
-                goto fail;
-
-        /* 4. Power on. */
-        if (virDomainCreate(dom) < 0) {
-                r = virt_error(conn, "starting the domain");
-                /*
-                 * Auto picked kvm from the capabilities, but /dev/kvm may be
-                 * present and still unusable by QEMU's user: retry once with
-                 * software emulation before giving up.
-                 */
-                if (s->domain_type == VMCTL_DOMAIN_TYPE_AUTO && strcmp(domain_type, "kvm") == 0) {
-                        virDomainUndefine(dom);
-                        virDomainFree(dom);
-                        dom = NULL;
-                        domain_type = "qemu";
-                        goto define;
-                }
-                goto fail;
-        }
-        started = true;
-        r = fault(conn, s, VMCTL_FAULT_START);
-        if (r < 0)
-                goto fail;
-
-        if (ret_vm) {
-                struct vmctl_vm *vm = calloc(1, sizeof(*vm));
-                if (!vm) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                r = vm_from_domain(conn, dom, vm);
-                if (r < 0) {
-                        vmctl_vm_free(vm);
-                        goto fail;
-                }
-                *ret_vm = vm;
+                        tripdeal_error_set(job->error, r, "VM %s already exists", s->name);
+                return r;
         }
         return 0;
+}
 
-fail:
-        /* Undo in reverse order exactly what this call made; the error on conn stays. */
-        if (dom) {
-                if (started)
-                        virDomainDestroy(dom);
-                virDomainUndefine(dom);
+/* Step 3, the definition, with the type the spec asks for or the host offers. */
+static int create_definition(struct create_job *job)
+{
+        int r = clock_format_rfc3339(time(NULL), job->created_at, sizeof(job->created_at));
+        if (r < 0)
+                return tripdeal_error_set(job->error, r, "cannot format the creation time");
+        job->domain_type = pick_domain_type(job->conn, job->spec->domain_type);
+        return define_domain(job);
+}
+
+/*
+ * Auto picked kvm from the capabilities, but /dev/kvm may be present and still
+ * unusable by QEMU's user: define the domain again for software emulation and
+ * start that.  Called once, after starting as kvm failed.
+ */
+static int start_with_software_emulation(struct create_job *job)
+{
+        int r;
+
+        virDomainUndefine(job->dom);
+        virDomainFree(job->dom);
+        job->dom = NULL;
+        job->domain_type = "qemu";
+        r = define_domain(job);
+        if (r < 0)
+                return r;
+        if (virDomainCreate(job->dom) < 0)
+                return virt_error("starting the domain", job->error);
+        return 0;
+}
+
+/* Step 4, power on. */
+static int create_start(struct create_job *job)
+{
+        int r = 0;
+
+        if (virDomainCreate(job->dom) < 0) {
+                r = virt_error("starting the domain", job->error);
+                if (job->spec->domain_type == VMCTL_DOMAIN_TYPE_AUTO &&
+                    strcmp(job->domain_type, "kvm") == 0)
+                        r = start_with_software_emulation(job);
         }
-        if (seed)
-                virStorageVolDelete(seed, 0);
-        if (disk)
-                virStorageVolDelete(disk, 0);
-        return r;
+        if (r < 0)
+                return r;
+        job->started = true;
+        return 0;
+}
+
+static int (*const create_steps[_VMCTL_CREATE_STEP_MAX])(struct create_job *job) = {
+        [VMCTL_CREATE_STEP_VOLUME] = create_overlay,
+        [VMCTL_CREATE_STEP_SEED] = create_seed,
+        [VMCTL_CREATE_STEP_DEFINE] = create_definition,
+        [VMCTL_CREATE_STEP_START] = create_start,
+};
+
+static int create_run_steps(struct create_job *job)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(create_steps); i++) {
+                int r = create_steps[i](job);
+                if (r < 0)
+                        return r;
+                r = vmctl_create_step_done((enum vmctl_create_step)i, job->error);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int vmctl_create(vmctl_conn *conn, const struct vmctl_spec *s, struct vmctl_vm **ret_vm,
+                 struct tripdeal_error *ret_error)
+{
+        _cleanup_(create_job_done) struct create_job job = {
+                .conn = conn, .spec = s, .error = ret_error};
+        _cleanup_free_ struct vmctl_vm *vm = NULL;
+        int r;
+
+        if (!conn || !s)
+                return tripdeal_error_set(ret_error, -EINVAL, "no connection or no spec");
+        r = create_preflight(&job);
+        if (r < 0)
+                return r;
+        if (ret_vm) {
+                vm = calloc(1, sizeof(*vm));
+                if (!vm)
+                        return tripdeal_error_set(ret_error, -ENOMEM, "out of memory");
+        }
+        r = create_run_steps(&job);
+        if (r >= 0 && vm) {
+                r = vm_from_domain(job.dom, vm, ret_error);
+                if (r < 0)
+                        vm_clear(vm);
+        }
+        if (r < 0) {
+                create_rollback(&job);
+                return r;
+        }
+        if (ret_vm)
+                *ret_vm = TAKE_PTR(vm);
+        return 0;
 }

@@ -9,25 +9,27 @@
  * domain's <metadata> under VMCTL_METADATA_NS (see vmctl/README.md).  libvirt
  * is the only record: vmctl_list() finds the VMs again from the metadata.
  *
- * Conventions: every function that can fail returns 0 or -errno and writes
- * its ret_* outputs only on success.  The library never logs; after a failure
- * vmctl_conn_error() holds a one-line human-readable reason (libvirt's message
- * or ours).  Free functions accept NULL.  Not thread-safe per connection: use
- * one vmctl_conn per thread.  vmctl_open() installs a silent libvirt error
- * handler for the process (libvirt would otherwise print every error to
- * stderr); read errors through vmctl_conn_error().
+ * Conventions (lib/common/error.h): every function that can fail returns 0 or
+ * -errno, writes its ret_* outputs only on success, and fills its last
+ * parameter `struct tripdeal_error *ret_error` (NULL allowed) on failure only
+ * with the code and a one-line reason (libvirt's message or ours).  No state
+ * is kept between calls.  The library never logs.  Free functions accept
+ * NULL.  Not thread-safe per connection: use one vmctl_conn per thread.
+ * vmctl_open() installs a silent libvirt error handler for the process
+ * (libvirt would otherwise print every error to stderr).
  *
  * Errors: -EINVAL bad spec/name, -EEXIST the VM (domain or one of its volumes)
  * already exists, -ENOENT no such VM / pool / base image, -ENOTSUP driver
- * cannot do it, -ECANCELED a fault injected through spec.fail_at, -EPERM
- * destroy of a domain without TripDeal metadata, -ECONNREFUSED vmctl_open()
- * could not connect, -EIO any other libvirt failure.
+ * cannot do it, -EPERM destroy of a domain without TripDeal metadata,
+ * -ECONNREFUSED vmctl_open() could not connect, -EIO any other libvirt failure.
  */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "error.h"
 
 #define VMCTL_METADATA_NS     "https://tripdeal.io/vmctl/1"
 #define VMCTL_METADATA_PREFIX "tripdeal"
@@ -37,10 +39,8 @@
 typedef struct vmctl_conn vmctl_conn;
 
 /* uri: NULL = $LIBVIRT_DEFAULT_URI or "qemu:///system". */
-int vmctl_open(const char *uri, vmctl_conn **ret_conn);
+int vmctl_open(const char *uri, vmctl_conn **ret_conn, struct tripdeal_error *ret_error);
 void vmctl_close(vmctl_conn *conn);
-/* Reason for the last failure on this connection ("" if none).  Owned by conn. */
-const char *vmctl_conn_error(const vmctl_conn *conn);
 /* The URI actually connected to.  Owned by conn. */
 const char *vmctl_conn_uri(const vmctl_conn *conn);
 /* false once the link to libvirtd broke (then close and vmctl_open() again). */
@@ -66,17 +66,6 @@ enum vmctl_domain_type {
         VMCTL_DOMAIN_TYPE_KVM,
 };
 
-/* Fault injection for tests: vmctl_create() fails right after this step succeeded. */
-#define VMCTL_FAULT_LIST(X)             \
-        X(VMCTL_FAULT_NONE, "none")     \
-        X(VMCTL_FAULT_VOLUME, "volume") \
-        X(VMCTL_FAULT_SEED, "seed")     \
-        X(VMCTL_FAULT_DEFINE, "define") \
-        X(VMCTL_FAULT_START, "start")
-enum vmctl_fault { VMCTL_FAULT_LIST(VMCTL_X_ENUM) };
-/* "volume" -> VMCTL_FAULT_VOLUME; -EINVAL for unknown names. */
-int vmctl_fault_from_string(const char *s, enum vmctl_fault *ret_fault);
-
 /* Everything vmctl_create() needs.  All pointers borrowed for the call only. */
 struct vmctl_spec {
         const char *name;            /* DNS-1123 label: domain name and hostname */
@@ -93,8 +82,7 @@ struct vmctl_spec {
         size_t n_ssh_keys;
         const char *join_command; /* shell command run once at first boot, or NULL */
         enum vmctl_domain_type domain_type;
-        const char *machine;      /* NULL = "q35" */
-        enum vmctl_fault fail_at; /* tests only */
+        const char *machine; /* NULL = "q35" */
 };
 
 struct vmctl_vm {
@@ -128,21 +116,24 @@ struct vmctl_filter {
  * made (volumes, seed, definition) is removed again; an existing VM of the
  * same name is never touched (-EEXIST).
  */
-int vmctl_create(vmctl_conn *conn, const struct vmctl_spec *spec, struct vmctl_vm **ret_vm);
+int vmctl_create(vmctl_conn *conn, const struct vmctl_spec *spec, struct vmctl_vm **ret_vm,
+                 struct tripdeal_error *ret_error);
 /*
  * Power off, delete NAME.qcow2 and NAME-seed.iso, undefine.  -ENOENT when no
  * such domain, -EPERM for a domain without TripDeal metadata.  Safe to retry
  * after a partial failure (the definition goes last).
  */
-int vmctl_destroy(vmctl_conn *conn, const char *name);
+int vmctl_destroy(vmctl_conn *conn, const char *name, struct tripdeal_error *ret_error);
 /* TripDeal VMs matching filter (NULL = all), sorted by name.  Free with vmctl_vm_list_free(). */
-int vmctl_list(vmctl_conn *conn, const struct vmctl_filter *filter, struct vmctl_vm_list *ret_list);
+int vmctl_list(vmctl_conn *conn, const struct vmctl_filter *filter, struct vmctl_vm_list *ret_list,
+               struct tripdeal_error *ret_error);
 /* One VM by name (also domains without TripDeal metadata).  -ENOENT if none. */
-int vmctl_get(vmctl_conn *conn, const char *name, struct vmctl_vm **ret_vm);
-int vmctl_start(vmctl_conn *conn, const char *name);
+int vmctl_get(vmctl_conn *conn, const char *name, struct vmctl_vm **ret_vm,
+              struct tripdeal_error *ret_error);
+int vmctl_start(vmctl_conn *conn, const char *name, struct tripdeal_error *ret_error);
 /* Graceful ACPI shutdown, or hard power-off when force. */
-int vmctl_stop(vmctl_conn *conn, const char *name, bool force);
-int vmctl_reboot(vmctl_conn *conn, const char *name);
+int vmctl_stop(vmctl_conn *conn, const char *name, bool force, struct tripdeal_error *ret_error);
+int vmctl_reboot(vmctl_conn *conn, const char *name, struct tripdeal_error *ret_error);
 
 /* ---- Validation ------------------------------------------------------ */
 

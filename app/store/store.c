@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error.h"
 #include "store-internal.h"
 
 #define SQLITE_PREFIX "sqlite:"
@@ -72,29 +73,20 @@ static char *postgresql_password(const char *url)
         return password;
 }
 
-/* Why the last store_open() of this thread failed: there is no store to
- * hang the text on, so store_last_error(NULL) returns this. */
-static _Thread_local char open_error[sizeof(((struct store *)0)->last_error)];
-
-int store_open(const struct store_options *options, struct store **ret_store)
+int store_open(const struct store_options *options, struct store **ret_store,
+               struct tripdeal_error *ret_error)
 {
-        open_error[0] = '\0';
         if (!options || !options->url || !ret_store || options->busy_timeout_ms < 0 ||
-            options->connect_timeout_seconds < 0) {
-                snprintf(open_error, sizeof(open_error), "invalid store options");
-                return -EINVAL;
-        }
-        if (store_url_check(options->url) < 0) {
-                snprintf(open_error, sizeof(open_error),
-                         "invalid database URL: want sqlite:PATH or postgresql://...");
-                return -EINVAL;
-        }
+            options->connect_timeout_seconds < 0)
+                return tripdeal_error_set(ret_error, -EINVAL, "invalid store options");
+        if (store_url_check(options->url) < 0)
+                return tripdeal_error_set(
+                        ret_error, -EINVAL,
+                        "invalid database URL: want sqlite:PATH or postgresql://...");
 
         struct store *store = calloc(1, sizeof(*store));
-        if (!store) {
-                snprintf(open_error, sizeof(open_error), "out of memory");
-                return -ENOMEM;
-        }
+        if (!store)
+                return tripdeal_error_set(ret_error, -ENOMEM, "out of memory");
 
         const char *target;
         if (is_postgresql_url(options->url)) {
@@ -108,7 +100,7 @@ int store_open(const struct store_options *options, struct store **ret_store)
 
         int r = store->backend->open(store, options, target);
         if (r < 0) {
-                memcpy(open_error, store->last_error, sizeof(open_error));
+                tripdeal_error_set(ret_error, r, "%s", store->last_error);
                 store_close(store);
                 return r;
         }
@@ -130,7 +122,7 @@ void store_close(struct store *store)
 
 const char *store_last_error(const struct store *store)
 {
-        return store ? store->last_error : open_error;
+        return store ? store->last_error : "";
 }
 
 const char *store_backend_name(const struct store *store)

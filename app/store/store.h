@@ -14,8 +14,10 @@
  *   -EINVAL     bad URL or argument
  *   -ENOENT     no such row
  *   -ECONNREFUSED / -EIO   database unreachable or failed (callers answer 503)
- * store_last_error() gives the backend's text for the last failure, for the
- * caller to log (never contains the password of the URL).
+ * store_open() fills its struct tripdeal_error (lib/common/error.h; NULL
+ * allowed) on failure; on an open store, store_last_error() gives the
+ * backend's text for the last failure.  Both are for the caller to log, once
+ * (never contain the password of the URL).
  */
 #pragma once
 
@@ -23,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+
+#include "error.h"
 
 struct store;
 
@@ -79,12 +83,12 @@ struct store_options {
 /* Parse only: 0 if url names a backend we support, -EINVAL otherwise. */
 int store_url_check(const char *url);
 
-/* Connect. Does not migrate. */
-int store_open(const struct store_options *options, struct store **ret_store);
+/* Connect. Does not migrate.  *ret_error (may be NULL) says why it failed. */
+int store_open(const struct store_options *options, struct store **ret_store,
+               struct tripdeal_error *ret_error);
 void store_close(struct store *store);
 
-/* Text of the last error on this connection ("" if none).  Borrowed.
- * store_last_error(NULL): why this thread's last store_open() failed. */
+/* Text of the last error on this connection ("" if none, and for NULL).  Borrowed. */
 const char *store_last_error(const struct store *store);
 
 /* Apply every pending schema migration in one transaction (idempotent,

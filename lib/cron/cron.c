@@ -36,12 +36,10 @@ static int fail(struct cron_error *error, int code, enum cron_error_kind kind, c
                 token_length = sizeof(error->token) - 1;
         memcpy(error->token, token ? token : "", token ? token_length : 0);
         if (error->token[0])
-                snprintf(error->message, sizeof(error->message), "%s: \"%s\": %s", field,
-                         error->token, cron_error_kind_to_string(kind));
-        else
-                snprintf(error->message, sizeof(error->message), "%s: %s", field,
-                         cron_error_kind_to_string(kind));
-        return code;
+                return tripdeal_error_set(&error->base, code, "%s: \"%s\": %s", field, error->token,
+                                          cron_error_kind_to_string(kind));
+        return tripdeal_error_set(&error->base, code, "%s: %s", field,
+                                  cron_error_kind_to_string(kind));
 }
 
 struct field_spec {

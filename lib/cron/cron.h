@@ -6,7 +6,10 @@
  *
  * Ownership: a struct cron_schedule is a plain value (no pointers); copy it
  * freely.  Zones are borrowed (tz.h).  struct cron_error is filled by the
- * callee on failure only and holds its text inline.
+ * callee on failure only and holds its text inline: it is TripDeal's common
+ * struct tripdeal_error (lib/common/error.h; base.code is the value returned,
+ * base.message the one line to show) plus the parse details tests and tools
+ * decide on.
  */
 #pragma once
 
@@ -14,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
 #include "tz.h"
 
 /*
@@ -48,10 +52,11 @@ enum cron_error_kind {
 const char *cron_error_kind_to_string(enum cron_error_kind kind);
 
 struct cron_error {
+        /* code and message, e.g. `day-of-week: "FOO": not a number or name` */
+        struct tripdeal_error base;
         enum cron_error_kind kind;
         const char *field; /* static: "minute", "hour", …, "schedule", "timeZone" */
         char token[64];    /* the offending token, truncated */
-        char message[256]; /* e.g. `day-of-week: "FOO": not a number or name` */
 };
 
 struct cron_schedule {

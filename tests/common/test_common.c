@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* lib/common: durations, RFC 3339 time stamps, log levels and lines. */
+/* lib/common: durations, RFC 3339 time stamps, log levels and lines, the error convention. */
+#include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 
 #include "clock.h"
 #include "duration.h"
+#include "error.h"
 #include "log.h"
 #include "prometheus.h"
 
@@ -287,6 +289,40 @@ static void log_filtered_lines_build_nothing(void **state)
         free(text);
 }
 
+static void error_codes_have_text(void **state)
+{
+        assert_string_equal(tripdeal_strerror(0), "success");
+        assert_string_equal(tripdeal_strerror(-ENOENT), "No such file or directory");
+        assert_string_equal(tripdeal_strerror(TRIPDEAL_ERR_INJECTED_FAULT),
+                            "injected fault (tests only)");
+        assert_string_equal(tripdeal_strerror(-99999), "unknown error");
+        assert_string_equal(tripdeal_strerror(1), "unknown error");
+}
+
+static void error_set_fills_one_line_and_returns_the_code(void **state)
+{
+        struct tripdeal_error e = {0}, copy = {0};
+
+        assert_int_equal(tripdeal_error_set(&e, -EINVAL, "bad %s:\n%d", "vcpus", 0), -EINVAL);
+        assert_int_equal(e.code, -EINVAL);
+        assert_string_equal(e.message, "bad vcpus: 0");
+        assert_string_equal(tripdeal_error_message(&e), "bad vcpus: 0");
+        assert_int_equal(tripdeal_error_copy(&copy, &e), -EINVAL);
+        assert_string_equal(copy.message, "bad vcpus: 0");
+        /* NULL: the caller did not ask for details; the code still comes back. */
+        assert_int_equal(tripdeal_error_set(NULL, -EIO, "x"), -EIO);
+        assert_string_equal(tripdeal_error_message(NULL), "");
+        /* No message written: the code's text. */
+        assert_string_equal(tripdeal_error_message(&(struct tripdeal_error){.code = -EEXIST}),
+                            "File exists");
+        /* Truncated, still terminated. */
+        char long_text[2 * TRIPDEAL_ERROR_MESSAGE_MAX];
+        memset(long_text, 'a', sizeof(long_text) - 1);
+        long_text[sizeof(long_text) - 1] = '\0';
+        tripdeal_error_set(&e, -E2BIG, "%s", long_text);
+        assert_int_equal(strlen(e.message), TRIPDEAL_ERROR_MESSAGE_MAX - 1);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -301,6 +337,8 @@ int main(void)
                 cmocka_unit_test(log_lines_never_mix),
                 cmocka_unit_test(log_fields_cannot_replace_fixed_keys),
                 cmocka_unit_test(log_filtered_lines_build_nothing),
+                cmocka_unit_test(error_codes_have_text),
+                cmocka_unit_test(error_set_fills_one_line_and_returns_the_code),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

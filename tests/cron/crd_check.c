@@ -614,7 +614,7 @@ static void check_schedule(const json_t *item, const char *path, struct errors *
         struct cron_error error;
         child_path(child, sizeof(child), path, "schedule");
         if (schedule && cron_parse(schedule, &parsed, &error) < 0)
-                add_error(errors, child, "%s (operator: InvalidSpec)", error.message);
+                add_error(errors, child, "%s (operator: InvalidSpec)", error.base.message);
         const char *zone_name = json_string_value(json_object_get(item, "timeZone"));
         struct tz_zone *zone = NULL;
         child_path(child, sizeof(child), path, "timeZone");

@@ -33,7 +33,7 @@ static struct cron_schedule parse(const char *text)
         struct cron_schedule s;
         struct cron_error e;
         if (cron_parse(text, &s, &e) < 0)
-                fail_msg("parse \"%s\": %s", text, e.message);
+                fail_msg("parse \"%s\": %s", text, e.base.message);
         return s;
 }
 
@@ -120,10 +120,11 @@ static void expect_error(const char *text, int code, enum cron_error_kind kind, 
         int r = cron_parse(text, &s, &e);
         if (r != code || e.kind != kind || strcmp(e.field, field) != 0 ||
             (token && strcmp(e.token, token) != 0))
-                fail_msg("\"%s\": got %d %s (%s), expected %d %s/%s", text, r, e.message, e.token,
-                         code, field, token ? token : "");
+                fail_msg("\"%s\": got %d %s (%s), expected %d %s/%s", text, r, e.base.message,
+                         e.token, code, field, token ? token : "");
         assert_int_equal(s.minutes, 42); /* untouched */
-        assert_non_null(strstr(e.message, field));
+        assert_non_null(strstr(e.base.message, field));
+        assert_int_equal(e.base.code, code);
 }
 
 static void rejects_bad_schedules_naming_field_and_token(void **state)

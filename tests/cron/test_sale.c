@@ -51,7 +51,7 @@ static struct sale_spec make_sale(const char *name, const char *schedule,
         };
         struct cron_error e;
         if (cron_parse(schedule, &sale.schedule, &e) < 0)
-                fail_msg("%s", e.message);
+                fail_msg("%s", e.base.message);
         return sale;
 }
 

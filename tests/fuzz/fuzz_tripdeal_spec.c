@@ -20,9 +20,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void check_names_field(const char *error)
+/* A refusal always says why, naming the field, with the code returned. */
+static void check_names_field(const struct tripdeal_error *error, int r)
 {
-        if (!error || strncmp(error, "spec", 4) != 0)
+        if (error->code != r || strncmp(error->message, "spec", 4) != 0)
                 abort();
 }
 
@@ -34,19 +35,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const json_t *spec = json_object_get(document, "spec") ?: document;
 
         struct tripdeal_spec *parsed = NULL;
-        char *error = NULL;
-        if (tripdeal_spec_parse(spec, &parsed, &error) < 0) {
-                check_names_field(error);
-                free(error);
+        struct tripdeal_error error = {0};
+        int r = tripdeal_spec_parse(spec, &parsed, &error);
+        if (r < 0) {
+                check_names_field(&error, r);
                 json_decref(document);
                 return 0;
         }
 
         /* 2026-11-25 09:58:00 UTC: two minutes before a 10:00 sale in UTC. */
         struct schedule_state state;
-        if (schedule_evaluate(parsed, 1795600680000, &state, &error) < 0) {
-                check_names_field(error);
-                free(error);
+        r = schedule_evaluate(parsed, 1795600680000, &state, &error);
+        if (r < 0) {
+                check_names_field(&error, r);
         } else {
                 if (state.floor_replicas < parsed->replicas_min ||
                     state.floor_replicas > parsed->replicas_max)

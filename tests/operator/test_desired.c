@@ -43,7 +43,7 @@ static void build_and_compare(const char *name, int32_t floor, bool expect_ingre
         _cleanup_json_ json_t *td = json_load_file(path, 0, &jerr);
         assert_non_null(td);
 
-        _cleanup_free_ char *error = NULL;
+        struct tripdeal_error error = {0};
         struct tripdeal_spec *spec = NULL;
         assert_int_equal(tripdeal_spec_parse(json_object_get(td, "spec"), &spec, &error), 0);
         json_t *meta = json_object_get(td, "metadata");
@@ -155,12 +155,13 @@ static void invalid_specs_name_the_field(void **state)
                 _cleanup_json_ json_t *spec_json = json_loads(cases[i].json, 0, &jerr);
                 assert_non_null(spec_json);
                 struct tripdeal_spec *spec = (struct tripdeal_spec *)0x1;
-                _cleanup_free_ char *error = NULL;
+                struct tripdeal_error error = {0};
                 assert_int_equal(tripdeal_spec_parse(spec_json, &spec, &error), -EINVAL);
                 assert_ptr_equal(spec, (struct tripdeal_spec *)0x1);
-                assert_non_null(error);
-                if (strncmp(error, cases[i].field, strlen(cases[i].field)) != 0)
-                        fail_msg("case %zu: got \"%s\", want \"%s…\"", i, error, cases[i].field);
+                assert_int_equal(error.code, -EINVAL);
+                if (strncmp(error.message, cases[i].field, strlen(cases[i].field)) != 0)
+                        fail_msg("case %zu: got \"%s\", want \"%s…\"", i, error.message,
+                                 cases[i].field);
         }
 }
 

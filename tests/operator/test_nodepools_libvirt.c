@@ -95,9 +95,9 @@ static struct tripdeal_spec *spec_with(int min, int max, const char *uri, const 
         _cleanup_json_ json_t *json = json_loads(text, 0, &jerr);
         assert_non_null(json);
         struct tripdeal_spec *spec = NULL;
-        _cleanup_free_ char *error = NULL;
+        struct tripdeal_error error = {0};
         if (tripdeal_spec_parse(json, &spec, &error) < 0)
-                fail_msg("spec refused: %s", error);
+                fail_msg("spec refused: %s", error.message);
         return spec;
 }
 
@@ -129,11 +129,12 @@ static void reconcile(const struct tripdeal_spec *spec, int32_t wanted, int64_t 
 static void vms(struct vmctl_vm_list *ret)
 {
         vmctl_conn *conn = NULL;
-        assert_int_equal(vmctl_open(URI, &conn), 0);
+        assert_int_equal(vmctl_open(URI, &conn, NULL), 0);
         char owner[64];
         snprintf(owner, sizeof(owner), "%s/shop", env.namespace);
-        assert_int_equal(
-                vmctl_list(conn, &(struct vmctl_filter){.pool = "burst", .owner = owner}, ret), 0);
+        assert_int_equal(vmctl_list(conn, &(struct vmctl_filter){.pool = "burst", .owner = owner},
+                                    ret, NULL),
+                         0);
         vmctl_close(conn);
 }
 
@@ -444,7 +445,7 @@ static void finds_its_vms_again_and_ignores_others(void **state)
 {
         /* Someone else's VM in the same pool name on the same host. */
         vmctl_conn *conn = NULL;
-        assert_int_equal(vmctl_open(URI, &conn), 0);
+        assert_int_equal(vmctl_open(URI, &conn, NULL), 0);
         struct vmctl_spec other = {.name = "other-burst-aaaaa",
                                    .pool = "burst",
                                    .owner = "elsewhere/shop",
@@ -452,7 +453,7 @@ static void finds_its_vms_again_and_ignores_others(void **state)
                                    .storage_pool = STORAGE_POOL,
                                    .vcpus = 1,
                                    .memory_mib = 64};
-        assert_int_equal(vmctl_create(conn, &other, NULL), 0);
+        assert_int_equal(vmctl_create(conn, &other, NULL, NULL), 0);
 
         _cleanup_(tripdeal_spec_freep) struct tripdeal_spec *spec =
                 spec_with(2, 5, URI, "kubeadm-join");
@@ -468,7 +469,7 @@ static void finds_its_vms_again_and_ignores_others(void **state)
         assert_null(entry_state(r.nodes, "other-burst-aaaaa"));
         assert_int_equal(vm_count(), 5);
 
-        assert_int_equal(vmctl_destroy(conn, "other-burst-aaaaa"), 0);
+        assert_int_equal(vmctl_destroy(conn, "other-burst-aaaaa", NULL), 0);
         vmctl_close(conn);
 }
 

@@ -57,7 +57,7 @@ static void desired_from_a_sale_window(void **state)
         assert_int_equal(tripdeal_spec_parse(json, &spec, NULL), 0);
         const struct tripdeal_node_pool *pool = &spec->node_pools[0];
         struct schedule_state s;
-        _cleanup_free_ char *error = NULL;
+        struct tripdeal_error error = {0};
 
         /* 2026-11-26 09:39:59 UTC: before the node window (09:40). */
         int64_t t = 1795685999000;
@@ -198,7 +198,7 @@ static void retry_delay_doubles_to_a_cap(void **state)
 
 /* ---- spec.nodePools ------------------------------------------------------ */
 
-static int parse_pools(const char *pools, struct tripdeal_spec **ret, char **error)
+static int parse_pools(const char *pools, struct tripdeal_spec **ret, struct tripdeal_error *error)
 {
         char text[4096];
         snprintf(text, sizeof(text),
@@ -214,7 +214,7 @@ static int parse_pools(const char *pools, struct tripdeal_spec **ret, char **err
 static void spec_pool_defaults(void **state)
 {
         _cleanup_(tripdeal_spec_freep) struct tripdeal_spec *spec = NULL;
-        _cleanup_free_ char *error = NULL;
+        struct tripdeal_error error = {0};
         assert_int_equal(parse_pools("[{\"name\":\"burst\",\"libvirt\":{\"uri\":\"qemu:///system\","
                                      "\"baseImage\":\"/var/lib/b.qcow2\"},\"max\":6,"
                                      "\"joinSecretRef\":{\"name\":\"kubeadm-join\"}}]",
@@ -303,12 +303,13 @@ static void spec_pool_errors_name_the_field(void **state)
         };
         for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
                 struct tripdeal_spec *spec = NULL;
-                _cleanup_free_ char *error = NULL;
+                struct tripdeal_error error = {0};
                 assert_int_equal(parse_pools(cases[i].pools, &spec, &error), -EINVAL);
                 assert_null(spec);
-                assert_non_null(error);
-                if (strncmp(error, cases[i].error, strlen(cases[i].error)) != 0)
-                        fail_msg("case %zu: got \"%s\", want \"%s...\"", i, error, cases[i].error);
+                assert_int_equal(error.code, -EINVAL);
+                if (strncmp(error.message, cases[i].error, strlen(cases[i].error)) != 0)
+                        fail_msg("case %zu: got \"%s\", want \"%s...\"", i, error.message,
+                                 cases[i].error);
         }
 }
 

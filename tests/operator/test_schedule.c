@@ -25,9 +25,9 @@ static struct tripdeal_spec *spec_from(const char *sales_json)
         _cleanup_json_ json_t *json = json_loads(text, 0, &jerr);
         assert_non_null(json);
         struct tripdeal_spec *spec = NULL;
-        _cleanup_free_ char *error = NULL;
+        struct tripdeal_error error = {0};
         if (tripdeal_spec_parse(json, &spec, &error) < 0)
-                fail_msg("spec refused: %s", error);
+                fail_msg("spec refused: %s", error.message);
         return spec;
 }
 
@@ -47,7 +47,7 @@ static void floor_follows_the_window(void **state)
 {
         _cleanup_(tripdeal_spec_freep) struct tripdeal_spec *spec = spec_from(morning_flash);
         struct schedule_state s;
-        _cleanup_free_ char *error = NULL;
+        struct tripdeal_error error = {0};
 
         /* 09:39:59 KST: nothing open yet; next boundary is the node window at 09:40. */
         assert_int_equal(schedule_evaluate(spec, at("2026-11-26T09:39:59+09:00"), &s, &error), 0);
@@ -100,7 +100,7 @@ static void floor_is_clamped_to_max(void **state)
                 spec_from("[{\"name\":\"big\",\"schedule\":\"0 10 * * *\",\"timeZone\":\"UTC\","
                           "\"duration\":\"1h\",\"prescale\":{\"minReplicas\":400}}]");
         struct schedule_state s;
-        _cleanup_free_ char *error = NULL;
+        struct tripdeal_error error = {0};
         assert_int_equal(schedule_evaluate(spec, at("2026-11-26T10:00:00Z"), &s, &error), 0);
         assert_int_equal(s.floor_replicas, 40);
 }
@@ -109,7 +109,7 @@ static void no_sales_means_baseline_forever(void **state)
 {
         _cleanup_(tripdeal_spec_freep) struct tripdeal_spec *spec = spec_from("[]");
         struct schedule_state s;
-        _cleanup_free_ char *error = NULL;
+        struct tripdeal_error error = {0};
         assert_int_equal(schedule_evaluate(spec, at("2026-11-26T10:00:00Z"), &s, &error), 0);
         assert_int_equal(s.floor_replicas, 2);
         assert_false(s.has_next_sale);
@@ -137,13 +137,13 @@ static void unusable_schedules_name_the_field(void **state)
                 _cleanup_(tripdeal_spec_freep) struct tripdeal_spec *spec =
                         spec_from(cases[i].sales);
                 struct schedule_state s = {.floor_replicas = -7};
-                _cleanup_free_ char *error = NULL;
+                struct tripdeal_error error = {0};
                 assert_int_equal(schedule_evaluate(spec, at("2026-11-26T10:00:00Z"), &s, &error),
                                  -EINVAL);
                 assert_int_equal(s.floor_replicas, -7);
-                assert_non_null(error);
-                if (strncmp(error, cases[i].error, strlen(cases[i].error)) != 0)
-                        fail_msg("case %zu: got \"%s\"", i, error);
+                assert_int_equal(error.code, -EINVAL);
+                if (strncmp(error.message, cases[i].error, strlen(cases[i].error)) != 0)
+                        fail_msg("case %zu: got \"%s\"", i, error.message);
         }
 }
 

@@ -3,11 +3,17 @@
 """tripdeal-vmctl as a script sees it: exit codes, one-line errors, --help,
 JSON output.
 
-  test_cli.py BINARY test   libvirt's test driver (state per process, so each
+  test_cli.py BINARY test FAULTS_BINARY
+                            libvirt's test driver (state per process, so each
                             command starts empty) -- always runs
-  test_cli.py BINARY qemu   a real libvirtd at $TRIPDEAL_TEST_QEMU_URI with a
+  test_cli.py BINARY qemu FAULTS_BINARY
+                            a real libvirtd at $TRIPDEAL_TEST_QEMU_URI with a
                             temporary dir pool: create, list, show, create
                             again, faults, destroy (exit 77 when unset)
+
+FAULTS_BINARY is the same CLI linked with tests/vmctl/fault-seam.c: its
+creates fail after the step in $TRIPDEAL_VMCTL_FAIL_AT.  BINARY, the one that
+is installed, has no fault injection and ignores the variable.
 """
 import json
 import os
@@ -19,12 +25,13 @@ import tempfile
 import unittest
 
 BINARY = None
+FAULTS_BINARY = None
 MODE = None
 TEST_URI = "test:///default"
 
 
-def run(*args, env=None, uri=None):
-    cmd = [BINARY]
+def run(*args, env=None, uri=None, binary=None):
+    cmd = [binary or BINARY]
     if uri:
         cmd += ["-c", uri]
     full_env = dict(os.environ)
@@ -167,12 +174,19 @@ class TestDriver(Common):
 
     def test_fault_injection(self):
         code, _, err = run("create", "n1", *self.CREATE, uri=TEST_URI,
-                           env={"TRIPDEAL_VMCTL_FAIL_AT": "define"})
+                           env={"TRIPDEAL_VMCTL_FAIL_AT": "define"}, binary=FAULTS_BINARY)
         self.assertEqual(code, 1)
         self.assert_one_line_error(err, "injected fault after step 'define'")
         code, _, err = run("create", "n1", *self.CREATE, uri=TEST_URI,
-                           env={"TRIPDEAL_VMCTL_FAIL_AT": "sometimes"})
+                           env={"TRIPDEAL_VMCTL_FAIL_AT": "sometimes"}, binary=FAULTS_BINARY)
         self.assertEqual(code, 2)
+        self.assert_one_line_error(err, "unknown step 'sometimes'")
+
+    def test_installed_binary_has_no_fault_injection(self):
+        code, out, err = run("create", "n1", *self.CREATE, "--output", "json", uri=TEST_URI,
+                             env={"TRIPDEAL_VMCTL_FAIL_AT": "define"})
+        self.assertEqual(code, 0, err)
+        self.assertEqual(json.loads(out)["name"], "n1")
 
 
 class TestDriverFixture(Common):
@@ -321,7 +335,7 @@ class Qemu(Common):
         name = f"{self.prefix}-fault"
         for step in ("volume", "seed", "define", "start"):
             code, _, err = run("create", name, *self.create_args(), uri=self.uri,
-                               env={"TRIPDEAL_VMCTL_FAIL_AT": step})
+                               env={"TRIPDEAL_VMCTL_FAIL_AT": step}, binary=FAULTS_BINARY)
             self.assertEqual(code, 1, step)
             self.assert_one_line_error(err, f"injected fault after step '{step}'")
             code, _ = virsh(self.uri, "dominfo", name)
@@ -330,11 +344,11 @@ class Qemu(Common):
 
 
 def main():
-    global BINARY, MODE
-    if len(sys.argv) != 3 or sys.argv[2] not in ("test", "qemu"):
-        print("usage: test_cli.py BINARY test|qemu", file=sys.stderr)
+    global BINARY, FAULTS_BINARY, MODE
+    if len(sys.argv) != 4 or sys.argv[2] not in ("test", "qemu"):
+        print("usage: test_cli.py BINARY test|qemu FAULTS_BINARY", file=sys.stderr)
         return 2
-    BINARY, MODE = sys.argv[1], sys.argv[2]
+    BINARY, MODE, FAULTS_BINARY = sys.argv[1], sys.argv[2], sys.argv[3]
     if MODE == "qemu" and not os.environ.get("TRIPDEAL_TEST_QEMU_URI"):
         print("TRIPDEAL_TEST_QEMU_URI unset: skipping", file=sys.stderr)
         return 77

@@ -344,15 +344,11 @@ static void test_validate_name(void **state)
         assert_int_equal(vmctl_validate_owner("Trip/shop"), -EINVAL);
 }
 
-static void test_state_and_fault_strings(void **state)
+static void test_state_strings(void **state)
 {
-        enum vmctl_fault f;
         assert_string_equal(vmctl_state_to_string(VMCTL_STATE_RUNNING), "running");
         assert_string_equal(vmctl_state_to_string(VMCTL_STATE_SHUTOFF), "shutoff");
         assert_string_equal(vmctl_state_to_string((enum vmctl_state)999), "unknown");
-        assert_int_equal(vmctl_fault_from_string("define", &f), 0);
-        assert_int_equal(f, VMCTL_FAULT_DEFINE);
-        assert_int_equal(vmctl_fault_from_string("bogus", &f), -EINVAL);
 }
 
 /* stdout of a command (argv run without a shell), NUL-terminated. */
@@ -431,7 +427,7 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_no_join_command_no_runcmd),
                 cmocka_unit_test(test_rejects_text_xml_cannot_carry),
                 cmocka_unit_test(test_validate_name),
-                cmocka_unit_test(test_state_and_fault_strings),
+                cmocka_unit_test(test_state_strings),
                 cmocka_unit_test(test_seed_iso_layout),
         };
 

@@ -31,6 +31,7 @@
 #include <cmocka.h>
 
 #include "clock.h"
+#include "fault-seam.h"
 #include "macros.h"
 #include "vmctl.h"
 
@@ -42,7 +43,8 @@ static struct {
         char dir[256];
         char base_image[512];
         vmctl_conn *conn;
-        virConnectPtr virt; /* a second connection for checks behind the library's back */
+        struct tripdeal_error error; /* of the last failed library call on conn */
+        virConnectPtr virt;          /* a second connection for checks behind the library's back */
 } env;
 
 static void silent(void *data, virErrorPtr e)
@@ -200,9 +202,9 @@ static int group_setup(void **state)
                 return -1;
         snprintf(env.prefix, sizeof(env.prefix), "vt%02x%02x%02x", rnd[0], rnd[1], rnd[2]);
         virSetErrorFunc(NULL, silent);
-        r = vmctl_open(env.uri, &env.conn);
+        r = vmctl_open(env.uri, &env.conn, &env.error);
         if (r < 0) {
-                fprintf(stderr, "cannot open %s: %s\n", env.uri, strerror(-r));
+                fprintf(stderr, "%s\n", env.error.message);
                 return -1;
         }
         env.virt = virConnectOpen(env.uri);
@@ -310,8 +312,8 @@ static void test_create_list_show_destroy(void **state)
         assert_false(vmctl_conn_is_alive(NULL));
         /* Software emulation explicitly: what hosts without /dev/kvm get. */
         spec.domain_type = VMCTL_DOMAIN_TYPE_QEMU;
-        if (vmctl_create(env.conn, &spec, &vm) != 0)
-                fail_msg("create: %s", vmctl_conn_error(env.conn));
+        if (vmctl_create(env.conn, &spec, &vm, &env.error) != 0)
+                fail_msg("create: %s", env.error.message);
         assert_string_equal(vm->name, name);
         assert_int_equal(vm->state, VMCTL_STATE_RUNNING);
         assert_string_equal(vm->pool, env.prefix);
@@ -339,32 +341,35 @@ static void test_create_list_show_destroy(void **state)
         }
 
         /* Found again from libvirt alone, by pool and by owner. */
-        assert_int_equal(vmctl_list(env.conn, &(struct vmctl_filter){.pool = env.prefix}, &list),
-                         0);
+        assert_int_equal(
+                vmctl_list(env.conn, &(struct vmctl_filter){.pool = env.prefix}, &list, &env.error),
+                0);
         assert_int_equal(list.n_items, 1);
         assert_string_equal(list.items[0].name, name);
         vmctl_vm_list_free(&list);
-        assert_int_equal(vmctl_list(env.conn, &(struct vmctl_filter){.owner = spec.owner}, &list),
+        assert_int_equal(vmctl_list(env.conn, &(struct vmctl_filter){.owner = spec.owner}, &list,
+                                    &env.error),
                          0);
         assert_int_equal(list.n_items, 1);
         vmctl_vm_list_free(&list);
-        assert_int_equal(
-                vmctl_list(env.conn, &(struct vmctl_filter){.owner = "other/owner"}, &list), 0);
+        assert_int_equal(vmctl_list(env.conn, &(struct vmctl_filter){.owner = "other/owner"}, &list,
+                                    &env.error),
+                         0);
         for (size_t i = 0; i < list.n_items; i++)
                 assert_string_not_equal(list.items[i].name, name);
         vmctl_vm_list_free(&list);
 
-        assert_int_equal(vmctl_get(env.conn, name, &vm), 0);
+        assert_int_equal(vmctl_get(env.conn, name, &vm, &env.error), 0);
         assert_string_equal(vm->pool, env.prefix);
         vmctl_vm_free(vm);
 
-        if (vmctl_destroy(env.conn, name) != 0)
-                fail_msg("destroy: %s", vmctl_conn_error(env.conn));
-        assert_int_equal(vmctl_get(env.conn, name, &vm), -ENOENT);
+        if (vmctl_destroy(env.conn, name, &env.error) != 0)
+                fail_msg("destroy: %s", env.error.message);
+        assert_int_equal(vmctl_get(env.conn, name, &vm, &env.error), -ENOENT);
         assert_nothing_left(name);
         if (env.qemu)
                 assert_process_gone(pid, name);
-        assert_int_equal(vmctl_destroy(env.conn, name), -ENOENT);
+        assert_int_equal(vmctl_destroy(env.conn, name, &env.error), -ENOENT);
 }
 
 static void test_create_twice_is_exists_and_still_one(void **state)
@@ -375,49 +380,51 @@ static void test_create_twice_is_exists_and_still_one(void **state)
         struct vmctl_vm *vm = NULL;
         size_t count = 0;
 
-        if (vmctl_create(env.conn, &spec, NULL) != 0)
-                fail_msg("create: %s", vmctl_conn_error(env.conn));
-        assert_int_equal(vmctl_create(env.conn, &spec, &vm), -EEXIST);
+        if (vmctl_create(env.conn, &spec, NULL, &env.error) != 0)
+                fail_msg("create: %s", env.error.message);
+        assert_int_equal(vmctl_create(env.conn, &spec, &vm, &env.error), -EEXIST);
         assert_null(vm);
-        assert_non_null(strstr(vmctl_conn_error(env.conn), "already exists"));
+        assert_non_null(strstr(env.error.message, "already exists"));
 
-        assert_int_equal(vmctl_list(env.conn, NULL, &list), 0);
+        assert_int_equal(vmctl_list(env.conn, NULL, &list, &env.error), 0);
         for (size_t i = 0; i < list.n_items; i++)
                 count += strcmp(list.items[i].name, name) == 0;
         vmctl_vm_list_free(&list);
         assert_int_equal(count, 1);
         /* The failed second create did not damage the first VM. */
-        assert_int_equal(vmctl_get(env.conn, name, &vm), 0);
+        assert_int_equal(vmctl_get(env.conn, name, &vm, &env.error), 0);
         assert_int_equal(vm->state, VMCTL_STATE_RUNNING);
         vmctl_vm_free(vm);
 
-        assert_int_equal(vmctl_destroy(env.conn, name), 0);
+        assert_int_equal(vmctl_destroy(env.conn, name, &env.error), 0);
         assert_nothing_left(name);
 }
 
 static void test_fault_at_each_step_leaves_nothing(void **state)
 {
-        const enum vmctl_fault faults[] = {VMCTL_FAULT_VOLUME, VMCTL_FAULT_SEED, VMCTL_FAULT_DEFINE,
-                                           VMCTL_FAULT_START};
+        const enum vmctl_create_step faults[] = {VMCTL_CREATE_STEP_VOLUME, VMCTL_CREATE_STEP_SEED,
+                                                 VMCTL_CREATE_STEP_DEFINE, VMCTL_CREATE_STEP_START};
         _cleanup_free_ char *name = vm_name("fault");
 
         for (size_t i = 0; i < ARRAY_SIZE(faults); i++) {
                 struct vmctl_spec spec = base_spec(name);
                 struct vmctl_vm *vm = NULL;
 
-                spec.fail_at = faults[i];
-                assert_int_equal(vmctl_create(env.conn, &spec, &vm), -ECANCELED);
+                vmctl_test_fail_after = (int)faults[i];
+                assert_int_equal(vmctl_create(env.conn, &spec, &vm, &env.error),
+                                 TRIPDEAL_ERR_INJECTED_FAULT);
+                vmctl_test_fail_after = -1;
                 assert_null(vm);
-                assert_non_null(strstr(vmctl_conn_error(env.conn), "injected"));
+                assert_non_null(strstr(env.error.message, "injected"));
                 assert_nothing_left(name);
                 if (env.qemu)
                         assert_int_equal(qemu_pid(name), 0);
         }
         /* And the name is free again: a clean create works. */
         struct vmctl_spec spec = base_spec(name);
-        if (vmctl_create(env.conn, &spec, NULL) != 0)
-                fail_msg("create: %s", vmctl_conn_error(env.conn));
-        assert_int_equal(vmctl_destroy(env.conn, name), 0);
+        if (vmctl_create(env.conn, &spec, NULL, &env.error) != 0)
+                fail_msg("create: %s", env.error.message);
+        assert_int_equal(vmctl_destroy(env.conn, name, &env.error), 0);
         assert_nothing_left(name);
 }
 
@@ -427,24 +434,24 @@ static void test_lifecycle(void **state)
         struct vmctl_spec spec = base_spec(name);
         struct vmctl_vm *vm = NULL;
 
-        if (vmctl_create(env.conn, &spec, NULL) != 0)
-                fail_msg("create: %s", vmctl_conn_error(env.conn));
-        assert_int_equal(vmctl_stop(env.conn, name, true), 0);
-        assert_int_equal(vmctl_get(env.conn, name, &vm), 0);
+        if (vmctl_create(env.conn, &spec, NULL, &env.error) != 0)
+                fail_msg("create: %s", env.error.message);
+        assert_int_equal(vmctl_stop(env.conn, name, true, &env.error), 0);
+        assert_int_equal(vmctl_get(env.conn, name, &vm, &env.error), 0);
         assert_int_equal(vm->state, VMCTL_STATE_SHUTOFF);
         vmctl_vm_free(vm);
-        assert_int_equal(vmctl_stop(env.conn, name, true), 0); /* idempotent */
-        assert_int_equal(vmctl_start(env.conn, name), 0);
-        assert_int_equal(vmctl_get(env.conn, name, &vm), 0);
+        assert_int_equal(vmctl_stop(env.conn, name, true, &env.error), 0); /* idempotent */
+        assert_int_equal(vmctl_start(env.conn, name, &env.error), 0);
+        assert_int_equal(vmctl_get(env.conn, name, &vm, &env.error), 0);
         assert_int_equal(vm->state, VMCTL_STATE_RUNNING);
         vmctl_vm_free(vm);
-        assert_int_equal(vmctl_start(env.conn, name), 0); /* idempotent */
-        assert_int_equal(vmctl_reboot(env.conn, name), 0);
-        assert_int_equal(vmctl_destroy(env.conn, name), 0);
+        assert_int_equal(vmctl_start(env.conn, name, &env.error), 0); /* idempotent */
+        assert_int_equal(vmctl_reboot(env.conn, name, &env.error), 0);
+        assert_int_equal(vmctl_destroy(env.conn, name, &env.error), 0);
         assert_nothing_left(name);
-        assert_int_equal(vmctl_start(env.conn, name), -ENOENT);
-        assert_int_equal(vmctl_stop(env.conn, name, false), -ENOENT);
-        assert_int_equal(vmctl_reboot(env.conn, name), -ENOENT);
+        assert_int_equal(vmctl_start(env.conn, name, &env.error), -ENOENT);
+        assert_int_equal(vmctl_stop(env.conn, name, false, &env.error), -ENOENT);
+        assert_int_equal(vmctl_reboot(env.conn, name, &env.error), -ENOENT);
 }
 
 static void test_invalid_specs_make_nothing(void **state)
@@ -454,23 +461,23 @@ static void test_invalid_specs_make_nothing(void **state)
         struct vmctl_vm *vm = NULL;
 
         spec = base_spec("Bad_Name");
-        assert_int_equal(vmctl_create(env.conn, &spec, &vm), -EINVAL);
-        assert_non_null(strstr(vmctl_conn_error(env.conn), "DNS-1123"));
+        assert_int_equal(vmctl_create(env.conn, &spec, &vm, &env.error), -EINVAL);
+        assert_non_null(strstr(env.error.message, "DNS-1123"));
         spec = base_spec(name);
         spec.owner = "no-slash";
-        assert_int_equal(vmctl_create(env.conn, &spec, &vm), -EINVAL);
+        assert_int_equal(vmctl_create(env.conn, &spec, &vm, &env.error), -EINVAL);
         spec = base_spec(name);
         spec.vcpus = 0;
-        assert_int_equal(vmctl_create(env.conn, &spec, &vm), -EINVAL);
+        assert_int_equal(vmctl_create(env.conn, &spec, &vm, &env.error), -EINVAL);
         spec = base_spec(name);
         spec.storage_pool = "no-such-pool-vmctl";
-        assert_int_equal(vmctl_create(env.conn, &spec, &vm), -ENOENT);
+        assert_int_equal(vmctl_create(env.conn, &spec, &vm, &env.error), -ENOENT);
         spec = base_spec(name);
         spec.base_image = "/nonexistent/vmctl/base.qcow2";
-        assert_int_equal(vmctl_create(env.conn, &spec, &vm), -ENOENT);
+        assert_int_equal(vmctl_create(env.conn, &spec, &vm, &env.error), -ENOENT);
         assert_null(vm);
         assert_nothing_left(name);
-        assert_int_equal(vmctl_get(env.conn, "Not-Valid", &vm), -EINVAL);
+        assert_int_equal(vmctl_get(env.conn, "Not-Valid", &vm, &env.error), -EINVAL);
 }
 
 static void test_destroy_refuses_foreign_domain(void **state)
@@ -486,13 +493,15 @@ static void test_destroy_refuses_foreign_domain(void **state)
                              name) > 0);
         dom = virDomainDefineXML(env.virt, xml);
         assert_non_null(dom);
-        assert_int_equal(vmctl_destroy(env.conn, name), -EPERM);
+        assert_int_equal(vmctl_destroy(env.conn, name, &env.error), -EPERM);
+        assert_int_equal(env.error.code, -EPERM);
+        assert_non_null(strstr(env.error.message, "not a TripDeal VM"));
         assert_true(domain_exists(name));
         /* get shows it, list (TripDeal VMs only) does not. */
-        assert_int_equal(vmctl_get(env.conn, name, &vm), 0);
+        assert_int_equal(vmctl_get(env.conn, name, &vm, &env.error), 0);
         assert_null(vm->pool);
         vmctl_vm_free(vm);
-        assert_int_equal(vmctl_list(env.conn, NULL, &list), 0);
+        assert_int_equal(vmctl_list(env.conn, NULL, &list, &env.error), 0);
         for (size_t i = 0; i < list.n_items; i++)
                 assert_string_not_equal(list.items[i].name, name);
         vmctl_vm_list_free(&list);
@@ -509,14 +518,41 @@ static void test_network_nic(void **state)
         _cleanup_free_ char *name = vm_name("net");
         struct vmctl_spec spec = base_spec(name);
         spec.network = "default";
-        if (vmctl_create(env.conn, &spec, NULL) != 0)
-                fail_msg("create: %s", vmctl_conn_error(env.conn));
+        if (vmctl_create(env.conn, &spec, NULL, &env.error) != 0)
+                fail_msg("create: %s", env.error.message);
         virDomainPtr dom = virDomainLookupByName(env.virt, name);
         assert_non_null(dom);
         _cleanup_free_ char *xml = virDomainGetXMLDesc(dom, 0);
         assert_non_null(strstr(xml, "<source network='default'"));
         virDomainFree(dom);
-        assert_int_equal(vmctl_destroy(env.conn, name), 0);
+        assert_int_equal(vmctl_destroy(env.conn, name, &env.error), 0);
+        assert_nothing_left(name);
+}
+
+/* The error convention: filled with the returned code on failure, untouched on success. */
+static void test_error_is_per_call(void **state)
+{
+        _cleanup_free_ char *name = vm_name("err");
+        struct vmctl_spec spec = base_spec(name);
+        const struct tripdeal_error sentinel = {.code = 12345, .message = "untouched"};
+        struct tripdeal_error error = sentinel;
+        struct vmctl_vm *vm = NULL;
+
+        if (vmctl_create(env.conn, &spec, NULL, &error) != 0)
+                fail_msg("create: %s", error.message);
+        assert_memory_equal(&error, &sentinel, sizeof(error));
+        assert_int_equal(vmctl_get(env.conn, name, &vm, &error), 0);
+        vmctl_vm_free(vm);
+        assert_memory_equal(&error, &sentinel, sizeof(error));
+
+        assert_int_equal(vmctl_destroy(env.conn, name, &error), 0);
+        assert_memory_equal(&error, &sentinel, sizeof(error));
+        assert_int_equal(vmctl_get(env.conn, name, &vm, &error), -ENOENT);
+        assert_int_equal(error.code, -ENOENT);
+        assert_non_null(strstr(error.message, name));
+        assert_non_null(strstr(error.message, "not found"));
+        /* NULL: the caller only wants the code. */
+        assert_int_equal(vmctl_get(env.conn, name, &vm, NULL), -ENOENT);
         assert_nothing_left(name);
 }
 
@@ -524,7 +560,7 @@ struct racer {
         const char *name;
         pthread_barrier_t *barrier;
         int result;
-        char error[256];
+        struct tripdeal_error error;
 };
 
 static void *race_create(void *arg)
@@ -533,11 +569,10 @@ static void *race_create(void *arg)
         vmctl_conn *conn = NULL;
         struct vmctl_spec spec = base_spec(racer->name);
 
-        racer->result = vmctl_open(env.uri, &conn);
+        racer->result = vmctl_open(env.uri, &conn, &racer->error);
         pthread_barrier_wait(racer->barrier);
         if (racer->result == 0)
-                racer->result = vmctl_create(conn, &spec, NULL);
-        snprintf(racer->error, sizeof(racer->error), "%s", vmctl_conn_error(conn));
+                racer->result = vmctl_create(conn, &spec, NULL, &racer->error);
         vmctl_close(conn);
         return NULL;
 }
@@ -565,13 +600,14 @@ static void test_concurrent_creates_make_one(void **state)
         int exists = (racers[0].result == -EEXIST) + (racers[1].result == -EEXIST);
         if (ok != 1 || exists != 1)
                 fail_msg("want one success and one -EEXIST, got %d (%s) and %d (%s)",
-                         racers[0].result, racers[0].error, racers[1].result, racers[1].error);
-        assert_int_equal(vmctl_list(env.conn, NULL, &list), 0);
+                         racers[0].result, racers[0].error.message, racers[1].result,
+                         racers[1].error.message);
+        assert_int_equal(vmctl_list(env.conn, NULL, &list, &env.error), 0);
         for (size_t i = 0; i < list.n_items; i++)
                 count += strcmp(list.items[i].name, name) == 0;
         vmctl_vm_list_free(&list);
         assert_int_equal(count, 1);
-        assert_int_equal(vmctl_destroy(env.conn, name), 0);
+        assert_int_equal(vmctl_destroy(env.conn, name, &env.error), 0);
         assert_nothing_left(name);
 }
 
@@ -621,8 +657,8 @@ static void test_hostile_base_image_path(void **state)
 
         struct vmctl_spec spec = base_spec(name);
         spec.base_image = base_path;
-        if (vmctl_create(env.conn, &spec, NULL) != 0)
-                fail_msg("create: %s", vmctl_conn_error(env.conn));
+        if (vmctl_create(env.conn, &spec, NULL, &env.error) != 0)
+                fail_msg("create: %s", env.error.message);
 
         /* The overlay's backing store is exactly that path. */
         assert_true(asprintf(&disk, "%s.qcow2", name) > 0);
@@ -640,7 +676,7 @@ static void test_hostile_base_image_path(void **state)
         xmlFreeDoc(doc);
         virStorageVolFree(overlay);
 
-        assert_int_equal(vmctl_destroy(env.conn, name), 0);
+        assert_int_equal(vmctl_destroy(env.conn, name, &env.error), 0);
         assert_nothing_left(name);
         virStorageVolDelete(base, 0);
         virStorageVolFree(base);
@@ -653,6 +689,7 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_create_list_show_destroy),
                 cmocka_unit_test(test_create_twice_is_exists_and_still_one),
                 cmocka_unit_test(test_fault_at_each_step_leaves_nothing),
+                cmocka_unit_test(test_error_is_per_call),
                 cmocka_unit_test(test_lifecycle),
                 cmocka_unit_test(test_invalid_specs_make_nothing),
                 cmocka_unit_test(test_destroy_refuses_foreign_domain),

@@ -58,11 +58,12 @@ static int64_t monotonic_ms(void)
  * "too many clients" or a slow accept.  Only opening is retried, never a
  * call whose outcome a test checks.
  */
-static int open_with_retry(const struct store_options *options, struct store **ret_store)
+static int open_with_retry(const struct store_options *options, struct store **ret_store,
+                           struct tripdeal_error *ret_error)
 {
         int64_t deadline = monotonic_ms() + 60000;
         for (unsigned attempt = 0;; attempt++) {
-                int r = store_open(options, ret_store);
+                int r = store_open(options, ret_store, ret_error);
                 if (r == 0 || r == -EINVAL || monotonic_ms() > deadline)
                         return r;
                 usleep(10000u << (attempt < 5 ? attempt : 5));
@@ -88,9 +89,10 @@ static struct store *open_store(void)
         struct store *store = NULL;
         struct store_options options = {
                 .url = fixture.url, .busy_timeout_ms = 60000, .connect_timeout_seconds = 30};
-        int r = open_with_retry(&options, &store);
+        struct tripdeal_error error = {0};
+        int r = open_with_retry(&options, &store, &error);
         if (r < 0)
-                fail_msg("store_open: %s (%s)", strerror(-r), store_last_error(NULL));
+                fail_msg("store_open: %s (%s)", strerror(-r), error.message);
         r = store_migrate(store);
         if (r < 0)
                 fail_msg("store_migrate: %s (%s)", strerror(-r), store_last_error(store));
@@ -202,9 +204,11 @@ static void test_url_check(void **state)
 
         struct store *store = NULL;
         struct store_options options = {.url = "redis://localhost"};
-        assert_int_equal(store_open(&options, &store), -EINVAL);
+        struct tripdeal_error error = {0};
+        assert_int_equal(store_open(&options, &store, &error), -EINVAL);
         assert_null(store);
-        assert_true(strlen(store_last_error(NULL)) > 0);
+        assert_int_equal(error.code, -EINVAL);
+        assert_non_null(strstr(error.message, "database URL"));
 }
 
 /* A port nobody listens on: bind port 0, read it back, close. */
@@ -224,24 +228,28 @@ static int unused_port(void)
 static void test_open_errors(void **state)
 {
         struct store *store = NULL;
+        struct tripdeal_error error = {0};
         char url[1024];
 
         /* Nobody listening: refused, and the password never shows. */
         snprintf(url, sizeof(url), "postgresql://tripdeal:Sup3rS3cret@127.0.0.1:%d/site",
                  unused_port());
         struct store_options options = {.url = url, .connect_timeout_seconds = 2};
-        assert_int_equal(store_open(&options, &store), -ECONNREFUSED);
+        assert_int_equal(store_open(&options, &store, &error), -ECONNREFUSED);
         assert_null(store);
-        assert_true(strlen(store_last_error(NULL)) > 0);
-        assert_null(strstr(store_last_error(NULL), "Sup3rS3cret"));
+        assert_int_equal(error.code, -ECONNREFUSED);
+        assert_true(strlen(error.message) > 0);
+        assert_null(strstr(error.message, "Sup3rS3cret"));
 
         /* SQLite file in a directory that does not exist. */
         snprintf(url, sizeof(url), "sqlite:%s/no/such/dir/site.db",
                  fixture.directory[0] ? fixture.directory : "/nonexistent");
         options = (struct store_options){.url = url};
-        assert_int_equal(store_open(&options, &store), -EIO);
+        error = (struct tripdeal_error){0};
+        assert_int_equal(store_open(&options, &store, &error), -EIO);
         assert_null(store);
-        assert_true(strlen(store_last_error(NULL)) > 0);
+        assert_int_equal(error.code, -EIO);
+        assert_true(strlen(error.message) > 0);
 
         if (!fixture.postgresql)
                 return;
@@ -255,9 +263,9 @@ static void test_open_errors(void **state)
         snprintf(hostport, sizeof(hostport), "%.*s", (int)strcspn(host, "/?") & 127, host);
         snprintf(url, sizeof(url), "postgresql://postgres:Sup3rS3cret@%s/%s", hostport, database);
         options = (struct store_options){.url = url};
-        assert_int_equal(store_open(&options, &store), -EIO);
-        assert_non_null(strstr(store_last_error(NULL), "no_such_database"));
-        assert_null(strstr(store_last_error(NULL), "Sup3rS3cret"));
+        assert_int_equal(store_open(&options, &store, &error), -EIO);
+        assert_non_null(strstr(error.message, "no_such_database"));
+        assert_null(strstr(error.message, "Sup3rS3cret"));
 }
 
 /* ---- migrations --------------------------------------------------------- */
@@ -273,9 +281,10 @@ static void *migrate_thread(void *userdata)
         struct store *store = NULL;
         struct store_options options = {.url = fixture.url, .busy_timeout_ms = 60000};
         pthread_barrier_wait(t->barrier);
-        t->result = open_with_retry(&options, &store);
+        struct tripdeal_error error = {0};
+        t->result = open_with_retry(&options, &store, &error);
         if (t->result < 0)
-                fprintf(stderr, "store_open: %s\n", store_last_error(NULL));
+                fprintf(stderr, "store_open: %s\n", error.message);
         if (t->result == 0) {
                 t->result = store_migrate(store);
                 if (t->result < 0)
@@ -719,9 +728,10 @@ static void *claimer_thread(void *userdata)
                                         .busy_timeout_ms = 60000,
                                         .connect_timeout_seconds = 30,
                                         .unbatched_claims = c->unbatched};
-        c->result = open_with_retry(&options, &store);
+        struct tripdeal_error error = {0};
+        c->result = open_with_retry(&options, &store, &error);
         if (c->result < 0)
-                snprintf(c->error, sizeof(c->error), "%s", store_last_error(NULL));
+                snprintf(c->error, sizeof(c->error), "%.255s", error.message);
         /* Everyone connects first, then all claim at once. */
         pthread_barrier_wait(c->barrier);
         if (c->result == 0) {
@@ -894,7 +904,7 @@ static void claim_process(int index, int64_t deal_id, time_t now, int go_fd, int
                                                : ATTEMPTS_PER_PROCESS / THREADS_PER_PROCESS,
                         .report_fd = report_fd,
                 };
-                if (open_with_retry(&options, &threads[t].store) < 0)
+                if (open_with_retry(&options, &threads[t].store, NULL) < 0)
                         _exit(3);
         }
         char go;
@@ -1209,7 +1219,7 @@ static void *burst_thread_main(void *userdata)
         struct burst_thread *t = userdata;
         struct store *store = NULL;
         struct store_options options = {.url = fixture.url, .connect_timeout_seconds = 30};
-        if (open_with_retry(&options, &store) < 0)
+        if (open_with_retry(&options, &store, NULL) < 0)
                 return NULL;
         for (int i = 0; i < BURST_ATTEMPTS * 100 && t->attempts < BURST_ATTEMPTS; i++) {
                 char user[48];

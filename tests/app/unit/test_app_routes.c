@@ -41,7 +41,7 @@ static int setup(void **state)
         snprintf(f->url, sizeof(f->url), "sqlite:%s/test.db", f->directory);
 
         struct store *store = NULL;
-        assert_int_equal(store_open(&(struct store_options){.url = f->url}, &store), 0);
+        assert_int_equal(store_open(&(struct store_options){.url = f->url}, &store, NULL), 0);
         assert_int_equal(store_migrate(store), 0);
         assert_int_equal(store_seed_demo(store, time(NULL)), 0);
         store_close(store);
@@ -183,7 +183,7 @@ static void test_catalog(void **state)
         assert_true(old->n_products > 0);
 
         struct store *store = NULL;
-        assert_int_equal(store_open(&(struct store_options){.url = f->url}, &store), 0);
+        assert_int_equal(store_open(&(struct store_options){.url = f->url}, &store, NULL), 0);
         assert_int_equal(stock_feed_reload(f->app.stock, store), 0);
         store_close(store);
         struct stock_catalog *current = stock_feed_catalog(f->app.stock);

@@ -25,8 +25,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         struct cron_schedule schedule;
         struct cron_error error;
-        if (cron_parse(text, &schedule, &error) < 0) {
-                if (!error.message[0] || !error.field)
+        int r = cron_parse(text, &schedule, &error);
+        if (r < 0) {
+                /* Every refusal says why, with the code it returned. */
+                if (!error.base.message[0] || error.base.code != r || !error.field)
                         abort();
                 return 0;
         }
