@@ -303,6 +303,34 @@ def make_dry_run(fk):
     return test
 
 
+def make_refused_blackout(fk):
+    def test():
+        crd = os.path.join(HERE, "..", "..", "crds", "tripdeal.io_tripdeals.yaml")
+        fk.kubectl("apply", "-f", crd)
+        # A sale every hour for 59 minutes: the window is open now whatever the time.
+        tripdeal = {"apiVersion": "tripdeal.io/v1alpha1", "kind": "TripDeal",
+                    "metadata": {"name": "shop", "namespace": "default"},
+                    "spec": {"app": {"image": "hello:1", "replicas": {"min": 1, "max": 1}},
+                             "sales": [{"name": "hourly-flash", "schedule": "0 * * * *",
+                                        "timeZone": "Asia/Seoul", "duration": "59m",
+                                        "prescale": {"minReplicas": 1, "leadTime": "1m"}}]}}
+        wait_for("the TripDeal API", lambda: fk.post(
+            "/apis/tripdeal.io/v1alpha1/namespaces/default/tripdeals", tripdeal)[0] in (201, 409),
+            timeout=20)
+        before = ready_uids(fk, "hello")
+        path = experiment("in-the-sale", "hello", extra_spec={"blackout": ["sales"], "salesOf": "shop"})
+        p = chaos(fk, "run", path)
+        expect(p.returncode == 4, "exit %d, want 4 (Refused)" % p.returncode)
+        expect("blackout" in p.stdout and "hourly-flash" in p.stdout, p.stdout)
+        expect(ready_uids(fk, "hello") == before, "pod UIDs changed")
+        # The same drill against the TripDeal itself (its site pods) is refused too.
+        path = experiment("shop-drill", "hello", extra_spec={
+            "blackout": ["sales"], "target": {"namespace": "default", "tripDeal": "shop"}})
+        p = chaos(fk, "run", path)
+        expect(p.returncode == 4 and "hourly-flash" in p.stdout, p.stdout)
+    return test
+
+
 def main():
     os.makedirs(LOG_DIR, exist_ok=True)
     fk = Fakekube(FAKEKUBE, "--pods", "process", "--nodes", "2", "--pod-command",
@@ -314,6 +342,7 @@ def main():
         ("maxTargetPercent exceeded -> Refused, nothing touched", make_refused_blast_radius(fk)),
         ("target Lease held -> Refused", make_refused_lease(fk)),
         ("--dry-run touches nothing", make_dry_run(fk)),
+        ("inside a sale window (blackout) -> Refused", make_refused_blackout(fk)),
     ]
     try:
         return run_tests_then_stop(fk, tests)
