@@ -173,11 +173,14 @@ int chaos_report_write(const json_t *report, const char *dir);
 int chaos_report_html(const json_t *report, char **ret_html);
 
 /*
- * Restore what interrupted drills left: chaos Leases in namespace whose
- * holder stopped renewing (or whose holder is `identity_prefix`*) get the
- * VMs they powered off started again, then the Lease is deleted.
- * *ret_restored: how many Leases were cleaned.
+ * Restore what interrupted drills left: chaos Leases in namespace (NULL: all)
+ * whose holder stopped renewing, or whose holder starts with identity_prefix
+ * (a restarted operator: only one leader runs drills), get the VMs they
+ * powered off started again (needs nodes; without it such Leases are left
+ * for a caller that has one), then the Lease is deleted and on_restored
+ * (may be NULL) sees it.  *ret_restored (may be NULL): how many.
  */
 int chaos_recover_stale(struct kube_client *kube, const char *namespace,
                         const struct chaos_node_driver *nodes, const char *identity_prefix,
+                        void (*on_restored)(void *userdata, const json_t *lease), void *userdata,
                         int *ret_restored);

@@ -1456,6 +1456,7 @@ int chaos_run(const struct chaos_experiment *experiment, const struct chaos_run_
 
 int chaos_recover_stale(struct kube_client *kube, const char *namespace,
                         const struct chaos_node_driver *nodes, const char *identity_prefix,
+                        void (*on_restored)(void *userdata, const json_t *lease), void *userdata,
                         int *ret_restored)
 {
         if (!kube)
@@ -1503,6 +1504,8 @@ int chaos_recover_stale(struct kube_client *kube, const char *namespace,
                                                       .name = name,
                                                       .precondition_uid = kube_object_uid(lease)},
                         NULL, NULL);
+                if (on_restored)
+                        on_restored(userdata, lease);
                 restored++;
         }
         if (ret_restored)
