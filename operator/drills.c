@@ -45,6 +45,7 @@ static struct {
         char identity[256];
         struct drill_job *jobs;
         atomic_bool stop;
+        int64_t setup_at_ms; /* drills started before this were an earlier operator's */
 } state = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 int drills_setup(const struct drills_options *options)
@@ -59,6 +60,7 @@ int drills_setup(const struct drills_options *options)
                  options->identity ? options->identity : "operator");
         state.options.prometheus_url = state.prometheus_url;
         state.options.identity = state.identity;
+        state.setup_at_ms = clock_realtime_ms();
         pthread_mutex_unlock(&state.lock);
         return 0;
 }
@@ -352,6 +354,34 @@ static void job_reap(struct drill_job *j)
         }
 }
 
+/*
+ * status.lastDrill Running, started before this process: its operator
+ * stopped while it ran.  What it changed was restored from its Lease
+ * (drills_recover); say so.  Under the lock (no drill of ours runs).
+ */
+static void mark_interrupted(const json_t *tripdeal, const char *namespace, const char *name)
+{
+        const json_t *last = json_object_get(json_object_get(tripdeal, "status"), "lastDrill");
+        const char *verdict = json_string_value(json_object_get(last, "verdict"));
+        const char *started = json_string_value(json_object_get(last, "startedAt"));
+        const char *scheduled = json_string_value(json_object_get(last, "scheduledAt"));
+        const char *drill = json_string_value(json_object_get(last, "name"));
+        time_t s = 0, sc = 0;
+        if (!verdict || strcmp(verdict, "Running") != 0 || !started ||
+            clock_parse_rfc3339(started, &s) < 0 || (int64_t)s * 1000 >= state.setup_at_ms - 1000)
+                return;
+        if (scheduled)
+                clock_parse_rfc3339(scheduled, &sc);
+        const char *message = "interrupted: the operator stopped while the drill ran; the new "
+                              "leader restored what it changed";
+        patch_last_drill(namespace, name,
+                         last_drill(drill ? drill : "unknown", (int64_t)sc * 1000,
+                                    (int64_t)s * 1000, clock_realtime_ms(), "Aborted", -1, -1,
+                                    message));
+        event(tripdeal, "Warning", "DrillAborted", "drill %s: %s", drill ? drill : "?", message);
+        metrics_drill_done("Aborted");
+}
+
 static bool blackout_sales(const json_t *tripdeal)
 {
         size_t i;
@@ -385,6 +415,8 @@ int drills_reconcile(const json_t *tripdeal, int64_t now_ms, int64_t *ret_requeu
         if (job)
                 job_reap(job);
         bool running = job && job->running;
+        if (!running)
+                mark_interrupted(tripdeal, namespace, name);
         bool handled = job && plan.due && job->handled_ms >= plan.scheduled_at_ms;
         if (plan.due && job && !handled) {
                 job->handled_ms = plan.scheduled_at_ms;
@@ -474,45 +506,14 @@ void drills_shutdown(void)
 
 static void restored(void *userdata, const json_t *lease)
 {
-        const char *name = kube_object_name(lease);
-        const char *namespace = kube_object_namespace(lease);
-        const char *prefix = CHAOS_LEASE_PREFIX "tripdeal-";
-        if (!name || !namespace || strncmp(name, prefix, strlen(prefix)) != 0)
-                return;
-        const char *tripdeal = name + strlen(prefix);
         const json_t *annotations =
                 json_object_get(json_object_get(lease, "metadata"), "annotations");
-        const char *drill =
-                json_string_value(json_object_get(annotations, CHAOS_ANNOTATION_EXPERIMENT));
-        const char *holder = json_string_value(
-                json_object_get(json_object_get(lease, "spec"), "holderIdentity"));
-        _cleanup_json_ json_t *object = NULL;
-        if (kube_get(state.options.client, &KUBE_TRIPDEALS,
-                     &(struct kube_get_options){.namespace = namespace, .name = tripdeal}, &object,
-                     NULL) < 0)
-                return;
-        _cleanup_free_ char *message = NULL;
-        if (asprintf(&message,
-                     "interrupted: its operator (%s) stopped while it ran; what it changed was "
-                     "restored by the new leader",
-                     holder ? holder : "?") < 0)
-                message = NULL;
-        const json_t *last = json_object_get(json_object_get(object, "status"), "lastDrill");
-        const char *started = json_string_value(json_object_get(last, "startedAt"));
-        const char *scheduled = json_string_value(json_object_get(last, "scheduledAt"));
-        time_t s = 0, sc = 0;
-        if (started)
-                clock_parse_rfc3339(started, &s);
-        if (scheduled)
-                clock_parse_rfc3339(scheduled, &sc);
-        patch_last_drill(namespace, tripdeal,
-                         last_drill(drill ? drill : "unknown", (int64_t)sc * 1000,
-                                    (int64_t)s * 1000, clock_realtime_ms(), "Aborted", -1, -1,
-                                    message));
-        event(object, "Warning", "DrillAborted", "drill %s: %s", drill ? drill : "?",
-              message ? message : "interrupted");
-        metrics_drill_done("Aborted");
-        requeue(namespace, tripdeal);
+        log_emit(LOG_LEVEL_INFO,
+                 json_pack("{s:s?, s:s?, s:s?}", "namespace", kube_object_namespace(lease), "lease",
+                           kube_object_name(lease), "drill",
+                           json_string_value(
+                                   json_object_get(annotations, CHAOS_ANNOTATION_EXPERIMENT))),
+                 "restored an interrupted drill");
 }
 
 void drills_recover(const char *namespace)
