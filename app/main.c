@@ -5,24 +5,21 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
-#include <inttypes.h>
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "app.h"
 #include "clock.h"
-#include "duration.h"
+#include "flags.h"
 #include "http.h"
 #include "log.h"
 #include "macros.h"
@@ -32,137 +29,74 @@
 
 #define PROGRAM "tripdeal-app"
 
-static const char usage_text[] =
-        "Usage: tripdeal-app [OPTIONS]\n"
-        "\n"
+static const char summary_text[] =
         "The TripDeal travel site: pages, JSON API, live stock over WebSocket.\n"
         "Every option can also come from the environment variable in brackets;\n"
-        "the flag wins over the environment.\n"
-        "\n"
-        "  --listen ADDR:PORT       address to serve on [TRIPDEAL_LISTEN]\n"
-        "                           (default 127.0.0.1:8080; port 0 = any free port)\n"
-        "  --db URL                 sqlite:PATH or postgresql://... [TRIPDEAL_DB]\n"
-        "                           (default sqlite:tripdeal.db)\n"
-        "  --seed-demo              load demo products, deals and posts (idempotent)\n"
-        "                           [TRIPDEAL_SEED_DEMO=1]\n"
-        "  --log-level LEVEL        debug|info|warn|error (default info) [TRIPDEAL_LOG_LEVEL]\n"
-        "  --threads N              HTTP worker threads, one database connection each\n"
-        "                           (default: usable CPUs incl. cgroup quota, at most 8)\n"
-        "                           [TRIPDEAL_THREADS]\n"
-        "  --claim-threads N        threads that run claims, one database connection each\n"
-        "                           (default 32 for PostgreSQL, 2 for SQLite)\n"
-        "                           [TRIPDEAL_CLAIM_THREADS]\n"
-        "  --secret-file PATH       cookie-signing secret, >= 16 bytes [TRIPDEAL_SECRET_FILE];\n"
-        "                           or the secret itself in TRIPDEAL_SECRET.  Replicas that\n"
-        "                           share sessions need the same secret.  Default: a random\n"
-        "                           secret per process (sessions end with the process)\n"
-        "  --grace-period DUR       SIGTERM: longest wait for in-flight requests (default 25s)\n"
-        "                           [TRIPDEAL_GRACE_PERIOD]\n"
-        "  --shutdown-delay DUR     SIGTERM: keep serving, not ready, this long before\n"
-        "                           closing the listener (default 0s) [TRIPDEAL_SHUTDOWN_DELAY]\n"
-        "  --max-body-bytes N       larger request bodies get 413 (default 65536)\n"
-        "                           [TRIPDEAL_MAX_BODY_BYTES]\n"
-        "  --max-header-bytes N     request line + headers, else 431 (default 8192, max 65535)\n"
-        "                           [TRIPDEAL_MAX_HEADER_BYTES]\n"
-        "  --idle-timeout DUR       close idle keep-alive connections (default 75s,\n"
-        "                           longer than a proxy's upstream keep-alive)\n"
-        "                           [TRIPDEAL_IDLE_TIMEOUT]\n"
-        "  --request-timeout DUR    close when headers or body are not complete in time\n"
-        "                           (default 10s) [TRIPDEAL_REQUEST_TIMEOUT]\n"
-        "  --stock-poll-interval DUR  re-read stock to see other replicas' claims\n"
-        "                           (default 500ms) [TRIPDEAL_STOCK_POLL_INTERVAL]\n"
-        "  --page-cache DUR         render \"/\" and re-read the deal list at most once per\n"
-        "                           this per thread (default 1s; 0 disables)\n"
-        "                           [TRIPDEAL_PAGE_CACHE]\n"
-        "  --cookie-secure          mark the session cookie Secure (behind HTTPS)\n"
-        "                           [TRIPDEAL_COOKIE_SECURE=1]\n"
-        "  --help                   show this help\n"
+        "the flag wins over the environment.";
+
+static const char epilog_text[] =
+        "The session secret itself may come from TRIPDEAL_SECRET instead of --secret-file.\n"
+        "Replicas that share sessions need the same secret; without one each process\n"
+        "uses a random secret (sessions end with the process).\n"
         "\n"
         "Durations: 500ms, 10s, 1m30s.  Exit status: 0 after a clean shutdown, 1 when the\n"
-        "database or the listener cannot be set up, 2 for bad flags or values.\n";
+        "database or the listener cannot be set up, 2 for bad flags or values.";
 
-/* One line on stderr and exit 2, as the pinned interface says. */
-_printf_(1, 2) static _Noreturn void usage_error(const char *fmt, ...)
+/* --listen: "127.0.0.1:8080", "0.0.0.0:80", "[::1]:8080", "localhost:8080". */
+static int parse_listen(const char *text, void *target, char *message, size_t message_size)
 {
-        va_list ap;
-        va_start(ap, fmt);
-        fputs(PROGRAM ": ", stderr);
-        vfprintf(stderr, fmt, ap);
-        fputs(" (see --help)\n", stderr);
-        va_end(ap);
-        exit(2);
-}
-
-static const char *flag_or_env(const char *flag, const char *env)
-{
-        if (flag)
-                return flag;
-        const char *value = getenv(env);
-        return value && *value ? value : NULL;
-}
-
-/* "1", "true", "yes" (any case) -> true; unset, empty or anything else -> false. */
-static bool env_bool(const char *env)
-{
-        const char *value = getenv(env);
-        return value && (strcmp(value, "1") == 0 || strcasecmp(value, "true") == 0 ||
-                         strcasecmp(value, "yes") == 0);
-}
-
-static int64_t parse_duration_flag(const char *name, const char *text, int64_t fallback)
-{
-        if (!text)
-                return fallback;
-        int64_t ms = 0;
-        if (duration_parse_ms(text, &ms) < 0 || ms < 0)
-                usage_error("bad duration for --%s: \"%s\"", name, text);
-        return ms;
-}
-
-static int64_t parse_number_flag(const char *name, const char *text, int64_t fallback, int64_t min,
-                                 int64_t max)
-{
-        if (!text)
-                return fallback;
-        int64_t value = 0;
-        if ((http_parse_positive_int(text, &value) < 0 && strcmp(text, "0") != 0) || value < min ||
-            value > max)
-                usage_error("bad value for --%s: \"%s\" (want %" PRId64 "..%" PRId64 ")", name,
-                            text, min, max);
-        return value;
-}
-
-/* "127.0.0.1:8080", "0.0.0.0:80", "[::1]:8080", "localhost:8080". */
-static void parse_listen(const char *text, struct app_config *config)
-{
+        struct app_config *config = target;
         const char *colon = strrchr(text, ':');
-        if (!colon || colon == text)
-                usage_error("bad --listen \"%s\": want ADDR:PORT", text);
+        if (!colon || colon == text) {
+                snprintf(message, message_size, "want ADDR:PORT");
+                return -EINVAL;
+        }
         const char *host = text;
         size_t host_length = (size_t)(colon - text);
         if (text[0] == '[') {
-                if (colon[-1] != ']')
-                        usage_error("bad --listen \"%s\": want [IPv6]:PORT", text);
+                if (colon[-1] != ']') {
+                        snprintf(message, message_size, "want [IPv6]:PORT");
+                        return -EINVAL;
+                }
                 host++;
                 host_length -= 2;
         }
-        if (host_length == 0 || host_length >= sizeof(config->listen_host))
-                usage_error("bad --listen \"%s\": bad address", text);
-        memcpy(config->listen_host, host, host_length);
-        config->listen_host[host_length] = '\0';
+        char host_copy[sizeof(config->listen_host)];
+        if (host_length == 0 || host_length >= sizeof(host_copy)) {
+                snprintf(message, message_size, "bad address");
+                return -EINVAL;
+        }
+        memcpy(host_copy, host, host_length);
+        host_copy[host_length] = '\0';
 
         unsigned char address[16];
-        if (strcmp(config->listen_host, "localhost") != 0 &&
-            inet_pton(AF_INET, config->listen_host, address) != 1 &&
-            inet_pton(AF_INET6, config->listen_host, address) != 1)
-                usage_error("bad --listen \"%s\": the address must be numeric IPv4/IPv6 or "
-                            "localhost",
-                            text);
+        if (strcmp(host_copy, "localhost") != 0 && inet_pton(AF_INET, host_copy, address) != 1 &&
+            inet_pton(AF_INET6, host_copy, address) != 1) {
+                snprintf(message, message_size,
+                         "the address must be numeric IPv4/IPv6 or localhost");
+                return -EINVAL;
+        }
         int64_t port = 0;
         if ((http_parse_positive_int(colon + 1, &port) < 0 && strcmp(colon + 1, "0") != 0) ||
-            port > 65535)
-                usage_error("bad --listen \"%s\": bad port", text);
+            port > 65535) {
+                snprintf(message, message_size, "bad port");
+                return -EINVAL;
+        }
+        memcpy(config->listen_host, host_copy, sizeof(host_copy));
         config->listen_port = (int)port;
+        return 0;
+}
+
+/* --db: never echoed (the URL may hold a password); the flag is .secret. */
+static int parse_database_url(const char *text, void *target, char *message, size_t message_size)
+{
+        if (store_url_check(text) < 0) {
+                snprintf(message, message_size,
+                         "want sqlite:PATH or postgresql://USER@HOST[:PORT]/DB");
+                return -EINVAL;
+        }
+        *(const char **)target = text;
+        return 0;
 }
 
 static int load_secret(const char *secret_file, struct session_keys *keys, bool *ret_random)
@@ -214,171 +148,148 @@ static int default_threads(void)
 static void parse_flags(int argc, char **argv, struct app_config *config,
                         const char **ret_secret_file, enum log_level *ret_level)
 {
-        enum {
-                OPT_LISTEN = 256,
-                OPT_DB,
-                OPT_SEED,
-                OPT_LOG_LEVEL,
-                OPT_THREADS,
-                OPT_CLAIM_THREADS,
-                OPT_SECRET_FILE,
-                OPT_GRACE,
-                OPT_SHUTDOWN_DELAY,
-                OPT_MAX_BODY,
-                OPT_MAX_HEADER,
-                OPT_IDLE,
-                OPT_REQUEST_TIMEOUT,
-                OPT_STOCK_POLL,
-                OPT_PAGE_CACHE,
-                OPT_COOKIE_SECURE,
-                OPT_HELP,
+        /* The values as the flags take them; config gets its own types below. */
+        int threads = default_threads(), claim_threads = 0;
+        int max_body_bytes = 65536, max_header_bytes = 8192;
+        int64_t idle_ms = 75000, request_timeout_ms = 10000, stock_poll_ms = 500,
+                page_cache_ms = 1000;
+        *config = (struct app_config){
+                .listen_host = "127.0.0.1",
+                .listen_port = 8080,
+                .database_url = "sqlite:tripdeal.db",
+                .grace_ms = 25000,
         };
-        static const struct option options[] = {
-                {"listen", required_argument, NULL, OPT_LISTEN},
-                {"db", required_argument, NULL, OPT_DB},
-                {"seed-demo", no_argument, NULL, OPT_SEED},
-                {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-                {"threads", required_argument, NULL, OPT_THREADS},
-                {"claim-threads", required_argument, NULL, OPT_CLAIM_THREADS},
-                {"secret-file", required_argument, NULL, OPT_SECRET_FILE},
-                {"grace-period", required_argument, NULL, OPT_GRACE},
-                {"shutdown-delay", required_argument, NULL, OPT_SHUTDOWN_DELAY},
-                {"max-body-bytes", required_argument, NULL, OPT_MAX_BODY},
-                {"max-header-bytes", required_argument, NULL, OPT_MAX_HEADER},
-                {"idle-timeout", required_argument, NULL, OPT_IDLE},
-                {"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},
-                {"stock-poll-interval", required_argument, NULL, OPT_STOCK_POLL},
-                {"page-cache", required_argument, NULL, OPT_PAGE_CACHE},
-                {"cookie-secure", no_argument, NULL, OPT_COOKIE_SECURE},
-                {"help", no_argument, NULL, OPT_HELP},
+        const struct flag flags[] = {
+                {.name = "listen",
+                 .type = FLAG_CUSTOM,
+                 .target = config,
+                 .parse = parse_listen,
+                 .metavar = "ADDR:PORT",
+                 .help = "address to serve on; port 0 = any free port",
+                 .default_text = "127.0.0.1:8080",
+                 .env = "TRIPDEAL_LISTEN"},
+                {.name = "db",
+                 .type = FLAG_CUSTOM,
+                 .target = &config->database_url,
+                 .parse = parse_database_url,
+                 .secret = true,
+                 .metavar = "URL",
+                 .help = "sqlite:PATH or postgresql://...",
+                 .default_text = "sqlite:tripdeal.db",
+                 .env = "TRIPDEAL_DB"},
+                {.name = "seed-demo",
+                 .type = FLAG_BOOL,
+                 .target = &config->seed_demo,
+                 .help = "load demo products, deals and posts (idempotent)",
+                 .env = "TRIPDEAL_SEED_DEMO"},
+                {.name = "log-level",
+                 .type = FLAG_CUSTOM,
+                 .target = ret_level,
+                 .parse = log_level_parse_flag,
+                 .metavar = "LEVEL",
+                 .help = "debug, info, warn or error",
+                 .default_text = "info",
+                 .env = "TRIPDEAL_LOG_LEVEL"},
+                {.name = "threads",
+                 .type = FLAG_INT,
+                 .target = &threads,
+                 .min = 1,
+                 .max = 64,
+                 .help = "HTTP worker threads, one database connection each",
+                 .default_text = "usable CPUs incl. cgroup quota, at most 8",
+                 .env = "TRIPDEAL_THREADS"},
+                {.name = "claim-threads",
+                 .type = FLAG_INT,
+                 .target = &claim_threads,
+                 .min = 1,
+                 .max = 256,
+                 .help = "threads that run claims, one database connection each",
+                 .default_text = "32 for PostgreSQL, 2 for SQLite",
+                 .env = "TRIPDEAL_CLAIM_THREADS"},
+                {.name = "secret-file",
+                 .type = FLAG_STRING,
+                 .target = ret_secret_file,
+                 .metavar = "PATH",
+                 .help = "cookie-signing secret, >= 16 bytes",
+                 .env = "TRIPDEAL_SECRET_FILE"},
+                {.name = "grace-period",
+                 .type = FLAG_DURATION,
+                 .target = &config->grace_ms,
+                 .help = "SIGTERM: longest wait for in-flight requests",
+                 .env = "TRIPDEAL_GRACE_PERIOD"},
+                {.name = "shutdown-delay",
+                 .type = FLAG_DURATION,
+                 .target = &config->shutdown_delay_ms,
+                 .help = "SIGTERM: keep serving, not ready, this long before closing the "
+                         "listener",
+                 .env = "TRIPDEAL_SHUTDOWN_DELAY"},
+                {.name = "max-body-bytes",
+                 .type = FLAG_INT,
+                 .target = &max_body_bytes,
+                 .min = 1,
+                 .max = 64 << 20,
+                 .help = "larger request bodies get 413",
+                 .env = "TRIPDEAL_MAX_BODY_BYTES"},
+                {.name = "max-header-bytes",
+                 .type = FLAG_INT,
+                 .target = &max_header_bytes,
+                 .min = 1024,
+                 .max = 65535,
+                 .help = "request line + headers, else 431",
+                 .env = "TRIPDEAL_MAX_HEADER_BYTES"},
+                {.name = "idle-timeout",
+                 .type = FLAG_DURATION,
+                 .target = &idle_ms,
+                 .min = 1,
+                 .help = "close idle keep-alive connections (longer than a proxy's upstream "
+                         "keep-alive)",
+                 .env = "TRIPDEAL_IDLE_TIMEOUT"},
+                {.name = "request-timeout",
+                 .type = FLAG_DURATION,
+                 .target = &request_timeout_ms,
+                 .min = 1,
+                 .help = "close when headers or body are not complete in time",
+                 .env = "TRIPDEAL_REQUEST_TIMEOUT"},
+                {.name = "stock-poll-interval",
+                 .type = FLAG_DURATION,
+                 .target = &stock_poll_ms,
+                 .min = 50,
+                 .max = INT_MAX,
+                 .help = "re-read stock to see other replicas' claims",
+                 .env = "TRIPDEAL_STOCK_POLL_INTERVAL"},
+                {.name = "page-cache",
+                 .type = FLAG_DURATION,
+                 .target = &page_cache_ms,
+                 .max = INT_MAX,
+                 .help = "render \"/\" and re-read the deal list at most once per this per "
+                         "thread; 0 disables",
+                 .env = "TRIPDEAL_PAGE_CACHE"},
+                {.name = "cookie-secure",
+                 .type = FLAG_BOOL,
+                 .target = &config->cookie_secure,
+                 .help = "mark the session cookie Secure (behind HTTPS)",
+                 .env = "TRIPDEAL_COOKIE_SECURE"},
                 {0},
         };
-        const char *listen = NULL, *db = NULL, *level = NULL, *threads = NULL,
-                   *claim_threads = NULL, *secret_file = NULL, *grace = NULL, *delay = NULL,
-                   *max_body = NULL, *max_header = NULL, *idle = NULL, *request_timeout = NULL,
-                   *poll = NULL, *page_cache = NULL;
+        const struct flags_program program = {
+                .name = PROGRAM,
+                .summary = summary_text,
+                .epilog = epilog_text,
+                .flags = flags,
+        };
+        flags_parse(&program, argc, argv);
 
-        opterr = 0; /* our own one-line errors */
-        for (;;) {
-                int index = 0;
-                /* A leading ':' makes a missing value ':' rather than '?'. */
-                int c = getopt_long(argc, argv, ":", options, &index);
-                if (c == -1)
-                        break;
-                switch (c) {
-                case OPT_LISTEN:
-                        listen = optarg;
-                        break;
-                case OPT_DB:
-                        db = optarg;
-                        break;
-                case OPT_SEED:
-                        config->seed_demo = true;
-                        break;
-                case OPT_LOG_LEVEL:
-                        level = optarg;
-                        break;
-                case OPT_THREADS:
-                        threads = optarg;
-                        break;
-                case OPT_CLAIM_THREADS:
-                        claim_threads = optarg;
-                        break;
-                case OPT_SECRET_FILE:
-                        secret_file = optarg;
-                        break;
-                case OPT_GRACE:
-                        grace = optarg;
-                        break;
-                case OPT_SHUTDOWN_DELAY:
-                        delay = optarg;
-                        break;
-                case OPT_MAX_BODY:
-                        max_body = optarg;
-                        break;
-                case OPT_MAX_HEADER:
-                        max_header = optarg;
-                        break;
-                case OPT_IDLE:
-                        idle = optarg;
-                        break;
-                case OPT_REQUEST_TIMEOUT:
-                        request_timeout = optarg;
-                        break;
-                case OPT_STOCK_POLL:
-                        poll = optarg;
-                        break;
-                case OPT_PAGE_CACHE:
-                        page_cache = optarg;
-                        break;
-                case OPT_COOKIE_SECURE:
-                        config->cookie_secure = true;
-                        break;
-                case OPT_HELP:
-                        fputs(usage_text, stdout);
-                        exit(0);
-                case ':':
-                        usage_error("option %s needs a value", argv[optind - 1]);
-                default:
-                        usage_error("unknown option %s", argv[optind - 1]);
-                }
-        }
-        if (optind < argc)
-                usage_error("unexpected argument \"%s\"", argv[optind]);
-        if (!config->seed_demo)
-                config->seed_demo = env_bool("TRIPDEAL_SEED_DEMO");
-        if (!config->cookie_secure)
-                config->cookie_secure = env_bool("TRIPDEAL_COOKIE_SECURE");
-
-        parse_listen(flag_or_env(listen, "TRIPDEAL_LISTEN") ?: "127.0.0.1:8080", config);
-
-        config->database_url = flag_or_env(db, "TRIPDEAL_DB") ?: "sqlite:tripdeal.db";
-        /* Never echo the URL: it may hold a password. */
-        if (store_url_check(config->database_url) < 0)
-                usage_error("bad --db: want sqlite:PATH or postgresql://USER@HOST[:PORT]/DB");
-
-        level = flag_or_env(level, "TRIPDEAL_LOG_LEVEL") ?: "info";
-        if (log_level_from_string(level, ret_level) < 0)
-                usage_error("bad --log-level \"%s\": want debug, info, warn or error", level);
-
-        config->threads = (int)parse_number_flag(
-                "threads", flag_or_env(threads, "TRIPDEAL_THREADS"), default_threads(), 1, 64);
+        config->threads = threads;
         /* Claims wait for a commit; many at once let the store combine them
          * (PostgreSQL).  SQLite has one writer at a time: a few suffice. */
         bool sqlite = strncmp(config->database_url, "sqlite:", 7) == 0;
-        config->claim_threads = (int)parse_number_flag(
-                "claim-threads", flag_or_env(claim_threads, "TRIPDEAL_CLAIM_THREADS"),
-                sqlite ? 2 : 32, 1, 256);
-        *ret_secret_file = flag_or_env(secret_file, "TRIPDEAL_SECRET_FILE");
-        config->grace_ms = parse_duration_flag("grace-period",
-                                               flag_or_env(grace, "TRIPDEAL_GRACE_PERIOD"), 25000);
-        config->shutdown_delay_ms = parse_duration_flag(
-                "shutdown-delay", flag_or_env(delay, "TRIPDEAL_SHUTDOWN_DELAY"), 0);
-        config->max_body_bytes = (size_t)parse_number_flag(
-                "max-body-bytes", flag_or_env(max_body, "TRIPDEAL_MAX_BODY_BYTES"), 65536, 1,
-                64 << 20);
-        config->max_header_bytes = (unsigned)parse_number_flag(
-                "max-header-bytes", flag_or_env(max_header, "TRIPDEAL_MAX_HEADER_BYTES"), 8192,
-                1024, 65535);
-        config->idle_timeout_seconds =
-                (int)((parse_duration_flag("idle-timeout",
-                                           flag_or_env(idle, "TRIPDEAL_IDLE_TIMEOUT"), 75000) +
-                       999) /
-                      1000);
-        config->request_timeout_seconds =
-                (int)((parse_duration_flag("request-timeout",
-                                           flag_or_env(request_timeout, "TRIPDEAL_REQUEST_TIMEOUT"),
-                                           10000) +
-                       999) /
-                      1000);
-        config->stock_poll_ms = (int)parse_duration_flag(
-                "stock-poll-interval", flag_or_env(poll, "TRIPDEAL_STOCK_POLL_INTERVAL"), 500);
-        config->main_page_cache_ms = (int)parse_duration_flag(
-                "page-cache", flag_or_env(page_cache, "TRIPDEAL_PAGE_CACHE"), 1000);
-        if (config->idle_timeout_seconds < 1 || config->request_timeout_seconds < 1)
-                usage_error("timeouts must be at least 1s");
-        if (config->stock_poll_ms < 50)
-                usage_error("--stock-poll-interval must be at least 50ms");
+        config->claim_threads = claim_threads > 0 ? claim_threads : sqlite ? 2 : 32;
+        config->max_body_bytes = (size_t)max_body_bytes;
+        config->max_header_bytes = (unsigned)max_header_bytes;
+        config->idle_timeout_seconds = (int)((idle_ms + 999) / 1000);
+        config->request_timeout_seconds = (int)((request_timeout_ms + 999) / 1000);
+        config->stock_poll_ms = (int)stock_poll_ms;
+        config->main_page_cache_ms = (int)page_cache_ms;
 }
 
 /* Migrations and the optional seed, on a connection of their own. */

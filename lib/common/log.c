@@ -36,6 +36,15 @@ int log_level_from_string(const char *s, enum log_level *ret_level)
         return -EINVAL;
 }
 
+int log_level_parse_flag(const char *value, void *target, char *message, size_t message_size)
+{
+        if (log_level_from_string(value, target) < 0) {
+                snprintf(message, message_size, "want debug, info, warn or error");
+                return -EINVAL;
+        }
+        return 0;
+}
+
 const char *log_level_to_string(enum log_level level)
 {
         if ((unsigned)level >= ARRAY_SIZE(level_names))

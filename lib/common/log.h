@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "macros.h"
 
@@ -28,6 +29,8 @@ enum log_level {
 /* "debug" | "info" | "warn" | "error" -> level.  -EINVAL on anything else. */
 int log_level_from_string(const char *s, enum log_level *ret_level);
 const char *log_level_to_string(enum log_level level);
+/* --log-level for a flags.h table: FLAG_CUSTOM, target an enum log_level. */
+int log_level_parse_flag(const char *value, void *target, char *message, size_t message_size);
 
 /* program: copied pointer, must outlive logging (pass a string literal). */
 void log_setup(const char *program, enum log_level min_level);

@@ -24,6 +24,11 @@ def run(argv):
     for word in ("--listen", "--db", "--seed-demo", "--log-level"):
         check(word in text, f"--help does not mention {word}")
 
+    result = run_app(binary, ["--version"])
+    check(result.returncode == 0, f"--version exited {result.returncode}")
+    check(result.stdout.startswith("tripdeal-app ") and " (git " in result.stdout,
+          f"--version printed {result.stdout!r}")
+
     port = tdtest.free_port()
     sqlite = "sqlite:" + tdtest.temp_dir() + "/x.db"
     cases = [
