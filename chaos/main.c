@@ -10,9 +10,7 @@
  * invalid experiment, 3 Aborted, 4 Refused by a guardrail.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,13 +19,11 @@
 
 #include "chaos-vmctl.h"
 #include "chaos.h"
+#include "flags.h"
 #include "kube.h"
 #include "macros.h"
 
 #define PROGRAM "tripdeal-chaos"
-#ifndef TRIPDEAL_VERSION_STRING
-#define TRIPDEAL_VERSION_STRING "0.1.0"
-#endif
 
 enum {
         EXIT_PASSED = 0,
@@ -42,43 +38,6 @@ static atomic_bool stop_flag;
 static void on_signal(int sig)
 {
         atomic_store(&stop_flag, true);
-}
-
-static void usage(FILE *f)
-{
-        fputs("Usage: " PROGRAM " run FILE [--kubeconfig PATH] [--libvirt-uri URI]\n"
-              "                          [--report-dir DIR] [--dry-run]\n"
-              "       " PROGRAM " validate FILE\n"
-              "\n"
-              "Run a chaos experiment (chaos.tripdeal.io/v1alpha1 Experiment YAML) against a\n"
-              "Kubernetes cluster: kill pods or power off node VMs, measure the recovery and\n"
-              "the failed requests, and write a report.\n"
-              "\n"
-              "Options:\n"
-              "  --kubeconfig PATH   kubeconfig (default $KUBECONFIG, in-cluster, ~/.kube/config)\n"
-              "  --libvirt-uri URI   libvirt connection for node-kill (qemu:///system, ...)\n"
-              "  --report-dir DIR    write DIR/report.json and DIR/report.html\n"
-              "  --dry-run           check guardrails and steady state, print what would be\n"
-              "                      hit, touch nothing\n"
-              "  -h, --help          this help\n"
-              "  --version           version\n"
-              "\n"
-              "Exit codes: 0 Passed (or dry run), 1 Failed, 2 usage or invalid experiment,\n"
-              "3 Aborted (steady state did not hold, or aborted; changes restored),\n"
-              "4 Refused by a guardrail (blackout, another drill, blast radius).\n",
-              f);
-}
-
-static int usage_error(const char *fmt, ...) _printf_(1, 2);
-static int usage_error(const char *fmt, ...)
-{
-        va_list ap;
-        va_start(ap, fmt);
-        fprintf(stderr, PROGRAM ": ");
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fprintf(stderr, " (see '" PROGRAM " --help')\n");
-        return EXIT_USAGE;
 }
 
 static void print_progress(const char *line, void *userdata)
@@ -125,10 +84,7 @@ static int cmd_run(const char *path, const char *kubeconfig, const char *libvirt
                 return EXIT_USAGE;
         }
         struct kube_client *kube = NULL;
-        r = kube_client_new(
-                cfg,
-                &(struct kube_client_options){.user_agent = PROGRAM "/" TRIPDEAL_VERSION_STRING},
-                &kube);
+        r = kube_client_new(cfg, &(struct kube_client_options){.user_agent = PROGRAM}, &kube);
         kube_config_free(cfg);
         if (r < 0) {
                 fprintf(stderr, PROGRAM ": %s\n", kube_strerror(r));
@@ -191,60 +147,100 @@ static int cmd_run(const char *path, const char *kubeconfig, const char *libvirt
         return exit_code;
 }
 
+enum command { COMMAND_RUN, COMMAND_VALIDATE };
+
+static const struct flags_command commands[] = {
+        {.name = "run", .id = COMMAND_RUN, .summary = "run an experiment and report its verdict"},
+        {.name = "validate", .id = COMMAND_VALIDATE, .summary = "check an experiment file"},
+        {0},
+};
+
+#define EXIT_CODES                                                                       \
+        "Exit codes: 0 Passed (or a dry run), 1 Failed, 2 usage or invalid experiment\n" \
+        "(the message names the field), 3 Aborted (steady state did not hold before\n"   \
+        "injection, or aborted: what was changed is restored), 4 Refused by a\n"         \
+        "guardrail (blackout window, another drill holds the target, blast radius)."
+
+/* The command's FILE: exactly one operand. */
+static const char *one_file(const struct flags_program *program, int argc, char **argv, int first)
+{
+        if (first >= argc)
+                flags_fail(program, "an experiment FILE is required");
+        if (first + 1 < argc)
+                flags_fail(program, "unexpected argument '%s'", argv[first + 1]);
+        return argv[first];
+}
+
 int main(int argc, char **argv)
 {
-        enum { OPT_KUBECONFIG = 256, OPT_LIBVIRT, OPT_REPORT, OPT_DRY_RUN, OPT_VERSION };
-        static const struct option options[] = {
-                {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
-                {"libvirt-uri", required_argument, NULL, OPT_LIBVIRT},
-                {"report-dir", required_argument, NULL, OPT_REPORT},
-                {"dry-run", no_argument, NULL, OPT_DRY_RUN},
-                {"help", no_argument, NULL, 'h'},
-                {"version", no_argument, NULL, OPT_VERSION},
+        const struct flags_program program = {
+                .name = PROGRAM,
+                .summary = "Run a chaos experiment (chaos.tripdeal.io/v1alpha1 Experiment YAML)\n"
+                           "against a Kubernetes cluster: kill pods or power off node VMs,\n"
+                           "measure the recovery and the failed requests, write a report.",
+                .epilog = EXIT_CODES,
+                .flags = (const struct flag[]){{0}},
+                .commands = commands,
+        };
+        int index = flags_parse(&program, argc, argv);
+        int command = flags_command_id(&program, argv[index]);
+        int sub_argc = argc - index;
+        char **sub_argv = argv + index;
+
+        if (command == COMMAND_VALIDATE) {
+                const struct flags_program validate = {
+                        .name = PROGRAM " validate",
+                        .usage = "FILE",
+                        .summary = "Check an experiment file: every error names the field.",
+                        .epilog = "Exit codes: 0 valid, 2 invalid.",
+                        .flags = (const struct flag[]){{0}},
+                        .operands = FLAGS_OPERANDS,
+                };
+                int first = flags_parse(&validate, sub_argc, sub_argv);
+                return cmd_validate(one_file(&validate, sub_argc, sub_argv, first));
+        }
+
+        struct {
+                const char *kubeconfig, *libvirt_uri, *report_dir;
+                bool dry_run;
+        } o = {0};
+        const struct flag run_flags[] = {
+                {.name = "kubeconfig",
+                 .type = FLAG_STRING,
+                 .target = &o.kubeconfig,
+                 .metavar = "PATH",
+                 .help = "kubeconfig file",
+                 .default_text = "$KUBECONFIG, in-cluster, ~/.kube/config"},
+                {.name = "libvirt-uri",
+                 .type = FLAG_STRING,
+                 .target = &o.libvirt_uri,
+                 .metavar = "URI",
+                 .help = "libvirt connection for node-kill (qemu:///system, "
+                         "qemu+ssh://host/system)",
+                 .env = "TRIPDEAL_LIBVIRT_URI"},
+                {.name = "report-dir",
+                 .type = FLAG_STRING,
+                 .target = &o.report_dir,
+                 .metavar = "DIR",
+                 .help = "write DIR/report.json and DIR/report.html"},
+                {.name = "dry-run",
+                 .type = FLAG_BOOL,
+                 .target = &o.dry_run,
+                 .help = "check guardrails and the steady state, print what would be hit, touch "
+                         "nothing"},
                 {0},
         };
-        const char *kubeconfig = NULL, *libvirt_uri = NULL, *report_dir = NULL;
-        bool dry_run = false;
-        int c;
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-                switch (c) {
-                case OPT_KUBECONFIG:
-                        kubeconfig = optarg;
-                        break;
-                case OPT_LIBVIRT:
-                        libvirt_uri = optarg;
-                        break;
-                case OPT_REPORT:
-                        report_dir = optarg;
-                        break;
-                case OPT_DRY_RUN:
-                        dry_run = true;
-                        break;
-                case 'h':
-                        usage(stdout);
-                        return EXIT_PASSED;
-                case OPT_VERSION:
-                        printf(PROGRAM " " TRIPDEAL_VERSION_STRING "\n");
-                        return EXIT_PASSED;
-                default:
-                        return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
-                }
-        }
-        if (optind >= argc)
-                return usage_error("%s", "a command is required: run FILE or validate FILE");
-        const char *command = argv[optind];
-        if (strcmp(command, "run") != 0 && strcmp(command, "validate") != 0)
-                return usage_error("unknown command '%s'", command);
-        if (optind + 1 >= argc)
-                return usage_error("%s needs an experiment FILE", command);
-        if (optind + 2 < argc)
-                return usage_error("unexpected argument '%s'", argv[optind + 2]);
-        const char *file = argv[optind + 1];
-        if (strcmp(command, "validate") == 0) {
-                if (kubeconfig || libvirt_uri || report_dir || dry_run)
-                        return usage_error("%s", "validate takes only FILE");
-                return cmd_validate(file);
-        }
-        return cmd_run(file, kubeconfig, libvirt_uri, report_dir, dry_run);
+        const struct flags_program run = {
+                .name = PROGRAM " run",
+                .usage = "FILE [OPTIONS]",
+                .summary = "Run the experiment in FILE: guardrails, steady state before,\n"
+                           "injection, recovery, steady state after; progress on stderr,\n"
+                           "the verdict on stdout.",
+                .epilog = EXIT_CODES,
+                .flags = run_flags,
+                .operands = FLAGS_OPERANDS,
+        };
+        int first = flags_parse(&run, sub_argc, sub_argv);
+        const char *file = one_file(&run, sub_argc, sub_argv, first);
+        return cmd_run(file, o.kubeconfig, o.libvirt_uri, o.report_dir, o.dry_run);
 }
