@@ -331,6 +331,80 @@ def make_refused_blackout(fk):
     return test
 
 
+def free_port():
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Prometheus:
+    """A real Prometheus on a free loopback port (no scrape targets needed:
+    the experiments query PromQL constants)."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="prometheus-", dir=WORK)
+        with open(os.path.join(self.dir, "prometheus.yml"), "w") as f:
+            f.write("global: {scrape_interval: 1s}\nscrape_configs: []\n")
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.log = open(os.path.join(self.dir, "prometheus.log"), "w")
+        self.proc = subprocess.Popen(
+            ["prometheus", "--config.file=" + os.path.join(self.dir, "prometheus.yml"),
+             "--storage.tsdb.path=" + os.path.join(self.dir, "data"),
+             "--web.listen-address=127.0.0.1:%d" % self.port], stdout=self.log, stderr=self.log)
+        import urllib.request
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError("prometheus exited: see %s" % self.log.name)
+            try:
+                return urllib.request.urlopen(self.url + "/-/ready", timeout=1).status == 200
+            except OSError:
+                return False
+        wait_for("prometheus ready", ready, timeout=60)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def make_prometheus(fk):
+    def test():
+        if not shutil.which("prometheus"):
+            print("SKIP prometheus steady-state check: prometheus not installed", flush=True)
+            return
+        prom = Prometheus()
+        try:
+            before = ready_uids(fk, "hello")
+            # Above max before injection: Aborted, nothing touched.
+            path = experiment("prometheus-high", "hello", steady={
+                "prometheus": {"url": prom.url, "query": "vector(5)", "max": 0.5}})
+            p = chaos(fk, "run", path)
+            expect(p.returncode == 3 and "Prometheus value 5 above max 0.5" in p.stdout, p.stdout)
+            expect(ready_uids(fk, "hello") == before, "pod UIDs changed")
+            # Within max: Passed, with before / during / after samples in the report.
+            report_dir = os.path.join(WORK, "prometheus-ok")
+            path = experiment("prometheus-ok", "hello", extra_spec={"count": 1, "percent": None},
+                              steady={"prometheus": {"url": prom.url, "query": "vector(0.2)",
+                                                     "max": 0.5}})
+            p = chaos(fk, "run", path, "--report-dir", report_dir)
+            expect(p.returncode == 0, "exit %d" % p.returncode)
+            report = json.load(open(os.path.join(report_dir, "report.json")))
+            phases = [s["phase"] for s in report["prometheus"]["samples"]]
+            expect(phases[0] == "before" and phases[-1] == "after", phases)
+            expect(all(s["value"] == 0.2 for s in report["prometheus"]["samples"]), report["prometheus"])
+            validate_report(report)
+        finally:
+            prom.stop()
+    return test
+
+
 def main():
     os.makedirs(LOG_DIR, exist_ok=True)
     fk = Fakekube(FAKEKUBE, "--pods", "process", "--nodes", "2", "--pod-command",
@@ -343,6 +417,7 @@ def main():
         ("target Lease held -> Refused", make_refused_lease(fk)),
         ("--dry-run touches nothing", make_dry_run(fk)),
         ("inside a sale window (blackout) -> Refused", make_refused_blackout(fk)),
+        ("Prometheus steady state: above max -> Aborted, within -> Passed", make_prometheus(fk)),
     ]
     try:
         return run_tests_then_stop(fk, tests)

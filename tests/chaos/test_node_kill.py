@@ -12,6 +12,7 @@ Needs TRIPDEAL_TEST_QEMU_URI (eval "$(scripts/test-services start)"); exits
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -151,6 +152,53 @@ def make_node_kill(fk):
     return test
 
 
+def make_abort_restores(fk):
+    def test():
+        for name in NAMES:
+            wait_for("node %s Ready" % name, lambda: node_ready(fk, name), timeout=60)
+        # The last drill left both pods on one node: spread them again.
+        pods = [p for p in web_pods(fk) if ready(p)]
+        if len({p["spec"].get("nodeName") for p in pods}) < 2:
+            fk.delete("/api/v1/namespaces/default/pods/" + pods[0]["metadata"]["name"])
+        wait_for("one Ready pod on each node", lambda: sorted(
+            p["spec"].get("nodeName", "") for p in web_pods(fk) if ready(p)) == sorted(NAMES), timeout=60)
+        experiment = {
+            "apiVersion": "chaos.tripdeal.io/v1alpha1", "kind": "Experiment",
+            "metadata": {"name": "node-kill-interrupted"},
+            "spec": {"target": {"namespace": "default", "selector": {"matchLabels": {"app": "web"}}},
+                     "action": "node-kill", "count": 1, "maxTargetPercent": 50,
+                     "steadyState": {"http": {"service": "web", "port": 8080},
+                                     "maxErrorRatePercent": 60, "maxRecoverySeconds": 60}}}
+        path = os.path.join(WORK, "node-kill-interrupted.yaml")
+        with open(path, "w") as f:
+            json.dump(experiment, f)
+        report_dir = os.path.join(WORK, "interrupted")
+        p = subprocess.Popen([CHAOS, "run", path, "--kubeconfig", fk.kubeconfig, "--libvirt-uri", URI,
+                              "--report-dir", report_dir], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        try:
+            lines = []
+            for line in p.stderr:  # bounded: the drill ends within maxRecoverySeconds
+                lines.append(line)
+                if "hit: node" in line:
+                    p.send_signal(signal.SIGINT)  # Ctrl-C while waiting for recovery
+                    break
+            rest_out, rest_err = p.communicate(timeout=120)
+        finally:
+            if p.poll() is None:
+                p.kill()
+        print("".join(lines), rest_out, rest_err, flush=True)
+        expect(p.returncode == 3, "exit %d, want 3 (Aborted)" % p.returncode)
+        report = json.load(open(os.path.join(report_dir, "report.json")))
+        expect(report["verdict"] == "Aborted" and "interrupted" in report["reason"], report["reason"])
+        killed = [t["name"] for t in report["targets"] if t["kind"] == "Node"][0]
+        expect(any(e["source"] == "libvirt" and "started again" in e["message"] for e in report["timeline"]),
+               "the VM was not restored on abort")
+        expect(virsh("domstate", killed) == "running", "VM %s is not running after the abort" % killed)
+        wait_for("node Ready again", lambda: node_ready(fk, killed), timeout=60)
+    return test
+
+
 def main():
     if not URI or not shutil.which("virsh"):
         print("SKIP: TRIPDEAL_TEST_QEMU_URI is not set (run eval \"$(scripts/test-services start)\" "
@@ -167,8 +215,10 @@ def main():
             virsh("start", name)
         fk = Fakekube(FAKEKUBE, "--nodes", "0", "--libvirt-uri", URI, "--node-boot-delay", "1s",
                       "--pods", "process", "--pod-command", "web:1=" + POD_SERVER)
-        return run_tests_then_stop(fk, [("node-kill: pods replaced within tolerationSeconds + 15 s, VM restored",
-                                         make_node_kill(fk))])
+        return run_tests_then_stop(fk, [
+            ("node-kill: pods replaced within tolerationSeconds + 15 s, VM restored", make_node_kill(fk)),
+            ("node-kill interrupted (SIGINT) -> Aborted, VM restored", make_abort_restores(fk)),
+        ])
     finally:
         for name in NAMES:
             virsh("destroy", name, check=False)
