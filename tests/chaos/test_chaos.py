@@ -287,6 +287,13 @@ def make_refused_lease(fk):
             expect("another drill holds the target" in p.stdout and "other-drill" in p.stdout,
                    p.stdout)
             expect(ready_uids(fk, "hello") == before, "pod UIDs changed")
+            # A holder that stopped renewing long ago (a crashed drill) does not block.
+            old = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime(time.time() - 7200))
+            status, body, _ = fk.patch("/apis/coordination.k8s.io/v1/namespaces/default/leases/" + name,
+                                       {"spec": {"renewTime": old, "leaseDurationSeconds": 60}})
+            expect(status == 200, "patch lease: %s %s" % (status, body))
+            p = chaos(fk, "run", experiment("after-a-crash", "hello"), "--dry-run")
+            expect(p.returncode == 0, "exit %d: an expired Lease still refused" % p.returncode)
         finally:
             fk.delete("/apis/coordination.k8s.io/v1/namespaces/default/leases/" + name)
     return test
@@ -414,7 +421,7 @@ def main():
         ("pod-kill 50% -> Passed, report valid and rendered", make_pod_kill_passed(fk)),
         ("steady state failing before -> Aborted, UIDs unchanged", make_aborted(fk)),
         ("maxTargetPercent exceeded -> Refused, nothing touched", make_refused_blast_radius(fk)),
-        ("target Lease held -> Refused", make_refused_lease(fk)),
+        ("target Lease held -> Refused; expired -> not", make_refused_lease(fk)),
         ("--dry-run touches nothing", make_dry_run(fk)),
         ("inside a sale window (blackout) -> Refused", make_refused_blackout(fk)),
         ("Prometheus steady state: above max -> Aborted, within -> Passed", make_prometheus(fk)),
