@@ -65,6 +65,9 @@ def scenario():
             return last if last.get("verdict") not in (None, "Running") else None
         last = wait_for("status.lastDrill with a verdict", finished, 90, interval=0.1)
         log("lastDrill", last)
+        # No second run at the next minute while the checks below look.
+        drill["spec"]["chaos"]["drills"][0]["schedule"] = "0 0 1 1 *"
+        cluster.kubectl("patch", "tripdeal", "shop", "-n", "tripdeal", "--type=merge", "-p", json.dumps(drill))
         assert last["name"] == "minutely-pod-kill", last
         assert last["verdict"] == "Passed", last
         assert last["recoverySeconds"] > 0 and last["startedAt"] and last["finishedAt"], last
