@@ -412,6 +412,29 @@ def make_prometheus(fk):
     return test
 
 
+def make_abort_condition(fk):
+    def test():
+        start_app(fk, "solo", 1)
+        pod = [p for p in pods(fk, "solo") if ready(p)][0]
+        # The probe pins the one pod's own address: once it is killed every request
+        # fails (its replacement gets a new IP), so the abort condition must fire.
+        path = experiment("abort-condition", "solo", extra_spec={"percent": None, "count": 1,
+                                                                  "maxTargetPercent": 100},
+                          http={"service": None, "port": None,
+                                "url": "http://%s:8080/" % pod["status"]["podIP"]},
+                          steady={"abortErrorRatePercent": 20, "maxRecoverySeconds": 30})
+        report_dir = os.path.join(WORK, "abort-condition")
+        p = chaos(fk, "run", path, "--report-dir", report_dir)
+        expect(p.returncode == 3, "exit %d, want 3 (Aborted)" % p.returncode)
+        report = json.load(open(os.path.join(report_dir, "report.json")))
+        expect(report["verdict"] == "Aborted" and "abortErrorRatePercent" in report["reason"],
+               report["reason"])
+        expect(report["injectedAt"] and report["recoveredAt"] is None, "not injected, or recovered")
+        expect(any(e["source"] == "probe" for e in report["timeline"]), "no probe failures on the timeline")
+        validate_report(report)
+    return test
+
+
 def main():
     os.makedirs(LOG_DIR, exist_ok=True)
     fk = Fakekube(FAKEKUBE, "--pods", "process", "--nodes", "2", "--pod-command",
@@ -425,6 +448,7 @@ def main():
         ("--dry-run touches nothing", make_dry_run(fk)),
         ("inside a sale window (blackout) -> Refused", make_refused_blackout(fk)),
         ("Prometheus steady state: above max -> Aborted, within -> Passed", make_prometheus(fk)),
+        ("abortErrorRatePercent fires after injection -> Aborted", make_abort_condition(fk)),
     ]
     try:
         return run_tests_then_stop(fk, tests)

@@ -8,9 +8,13 @@ the site's own Service.  A second TripDeal whose sale window is open now
 skips its drill: Event DrillSkipped naming the sale, lastDrill Skipped."""
 import json
 import os
+import shutil
+import subprocess
+import tempfile
 import time
+import urllib.request
 
-from harness import SECRET_AND_NS, Cluster, Operator, log, run, tripdeal_yaml, wait_for
+from harness import SECRET_AND_NS, Cluster, Operator, free_port, log, run, tripdeal_yaml, wait_for
 
 APP = os.environ.get("TRIPDEAL_APP", "")
 
@@ -30,14 +34,57 @@ def ready_pods(cluster, name):
                       for c in p.get("status", {}).get("conditions", [])))
 
 
+class Prometheus:
+    """A real Prometheus on a free port for the drill's prometheusQuery (a PromQL
+    constant: nothing to scrape); None when prometheus is not installed."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="drills-prometheus-")
+        with open(os.path.join(self.dir, "prometheus.yml"), "w") as f:
+            f.write("global: {scrape_interval: 1s}\nscrape_configs: []\n")
+        self.url = "http://127.0.0.1:%d" % free_port()
+        self.log = open(os.path.join(self.dir, "log"), "w")
+        self.proc = subprocess.Popen(["prometheus", "--config.file=" + os.path.join(self.dir, "prometheus.yml"),
+                                      "--storage.tsdb.path=" + os.path.join(self.dir, "data"),
+                                      "--web.listen-address=" + self.url[len("http://"):]],
+                                     stdout=self.log, stderr=self.log)
+
+        def ready():
+            try:
+                return urllib.request.urlopen(self.url + "/-/ready", timeout=1).status == 200
+            except OSError:
+                return False
+        wait_for("prometheus ready", ready, 60)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 def scenario():
+    prometheus = Prometheus() if shutil.which("prometheus") else None
+    try:
+        drills_scenario(prometheus)
+    finally:
+        if prometheus:
+            prometheus.stop()
+
+
+def drills_scenario(prometheus):
     if not APP or not os.path.exists(APP):
         print("TRIPDEAL_APP not set: skipping")
         raise SystemExit(77)
     image = "registry.example.com/tripdeal/app:1.4.0"
     db = os.path.join(os.environ.get("TMPDIR", "/tmp"), "drills-e2e-%d.db" % os.getpid())
+    operator_args = ["--prometheus-url", prometheus.url] if prometheus else []
     with Cluster(["--pods", "process", "--nodes", "2", "--pod-command", image + "=" + APP]) as cluster, \
-            Operator(cluster) as operator:
+            Operator(cluster, *operator_args) as operator:
         cluster.install_crd()
         cluster.apply_yaml((SECRET_AND_NS % {"ns": "tripdeal"}).replace(
             "postgresql://tripdeal@db.tripdeal.svc/tripdeal", "sqlite:" + db))
@@ -52,6 +99,12 @@ def scenario():
             "name": "minutely-pod-kill", "schedule": "* * * * *", "timeZone": "Asia/Seoul",
             "action": "pod-kill", "target": {"count": 1}, "maxTargetPercent": 50,
             "steadyState": {"maxErrorRatePercent": 50, "maxRecoverySeconds": 60}}]}}}
+        if prometheus:
+            # Steady while the query (a constant here) stays at or below threshold.
+            drill["spec"]["chaos"]["drills"][0]["steadyState"].update(
+                {"prometheusQuery": "vector(0.1)", "threshold": 0.5})
+        else:
+            log("prometheus not installed: the drill runs without prometheusQuery")
         cluster.kubectl("patch", "tripdeal", "shop", "-n", "tripdeal", "--type=merge", "-p", json.dumps(drill))
 
         saw_drilling = []
