@@ -99,16 +99,17 @@ def bench_node_kill(build, runs, toleration, work):
         print("node-kill skipped: TRIPDEAL_TEST_QEMU_URI not set", file=sys.stderr)
         return []
     names = ["bench-node-%d-%s" % (os.getpid(), s) for s in "ab"]
+    pool = "bench-%d" % os.getpid()  # libvirtd is shared: pin the pods to our own VMs
     xml = """<domain type='qemu'><name>%s</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
 <os><type arch='x86_64'>hvm</type></os><metadata><tripdeal:node xmlns:tripdeal="https://tripdeal.io/vmctl/1">
-<tripdeal:pool>bench</tripdeal:pool><tripdeal:owner>default/bench</tripdeal:owner></tripdeal:node></metadata>
+<tripdeal:pool>%s</tripdeal:pool><tripdeal:owner>default/bench</tripdeal:owner></tripdeal:node></metadata>
 <devices></devices></domain>"""
     fk = None
     try:
         for n in names:
             path = os.path.join(work, n + ".xml")
             with open(path, "w") as f:
-                f.write(xml % n)
+                f.write(xml % (n, pool))
             subprocess.run(["virsh", "-c", uri, "define", path], check=True, capture_output=True)
             subprocess.run(["virsh", "-c", uri, "start", n], check=True, capture_output=True)
         fk = Fakekube(os.path.join(build, "tests/fakekube/fakekube"), "--nodes", "0", "--libvirt-uri", uri,
@@ -118,7 +119,8 @@ def bench_node_kill(build, runs, toleration, work):
                for k in ("node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready")]
         spread = [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway",
                    "labelSelector": {"matchLabels": {"app": "web"}}}]
-        all_ready = deploy(fk, 2, "web:1", {"tolerations": tol, "topologySpreadConstraints": spread})
+        all_ready = deploy(fk, 2, "web:1", {"tolerations": tol, "topologySpreadConstraints": spread,
+                                            "nodeSelector": {"tripdeal.io/pool": pool}})
         out = []
         for _ in range(runs):
             def nodes_ready():

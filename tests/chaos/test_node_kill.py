@@ -26,6 +26,9 @@ URI = os.environ.get("TRIPDEAL_TEST_QEMU_URI", "")
 TOLERATION = 3
 WORK = tempfile.mkdtemp(prefix="chaos-node-kill-")
 OWNER = "default/drill-%d" % os.getpid()
+# libvirtd is shared: other suites' TripDeal domains become fakekube Nodes too,
+# so the pods are pinned to this test's own pool.
+POOL = "chaos-%d" % os.getpid()
 NAMES = ["chaos-node-%d-a" % os.getpid(), "chaos-node-%d-b" % os.getpid()]
 
 DOMAIN_XML = """<domain type='qemu'>
@@ -35,7 +38,7 @@ DOMAIN_XML = """<domain type='qemu'>
   <os><type arch='x86_64'>hvm</type></os>
   <metadata>
     <tripdeal:node xmlns:tripdeal="https://tripdeal.io/vmctl/1">
-      <tripdeal:pool>chaos</tripdeal:pool>
+      <tripdeal:pool>%s</tripdeal:pool>
       <tripdeal:owner>%s</tripdeal:owner>
     </tripdeal:node>
   </metadata>
@@ -84,6 +87,7 @@ def deployment():
             "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
                      "template": {"metadata": {"labels": {"app": "web"}},
                                   "spec": {"tolerations": tolerations, "topologySpreadConstraints": spread,
+                                           "nodeSelector": {"tripdeal.io/pool": POOL},
                                            "terminationGracePeriodSeconds": 1, "containers": [container]}}}}
 
 
@@ -210,7 +214,7 @@ def main():
         for name in NAMES:
             xml = os.path.join(WORK, name + ".xml")
             with open(xml, "w") as f:
-                f.write(DOMAIN_XML % (name, OWNER))
+                f.write(DOMAIN_XML % (name, POOL, OWNER))
             virsh("define", xml)
             virsh("start", name)
         fk = Fakekube(FAKEKUBE, "--nodes", "0", "--libvirt-uri", URI, "--node-boot-delay", "1s",
