@@ -142,7 +142,6 @@ struct chaos_run_options {
         const char *prometheus_url;   /* used when the experiment's query has no url */
         const char *default_service;  /* probe when the experiment has none (operator) */
         int32_t default_service_port; /* with default_service */
-        const char *tripdeal_uid;     /* operator: skip re-reading the TripDeal */
         atomic_bool *stop;            /* set from a signal handler: abort and restore */
         /* One human line per call ("t+3.1s waiting for recovery: 3/4 Ready"). */
         void (*progress)(const char *line, void *userdata);

@@ -1175,25 +1175,22 @@ static int drill(struct run *run)
                 if (run->pods[i].killed)
                         read_logs(run, &run->pods[i], false);
 
-        if (e->action == CHAOS_ACTION_POD_KILL || e->action == CHAOS_ACTION_NODE_KILL) {
+        if (run->o->dry_run) {
                 size_t k = 0;
-                for (size_t i = 0; i < run->n_pods; i++)
-                        k += run->pods[i].killed;
-                if (run->o->dry_run) {
-                        for (size_t i = 0; i < run->n_killed_nodes; i++)
-                                progress(run, "dry run: would power off VM %s",
-                                         run->killed_nodes[i]);
-                        for (size_t i = 0; i < run->n_pods; i++)
-                                if (run->pods[i].killed)
-                                        progress(run, "dry run: would kill pod %s (uid %s) on %s",
-                                                 run->pods[i].name, run->pods[i].uid,
-                                                 run->pods[i].node ? run->pods[i].node : "?");
-                        set_verdict(run, CHAOS_VERDICT_DRY_RUN,
-                                    "dry run: would hit %zu of %d pods%s; nothing was touched", k,
-                                    run->ready_before,
-                                    run->n_killed_nodes ? " (on the VMs listed)" : "");
-                        return 0;
+                for (size_t i = 0; i < run->n_killed_nodes; i++)
+                        progress(run, "dry run: would power off VM %s", run->killed_nodes[i]);
+                for (size_t i = 0; i < run->n_pods; i++) {
+                        if (!run->pods[i].killed)
+                                continue;
+                        k++;
+                        progress(run, "dry run: would kill pod %s (uid %s) on %s",
+                                 run->pods[i].name, run->pods[i].uid,
+                                 run->pods[i].node ? run->pods[i].node : "?");
                 }
+                set_verdict(run, CHAOS_VERDICT_DRY_RUN,
+                            "dry run: would hit %zu of %d pods%s; nothing was touched", k,
+                            run->ready_before, run->n_killed_nodes ? " (on the VMs listed)" : "");
+                return 0;
         }
 
         if ((r = inject(run)) < 0 || run->out.reason[0]) {
