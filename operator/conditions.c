@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* metav1.Condition lists: set, find, remove (see conditions.h). */
 #include "conditions.h"
 
 #include <errno.h>
@@ -78,4 +79,18 @@ int conditions_set(json_t *conditions, const struct condition *c, time_t now)
                 }
         }
         return json_array_append_new(conditions, updated) < 0 ? -ENOMEM : 1;
+}
+
+int conditions_remove(json_t *conditions, const char *type)
+{
+        json_t *existing = conditions_find(conditions, type);
+        size_t i;
+        json_t *entry;
+        json_array_foreach (conditions, i, entry) {
+                if (existing && entry == existing) {
+                        json_array_remove(conditions, i);
+                        return 1;
+                }
+        }
+        return 0;
 }

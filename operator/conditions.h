@@ -32,6 +32,9 @@ struct condition {
  * 0 if it was already so, -errno on failure (-EINVAL on a NULL field). */
 int conditions_set(json_t *conditions, const struct condition *c, time_t now);
 
+/* Drop the condition of `type` (it no longer applies).  1 if one was there, else 0. */
+int conditions_remove(json_t *conditions, const char *type);
+
 /* The condition of `type`, or NULL.  Borrowed from `conditions`. */
 json_t *conditions_find(const json_t *conditions, const char *type);
 bool conditions_is_true(const json_t *conditions, const char *type);

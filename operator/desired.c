@@ -1,17 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The objects a TripDeal owns, built from its spec alone (see desired.h). */
 #include "desired.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "macros.h"
 
 static const char *const kind_names[_DESIRED_KIND_MAX] = {
-        [DESIRED_CONFIGMAP] = "ConfigMap",
-        [DESIRED_DEPLOYMENT] = "Deployment",
-        [DESIRED_SERVICE] = "Service",
-        [DESIRED_INGRESS] = "Ingress",
-        [DESIRED_HPA] = "HorizontalPodAutoscaler",
+        [DESIRED_CONFIGMAP] = "ConfigMap",     [DESIRED_SERVICEACCOUNT] = "ServiceAccount",
+        [DESIRED_DEPLOYMENT] = "Deployment",   [DESIRED_SERVICE] = "Service",
+        [DESIRED_INGRESS] = "Ingress",         [DESIRED_HPA] = "HorizontalPodAutoscaler",
         [DESIRED_PDB] = "PodDisruptionBudget",
 };
 
@@ -37,23 +38,67 @@ static json_t *object_labels(const struct tripdeal_identity *owner)
         return labels;
 }
 
-static json_t *object_metadata(const struct tripdeal_identity *owner)
+json_t *desired_owned_metadata(const struct tripdeal_identity *owner, const char *name)
 {
-        return json_pack("{s:s, s:s, s:o, s:[{s:s, s:s, s:s, s:s, s:b, s:b}]}", "name", owner->name,
+        return json_pack("{s:s, s:s, s:o, s:[{s:s, s:s, s:s, s:s, s:b, s:b}]}", "name", name,
                          "namespace", owner->namespace, "labels", object_labels(owner),
                          "ownerReferences", "apiVersion", TRIPDEAL_API_VERSION, "kind",
                          TRIPDEAL_KIND, "name", owner->name, "uid", owner->uid, "controller", 1,
                          "blockOwnerDeletion", 1);
 }
 
-static json_t *configmap(const struct tripdeal_identity *owner, const struct tripdeal_spec *spec)
+static json_t *object_metadata(const struct tripdeal_identity *owner)
 {
-        /* Settings the pods read as environment (envFrom).  No secrets here. */
-        return json_pack("{s:s, s:s, s:o, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap",
-                         "metadata", object_metadata(owner), "data", "TRIPDEAL_LOG_LEVEL", "info");
+        return desired_owned_metadata(owner, owner->name);
 }
 
-static json_t *container_env(const struct tripdeal_spec *spec)
+/* Settings the pods read as environment (envFrom).  No secrets here. */
+static json_t *configmap_data(const struct tripdeal_spec *spec)
+{
+        char grace[16];
+        snprintf(grace, sizeof(grace), "%ds", DESIRED_DRAIN_SECONDS);
+        json_t *data =
+                json_pack("{s:s, s:s}", "TRIPDEAL_LOG_LEVEL",
+                          tripdeal_log_level_name(spec->log_level), "TRIPDEAL_GRACE_PERIOD", grace);
+        if (data && spec->seed_demo)
+                json_object_set_new(data, "TRIPDEAL_SEED_DEMO", json_string("1"));
+        /* Behind TLS the browser must only send the session cookie over HTTPS. */
+        if (data && spec->ingress_tls_secret_name)
+                json_object_set_new(data, "TRIPDEAL_COOKIE_SECURE", json_string("1"));
+        return data;
+}
+
+static json_t *configmap(const struct tripdeal_identity *owner, const struct tripdeal_spec *spec)
+{
+        return json_pack("{s:s, s:s, s:o, s:o}", "apiVersion", "v1", "kind", "ConfigMap",
+                         "metadata", object_metadata(owner), "data", configmap_data(spec));
+}
+
+/* 64-bit FNV-1a of the ConfigMap's data, as 16 hex digits: envFrom is read
+ * when a container starts, so the pod template must change with it. */
+static json_t *config_hash(const struct tripdeal_spec *spec)
+{
+        _cleanup_json_ json_t *data = configmap_data(spec);
+        _cleanup_free_ char *text = data ? json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        if (!text)
+                return NULL;
+        uint64_t h = UINT64_C(14695981039346656037);
+        for (const unsigned char *c = (const unsigned char *)text; *c; c++)
+                h = (h ^ *c) * UINT64_C(1099511628211);
+        char hex[17];
+        snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)h);
+        return json_string(hex);
+}
+
+static json_t *service_account(const struct tripdeal_identity *owner)
+{
+        /* The site never talks to the API server: no token anywhere. */
+        return json_pack("{s:s, s:s, s:o, s:b}", "apiVersion", "v1", "kind", "ServiceAccount",
+                         "metadata", object_metadata(owner), "automountServiceAccountToken", 0);
+}
+
+static json_t *container_env(const struct tripdeal_identity *owner,
+                             const struct tripdeal_spec *spec)
 {
         /* POD_IP from the downward API: the app binds its own pod address,
          * which is what lets several pods share one host in fakekube. */
@@ -69,7 +114,54 @@ static json_t *container_env(const struct tripdeal_spec *spec)
         else
                 json_array_append_new(env, json_pack("{s:s, s:s}", "name", "TRIPDEAL_DB", "value",
                                                      "sqlite:/tmp/tripdeal.db"));
+        /* One session key for every replica: a session made by one pod is
+         * accepted by all (the app signs cookies and CSRF tokens with it). */
+        char secret_name[320];
+        snprintf(secret_name, sizeof(secret_name), "%s%s", owner->name,
+                 TRIPDEAL_SESSION_SECRET_SUFFIX);
+        json_array_append_new(env, json_pack("{s:s, s:{s:{s:s, s:s}}}", "name", "TRIPDEAL_SECRET",
+                                             "valueFrom", "secretKeyRef", "name", secret_name,
+                                             "key", TRIPDEAL_SESSION_SECRET_KEY));
+        /* The user's own variables last (the operator's names are refused by the parser). */
+        size_t i;
+        json_t *var;
+        json_array_foreach (spec->env, i, var)
+                json_array_append_new(env, json_deep_copy(var));
         return env;
+}
+
+static json_t *container_args(const struct tripdeal_spec *spec)
+{
+        json_t *args = json_pack("[s, s]", "--listen", "$(POD_IP):8080");
+        for (size_t i = 0; args && i < spec->args_count; i++)
+                json_array_append_new(args, json_string(spec->args[i]));
+        return args;
+}
+
+/* spec.app.resources, or requests and limits that give the HPA's CPU target a meaning. */
+static json_t *container_resources(const struct tripdeal_spec *spec)
+{
+        if (spec->resources)
+                return json_deep_copy(spec->resources);
+        return json_pack("{s:{s:s, s:s}, s:{s:s, s:s}}", "requests", "cpu",
+                         DESIRED_DEFAULT_CPU_REQUEST, "memory", DESIRED_DEFAULT_MEMORY_REQUEST,
+                         "limits", "cpu", DESIRED_DEFAULT_CPU_LIMIT, "memory",
+                         DESIRED_DEFAULT_MEMORY_LIMIT);
+}
+
+/* Pod Security Standards "restricted", with the user the images are built for. */
+static json_t *pod_security_context(void)
+{
+        return json_pack("{s:b, s:i, s:i, s:i, s:{s:s}}", "runAsNonRoot", 1, "runAsUser",
+                         DESIRED_POD_USER, "runAsGroup", DESIRED_POD_USER, "fsGroup",
+                         DESIRED_POD_USER, "seccompProfile", "type", "RuntimeDefault");
+}
+
+static json_t *container_security_context(void)
+{
+        return json_pack("{s:b, s:b, s:b, s:{s:[s]}}", "runAsNonRoot", 1,
+                         "allowPrivilegeEscalation", 0, "readOnlyRootFilesystem", 1, "capabilities",
+                         "drop", "ALL");
 }
 
 static json_t *http_probe(const char *path, int period, int failure_threshold)
@@ -91,31 +183,37 @@ static json_t *deployment(const struct tripdeal_identity *owner, const struct tr
                                                (json_int_t)spec->toleration_seconds));
 
         json_t *container = json_pack(
-                "{s:s, s:s, s:[s, s], s:[{s:s, s:i, s:s}], s:o, s:[{s:{s:s}}], s:o, s:o, s:o, "
-                "s:{s:{s:{s:i}}}}",
-                "name", "app", "image", spec->image, "args", "--listen", "$(POD_IP):8080", "ports",
-                "name", "http", "containerPort", TRIPDEAL_APP_PORT, "protocol", "TCP", "env",
-                container_env(spec), "envFrom", "configMapRef", "name", owner->name,
+                "{s:s, s:s, s:o, s:[{s:s, s:i, s:s}], s:o, s:[{s:{s:s}}], s:o, s:o, s:o, "
+                "s:o, s:[{s:s, s:s}], s:{s:{s:{s:i}}}}",
+                "name", "app", "image", spec->image, "args", container_args(spec), "ports", "name",
+                "http", "containerPort", TRIPDEAL_APP_PORT, "protocol", "TCP", "env",
+                container_env(owner, spec), "envFrom", "configMapRef", "name", owner->name,
                 "readinessProbe", http_probe("/readyz", 2, 2), "livenessProbe",
-                http_probe("/healthz", 10, 3), "resources",
-                spec->resources ? json_deep_copy(spec->resources) : json_object(),
+                http_probe("/healthz", 10, 3), "resources", container_resources(spec),
+                "securityContext", container_security_context(), "volumeMounts", "name", "tmp",
+                "mountPath", "/tmp",
                 /* Keep serving while endpoints drop this pod, then SIGTERM. */
-                "lifecycle", "preStop", "sleep", "seconds", 5);
+                "lifecycle", "preStop", "sleep", "seconds", DESIRED_PRESTOP_SECONDS);
 
         return json_pack(
                 "{s:s, s:s, s:o, s:{s:i, s:{s:o}, s:{s:s, s:{s:i, s:s}}, s:{s:{s:o, s:{s:s, "
-                "s:s, s:s}}, s:{s:i, s:[{s:i, s:s, s:s, s:{s:o}}], s:o, s:[o]}}}}",
+                "s:s, s:s, s:o}}, s:{s:s, s:b, s:o, s:i, s:[{s:i, s:s, s:s, s:{s:o}}], s:o, "
+                "s:[o], s:[{s:s, s:{}}]}}}}",
                 "apiVersion", "apps/v1", "kind", "Deployment", "metadata", object_metadata(owner),
                 "spec", "revisionHistoryLimit", 5, "selector", "matchLabels",
                 selector_labels(owner), "strategy", "type", "RollingUpdate", "rollingUpdate",
                 /* Never below the floor during a rollout. */
                 "maxUnavailable", 0, "maxSurge", "25%", "template", "metadata", "labels",
                 selector_labels(owner), "annotations", "prometheus.io/scrape", "true",
-                "prometheus.io/port", "8080", "prometheus.io/path", "/metrics", "spec",
-                "terminationGracePeriodSeconds", 30, "topologySpreadConstraints", "maxSkew", 1,
-                "topologyKey", "kubernetes.io/hostname", "whenUnsatisfiable", "ScheduleAnyway",
-                "labelSelector", "matchLabels", selector_labels(owner), "tolerations", tolerations,
-                "containers", container);
+                "prometheus.io/port", "8080", "prometheus.io/path", "/metrics",
+                DESIRED_CONFIG_HASH_ANNOTATION, config_hash(spec), "spec", "serviceAccountName",
+                owner->name, "automountServiceAccountToken", 0, "securityContext",
+                pod_security_context(), "terminationGracePeriodSeconds",
+                DESIRED_PRESTOP_SECONDS + DESIRED_DRAIN_SECONDS + DESIRED_GRACE_MARGIN_SECONDS,
+                "topologySpreadConstraints", "maxSkew", 1, "topologyKey", "kubernetes.io/hostname",
+                "whenUnsatisfiable", "ScheduleAnyway", "labelSelector", "matchLabels",
+                selector_labels(owner), "tolerations", tolerations, "containers", container,
+                "volumes", "name", "tmp", "emptyDir");
 }
 
 static json_t *service(const struct tripdeal_identity *owner)
@@ -197,6 +295,7 @@ int desired_objects_build(const struct tripdeal_identity *owner, const struct tr
                 .objects =
                         {
                                 [DESIRED_CONFIGMAP] = configmap(owner, spec),
+                                [DESIRED_SERVICEACCOUNT] = service_account(owner),
                                 [DESIRED_DEPLOYMENT] = deployment(owner, spec),
                                 [DESIRED_SERVICE] = service(owner),
                                 [DESIRED_INGRESS] =

@@ -4,8 +4,10 @@
  * reconciles each TripDeal (reconcile.c) from a deduplicating work queue.
  *
  * Threads: one per informer (list+watch), --workers reconcile workers, the
- * leader elector (with --leader-elect), the HTTP endpoints, and main, which
- * waits for SIGTERM/SIGINT.  Workers reconcile only while this replica leads.
+ * leader elector (with --leader-elect), the HTTP endpoints, one that waits
+ * for SIGTERM/SIGINT, and main, which starts everything, then waits for that
+ * signal and stops everything.  Workers reconcile only while this replica
+ * leads.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -55,8 +57,8 @@ struct options {
 
 /* The kinds a TripDeal owns: their changes wake the owner up. */
 static const struct kube_resource *const owned_kinds[] = {
-        &KUBE_CONFIGMAPS, &KUBE_DEPLOYMENTS, &KUBE_SERVICES,
-        &KUBE_INGRESSES,  &KUBE_HPAS,        &KUBE_PDBS,
+        &KUBE_CONFIGMAPS, &KUBE_DEPLOYMENTS,          &KUBE_SERVICES, &KUBE_INGRESSES, &KUBE_HPAS,
+        &KUBE_PDBS,       &RECONCILE_SERVICEACCOUNTS,
 };
 
 struct operator_state {
@@ -74,6 +76,11 @@ struct operator_state {
         atomic_bool synced;
         pthread_t workers[MAX_WORKERS];
         int workers_started;
+
+        pthread_mutex_t lifecycle; /* started, stop_signal */
+        pthread_cond_t stop_requested;
+        bool started;    /* caches synced: a signal now means an orderly stop */
+        int stop_signal; /* SIGTERM/SIGINT once received */
 };
 
 /* ---- flags ---------------------------------------------------------------- */
@@ -105,7 +112,8 @@ static void usage(FILE *out)
                 "  --drain-timeout DUR        per reconcile, how long to keep evicting a node's\n"
                 "                             pods before trying again later (default: 60s)\n"
                 "  --log-level LEVEL          debug, info, warn or error (default: info)\n"
-                "  -h, --help                 show this help\n");
+                "  -h, --help                 show this help\n"
+                "  --version                  print the version\n");
 }
 
 static int parse_options(int argc, char **argv, struct options *ret)
@@ -150,6 +158,7 @@ static int parse_options(int argc, char **argv, struct options *ret)
                 {"node-ready-timeout", required_argument, NULL, OPT_NODE_READY_TIMEOUT},
                 {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
                 {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, 'V'},
                 {0},
         };
         opterr = 0;
@@ -231,6 +240,9 @@ static int parse_options(int argc, char **argv, struct options *ret)
                 }
                 case 'h':
                         usage(stdout);
+                        exit(EXIT_SUCCESS);
+                case 'V':
+                        puts("tripdeal-operator " TRIPDEAL_PROGRAM_VERSION);
                         exit(EXIT_SUCCESS);
                 case ':':
                         fprintf(stderr, "tripdeal-operator: %s needs a value\n", argv[optind - 1]);
@@ -353,6 +365,17 @@ static void record_event(void *userdata, const json_t *involved, const char *typ
                          const char *reason, const char *message)
 {
         struct operator_state *op = userdata;
+        /* Every action the operator takes is an Event: log each one once, with
+         * the TripDeal it concerns. */
+        json_t *metadata = json_object_get(involved, "metadata");
+        log_emit(strcmp(type, "Warning") == 0 ? LOG_LEVEL_WARN : LOG_LEVEL_INFO,
+                 json_pack("{s:s, s:s%, s:s}", "namespace",
+                           json_string_value(json_object_get(metadata, "namespace")) ?: "", "name",
+                           json_string_value(json_object_get(metadata, "name")) ?: "",
+                           /* A real API server allows 253; fakekube may pass more. */
+                           strnlen(json_string_value(json_object_get(metadata, "name")) ?: "", 253),
+                           "reason", reason),
+                 "%s", message);
         struct kube_status status = {0};
         int r = kube_event_record(op->recorder, involved, type, reason, message, NULL, &status);
         if (r < 0)
@@ -446,7 +469,10 @@ static void enqueue_all_tripdeals(struct operator_state *op)
 static void started_leading(void *userdata)
 {
         struct operator_state *op = userdata;
-        log_info("became the leader; reconciling every TripDeal");
+        if (op->options.leader_elect)
+                log_info("became the leader; reconciling every TripDeal");
+        else
+                log_info("reconciling every TripDeal");
         atomic_store(&op->leading, true);
         metrics_set_leader(1);
         /* Drills an earlier leader left half-done are restored first. */
@@ -484,6 +510,57 @@ static bool ready_fn(void *userdata, char *why, unsigned why_size)
 
 /* ---- start and stop ------------------------------------------------------ */
 
+/* Each failed list or watch, with its real cause (401, certificate check,
+ * connection refused...): the informer retries with backoff meanwhile. */
+static void informer_failed(const struct kube_resource *resource,
+                            enum kube_informer_operation operation, int error,
+                            const struct kube_status *status, void *userdata)
+{
+        bool list = operation == KUBE_INFORMER_LIST;
+        /* A watch cut (server restart, idle timeout) is routine; a failed list is not. */
+        log_emit(list ? LOG_LEVEL_WARN : LOG_LEVEL_INFO,
+                 json_pack("{s:s, s:s, s:s, s:I, s:s}", "resource", resource->plural, "operation",
+                           list ? "list" : "watch", "error", kube_strerror(error), "http_code",
+                           (json_int_t)status->http_code, "reason", status->reason),
+                 "cannot %s %s: %s: %s (retrying)", list ? "list" : "watch", resource->plural,
+                 kube_strerror(error), status->message[0] ? status->message : "no details");
+}
+
+/* Wait for every informer's first list; on failure log why (the last error
+ * of the first informer that has not synced). */
+static int wait_for_caches(struct operator_state *op)
+{
+        int64_t deadline = clock_monotonic_ms() + op->options.sync_timeout_ms;
+        struct kube_informer *informers[1 + ARRAY_SIZE(owned_kinds)] = {op->tripdeals};
+        const struct kube_resource *resources[1 + ARRAY_SIZE(owned_kinds)] = {&KUBE_TRIPDEALS};
+        for (size_t i = 0; i < ARRAY_SIZE(owned_kinds); i++) {
+                informers[i + 1] = op->owned[i];
+                resources[i + 1] = owned_kinds[i];
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(informers); i++) {
+                int64_t left = deadline - clock_monotonic_ms();
+                int r = kube_informer_wait_for_sync(informers[i], left > 0 ? left : 0);
+                if (r == 0)
+                        continue;
+                struct kube_status status = {0};
+                int last = kube_informer_last_error(informers[i], &status);
+                if (last != 0)
+                        log_emit(LOG_LEVEL_ERROR,
+                                 json_pack("{s:s, s:s, s:I}", "resource", resources[i]->plural,
+                                           "error", kube_strerror(last), "http_code",
+                                           (json_int_t)status.http_code),
+                                 "informer caches did not sync within %lld s: last error listing "
+                                 "%s: %s: %s",
+                                 (long long)op->options.sync_timeout_ms / 1000,
+                                 resources[i]->plural, kube_strerror(last), status.message);
+                else
+                        log_error("informer caches did not sync within %lld s: %s",
+                                  (long long)op->options.sync_timeout_ms / 1000, kube_strerror(r));
+                return r;
+        }
+        return 0;
+}
+
 /* The reconcile reads objects fresh from the API, so no informer needs whole
  * objects: TripDeals keep a summary (tripdeal_summary: for leadership
  * hand-over and the change filter), owned kinds keep nothing (trigger only). */
@@ -498,6 +575,7 @@ static int start_informer(struct operator_state *op, const struct kube_resource 
                 .label_selector = label_selector,
                 .handlers = handlers,
                 .transform = transform,
+                .on_error = informer_failed,
                 .trigger_only = trigger_only,
         };
         int r = kube_informer_new(op->client, &options, ret);
@@ -618,14 +696,12 @@ static int operator_start(struct operator_state *op)
         }
 
         /* Wait for the caches (bounded) so the first reconciles see the world. */
-        r = kube_informer_wait_for_sync(op->tripdeals, op->options.sync_timeout_ms);
-        for (size_t i = 0; r == 0 && i < ARRAY_SIZE(owned_kinds); i++)
-                r = kube_informer_wait_for_sync(op->owned[i], op->options.sync_timeout_ms);
-        if (r < 0) {
-                log_error("informer caches did not sync within %lld s: %s",
-                          (long long)op->options.sync_timeout_ms / 1000, kube_strerror(r));
+        if ((r = wait_for_caches(op)) < 0)
                 return r;
-        }
+        /* From here on a signal stops in order (the lease may be ours soon). */
+        pthread_mutex_lock(&op->lifecycle);
+        op->started = true;
+        pthread_mutex_unlock(&op->lifecycle);
         atomic_store(&op->synced, true);
 
         if (!op->options.leader_elect) {
@@ -652,9 +728,41 @@ static int operator_start(struct operator_state *op)
         return kube_leader_elector_start(op->elector);
 }
 
+static const char *signal_name(int sig)
+{
+        return sig == SIGTERM ? "SIGTERM" : "SIGINT";
+}
+
+/*
+ * Waits for SIGTERM/SIGINT (blocked in every other thread).  Before the
+ * caches sync the operator holds no lease and has written nothing, and its
+ * start-up may be waiting on an API server that never answers: a signal then
+ * ends the process at once.  After, main stops everything in order.
+ */
+static void *signal_thread(void *userdata)
+{
+        struct operator_state *op = userdata;
+        sigset_t signals;
+        sigemptyset(&signals);
+        sigaddset(&signals, SIGTERM);
+        sigaddset(&signals, SIGINT);
+        int sig = 0;
+        sigwait(&signals, &sig);
+        pthread_mutex_lock(&op->lifecycle);
+        if (!op->started) {
+                log_info("received %s during start-up; exiting", signal_name(sig));
+                _exit(0);
+        }
+        op->stop_signal = sig;
+        pthread_cond_signal(&op->stop_requested);
+        pthread_mutex_unlock(&op->lifecycle);
+        return NULL;
+}
+
 int main(int argc, char **argv)
 {
-        struct operator_state op = {0};
+        struct operator_state op = {.lifecycle = PTHREAD_MUTEX_INITIALIZER,
+                                    .stop_requested = PTHREAD_COND_INITIALIZER};
         if (parse_options(argc, argv, &op.options) < 0)
                 return 2;
         log_setup("tripdeal-operator", op.options.log_level);
@@ -664,15 +772,22 @@ int main(int argc, char **argv)
          * second one held ~3 MiB more at 1,000 TripDeals). */
         mallopt(M_ARENA_MAX, 1);
 
-        /* Signals go to main's sigwait only: block them before any thread starts. */
+        /* Signals go to signal_thread's sigwait only: block them before any
+         * thread starts. */
         sigset_t signals;
         sigemptyset(&signals);
         sigaddset(&signals, SIGTERM);
         sigaddset(&signals, SIGINT);
         pthread_sigmask(SIG_BLOCK, &signals, NULL);
         signal(SIGPIPE, SIG_IGN);
+        pthread_t signals_thread;
+        int r = -pthread_create(&signals_thread, NULL, signal_thread, &op);
+        if (r < 0) {
+                log_error("cannot start the signal thread: %s", strerror(-r));
+                return 1;
+        }
 
-        int r = operator_start(&op);
+        r = operator_start(&op);
         if (r < 0) {
                 operator_stop(&op);
                 return 1;
@@ -683,9 +798,13 @@ int main(int argc, char **argv)
                            op.options.leader_elect, "workers", op.options.workers),
                  "tripdeal-operator running");
 
-        int sig = 0;
-        sigwait(&signals, &sig);
-        log_info("received %s; shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        pthread_mutex_lock(&op.lifecycle);
+        while (op.stop_signal == 0)
+                pthread_cond_wait(&op.stop_requested, &op.lifecycle);
+        int sig = op.stop_signal;
+        pthread_mutex_unlock(&op.lifecycle);
+        pthread_join(signals_thread, NULL);
+        log_info("received %s; shutting down", signal_name(sig));
         atomic_store(&op.synced, false);
         operator_stop(&op);
         log_info("stopped");

@@ -45,6 +45,8 @@ struct floor_series {
         char *name;
         int32_t floor;
         uint64_t changes;
+        bool has_gauges;
+        struct tripdeal_gauges gauges;
 };
 
 static struct {
@@ -106,29 +108,51 @@ static struct floor_series *floor_find(const char *namespace, const char *name)
         return NULL;
 }
 
+/* The series of one TripDeal, created (floor 0) when missing; NULL when out of memory.
+ * Called with the lock held. */
+static struct floor_series *floor_find_or_add(const char *namespace, const char *name)
+{
+        struct floor_series *series = floor_find(namespace, name);
+        if (series)
+                return series;
+        struct floor_series *grown =
+                realloc(registry.floors, (registry.floors_count + 1) * sizeof(*registry.floors));
+        if (!grown)
+                return NULL;
+        registry.floors = grown;
+        char *ns_copy = strdup(namespace), *name_copy = strdup(name);
+        if (!ns_copy || !name_copy) {
+                /* Out of memory: lose one series, never the process. */
+                free(ns_copy);
+                free(name_copy);
+                return NULL;
+        }
+        registry.floors[registry.floors_count] =
+                (struct floor_series){.namespace = ns_copy, .name = name_copy};
+        return &registry.floors[registry.floors_count++];
+}
+
 void metrics_set_floor(const char *namespace, const char *name, int32_t floor)
 {
         pthread_mutex_lock(&registry.lock);
-        struct floor_series *series = floor_find(namespace, name);
+        bool known = floor_find(namespace, name) != NULL;
+        struct floor_series *series = floor_find_or_add(namespace, name);
         if (series) {
-                if (series->floor != floor)
+                if (known && series->floor != floor)
                         series->changes++;
                 series->floor = floor;
-        } else {
-                struct floor_series *grown = realloc(
-                        registry.floors, (registry.floors_count + 1) * sizeof(*registry.floors));
-                char *ns_copy = strdup(namespace), *name_copy = strdup(name);
-                if (grown && ns_copy && name_copy) {
-                        registry.floors = grown;
-                        registry.floors[registry.floors_count++] = (struct floor_series){
-                                .namespace = ns_copy, .name = name_copy, .floor = floor};
-                } else {
-                        /* Out of memory: lose one series, never the process. */
-                        if (grown)
-                                registry.floors = grown;
-                        free(ns_copy);
-                        free(name_copy);
-                }
+        }
+        pthread_mutex_unlock(&registry.lock);
+}
+
+void metrics_set_tripdeal(const char *namespace, const char *name,
+                          const struct tripdeal_gauges *gauges)
+{
+        pthread_mutex_lock(&registry.lock);
+        struct floor_series *series = floor_find_or_add(namespace, name);
+        if (series) {
+                series->gauges = *gauges;
+                series->has_gauges = true;
         }
         pthread_mutex_unlock(&registry.lock);
 }
@@ -225,6 +249,87 @@ static void write_floor_series(FILE *out, const char *metric, bool changes)
         }
 }
 
+enum tripdeal_gauge {
+        GAUGE_REPLICAS,
+        GAUGE_READY_REPLICAS,
+        GAUGE_MAX_REPLICAS,
+        GAUGE_NODES_WANTED,
+        GAUGE_NODES,
+        GAUGE_NODES_READY,
+        GAUGE_SALE_WINDOW_OPEN,
+        GAUGE_SALE_RUNNING,
+        GAUGE_NEXT_SALE_START,
+        _GAUGE_MAX,
+};
+
+static const struct {
+        const char *name;
+        const char *help;
+} gauge_info[_GAUGE_MAX] = {
+        [GAUGE_REPLICAS] = {"tripdeal_operator_app_replicas",
+                            "Replicas of the site's Deployment (status.replicas)."},
+        [GAUGE_READY_REPLICAS] = {"tripdeal_operator_app_ready_replicas",
+                                  "Ready replicas of the site's Deployment."},
+        [GAUGE_MAX_REPLICAS] = {"tripdeal_operator_app_max_replicas",
+                                "HPA ceiling (spec.app.replicas.max)."},
+        [GAUGE_NODES_WANTED] = {"tripdeal_operator_nodes_wanted",
+                                "KVM nodes the open sale windows ask for (prescale.nodes)."},
+        [GAUGE_NODES] = {"tripdeal_operator_nodes", "KVM nodes in status.nodes."},
+        [GAUGE_NODES_READY] = {"tripdeal_operator_nodes_ready", "KVM nodes whose Node is Ready."},
+        [GAUGE_SALE_WINDOW_OPEN] = {"tripdeal_operator_sale_window_open",
+                                    "1 from a sale's prescale start to its end + cooldown."},
+        [GAUGE_SALE_RUNNING] = {"tripdeal_operator_sale_running",
+                                "1 from a sale's start to its end."},
+        [GAUGE_NEXT_SALE_START] = {"tripdeal_operator_next_sale_start_timestamp_seconds",
+                                   "Unix time the next sale starts; 0 without sales."},
+};
+
+static int64_t gauge_value(const struct tripdeal_gauges *g, enum tripdeal_gauge which)
+{
+        switch (which) {
+        case GAUGE_REPLICAS:
+                return g->replicas;
+        case GAUGE_READY_REPLICAS:
+                return g->ready_replicas;
+        case GAUGE_MAX_REPLICAS:
+                return g->max_replicas;
+        case GAUGE_NODES_WANTED:
+                return g->nodes_wanted;
+        case GAUGE_NODES:
+                return g->nodes;
+        case GAUGE_NODES_READY:
+                return g->nodes_ready;
+        case GAUGE_SALE_WINDOW_OPEN:
+                return g->sale_window_open;
+        case GAUGE_SALE_RUNNING:
+                return g->sale_running;
+        case GAUGE_NEXT_SALE_START:
+                return g->next_sale_start_seconds;
+        case _GAUGE_MAX:
+                break;
+        }
+        return 0;
+}
+
+static void write_tripdeal_gauges(FILE *out)
+{
+        for (size_t which = 0; which < _GAUGE_MAX; which++) {
+                fprintf(out, "# HELP %s %s\n# TYPE %s gauge\n", gauge_info[which].name,
+                        gauge_info[which].help, gauge_info[which].name);
+                for (size_t i = 0; i < registry.floors_count; i++) {
+                        const struct floor_series *s = &registry.floors[i];
+                        if (!s->has_gauges)
+                                continue;
+                        fprintf(out, "%s{namespace=\"", gauge_info[which].name);
+                        prometheus_write_label_value(out, s->namespace);
+                        fputs("\",name=\"", out);
+                        prometheus_write_label_value(out, s->name);
+                        fprintf(out, "\"} %lld\n",
+                                (long long)gauge_value(&s->gauges, (enum tripdeal_gauge)which));
+                }
+        }
+}
+
 int metrics_write(FILE *out)
 {
         pthread_mutex_lock(&registry.lock);
@@ -266,6 +371,7 @@ int metrics_write(FILE *out)
               "# TYPE tripdeal_operator_floor_changes_total counter\n",
               out);
         write_floor_series(out, "tripdeal_operator_floor_changes_total", true);
+        write_tripdeal_gauges(out);
 
         fputs("# HELP tripdeal_operator_drills_total Chaos drills by verdict.\n"
               "# TYPE tripdeal_operator_drills_total counter\n",

@@ -12,6 +12,14 @@
  *   tripdeal_operator_drill_recovery_seconds                                 histogram
  *   tripdeal_operator_vms{namespace,name,pool}                               gauge
  *   tripdeal_operator_vm_provision_seconds                                   histogram
+ * Per TripDeal {namespace,name}, for dashboards and alerts where
+ * kube-state-metrics does not run (set after each successful reconcile):
+ *   tripdeal_operator_app_replicas, _app_ready_replicas (the Deployment's status),
+ *   tripdeal_operator_app_max_replicas (the HPA ceiling, spec.app.replicas.max),
+ *   tripdeal_operator_nodes_wanted, _nodes, _nodes_ready (KVM node pools),
+ *   tripdeal_operator_sale_window_open (prescale start to end + cooldown),
+ *   tripdeal_operator_sale_running (start to end),
+ *   tripdeal_operator_next_sale_start_timestamp_seconds (0: no sale)        gauges
  *
  * Thread-safe: one mutex; the operator records a few events per reconcile,
  * far from where a lock would matter.  A single process-wide registry, since
@@ -35,6 +43,20 @@ void metrics_set_queue_depth(int64_t depth);
 void metrics_set_leader(int is_leader);
 /* A TripDeal's HPA floor is now `floor`; counts a change if it differs from the last one. */
 void metrics_set_floor(const char *namespace, const char *name, int32_t floor);
+/* What one reconcile saw and decided for a TripDeal (gauges above). */
+struct tripdeal_gauges {
+        int64_t replicas;
+        int64_t ready_replicas;
+        int64_t max_replicas;
+        int64_t nodes_wanted;
+        int64_t nodes;
+        int64_t nodes_ready;
+        bool sale_window_open;
+        bool sale_running;
+        int64_t next_sale_start_seconds; /* Unix time; 0: no sale */
+};
+void metrics_set_tripdeal(const char *namespace, const char *name,
+                          const struct tripdeal_gauges *gauges);
 /* Forget a deleted TripDeal's series. */
 void metrics_forget(const char *namespace, const char *name);
 /* verdict: "Passed" | "Failed" | "Aborted" | "Refused" | "Skipped". */

@@ -767,6 +767,7 @@ int nodepools_reconcile(const struct nodepools_request *request, struct nodepool
                                           .has_condition = true};
         if (run.problem.reason[0]) {
                 result.status = CONDITION_FALSE;
+                result.problem = true;
                 snprintf(result.reason, sizeof(result.reason), "%s", run.problem.reason);
                 snprintf(result.message, sizeof(result.message), "%s", run.problem.message);
         } else if (run.ready_total < run.wanted_total ||

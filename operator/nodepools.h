@@ -69,6 +69,9 @@ struct nodepools_result {
          * has no node pools and no VMs. */
         bool has_condition;
         enum condition_status status;
+        /* False because something is wrong (not merely Provisioning): worth
+         * a Warning Event. */
+        bool problem;
         char reason[64];
         char message[512];
         /* Realtime ms to look again (Nodes registering, a retry); 0: none. */

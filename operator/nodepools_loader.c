@@ -119,7 +119,7 @@ int nodepools_reconcile(const struct nodepools_request *request, struct nodepool
         if (!nodes)
                 return -ENOMEM;
         *ret = (struct nodepools_result){
-                .nodes = nodes, .has_condition = true, .status = CONDITION_FALSE};
+                .nodes = nodes, .has_condition = true, .status = CONDITION_FALSE, .problem = true};
         snprintf(ret->reason, sizeof(ret->reason), "NodePoolSupportMissing");
         snprintf(ret->message, sizeof(ret->message), "cannot load node pool support: %.400s",
                  module_error);

@@ -23,6 +23,9 @@ typedef void (*reconcile_event_fn)(void *userdata, const json_t *involved, const
 
 struct nodepools_options;
 
+/* core/v1 serviceaccounts (lib/kube names none; the operator owns one per TripDeal). */
+extern const struct kube_resource RECONCILE_SERVICEACCOUNTS;
+
 struct reconciler {
         struct kube_client *client;
         reconcile_event_fn record_event; /* may be NULL */

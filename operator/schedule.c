@@ -99,18 +99,32 @@ int schedule_evaluate(const struct tripdeal_spec *spec, int64_t now_ms,
 
         struct schedule_state state = {
                 .floor_replicas = summary.floor_replicas,
+                .floor_reason = summary.floor_sale ? SCHEDULE_FLOOR_SALE : SCHEDULE_FLOOR_BASELINE,
+                .floor_phase = summary.phase,
                 .nodes_wanted = summary.nodes,
                 .has_next_sale = summary.has_next,
                 .sale_running = summary.phase == SALE_PHASE_ON_SALE,
                 .prescaling = summary.phase == SALE_PHASE_PRESCALING,
-                .next_boundary_ms =
-                        summary.next_boundary_ms == SALE_NEVER ? 0 : summary.next_boundary_ms,
         };
         if (summary.floor_sale)
-                snprintf(state.floor_reason, sizeof(state.floor_reason), "sale %s (%s)",
-                         summary.floor_sale, sale_phase_to_string(summary.phase));
-        else
-                snprintf(state.floor_reason, sizeof(state.floor_reason), "baseline");
+                snprintf(state.floor_sale, sizeof(state.floor_sale), "%s", summary.floor_sale);
+
+        /* lib/cron's boundaries are where windows open and close; the phase
+         * also changes where a sale starts and ends (Prescaling -> OnSale ->
+         * Cooldown).  The window [start, start + duration) of the same
+         * schedule has exactly those instants as its boundaries. */
+        int64_t next_boundary = summary.next_boundary_ms;
+        for (size_t i = 0; i < loaded.count; i++) {
+                struct sale_spec sale_only = loaded.specs[i];
+                sale_only.lead_time_ms = 0;
+                sale_only.cooldown_ms = 0;
+                sale_only.node_lead_time_ms = SALE_NODE_LEAD_SAME;
+                struct sale_state edges;
+                if (sale_state_at(&sale_only, now_ms, &edges) == 0 &&
+                    edges.next_boundary_ms < next_boundary)
+                        next_boundary = edges.next_boundary_ms;
+        }
+        state.next_boundary_ms = next_boundary == SALE_NEVER ? 0 : next_boundary;
         if (summary.has_next) {
                 snprintf(state.next_sale_name, sizeof(state.next_sale_name), "%s",
                          summary.next_sale.name);
@@ -120,4 +134,18 @@ int schedule_evaluate(const struct tripdeal_spec *spec, int64_t now_ms,
         }
         *ret_state = state;
         return 0;
+}
+
+void schedule_floor_reason_format(const struct schedule_state *state, char *buf, size_t size)
+{
+        switch (state->floor_reason) {
+        case SCHEDULE_FLOOR_SALE:
+                snprintf(buf, size, "sale %s (%s)", state->floor_sale,
+                         sale_phase_to_string(state->floor_phase));
+                return;
+        case SCHEDULE_FLOOR_BASELINE:
+        default:
+                snprintf(buf, size, "baseline");
+                return;
+        }
 }

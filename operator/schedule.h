@@ -16,25 +16,37 @@
  */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
+#include "sale.h"
 #include "tripdeal.h"
+
+/* Why the floor is what it is.  Decisions use this, never the status text. */
+enum schedule_floor_reason {
+        SCHEDULE_FLOOR_BASELINE, /* app.replicas.min: no sale window raises it */
+        SCHEDULE_FLOOR_SALE,     /* a sale window's prescale.minReplicas (floor_sale) */
+};
 
 struct schedule_state {
         int32_t floor_replicas;
-        char floor_reason[160]; /* "baseline" or "sale morning-flash (prescale)" */
-        int32_t nodes_wanted;   /* max prescale.nodes of node windows open now */
+        enum schedule_floor_reason floor_reason;
+        char floor_sale[64];         /* the sale setting the floor (SCHEDULE_FLOOR_SALE) */
+        enum sale_phase floor_phase; /* the highest phase over all sales */
+        int32_t nodes_wanted;        /* max prescale.nodes of node windows open now */
         /* The next sale to start (status.nextSale); has_next_sale is 0 when
          * there are no sales. */
         int has_next_sale;
         char next_sale_name[64];
         int64_t next_prescale_at_ms; /* start - leadTime */
         int64_t next_starts_at_ms;
-        int64_t next_ends_at_ms;  /* start + duration (cooldown not included) */
-        int64_t next_boundary_ms; /* next instant anything above changes; 0: never */
-        int sale_running;         /* a sale is between its start and its end now */
-        int prescaling;           /* a window is open but its sale has not started */
+        int64_t next_ends_at_ms; /* start + duration (cooldown not included) */
+        /* Next instant anything above or the phase changes (a window opens or
+         * closes, a sale starts or ends); 0: never. */
+        int64_t next_boundary_ms;
+        int sale_running; /* a sale is between its start and its end now */
+        int prescaling;   /* a window is open but its sale has not started */
 };
 
 /*
@@ -44,3 +56,7 @@ struct schedule_state {
  */
 int schedule_evaluate(const struct tripdeal_spec *spec, int64_t now_ms,
                       struct schedule_state *ret_state, char **ret_error);
+
+/* status.floorReason: "baseline" or "sale morning-flash (Prescaling)".  For
+ * people only; code decides on state->floor_reason. */
+void schedule_floor_reason_format(const struct schedule_state *state, char *buf, size_t size);

@@ -25,7 +25,14 @@
 /* The port the site listens on inside every pod. */
 #define TRIPDEAL_APP_PORT 8080
 
-/* The object a TripDeal is: enough to own other objects. */
+/* The owned Secret with the site's session key (cookie signing) and its key. */
+#define TRIPDEAL_SESSION_SECRET_SUFFIX "-session"
+#define TRIPDEAL_SESSION_SECRET_KEY    "secret"
+
+/* The object a TripDeal is: enough to own other objects.  The strings are
+ * borrowed from the TripDeal's JSON; whoever fills this keeps that JSON alive
+ * as long as the identity (reconcile.c sets it in one place, which holds a
+ * reference to the object it read the strings from). */
 struct tripdeal_identity {
         const char *name;
         const char *namespace;
@@ -60,11 +67,28 @@ struct tripdeal_node_pool {
         char *join_secret_key;  /* default "join" */
 };
 
+/* spec.app.logLevel: the site's --log-level. */
+enum tripdeal_log_level {
+        TRIPDEAL_LOG_INFO, /* the default */
+        TRIPDEAL_LOG_DEBUG,
+        TRIPDEAL_LOG_WARN,
+        TRIPDEAL_LOG_ERROR,
+        _TRIPDEAL_LOG_LEVEL_MAX,
+};
+const char *tripdeal_log_level_name(enum tripdeal_log_level level);
+
 struct tripdeal_spec {
         char *image;
         int32_t replicas_min;
         int32_t replicas_max;
         json_t *resources; /* core/v1 ResourceRequirements, passed through; may be NULL */
+
+        /* Settings for the site. */
+        json_t *env; /* spec.app.env: list of core/v1 EnvVar; may be NULL */
+        char **args; /* spec.app.args, after the operator's own */
+        size_t args_count;
+        bool seed_demo;                    /* spec.app.seedDemo: TRIPDEAL_SEED_DEMO=1 */
+        enum tripdeal_log_level log_level; /* spec.app.logLevel */
 
         int32_t target_cpu_percent;
         int32_t scale_up_stabilization_seconds;

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "duration.h"
@@ -125,6 +126,110 @@ static int read_duration(struct parser *p, const json_t *parent, const char *key
         return 0;
 }
 
+const char *tripdeal_log_level_name(enum tripdeal_log_level level)
+{
+        static const char *const names[_TRIPDEAL_LOG_LEVEL_MAX] = {
+                [TRIPDEAL_LOG_INFO] = "info",
+                [TRIPDEAL_LOG_DEBUG] = "debug",
+                [TRIPDEAL_LOG_WARN] = "warn",
+                [TRIPDEAL_LOG_ERROR] = "error",
+        };
+        return (unsigned)level < _TRIPDEAL_LOG_LEVEL_MAX ? names[level] : "info";
+}
+
+static int read_bool(struct parser *p, const json_t *parent, const char *key, const char *path,
+                     bool *ret)
+{
+        json_t *v = member(parent, key);
+        if (!v) {
+                *ret = false;
+                return 0;
+        }
+        if (!json_is_boolean(v))
+                return fail(p, "%s.%s: must be true or false", path, key);
+        *ret = json_is_true(v);
+        return 0;
+}
+
+static int read_log_level(struct parser *p, const json_t *app, enum tripdeal_log_level *ret)
+{
+        json_t *v = member(app, "logLevel");
+        if (!v) {
+                *ret = TRIPDEAL_LOG_INFO;
+                return 0;
+        }
+        for (unsigned i = 0; json_is_string(v) && i < _TRIPDEAL_LOG_LEVEL_MAX; i++)
+                if (strcmp(json_string_value(v), tripdeal_log_level_name(i)) == 0) {
+                        *ret = (enum tripdeal_log_level)i;
+                        return 0;
+                }
+        return fail(p, "spec.app.logLevel: must be one of debug, info, warn, error");
+}
+
+/* Variables the operator sets itself: a user's value would break the pods. */
+static const char *const reserved_env[] = {"POD_IP", "TRIPDEAL_DB", "TRIPDEAL_SECRET",
+                                           "TRIPDEAL_SECRET_FILE"};
+
+/* spec.app.env: core/v1 EnvVar entries, passed through to the container. */
+static int read_env(struct parser *p, const json_t *app, json_t **ret)
+{
+        json_t *env = member(app, "env");
+        *ret = NULL;
+        if (!env)
+                return 0;
+        if (!json_is_array(env))
+                return fail(p,
+                            "spec.app.env: must be a list of {name, value} or {name, valueFrom}");
+        size_t i;
+        json_t *var;
+        json_array_foreach (env, i, var) {
+                json_t *name = member(var, "name");
+                if (!json_is_object(var) || !json_is_string(name) || json_string_length(name) == 0)
+                        return fail(p, "spec.app.env[%zu].name: required", i);
+                const char *n = json_string_value(name);
+                if (strlen(n) != json_string_length(name) || strchr(n, '='))
+                        return fail(p, "spec.app.env[%zu].name: must not contain '=' or NUL", i);
+                for (size_t j = 0; j < ARRAY_SIZE(reserved_env); j++)
+                        if (strcmp(n, reserved_env[j]) == 0)
+                                return fail(p,
+                                            "spec.app.env[%zu].name: %s is set by the operator "
+                                            "(use spec.app.database or the session Secret)",
+                                            i, n);
+                json_t *value = member(var, "value");
+                if (value && !json_is_string(value))
+                        return fail(p, "spec.app.env[%zu].value: must be a string", i);
+                json_t *value_from = member(var, "valueFrom");
+                if (value_from && !json_is_object(value_from))
+                        return fail(p, "spec.app.env[%zu].valueFrom: must be an object", i);
+        }
+        *ret = json_incref(env);
+        return 0;
+}
+
+/* spec.app.args: extra command-line arguments for the site. */
+static int read_args(struct parser *p, const json_t *app, struct tripdeal_spec *s)
+{
+        json_t *args = member(app, "args");
+        if (!args)
+                return 0;
+        if (!json_is_array(args))
+                return fail(p, "spec.app.args: must be a list of strings");
+        s->args = calloc(json_array_size(args) ?: 1, sizeof(*s->args));
+        if (!s->args)
+                return -ENOMEM;
+        size_t i;
+        json_t *arg;
+        json_array_foreach (args, i, arg) {
+                if (!json_is_string(arg) ||
+                    strlen(json_string_value(arg)) != json_string_length(arg))
+                        return fail(p, "spec.app.args[%zu]: must be a string without NUL", i);
+                if (!(s->args[i] = strdup(json_string_value(arg))))
+                        return -ENOMEM;
+                s->args_count = i + 1;
+        }
+        return 0;
+}
+
 static int parse_app(struct parser *p, const json_t *app, struct tripdeal_spec *s)
 {
         json_t *replicas, *autoscaling, *scale_up, *scale_down, *database, *secret_ref, *ingress,
@@ -147,6 +252,11 @@ static int parse_app(struct parser *p, const json_t *app, struct tripdeal_spec *
         if ((r = read_object(p, app, "resources", "spec.app", false, &resources)) < 0)
                 return r;
         s->resources = json_incref(resources);
+
+        if ((r = read_env(p, app, &s->env)) < 0 || (r = read_args(p, app, s)) < 0 ||
+            (r = read_bool(p, app, "seedDemo", "spec.app", &s->seed_demo)) < 0 ||
+            (r = read_log_level(p, app, &s->log_level)) < 0)
+                return r;
 
         if ((r = read_object(p, app, "autoscaling", "spec.app", false, &autoscaling)) < 0 ||
             (r = read_int32(p, autoscaling, "targetCPUUtilizationPercent", "spec.app.autoscaling",
@@ -328,6 +438,10 @@ void tripdeal_spec_free(struct tripdeal_spec *spec)
                 return;
         free(spec->image);
         json_decref(spec->resources);
+        json_decref(spec->env);
+        for (size_t i = 0; i < spec->args_count; i++)
+                free(spec->args[i]);
+        free(spec->args);
         free(spec->database_secret_name);
         free(spec->database_secret_key);
         free(spec->ingress_host);

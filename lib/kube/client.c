@@ -327,7 +327,7 @@ static int setup_handle(struct kube_client *client, CURL *h, const struct kube_r
                         curl_slist_free_all(list);
                         kube_status_set(status, 0, "CredentialsUnreadable",
                                         "cannot read token file %s: %s", cfg->token_file,
-                                        strerror(r == -EINVAL ? EINVAL : -r));
+                                        r == -EINVAL ? KUBE_TOKEN_FILE_INVALID : strerror(-r));
                         return KUBE_ERR_CREDENTIALS;
                 }
                 token = token_from_file;
@@ -564,7 +564,9 @@ int kube_list(struct kube_client *client, const struct kube_resource *resource,
                         return r;
                 _cleanup_json_ json_t *body = NULL;
                 r = kube_client_request(client,
-                                        &(struct kube_request){.method = "GET", .path = path},
+                                        &(struct kube_request){.method = "GET",
+                                                               .path = path,
+                                                               .cancel = options->cancel},
                                         &body, ret_status);
                 if (r < 0)
                         return r;

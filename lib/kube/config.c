@@ -290,6 +290,22 @@ static int read_file(const char *path, struct kube_blob *ret)
         return 0;
 }
 
+/* The first control character (or DEL) in text[0..size), or -1.  A token is
+ * sent as an HTTP header value: CR/LF would inject headers, NUL would cut it. */
+static ssize_t control_character_at(const unsigned char *text, size_t size)
+{
+        for (size_t i = 0; i < size; i++)
+                if (text[i] < 0x20 || text[i] == 0x7f)
+                        return (ssize_t)i;
+        return -1;
+}
+
+bool kube_token_is_valid(const char *token, size_t length)
+{
+        return token && length > 0 &&
+               control_character_at((const unsigned char *)token, length) < 0;
+}
+
 int kube_read_token_file(const char *path, char **ret_token)
 {
         struct kube_blob blob = {0};
@@ -301,7 +317,7 @@ int kube_read_token_file(const char *path, char **ret_token)
         while (n > 0 && strchr(" \t\r\n", blob.data[n - 1]))
                 n--;
         blob.data[n] = '\0';
-        if (n == 0 || memchr(blob.data, '\n', n) || memchr(blob.data, '\r', n)) {
+        if (n == 0 || control_character_at(blob.data, n) >= 0) {
                 blob_clear(&blob);
                 return -EINVAL;
         }
@@ -464,6 +480,16 @@ static int config_from_kubeconfig(json_t *root, const char *path, const char *co
                 const char *token = field(user, "token");
                 const char *token_file = field(user, "tokenFile");
                 if (token) {
+                        /* The YAML string's full length: an escaped NUL must not hide the rest. */
+                        json_t *token_value = json_object_get(user, "token");
+                        if (!kube_token_is_valid(token, json_string_length(token_value))) {
+                                kube_status_set(status, 0, "ConfigInvalid",
+                                                "%s: field \"token\" is empty or holds a control "
+                                                "character (CR, LF, NUL, ...): it would corrupt "
+                                                "the Authorization header",
+                                                what);
+                                return KUBE_ERR_CONFIG;
+                        }
                         c->token = strdup(token);
                         if (!c->token)
                                 return -ENOMEM;
@@ -476,10 +502,11 @@ static int config_from_kubeconfig(json_t *root, const char *path, const char *co
                         if (t)
                                 OPENSSL_cleanse(t, strlen(t));
                         if (r < 0) {
-                                kube_status_set(
-                                        status, 0, "CredentialsUnreadable",
-                                        "%s: cannot read tokenFile %s: %s", what, c->token_file,
-                                        r == -EINVAL ? "empty or not one line" : strerror(-r));
+                                kube_status_set(status, 0, "CredentialsUnreadable",
+                                                "%s: field \"tokenFile\": cannot read %s: %s", what,
+                                                c->token_file,
+                                                r == -EINVAL ? KUBE_TOKEN_FILE_INVALID
+                                                             : strerror(-r));
                                 return KUBE_ERR_CREDENTIALS;
                         }
                 }
@@ -541,7 +568,8 @@ int kube_config_load_in_cluster(const char *root, struct kube_config **ret_confi
         if (r < 0) {
                 kube_status_set(ret_status, 0, "CredentialsUnreadable",
                                 "in-cluster: cannot read service account token %s: %s",
-                                c->token_file, strerror(-r));
+                                c->token_file,
+                                r == -EINVAL ? KUBE_TOKEN_FILE_INVALID : strerror(-r));
                 return KUBE_ERR_CREDENTIALS;
         }
         struct kube_blob ca = {0};

@@ -19,6 +19,9 @@ struct kube_informer {
         char *field_selector;
         struct kube_informer_handlers handlers;
         json_t *(*transform)(const json_t *object, void *userdata);
+        void (*on_error)(const struct kube_resource *resource,
+                         enum kube_informer_operation operation, int error,
+                         const struct kube_status *status, void *userdata);
         bool trigger_only;
         long watch_timeout_seconds;
         int64_t backoff_base_ms;
@@ -35,6 +38,8 @@ struct kube_informer {
         json_t *cache;        /* "ns/name" -> object */
         char resource_version[128];
         bool synced;
+        int last_error; /* since the last successful list; 0: none */
+        struct kube_status last_status;
         struct kube_informer_stats stats;
 };
 
@@ -74,6 +79,7 @@ int kube_informer_new(struct kube_client *client, const struct kube_informer_opt
         inf->field_selector = dup_opt(options->field_selector, &failed);
         inf->handlers = options->handlers;
         inf->transform = options->transform;
+        inf->on_error = options->on_error;
         inf->trigger_only = options->trigger_only;
         inf->watch_timeout_seconds = options->watch_timeout_seconds;
         inf->backoff_base_ms = options->backoff_base_ms > 0 ? options->backoff_base_ms : 200;
@@ -266,6 +272,7 @@ static int relist_triggers(struct kube_informer *inf, json_t *list)
                                                        "resourceVersion")));
         inf->stats.lists++;
         inf->synced = true;
+        inf->last_error = 0;
         pthread_cond_broadcast(&inf->cond);
         pthread_mutex_unlock(&inf->lock);
 
@@ -322,6 +329,7 @@ static int replace_cache(struct kube_informer *inf, json_t *list)
                                                        "resourceVersion")));
         inf->stats.lists++;
         inf->synced = true;
+        inf->last_error = 0;
         pthread_cond_broadcast(&inf->cond);
         pthread_mutex_unlock(&inf->lock);
         json_decref(previous);
@@ -350,14 +358,25 @@ static long random_watch_timeout(void)
         return 300 + (long)(r % 300);
 }
 
-static void count_error(struct kube_informer *inf, int r)
+/* Count a failed list or watch, remember it and tell on_error (unless it was
+ * our own stop that ended it). */
+static void count_error(struct kube_informer *inf, enum kube_informer_operation operation, int r,
+                        const struct kube_status *status)
 {
         pthread_mutex_lock(&inf->lock);
-        if (r == KUBE_ERR_GONE)
+        bool stopping = inf->stopping;
+        if (r == KUBE_ERR_GONE) {
                 inf->stats.gone++;
-        else
+        } else {
                 inf->stats.errors++;
+                if (!stopping) {
+                        inf->last_error = r;
+                        inf->last_status = *status;
+                }
+        }
         pthread_mutex_unlock(&inf->lock);
+        if (!stopping && inf->on_error)
+                inf->on_error(inf->resource, operation, r, status, inf->handlers.userdata);
 }
 
 static void *informer_thread(void *userdata)
@@ -371,16 +390,18 @@ static void *informer_thread(void *userdata)
                 int r;
                 if (need_list) {
                         _cleanup_json_ json_t *list = NULL;
+                        struct kube_status status = {0};
                         r = kube_list(inf->client, inf->resource,
                                       &(struct kube_list_options){
                                               .namespace = inf->namespace,
                                               .label_selector = inf->label_selector,
                                               .field_selector = inf->field_selector,
                                               .limit = inf->list_page_size,
+                                              .cancel = &inf->cancel,
                                       },
-                                      &list, NULL);
+                                      &list, &status);
                         if (r < 0) {
-                                count_error(inf, r);
+                                count_error(inf, KUBE_INFORMER_LIST, r, &status);
                                 if (sleep_unless_stopped(inf, kube_backoff_ms(inf->backoff_base_ms,
                                                                               inf->backoff_max_ms,
                                                                               attempt++)))
@@ -401,6 +422,7 @@ static void *informer_thread(void *userdata)
                 inf->stats.watches++;
                 pthread_mutex_unlock(&inf->lock);
                 int64_t started = clock_monotonic_ms();
+                struct kube_status status = {0};
                 r = kube_watch(inf->client, inf->resource,
                                &(struct kube_watch_options){
                                        .namespace = inf->namespace,
@@ -413,7 +435,7 @@ static void *informer_thread(void *userdata)
                                                                   : random_watch_timeout(),
                                        .cancel = &inf->cancel,
                                },
-                               on_watch_event, inf, NULL);
+                               on_watch_event, inf, &status);
                 if (is_stopping(inf))
                         break;
                 if (r == 0) {
@@ -421,7 +443,7 @@ static void *informer_thread(void *userdata)
                         attempt = 0;
                         continue;
                 }
-                count_error(inf, r);
+                count_error(inf, KUBE_INFORMER_WATCH, r, &status);
                 if (r == KUBE_ERR_GONE) {
                         /* Our resume point left the server's window: relist. */
                         need_list = true;
@@ -482,9 +504,19 @@ int kube_informer_wait_for_sync(struct kube_informer *inf, int64_t timeout_ms)
         pthread_mutex_lock(&inf->lock);
         while (!inf->synced && !inf->stopping && clock_monotonic_ms() < deadline)
                 pthread_cond_timedwait(&inf->cond, &inf->lock, &ts);
-        bool s = inf->synced;
+        int r = inf->synced ? 0 : inf->stopping ? KUBE_ERR_CANCELLED : -ETIMEDOUT;
         pthread_mutex_unlock(&inf->lock);
-        return s ? 0 : -ETIMEDOUT;
+        return r;
+}
+
+int kube_informer_last_error(struct kube_informer *inf, struct kube_status *ret_status)
+{
+        pthread_mutex_lock(&inf->lock);
+        int r = inf->last_error;
+        if (r != 0 && ret_status)
+                *ret_status = inf->last_status;
+        pthread_mutex_unlock(&inf->lock);
+        return r;
 }
 
 int kube_informer_get(struct kube_informer *inf, const char *namespace, const char *name,

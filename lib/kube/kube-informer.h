@@ -39,6 +39,11 @@ struct kube_informer_handlers {
         void *userdata;
 };
 
+enum kube_informer_operation {
+        KUBE_INFORMER_LIST,
+        KUBE_INFORMER_WATCH,
+};
+
 struct kube_informer_options {
         const struct kube_resource *resource; /* required; borrowed for the informer's life */
         const char *namespace;                /* NULL: all namespaces (copied) */
@@ -61,6 +66,17 @@ struct kube_informer_options {
          * de-duplicated.  kube_informer_get/list return -EOPNOTSUPP.
          */
         bool trigger_only;
+        /*
+         * Optional: told about every failed list or watch (not those ended by
+         * kube_informer_stop), with the error and its details (HTTP code,
+         * metav1.Status reason and message, or the transport's error), so
+         * the program can log the real cause (401, certificate check, ...)
+         * while the informer keeps retrying with backoff.  Called from the
+         * informer's thread with handlers.userdata.
+         */
+        void (*on_error)(const struct kube_resource *resource,
+                         enum kube_informer_operation operation, int error,
+                         const struct kube_status *status, void *userdata);
         /* Server-side watch timeout; 0: random in [300, 600) s like client-go. */
         long watch_timeout_seconds;
         int64_t backoff_base_ms; /* 0: 200 ms */
@@ -84,15 +100,23 @@ int kube_informer_new(struct kube_client *client, const struct kube_informer_opt
                       struct kube_informer **ret_informer);
 /* Start the list/watch thread.  -EALREADY when started. */
 int kube_informer_start(struct kube_informer *informer);
-/* Stop and join the thread (cancels the running watch at once).  Idempotent. */
+/* Stop and join the thread (cancels the running list or watch at once).
+ * Idempotent; call from one thread at a time. */
 void kube_informer_stop(struct kube_informer *informer);
 /* Stops first.  Accepts NULL. */
 void kube_informer_free(struct kube_informer *informer);
 
 /* True once the first list is in the cache. */
 bool kube_informer_has_synced(struct kube_informer *informer);
-/* 0 when synced, -ETIMEDOUT after timeout_ms. */
+/* 0 when synced, -ETIMEDOUT after timeout_ms, KUBE_ERR_CANCELLED when the
+ * informer is (or gets) stopped before it synced. */
 int kube_informer_wait_for_sync(struct kube_informer *informer, int64_t timeout_ms);
+/*
+ * The error of the last failed list or watch since the last successful list
+ * (0: none), with its details in *ret_status (optional): why an informer has
+ * not synced.
+ */
+int kube_informer_last_error(struct kube_informer *informer, struct kube_status *ret_status);
 
 /* Cached object (new reference, read-only) or KUBE_ERR_NOT_FOUND.
  * namespace NULL for cluster-scoped resources. */

@@ -39,15 +39,18 @@ int kube_config_copy(const struct kube_config *config, struct kube_config **ret_
 int kube_base64_decode(const char *text, struct kube_blob *ret_blob);
 
 /* Read a one-line secret file (token, namespace), trailing whitespace cut.
- * -EINVAL when empty or multi-line. */
+ * -EINVAL when empty or when it holds a control character (CR, LF, NUL, ...)
+ * other than the trailing whitespace. */
 int kube_read_token_file(const char *path, char **ret_token);
+/* What -EINVAL from kube_read_token_file means, for messages. */
+#define KUBE_TOKEN_FILE_INVALID "empty, or not one line of printable characters"
+/* A token fit for an Authorization header: not empty, no control character
+ * (NUL included) in its length bytes. */
+bool kube_token_is_valid(const char *token, size_t length);
 
 /* Fill *status (if not NULL); message is printf-like. */
 void kube_status_set(struct kube_status *status, long http_code, const char *reason,
                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* Read a one-line secret file (token, namespace), trailing whitespace cut.
- * -EINVAL when empty or multi-line. */
-int kube_read_token_file(const char *path, char **ret_token);
 
 /* Fill *status from a metav1.Status JSON (missing fields keep defaults). */
 void kube_status_from_json(struct kube_status *status, long http_code, const json_t *body);

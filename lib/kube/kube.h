@@ -241,6 +241,8 @@ struct kube_list_options {
         bool single_page;
         const char *continue_token;
         const char *resource_version; /* resourceVersion= (e.g. "0") */
+        /* Optional: kube_cancel() ends the list at once (KUBE_ERR_CANCELLED). */
+        struct kube_cancel *cancel;
 };
 /*
  * *ret_list: the List object (new reference) with every item; items get

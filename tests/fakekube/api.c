@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "api.h"
@@ -24,12 +25,14 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "macros.h"
+#include "names.h"
 #include "patch.h"
 #include "protobuf.h"
 #include "registry.h"
 #include "schema.h"
 #include "selector.h"
 #include "table.h"
+#include "tokens.h"
 
 #define MAX_BODY (16u * 1024 * 1024)
 
@@ -90,10 +93,21 @@ static const char *header(struct request *r, const char *key)
         return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key);
 }
 
+/*
+ * A boolean query parameter as kube-apiserver decodes one
+ * (apimachinery's runtime.Convert_Slice_string_To_bool, used for watch,
+ * allowWatchBookmarks, sendInitialEvents, orphanDependents, follow, ...):
+ * absent, "0" or "false" in any case is false; every other value, even an
+ * empty one ("?watch"), is true.  So the Python client's "watch=True" watches.
+ */
+bool query_bool_value(const char *v)
+{
+        return v && strcmp(v, "0") != 0 && strcasecmp(v, "false") != 0;
+}
+
 static bool query_true(struct request *r, const char *key)
 {
-        const char *v = query(r, key);
-        return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
+        return query_bool_value(query(r, key));
 }
 
 static enum MHD_Result respond_text(struct request *r, unsigned code, char *text,
@@ -634,22 +648,6 @@ static int crd_prepare(json_t *crd, json_t *causes)
 
 /* ---- names ---- */
 
-static bool valid_dns_subdomain(const char *name)
-{
-        size_t len = strlen(name);
-        if (len == 0 || len > 253)
-                return false;
-        for (size_t i = 0; i < len; i++) {
-                char c = name[i];
-                bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-                if (!alnum && c != '-' && c != '.')
-                        return false;
-                if ((i == 0 || i == len - 1) && !alnum)
-                        return false;
-        }
-        return true;
-}
-
 static void generate_name(const char *prefix, char *buf, size_t size)
 {
         static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
@@ -808,20 +806,26 @@ static enum MHD_Result do_create(struct request *r, json_t *obj)
                                   "metadata.name", "message",
                                   "Required value: name or generateName is required"));
         }
-        if (!valid_dns_subdomain(name) && !r->t->is_crd &&
-            !type_is(r->t, "rbac.authorization.k8s.io", "clusterroles") &&
-            !type_is(r->t, "rbac.authorization.k8s.io", "roles") &&
-            !type_is(r->t, "rbac.authorization.k8s.io", "clusterrolebindings") &&
-            !type_is(r->t, "rbac.authorization.k8s.io", "rolebindings")) {
-                char msg[600];
-                snprintf(msg, sizeof(msg),
-                         "Invalid value: \"%s\": a lowercase RFC 1123 subdomain "
-                         "must consist of lower case alphanumeric characters, '-' or '.', and must "
-                         "start and end with an alphanumeric character",
-                         name);
-                return respond_invalid(r, name,
-                                       json_pack("[{s:s, s:s, s:s}]", "reason", "FieldValueInvalid",
-                                                 "field", "metadata.name", "message", msg));
+        /* Each kind's own name rule, with kube-apiserver's messages (names.c). */
+        _cleanup_json_ json_t *problems = name_problems(r->t->group, r->t->plural, name);
+        if (json_array_size(problems) > 0) {
+                _cleanup_json_ json_t *quoted_value = json_string(name);
+                _cleanup_free_ char *quoted =
+                        quoted_value ? json_dumps(quoted_value, JSON_ENCODE_ANY) : NULL;
+                json_t *causes = json_array();
+                size_t i;
+                json_t *problem;
+                json_array_foreach (problems, i, problem) {
+                        char *msg = NULL;
+                        if (asprintf(&msg, "Invalid value: %s: %s", quoted ? quoted : "\"\"",
+                                     json_string_value(problem)) < 0)
+                                continue;
+                        json_array_append_new(causes, json_pack("{s:s, s:s, s:s}", "reason",
+                                                                "FieldValueInvalid", "field",
+                                                                "metadata.name", "message", msg));
+                        free(msg);
+                }
+                return respond_invalid(r, name, causes);
         }
         if (r->t->namespaced && !r->ns)
                 return respond_status(
@@ -1145,7 +1149,7 @@ static json_t *delete_options(struct request *r)
         const char *orphan = query(r, "orphanDependents");
         if (orphan)
                 json_object_set_new(opts, "orphanDependents",
-                                    json_boolean(strcmp(orphan, "true") == 0));
+                                    json_boolean(query_bool_value(orphan)));
         return opts;
 }
 
@@ -1378,6 +1382,87 @@ static enum MHD_Result do_evict(struct request *r, json_t *pod)
         lifecycle_delete(r->s, r->t, pod, opts, dry_run(r), &after, &removed);
         json_decref(after);
         return respond(r, 201, k8s_status_new(201, "", ""));
+}
+
+/*
+ * POST serviceaccounts/NAME/token (authentication.k8s.io/v1 TokenRequest):
+ * what the kubelet (and `kubectl create token`) call for a ServiceAccount
+ * token.  spec.expirationSeconds defaults to 3600 and must be at least 600;
+ * spec.boundObjectRef may bind the token to a Pod (kind Pod, name, uid).
+ */
+static enum MHD_Result do_token_request(struct request *r, json_t *service_account)
+{
+        _cleanup_json_ json_t *body = parse_body(r);
+        if (!body)
+                body = json_object();
+        if (!body || !json_is_object(body))
+                return respond_status(r, 400, "BadRequest",
+                                      "the request body is not a TokenRequest");
+        json_t *spec = json_object_get(body, "spec");
+        const json_t *expiration = json_object_get(spec, "expirationSeconds");
+        int64_t seconds = json_is_integer(expiration) ? json_integer_value(expiration) : 3600;
+        json_t *causes = json_array();
+        if (seconds < 600)
+                json_array_append_new(causes,
+                                      json_pack("{s:s, s:s, s:s}", "reason", "FieldValueInvalid",
+                                                "field", "spec.expirationSeconds", "message",
+                                                "may not specify a duration less than 10 minutes"));
+        if (seconds > (int64_t)1 << 32)
+                json_array_append_new(
+                        causes, json_pack("{s:s, s:s, s:s}", "reason", "FieldValueInvalid", "field",
+                                          "spec.expirationSeconds", "message",
+                                          "may not specify a duration larger than 2^32 seconds"));
+        const json_t *bound = json_object_get(spec, "boundObjectRef");
+        const char *bound_kind = json_string_value(json_object_get(bound, "kind"));
+        json_t *pod = NULL;
+        if (bound) {
+                const char *bound_name = json_string_value(json_object_get(bound, "name"));
+                const char *bound_uid = json_string_value(json_object_get(bound, "uid"));
+                struct resource_type *pods = registry_find(r->s, "", "v1", "pods");
+                pod = bound_kind && strcmp(bound_kind, "Pod") == 0 && bound_name && pods
+                              ? db_get(r->s, pods, r->ns, bound_name)
+                              : NULL;
+                if (!bound_kind || strcmp(bound_kind, "Pod") != 0)
+                        json_array_append_new(causes,
+                                              json_pack("{s:s, s:s, s:s}", "reason",
+                                                        "FieldValueNotSupported", "field",
+                                                        "spec.boundObjectRef.kind", "message",
+                                                        "fakekube binds tokens to Pods only"));
+                else if (!pod)
+                        return respond(r, 404,
+                                       status_for(404, "NotFound", pods, bound_name,
+                                                  "pods \"%s\" not found",
+                                                  bound_name ? bound_name : ""));
+                else if (bound_uid && bound_uid[0] &&
+                         strcmp(bound_uid, meta_string(pod, "uid") ?: "") != 0)
+                        return respond_status(r, 409, "Conflict",
+                                              "the UID in the bound object reference does not "
+                                              "match the pod's");
+        }
+        if (json_array_size(causes) > 0)
+                return respond_invalid(r, r->name, causes);
+        json_decref(causes);
+        const json_t *audiences = json_object_get(spec, "audiences");
+        _cleanup_free_ char *token = NULL;
+        int64_t expires = 0;
+        if (sa_token_issue(r->s, service_account, audiences, seconds, pod, &token, &expires) < 0)
+                return respond_status(r, 500, "InternalError", "cannot issue a token");
+        char now[32], expires_text[32];
+        now_rfc3339(now, sizeof(now));
+        clock_format_rfc3339((time_t)expires, expires_text, sizeof(expires_text));
+        json_t *out_spec =
+                json_pack("{s:o, s:I}", "audiences",
+                          json_array_size(audiences) > 0 ? json_deep_copy(audiences)
+                                                         : json_pack("[s]", SA_TOKEN_AUDIENCE),
+                          "expirationSeconds", (json_int_t)seconds);
+        if (bound)
+                json_object_set(out_spec, "boundObjectRef", (json_t *)bound);
+        return respond(r, 201,
+                       json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:o, s:{s:s, s:s}}", "kind",
+                                 "TokenRequest", "apiVersion", "authentication.k8s.io/v1",
+                                 "metadata", "name", r->name, "namespace", r->ns ? r->ns : "",
+                                 "creationTimestamp", now, "spec", out_spec, "status", "token",
+                                 token, "expirationTimestamp", expires_text));
 }
 
 /* POST pods/NAME/binding: what the scheduler uses to set spec.nodeName. */
@@ -1841,6 +1926,23 @@ static enum MHD_Result handle_resource(struct request *r, char **segs, size_t n)
                 r->name = segs[i++];
         if (i < n)
                 r->sub = segs[i++];
+        /* A name in the path must be a valid path segment (genericregistry's NamespaceKeyFunc). */
+        _cleanup_json_ json_t *segment_problems = r->name ? path_segment_problems(r->name) : NULL;
+        if (json_array_size(segment_problems) > 0) {
+                _cleanup_json_ json_t *quoted_value = json_string(r->name);
+                _cleanup_free_ char *quoted =
+                        quoted_value ? json_dumps(quoted_value, JSON_ENCODE_ANY) : NULL;
+                char msg[600];
+                int o = snprintf(msg, sizeof(msg),
+                                 "Name parameter invalid: %s: ", quoted ? quoted : "\"\"");
+                size_t k;
+                json_t *problem;
+                json_array_foreach (segment_problems, k, problem)
+                        if (o >= 0 && (size_t)o < sizeof(msg))
+                                o += snprintf(msg + o, sizeof(msg) - (size_t)o, "%s%s",
+                                              k ? ";" : "", json_string_value(problem));
+                return respond_status(r, 400, "BadRequest", msg);
+        }
         if (i < n)
                 return respond_status(r, 404, "NotFound",
                                       "the server could not find the requested resource");
@@ -1867,7 +1969,8 @@ static enum MHD_Result handle_resource(struct request *r, char **segs, size_t n)
                           (strcmp(r->sub, "eviction") == 0 && r->t->eviction_subresource) ||
                           (strcmp(r->sub, "binding") == 0 && r->t->eviction_subresource) ||
                           (strcmp(r->sub, "log") == 0 && r->t->eviction_subresource) ||
-                          (strcmp(r->sub, "finalize") == 0 && type_is(r->t, "", "namespaces"));
+                          (strcmp(r->sub, "finalize") == 0 && type_is(r->t, "", "namespaces")) ||
+                          (strcmp(r->sub, "token") == 0 && type_is(r->t, "", "serviceaccounts"));
                 if (!ok)
                         return respond_status(r, 404, "NotFound",
                                               "the server could not find the requested resource");
@@ -1888,6 +1991,12 @@ static enum MHD_Result handle_resource(struct request *r, char **segs, size_t n)
                 if (strcmp(m, "GET") != 0)
                         return respond_status(r, 405, "MethodNotAllowed", "log only supports GET");
                 return do_log(r, current);
+        }
+        if (r->sub && strcmp(r->sub, "token") == 0) {
+                if (strcmp(m, "POST") != 0)
+                        return respond_status(r, 405, "MethodNotAllowed",
+                                              "token only supports POST");
+                return do_token_request(r, current);
         }
         if (r->sub && strcmp(r->sub, "binding") == 0) {
                 if (strcmp(m, "POST") != 0)
@@ -2006,7 +2115,16 @@ static bool authorized(struct server *s, struct MHD_Connection *conn, const char
         unsigned char diff = (unsigned char)(a != b);
         for (size_t i = 0; i < a && i < b; i++)
                 diff |= (unsigned char)(given[i] ^ s->token[i]);
-        return diff == 0;
+        if (diff == 0)
+                return true;
+        /* A ServiceAccount token (TokenRequest): authenticated, never authorized further (no
+         * RBAC). */
+        if (!sa_token_looks_like_jwt(given))
+                return false;
+        pthread_mutex_lock(&s->lock);
+        bool ok = sa_token_verify(s, given, NULL) == 0;
+        pthread_mutex_unlock(&s->lock);
+        return ok;
 }
 
 enum MHD_Result http_handle(void *cls, struct MHD_Connection *connection, const char *url,

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <microhttpd.h>
+#include <stdbool.h>
 
 #include "fakekube.h"
 
@@ -17,3 +18,9 @@ enum MHD_Result http_handle(void *cls, struct MHD_Connection *connection, const 
 /* MHD request-completed callback: frees the per-request upload buffer. */
 void http_request_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
                             enum MHD_RequestTerminationCode toe);
+
+/*
+ * A boolean query parameter's value as kube-apiserver reads it: false when
+ * absent (NULL), "0" or "false" in any letter case, true otherwise (even "").
+ */
+bool query_bool_value(const char *value);

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,7 +72,8 @@ static void usage(FILE *f)
                 "                            (the CA is also written to PATH.ca.crt)\n"
                 "  --data FILE               persist objects to FILE across restarts\n"
                 "  --openapi FILE            Kubernetes OpenAPI v2 document (default: the\n"
-                "                            repository's shared/kubernetes/swagger-1.36.json)\n"
+                "                            repository's "
+                "third_party/kubernetes/swagger-1.36.json)\n"
                 "  --state-dir DIR           process pods' working directories and logs (served\n"
                 "                            as pods/log; default: a new "
                 "$TMPDIR/fakekube-controllers-*)\n"
@@ -104,6 +106,18 @@ static _Noreturn _printf_(1, 0) void bad_usage(const char *fmt, const char *arg)
 #pragma GCC diagnostic pop
         fprintf(stderr, " (see --help)\n");
         exit(2);
+}
+
+/* A start-up failure: one line on stderr with its cause (the JSON log on
+ * stdout is for a running server). */
+static _printf_(1, 2) void startup_error(const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        fprintf(stderr, "fakekube: ");
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
 }
 
 static int64_t parse_duration_flag(const char *name, const char *value)
@@ -365,6 +379,21 @@ static int write_file_atomic(const char *path, const char *content, mode_t mode)
         return rename(tmp, path) < 0 ? NEG_ERRNO() : 0;
 }
 
+/* mkdir -p of path's parent directories (a fresh /tmp/td/kubeconfig works). */
+static int make_parent_dirs(const char *path)
+{
+        _cleanup_free_ char *dir = strdup(path);
+        if (!dir)
+                return -ENOMEM;
+        for (char *slash = strchr(dir + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+                *slash = '\0';
+                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                        return NEG_ERRNO();
+                *slash = '/';
+        }
+        return 0;
+}
+
 static int write_kubeconfig(const struct server *s, const char *ca_pem)
 {
         _cleanup_free_ char *ca_b64 = NULL;
@@ -398,7 +427,10 @@ static int write_kubeconfig(const struct server *s, const char *ca_pem)
                      s->url, ca_b64 ? "    certificate-authority-data: " : "", ca_b64 ? ca_b64 : "",
                      ca_b64 ? "\n" : "", s->token) < 0)
                 return -ENOMEM;
-        int r = write_file_atomic(s->options.kubeconfig_out, text, 0600);
+        int r = make_parent_dirs(s->options.kubeconfig_out);
+        if (r < 0)
+                return r;
+        r = write_file_atomic(s->options.kubeconfig_out, text, 0600);
         if (r < 0 || !ca_pem)
                 return r;
         _cleanup_free_ char *ca_path = NULL;
@@ -524,21 +556,24 @@ int main(int argc, char **argv)
         pthread_cond_init(&s->changed, &ca);
         int r = registry_init(s);
         if (r < 0) {
-                log_error("cannot initialise the registry");
+                startup_error("cannot initialise the registry: %s", strerror(-r));
                 return 1;
         }
         r = schema_load(s);
         if (r < 0) {
-                log_emit(LOG_LEVEL_ERROR, json_pack("{s:s}", "path", s->options.openapi_file),
-                         "cannot read the OpenAPI document");
+                startup_error("cannot read the OpenAPI document %s: %s", s->options.openapi_file,
+                              access(s->options.openapi_file, R_OK) < 0 ? strerror(errno)
+                                                                        : "not a JSON document");
                 return 1;
         }
         if (db_init(s) < 0)
                 return 1;
         r = db_load(s);
         if (r < 0) {
-                log_emit(LOG_LEVEL_ERROR, json_pack("{s:s}", "path", s->options.data_file),
-                         "cannot read the data file");
+                startup_error("cannot read the data file %s: %s", s->options.data_file,
+                              access(s->options.data_file, R_OK) < 0 ? strerror(errno)
+                              : r == -EINVAL                         ? "not a fakekube data file"
+                                                                     : strerror(-r));
                 return 1;
         }
         ensure_namespaces(s);
@@ -547,10 +582,7 @@ int main(int argc, char **argv)
         int port = 0;
         int fd = listen_socket(s->options.listen, host, sizeof(host), &port);
         if (fd < 0) {
-                log_emit(LOG_LEVEL_ERROR,
-                         json_pack("{s:s, s:s}", "listen", s->options.listen, "error",
-                                   strerror(-fd)),
-                         "cannot listen");
+                startup_error("cannot listen on %s: %s", s->options.listen, strerror(-fd));
                 return 1;
         }
         bool v6 = strchr(host, ':') != NULL;
@@ -585,7 +617,7 @@ int main(int argc, char **argv)
                         sprintf(s->token + 2 * i, "%02x", raw[i]);
         }
         if (!s->options.plain_http && !tls.ca_cert_pem && tls_generate(host, &tls) < 0) {
-                log_error("cannot generate TLS certificates");
+                startup_error("cannot generate TLS certificates for %s (OpenSSL failed)", host);
                 return 1;
         }
         if (!s->token)
@@ -600,9 +632,13 @@ int main(int argc, char **argv)
                 /* Kept after exit: the logs are for post-mortems. */
                 const char *tmp = getenv("TMPDIR");
                 if (asprintf(&state_dir, "%s/fakekube-controllers-XXXXXX",
-                             tmp && tmp[0] ? tmp : "/tmp") < 0 ||
-                    !mkdtemp(state_dir)) {
-                        log_error("cannot create the state directory");
+                             tmp && tmp[0] ? tmp : "/tmp") < 0) {
+                        state_dir = NULL;
+                        return 1;
+                }
+                if (!mkdtemp(state_dir)) {
+                        startup_error("cannot create the state directory %s: %s", state_dir,
+                                      strerror(errno));
                         return 1;
                 }
                 s->options.state_dir = state_dir;
@@ -628,13 +664,15 @@ int main(int argc, char **argv)
                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000, MHD_OPTION_CONNECTION_TIMEOUT,
                         (unsigned)0, MHD_OPTION_END);
         if (!daemon) {
-                log_error("cannot start the HTTP server");
+                startup_error("cannot start the HTTP server on %s (libmicrohttpd refused it; "
+                              "--log-level debug shows its reason)",
+                              s->options.listen);
                 return 1;
         }
         r = write_kubeconfig(s, s->options.plain_http ? NULL : tls.ca_cert_pem);
         if (r < 0) {
-                log_emit(LOG_LEVEL_ERROR, json_pack("{s:s}", "path", s->options.kubeconfig_out),
-                         "cannot write the kubeconfig");
+                startup_error("cannot write the kubeconfig %s: %s", s->options.kubeconfig_out,
+                              strerror(-r));
                 MHD_stop_daemon(daemon);
                 return 1;
         }
@@ -680,8 +718,7 @@ int main(int argc, char **argv)
                 };
                 r = controllers_start(&co, &controllers);
                 if (r < 0) {
-                        log_emit(LOG_LEVEL_ERROR, json_pack("{s:s}", "error", strerror(-r)),
-                                 "cannot start the controllers");
+                        startup_error("cannot start the controllers: %s", strerror(-r));
                         return 1;
                 }
         }

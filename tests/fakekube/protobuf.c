@@ -288,6 +288,21 @@ FIELDS(service_account) = {
         {1, "metadata", F_MSG, false, "ObjectMeta", false},
         {4, "automountServiceAccountToken", F_BOOL, false, NULL, true},
 };
+FIELDS(token_request) = {
+        {1, "metadata", F_MSG, false, "ObjectMeta", false},
+        {2, "spec", F_MSG, false, "TokenRequestSpec", false},
+};
+FIELDS(token_request_spec) = {
+        {1, "audiences", F_STRING, true, NULL, false},
+        {3, "boundObjectRef", F_MSG, false, "BoundObjectReference", false},
+        {4, "expirationSeconds", F_INT, false, NULL, true},
+};
+FIELDS(bound_object_reference) = {
+        {1, "kind", F_STRING, false, NULL, false},
+        {2, "apiVersion", F_STRING, false, NULL, false},
+        {3, "name", F_STRING, false, NULL, false},
+        {4, "uid", F_STRING, false, NULL, false},
+};
 FIELDS(role) = {
         {1, "metadata", F_MSG, false, "ObjectMeta", false},
         {2, "rules", F_MSG, true, "PolicyRule", false},
@@ -434,6 +449,9 @@ static const struct message messages[] = {
         MSG("CronJobSpec", cron_job_spec),
         MSG("JobTemplateSpec", job_template_spec),
         MSG("ServiceAccount", service_account),
+        MSG("TokenRequest", token_request),
+        MSG("TokenRequestSpec", token_request_spec),
+        MSG("BoundObjectReference", bound_object_reference),
         MSG("Role", role),
         MSG("ClusterRole", role),
         MSG("PolicyRule", policy_rule),

@@ -411,6 +411,13 @@ json_t *registry_resource_list(struct server *s, const char *group, const char *
                                           "autoscaling", "version", "v1", "kind", "Scale", "verbs",
                                           verbs("get,patch,update")));
                 }
+                if (!t->group[0] && strcmp(t->plural, "serviceaccounts") == 0)
+                        json_array_append_new(
+                                resources,
+                                json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:o}", "name",
+                                          "serviceaccounts/token", "singularName", "", "namespaced",
+                                          true, "group", "authentication.k8s.io", "version", "v1",
+                                          "kind", "TokenRequest", "verbs", verbs("create")));
                 if (t->eviction_subresource) {
                         snprintf(name, sizeof(name), "%s/eviction", t->plural);
                         json_array_append_new(resources,

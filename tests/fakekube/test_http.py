@@ -4,6 +4,7 @@
 
 Usage: test_http.py PATH/TO/fakekube
 """
+import base64
 import json
 import os
 import subprocess
@@ -63,6 +64,127 @@ def test_auth():
     expect(code == 200 and body["major"] == "1", body)
     code, body, _ = FK.get("/api/v1/namespaces")
     expect(code == 200 and {"default", "kube-system"} <= {i["metadata"]["name"] for i in body["items"]})
+
+
+def test_service_account_tokens():
+    """TokenRequest issues a token per ServiceAccount that the API accepts as a Bearer token;
+    it stops working when the account (or the pod it is bound to) goes. No RBAC: any valid
+    token may do anything."""
+    sa_path = NS + "/serviceaccounts"
+    code, sa, _ = FK.post(sa_path, {"apiVersion": "v1", "kind": "ServiceAccount",
+                                    "metadata": {"name": "robot"}})
+    expect(code == 201, sa)
+    code, tr, _ = FK.post(sa_path + "/robot/token", {"apiVersion": "authentication.k8s.io/v1",
+                                                     "kind": "TokenRequest", "spec": {}})
+    expect(code == 201 and tr["kind"] == "TokenRequest" and tr["status"]["token"]
+           and tr["status"]["expirationTimestamp"]
+           and tr["spec"]["audiences"] == ["https://kubernetes.default.svc.cluster.local"], tr)
+    token = tr["status"]["token"]
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    expect(claims["sub"] == "system:serviceaccount:default:robot"
+           and claims["kubernetes.io"]["serviceaccount"]["uid"] == sa["metadata"]["uid"], claims)
+    code, body, _ = FK.get(NS + "/configmaps", token=token)
+    expect(code == 200 and body["kind"] == "ConfigMapList", (code, body))
+    # Tampered or foreign tokens: 401.
+    head, payload, sig = token.split(".")
+    forged = dict(claims, sub="system:serviceaccount:default:admin")
+    forged_payload = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode().rstrip("=")
+    for bad in (token[:-2] + ("AA" if not token.endswith("AA") else "BB"),
+                head + "." + forged_payload + "." + sig, "a.b.c", token + "x"):
+        code, body, _ = FK.get(NS + "/configmaps", token=bad)
+        expect(code == 401 and body["reason"] == "Unauthorized", (bad, code, body))
+    # Another audience is not the API's.
+    code, other, _ = FK.post(sa_path + "/robot/token", {"spec": {"audiences": ["vault"]}})
+    expect(code == 201, other)
+    expect(FK.get(NS + "/configmaps", token=other["status"]["token"])[0] == 401)
+    # Too short, missing account, wrong method.
+    code, body, _ = FK.post(sa_path + "/robot/token", {"spec": {"expirationSeconds": 60}})
+    expect(code == 422 and body["details"]["causes"][0]["field"] == "spec.expirationSeconds", body)
+    code, body, _ = FK.post(sa_path + "/nobody/token", {"spec": {}})
+    expect(code == 404, body)
+    expect(FK.get(sa_path + "/robot/token")[0] == 405)
+    # Bound to a pod: invalid once the pod is gone.
+    code, p, _ = FK.post(NS + "/pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "tok"},
+                                        "spec": {"containers": [{"name": "c", "image": "x"}]}})
+    expect(code == 201, p)
+    code, bound, _ = FK.post(sa_path + "/robot/token", {"spec": {"boundObjectRef": {
+        "kind": "Pod", "apiVersion": "v1", "name": "tok", "uid": p["metadata"]["uid"]}}})
+    expect(code == 201, bound)
+    expect(FK.get(NS + "/pods/tok", token=bound["status"]["token"])[0] == 200)
+    FK.delete(NS + "/pods/tok?gracePeriodSeconds=0")
+    expect(FK.get(NS + "/configmaps", token=bound["status"]["token"])[0] == 401, "pod-bound token after the pod")
+    # The account deleted: its tokens stop working; recreated (new uid): still refused.
+    FK.delete(sa_path + "/robot")
+    expect(FK.get(NS + "/configmaps", token=token)[0] == 401)
+    FK.post(sa_path, {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "robot"}})
+    expect(FK.get(NS + "/configmaps", token=token)[0] == 401, "a token of the old robot")
+    FK.delete(sa_path + "/robot")
+    # Discovery names the subresource as kube-apiserver does.
+    _, v1, _ = FK.get("/api/v1")
+    sub = [r for r in v1["resources"] if r["name"] == "serviceaccounts/token"]
+    expect(sub and sub[0]["kind"] == "TokenRequest" and sub[0]["group"] == "authentication.k8s.io", sub)
+
+
+DNS1035 = ("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+           "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', "
+           "regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')")
+DNS1123_LABEL = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
+                 "must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex "
+                 "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
+DNS1123_SUBDOMAIN = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' "
+                     "or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "
+                     "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*"
+                     "[a-z0-9])?)*')")
+
+
+def test_object_names():
+    """Each kind's own name rule, refused with kube-apiserver's 422 and words."""
+    def create(path, kind, name, api="v1", extra=None):
+        obj = {"apiVersion": api, "kind": kind, "metadata": {"name": name}}
+        obj.update(extra or {})
+        return FK.post(path, obj)
+
+    svc_spec = {"spec": {"ports": [{"port": 80}]}}
+    cases = [
+        # (path, kind, api, name, extra, expected messages or None when valid)
+        (NS + "/services", "Service", "v1", "1shop.v2", svc_spec, [DNS1035]),
+        (NS + "/services", "Service", "v1", "shop.v2", svc_spec, [DNS1035]),
+        (NS + "/services", "Service", "v1", "s" * 64, svc_spec, ["must be no more than 63 characters"]),
+        (NS + "/services", "Service", "v1", "shop-v2", svc_spec, None),
+        ("/api/v1/namespaces", "Namespace", "v1", "shop.v2", None, [DNS1123_LABEL]),
+        ("/api/v1/namespaces", "Namespace", "v1", "1shop", None, None),
+        (NS + "/configmaps", "ConfigMap", "v1", "1shop.v2", None, None),
+        (NS + "/configmaps", "ConfigMap", "v1", "a..b", None, [DNS1123_SUBDOMAIN]),
+        (NS + "/configmaps", "ConfigMap", "v1", "Bad_Name", None, [DNS1123_SUBDOMAIN]),
+        (NS + "/configmaps", "ConfigMap", "v1", "c" * 254, None,
+         ["must be no more than 253 characters"]),
+        ("/apis/rbac.authorization.k8s.io/v1/clusterroles", "ClusterRole", "rbac.authorization.k8s.io/v1",
+         "system:Odd_Name", None, None),
+        ("/apis/rbac.authorization.k8s.io/v1/clusterroles", "ClusterRole", "rbac.authorization.k8s.io/v1",
+         "50%", None, ["may not contain '%'"]),
+        ("/apis/batch/v1/namespaces/default/cronjobs", "CronJob", "batch/v1", "j" * 53,
+         {"spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": {"spec": {
+             "restartPolicy": "Never", "containers": [{"name": "c", "image": "x"}]}}}}}},
+         ["must be no more than 52 characters"]),
+    ]
+    # A name in the request path must be a valid path segment: 400 as genericregistry answers.
+    code, body, _ = FK.get(NS + "/configmaps/50%25")
+    expect(code == 400 and body["message"] == 'Name parameter invalid: "50%": may not contain \'%\'', body)
+    code, body, _ = FK.get(NS + "/configmaps/..")
+    expect(code in (400, 404), (code, body))  # clients normalise "..": never a listing
+    for path, kind, api, name, extra, want in cases:
+        code, body, _ = create(path, kind, name, api, extra)
+        if want is None:
+            expect(code == 201, (kind, name, code, body))
+            continue
+        expect(code == 422 and body["reason"] == "Invalid", (kind, name, code, body))
+        causes = body["details"]["causes"]
+        expect([c["field"] for c in causes] == ["metadata.name"] * len(want), causes)
+        expect([c["message"] for c in causes] == ['Invalid value: "%s": %s' % (name, w) for w in want],
+               (causes, want))
+        if len(want) == 1:
+            expect(body["message"] == '%s%s "%s" is invalid: metadata.name: Invalid value: "%s": %s' % (
+                kind, "." + api.split("/")[0] if "/" in api else "", name, name, want[0]), body["message"])
 
 
 def test_plain_http():
@@ -348,6 +470,31 @@ def test_watch_resume():
     w.close()
     got = [(e["type"], e["object"]["metadata"]["name"]) for e in events]
     expect(got == [("DELETED", "w-b"), ("ADDED", "w-c")], got)
+
+
+def test_boolean_query_parameters():
+    """kube-apiserver reads watch=, allowWatchBookmarks=, ... with apimachinery's
+    Convert_Slice_string_To_bool: "0" and "false" (any case) are false, everything
+    else true. The Python client sends watch=True."""
+    code, body, _ = FK.get(NS + "/configmaps")
+    start = body["metadata"]["resourceVersion"]
+    for value in ("True", "TRUE", "t", "1", "yes"):
+        w = FK.watch(NS + "/configmaps?watch=%s&resourceVersion=%s&timeoutSeconds=1" % (value, start))
+        expect(w.status == 200, (value, w.status))
+        first = w.resp.readline()
+        w.close()
+        expect(first == b"" or b'"type"' in first, "watch=%s answered a list: %r" % (value, first[:200]))
+    for value in ("0", "false", "False", "FALSE"):
+        code, body, _ = FK.get(NS + "/configmaps?watch=%s" % value)
+        expect(code == 200 and body.get("kind") == "ConfigMapList", (value, code, body))
+    # A watch that actually sees an event, opened the way the Python client opens it.
+    w = FK.watch(NS + "/configmaps?watch=True&resourceVersion=%s" % start)
+    FK.post(NS + "/configmaps", cm("bool-watch"))
+    events = collect(w, 1)
+    w.close()
+    expect([(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "bool-watch")],
+           events)
+    FK.delete(NS + "/configmaps/bool-watch")
 
 
 def test_watch_gone_and_bookmarks():
@@ -720,6 +867,8 @@ def main():
     return run_tests_then_stop(FK, [
         ("cli_flags", test_cli_flags),
         ("auth", test_auth),
+        ("service_account_tokens", test_service_account_tokens),
+        ("object_names", test_object_names),
         ("plain_http", test_plain_http),
         ("discovery", test_discovery),
         ("create_get_conflict", test_create_get_conflict),
@@ -729,6 +878,7 @@ def main():
         ("list_selectors_paging", test_list_selectors_and_paging),
         ("patches", test_patches),
         ("watch_resume", test_watch_resume),
+        ("boolean_query_parameters", test_boolean_query_parameters),
         ("watch_gone_bookmarks", test_watch_gone_and_bookmarks),
         ("finalizers", test_finalizers),
         ("garbage_collection", test_garbage_collection),

@@ -263,6 +263,28 @@ def test_auth_failure():
     expect(p.returncode != 0 and "Unauthorized" in p.stderr, p.stderr)
 
 
+def test_names_and_tokens():
+    """Names a real API server refuses are refused, with its message; kubectl create token
+    gives a ServiceAccount token the API accepts."""
+    p = k("create", "service", "clusterip", "1shop.v2", "--tcp=80:8080", check=False)
+    expect(p.returncode != 0 and 'Service "1shop.v2" is invalid: metadata.name: Invalid value: "1shop.v2": '
+           "a DNS-1035 label must consist of lower case alphanumeric characters" in p.stderr, p.stderr)
+    p = k("create", "namespace", "shop.v2", check=False)
+    expect(p.returncode != 0 and "a lowercase RFC 1123 label must consist" in p.stderr, p.stderr)
+    k("create", "configmap", "shop.v2")  # a subdomain is fine for a ConfigMap
+    k("delete", "configmap", "shop.v2")
+    k("create", "serviceaccount", "robot")
+    token = k("create", "token", "robot").stdout.strip()
+    expect(token.count(".") == 2, token)
+    p = k("--token", token, "get", "serviceaccount", "robot", "-o", "name")
+    expect(p.stdout.strip() == "serviceaccount/robot", p.stdout)
+    p = k("create", "token", "robot", "--duration=1m", check=False)
+    expect(p.returncode != 0 and "spec.expirationSeconds" in p.stderr, p.stderr)
+    k("delete", "serviceaccount", "robot")
+    p = k("--token", token, "get", "pods", check=False)
+    expect(p.returncode != 0 and "Unauthorized" in p.stderr, p.stderr)
+
+
 def main():
     global FK
     FK = Fakekube(EXE, "--pod-ready-delay", "200ms", "--nodes", "2")
@@ -276,6 +298,7 @@ def main():
         ("namespaces_nodes_misc", test_namespaces_nodes_misc),
         ("drain_respects_pdb", test_drain_respects_pdb),
         ("auth_failure", test_auth_failure),
+        ("names_and_tokens", test_names_and_tokens),
         ("process_pods_logs", test_process_pods_logs),
     ])
 

@@ -10,9 +10,11 @@
 
 #include <cmocka.h>
 
+#include "api.h"
 #include "db.h"
 #include "fakekube.h"
 #include "macros.h"
+#include "names.h"
 #include "patch.h"
 #include "protobuf.h"
 #include "registry.h"
@@ -294,6 +296,60 @@ static void test_protobuf(void **state)
         assert_null(protobuf_to_json("{}", 2));
 }
 
+/* Boolean query parameters as apimachinery's Convert_Slice_string_To_bool reads them. */
+static void test_query_bool(void **state)
+{
+        (void)state;
+        const char *truthy[] = {"1", "t", "T", "true", "True", "TRUE", "yes", "", "2"};
+        const char *falsy[] = {"0", "false", "False", "FALSE", "fAlSe"};
+        for (size_t i = 0; i < sizeof(truthy) / sizeof(truthy[0]); i++)
+                assert_true(query_bool_value(truthy[i]));
+        for (size_t i = 0; i < sizeof(falsy) / sizeof(falsy[0]); i++)
+                assert_false(query_bool_value(falsy[i]));
+        assert_false(query_bool_value(NULL));
+}
+
+static size_t problem_count(const char *group, const char *plural, const char *name)
+{
+        _cleanup_json_ json_t *problems = name_problems(group, plural, name);
+        assert_non_null(problems);
+        return json_array_size(problems);
+}
+
+/* Each kind's name rule, as kube-apiserver applies it. */
+static void test_object_names(void **state)
+{
+        (void)state;
+        assert_int_equal(problem_count("", "configmaps", "shop.v2"), 0);
+        assert_int_equal(problem_count("", "configmaps", "1-a.b-2"), 0);
+        assert_int_equal(problem_count("", "configmaps", "a..b"), 1);
+        assert_int_equal(problem_count("", "configmaps", ".a"), 1);
+        assert_int_equal(problem_count("", "configmaps", "a-"), 1);
+        assert_int_equal(problem_count("", "configmaps", "A"), 1);
+        assert_int_equal(problem_count("tripdeal.io", "tripdeals", "shop.v2"), 0);
+        assert_int_equal(problem_count("", "services", "shop-v2"), 0);
+        assert_int_equal(problem_count("", "services", "shop.v2"), 1);
+        assert_int_equal(problem_count("", "services", "1shop"), 1);
+        assert_int_equal(problem_count("", "namespaces", "1shop"), 0);
+        assert_int_equal(problem_count("", "namespaces", "shop.v2"), 1);
+        char long_name[300];
+        memset(long_name, 'a', sizeof(long_name) - 1);
+        long_name[sizeof(long_name) - 1] = '\0';
+        assert_int_equal(problem_count("", "configmaps", long_name), 1); /* > 253 only */
+        long_name[64] = '\0';
+        assert_int_equal(problem_count("", "services", long_name), 1); /* > 63 only */
+        long_name[60] = '.';
+        assert_int_equal(problem_count("", "services", long_name), 2); /* both */
+        assert_int_equal(problem_count("rbac.authorization.k8s.io", "clusterroles", "system:X_y"),
+                         0);
+        assert_int_equal(problem_count("rbac.authorization.k8s.io", "roles", ".."), 1);
+        assert_int_equal(problem_count("rbac.authorization.k8s.io", "roles", "a/b%"), 2);
+        long_name[53] = '\0';
+        assert_int_equal(problem_count("batch", "cronjobs", long_name), 1);
+        long_name[52] = '\0';
+        assert_int_equal(problem_count("batch", "cronjobs", long_name), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -304,6 +360,8 @@ int main(void)
                 cmocka_unit_test(test_builtin_schema),
                 cmocka_unit_test(test_yaml_and_age),
                 cmocka_unit_test(test_protobuf),
+                cmocka_unit_test(test_query_bool),
+                cmocka_unit_test(test_object_names),
         };
         return cmocka_run_group_tests(tests, setup_server, teardown_server);
 }

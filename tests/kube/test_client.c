@@ -656,6 +656,98 @@ static void test_informer_relist_synthesis(void **state)
         assert_true(clock_monotonic_ms() - start < 1000);
 }
 
+/* Informer refused by the server (wrong token): every failed list reaches
+ * on_error with its real cause, kube_informer_last_error keeps it, and a
+ * wait for sync ends at once (KUBE_ERR_CANCELLED) when the informer stops. */
+struct refusals {
+        pthread_mutex_t lock;
+        int count;
+        enum kube_informer_operation operation;
+        int error;
+        struct kube_status status;
+        const struct kube_resource *resource;
+};
+
+static void inf_error(const struct kube_resource *resource, enum kube_informer_operation operation,
+                      int error, const struct kube_status *status, void *userdata)
+{
+        struct refusals *r = userdata;
+        pthread_mutex_lock(&r->lock);
+        r->count++;
+        r->operation = operation;
+        r->error = error;
+        r->status = *status;
+        r->resource = resource;
+        pthread_mutex_unlock(&r->lock);
+}
+
+struct sync_waiter {
+        struct kube_informer *informer;
+        int result;
+};
+
+static void *wait_for_sync_thread(void *userdata)
+{
+        struct sync_waiter *w = userdata;
+        w->result = kube_informer_wait_for_sync(w->informer, 60000);
+        return NULL;
+}
+
+static void test_informer_refused(void **state)
+{
+        char server[64];
+        snprintf(server, sizeof(server), "http://127.0.0.1:%d", plain_port);
+        struct kube_client *wrong = client_for(server, "wrong-token", NULL, false, 5000);
+        assert_non_null(wrong);
+        struct refusals refusals = {.lock = PTHREAD_MUTEX_INITIALIZER};
+        struct kube_informer *inf = NULL;
+        assert_int_equal(kube_informer_new(wrong,
+                                           &(struct kube_informer_options){
+                                                   .resource = &KUBE_CONFIGMAPS,
+                                                   .namespace = "ns",
+                                                   .handlers = {.userdata = &refusals},
+                                                   .on_error = inf_error,
+                                                   .backoff_base_ms = 20,
+                                                   .backoff_max_ms = 50,
+                                           },
+                                           &inf),
+                         0);
+        assert_int_equal(kube_informer_last_error(inf, NULL), 0);
+        assert_int_equal(kube_informer_start(inf), 0);
+
+        /* Two failed lists, each reported (the informer keeps retrying). */
+        int64_t deadline = clock_monotonic_ms() + 10000;
+        pthread_mutex_lock(&refusals.lock);
+        while (refusals.count < 2 && clock_monotonic_ms() < deadline) {
+                pthread_mutex_unlock(&refusals.lock);
+                test_sleep_ms(10);
+                pthread_mutex_lock(&refusals.lock);
+        }
+        assert_true(refusals.count >= 2);
+        assert_int_equal(refusals.operation, KUBE_INFORMER_LIST);
+        assert_int_equal(refusals.error, KUBE_ERR_UNAUTHORIZED);
+        assert_int_equal(refusals.status.http_code, 401);
+        assert_ptr_equal(refusals.resource, &KUBE_CONFIGMAPS);
+        pthread_mutex_unlock(&refusals.lock);
+
+        assert_false(kube_informer_has_synced(inf));
+        assert_int_equal(kube_informer_wait_for_sync(inf, 1), -ETIMEDOUT);
+        struct kube_status status = {0};
+        assert_int_equal(kube_informer_last_error(inf, &status), KUBE_ERR_UNAUTHORIZED);
+        assert_int_equal(status.http_code, 401);
+
+        /* Stop while another thread waits for sync: the wait ends, cancelled. */
+        struct sync_waiter waiter = {.informer = inf, .result = 1};
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, wait_for_sync_thread, &waiter), 0);
+        kube_informer_stop(inf);
+        pthread_join(t, NULL);
+        assert_int_equal(waiter.result, KUBE_ERR_CANCELLED);
+        assert_int_equal(kube_informer_wait_for_sync(inf, 60000), KUBE_ERR_CANCELLED);
+        kube_informer_free(inf);
+        kube_client_free(wrong);
+}
+
 #define THREADS 8
 #define CALLS   40
 
@@ -713,6 +805,7 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_watch_stream),
                 cmocka_unit_test(test_watch_cancel),
                 cmocka_unit_test(test_informer_relist_synthesis),
+                cmocka_unit_test(test_informer_refused),
                 cmocka_unit_test(test_concurrent_calls),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);

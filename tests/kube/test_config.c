@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* kubeconfig and in-cluster configuration: every user/cluster form, bad files. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -145,6 +146,75 @@ static void test_token_file_and_ca_file(void **state)
         assert_int_equal(load(path, NULL, &c, &status), KUBE_ERR_CREDENTIALS);
         assert_non_null(strstr(status.message, "/nonexistent/token"));
         free(path);
+}
+
+/*
+ * A token is sent as the Authorization header: one with CR/LF (or any control
+ * character) would inject headers.  Refused at load, naming the field, and
+ * never echoed in the message.
+ */
+static void test_token_with_control_characters(void **state)
+{
+        static const char *const tokens[] = {
+                "\"abc-SECRET\\r\\nX-Injected: 1\"", /* CR LF: a second header */
+                "\"abc-SECRET\\nX-Injected: 1\"",    /* LF alone */
+                "\"abc-SECRET\\tmore\"",             /* tab */
+                "\"abc-SECRET\\u0000tail\"",         /* NUL: would cut the token */
+                "\"abc-SECRET\\x7f\"",               /* DEL */
+        };
+        for (size_t i = 0; i < sizeof(tokens) / sizeof(tokens[0]); i++) {
+                char *user = NULL;
+                assert_true(asprintf(&user, "    token: %s\n", tokens[i]) > 0);
+                char *path =
+                        write_kubeconfig("token-ctl.yaml", "    server: https://h:1\n", user, NULL);
+                struct kube_config *c = NULL;
+                struct kube_status status = {0};
+                int r = load(path, NULL, &c, &status);
+                if (r != KUBE_ERR_CONFIG)
+                        fail_msg("token %s: got %s (%s)", tokens[i], kube_strerror(r),
+                                 status.message);
+                assert_null(c);
+                assert_non_null(strstr(status.message, "user \"u1\""));
+                assert_non_null(strstr(status.message, "field \"token\""));
+                assert_null(strstr(status.message, "SECRET"));
+                free(path);
+                free(user);
+        }
+
+        /* The same in a tokenFile (read at load and again for each request). */
+        static const char *const files[] = {
+                "abc-SECRET\r\nX-Injected: 1\n",
+                "abc-SECRET\rX-Injected: 1",
+                "abc\x01SECRET",
+                "abc-SECRET\x7f",
+        };
+        for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+                free(test_write_file(dir, "bad-token", files[i]));
+                char *path = write_kubeconfig("tokenfile-ctl.yaml", "    server: https://h:1\n",
+                                              "    tokenFile: bad-token\n", NULL);
+                struct kube_config *c = NULL;
+                struct kube_status status = {0};
+                assert_int_equal(load(path, NULL, &c, &status), KUBE_ERR_CREDENTIALS);
+                assert_non_null(strstr(status.message, "field \"tokenFile\""));
+                assert_non_null(strstr(status.message, "printable"));
+                assert_null(strstr(status.message, "SECRET"));
+                char *token = NULL;
+                char *file = NULL;
+                assert_true(asprintf(&file, "%s/bad-token", dir) > 0);
+                assert_int_equal(kube_read_token_file(file, &token), -EINVAL);
+                assert_null(token);
+                free(file);
+                free(path);
+        }
+        /* Trailing CR/LF (a file saved by a Windows editor) is fine. */
+        free(test_write_file(dir, "crlf-token", "file-token\r\n"));
+        char *file = NULL;
+        char *token = NULL;
+        assert_true(asprintf(&file, "%s/crlf-token", dir) > 0);
+        assert_int_equal(kube_read_token_file(file, &token), 0);
+        assert_string_equal(token, "file-token");
+        free(token);
+        free(file);
 }
 
 static void test_client_certificate_forms(void **state)
@@ -368,6 +438,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_token_and_ca_data),
                 cmocka_unit_test(test_token_file_and_ca_file),
+                cmocka_unit_test(test_token_with_control_characters),
                 cmocka_unit_test(test_client_certificate_forms),
                 cmocka_unit_test(test_bad_files),
                 cmocka_unit_test(test_no_secret_in_errors),

@@ -58,11 +58,35 @@ static void one_entry_per_type(void **state)
         assert_int_equal(conditions_set(list, &bad, 1), -EINVAL);
 }
 
+/* A condition that no longer applies (NodesReady without node pools) goes. */
+static void removed_when_it_no_longer_applies(void **state)
+{
+        _cleanup_json_ json_t *list = json_array();
+        struct condition nodes = {.type = "NodesReady",
+                                  .status = CONDITION_TRUE,
+                                  .reason = "NodesReady",
+                                  .message = "2 of 2",
+                                  .observed_generation = 1};
+        struct condition ready = {.type = "Ready",
+                                  .status = CONDITION_TRUE,
+                                  .reason = "ReplicasReady",
+                                  .message = "2 of 2",
+                                  .observed_generation = 1};
+        assert_int_equal(conditions_set(list, &ready, 1000), 1);
+        assert_int_equal(conditions_set(list, &nodes, 1000), 1);
+        assert_int_equal(conditions_remove(list, "NodesReady"), 1);
+        assert_null(conditions_find(list, "NodesReady"));
+        assert_non_null(conditions_find(list, "Ready"));
+        assert_int_equal(json_array_size(list), 1);
+        assert_int_equal(conditions_remove(list, "NodesReady"), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(transition_time_moves_only_on_status_change),
                 cmocka_unit_test(one_entry_per_type),
+                cmocka_unit_test(removed_when_it_no_longer_applies),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

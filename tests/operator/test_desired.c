@@ -102,6 +102,12 @@ static void minimal_sample_uses_defaults(void **state)
         build_and_compare("minimal", 1, false);
 }
 
+/* No resources (the defaults), one replica on SQLite, and every setting for the site. */
+static void settings_sample_passes_env_args_and_flags(void **state)
+{
+        build_and_compare("settings", 1, false);
+}
+
 static void hpa_floor_is_what_the_caller_says(void **state)
 {
         _cleanup_json_ json_t *spec_json =
@@ -160,6 +166,15 @@ static void invalid_specs_name_the_field(void **state)
                  "\"schedule\":\"0 11 * * *\",\"duration\":\"1h\",\"prescale\":{\"minReplicas\":"
                  "3}}]}",
                  "spec.sales[1].name: \"a\" is used twice"},
+                {"{" ONE_REPLICA_APP_OPEN ",\"env\":{}}}", "spec.app.env: must be a list"},
+                {"{" ONE_REPLICA_APP_OPEN ",\"env\":[{\"value\":\"x\"}]}}",
+                 "spec.app.env[0].name: required"},
+                {"{" ONE_REPLICA_APP_OPEN
+                 ",\"env\":[{\"name\":\"A\"},{\"name\":\"TRIPDEAL_SECRET\"}]}}",
+                 "spec.app.env[1].name: TRIPDEAL_SECRET is set by the operator"},
+                {"{" ONE_REPLICA_APP_OPEN ",\"args\":[\"--x\",7]}}", "spec.app.args[1]"},
+                {"{" ONE_REPLICA_APP_OPEN ",\"logLevel\":\"loud\"}}", "spec.app.logLevel"},
+                {"{" ONE_REPLICA_APP_OPEN ",\"seedDemo\":\"yes\"}}", "spec.app.seedDemo"},
         };
         for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
                 json_error_t jerr;
@@ -181,6 +196,7 @@ int main(int argc, char **argv)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(full_sample_builds_expected_objects),
                 cmocka_unit_test(minimal_sample_uses_defaults),
+                cmocka_unit_test(settings_sample_passes_env_args_and_flags),
                 cmocka_unit_test(hpa_floor_is_what_the_caller_says),
                 cmocka_unit_test(invalid_specs_name_the_field),
         };

@@ -60,6 +60,15 @@ static void endpoints_serve_health_ready_and_metrics(void **state)
         metrics_reconcile_done(RECONCILE_RESULT_SUCCESS, 1500);
         metrics_set_floor("tripdeal", "shop", 2);
         metrics_set_floor("tripdeal", "shop", 24);
+        metrics_set_tripdeal("tripdeal", "shop",
+                             &(struct tripdeal_gauges){.replicas = 24,
+                                                       .ready_replicas = 20,
+                                                       .max_replicas = 40,
+                                                       .nodes_wanted = 3,
+                                                       .nodes = 3,
+                                                       .nodes_ready = 2,
+                                                       .sale_window_open = true,
+                                                       .next_sale_start_seconds = 1767229200});
 
         struct http_endpoints *endpoints = NULL;
         struct http_endpoints_options options = {
@@ -89,6 +98,19 @@ static void endpoints_serve_health_ready_and_metrics(void **state)
                 "tripdeal_operator_floor_changes_total{namespace=\"tripdeal\",name=\"shop\"} 1\n"));
         assert_non_null(strstr(
                 m, "tripdeal_operator_reconcile_duration_seconds_bucket{le=\"0.0025\"} 1\n"));
+        /* The per-TripDeal gauges dashboards and alerts read. */
+        assert_non_null(strstr(
+                m,
+                "tripdeal_operator_app_ready_replicas{namespace=\"tripdeal\",name=\"shop\"} 20\n"));
+        assert_non_null(strstr(
+                m,
+                "tripdeal_operator_app_max_replicas{namespace=\"tripdeal\",name=\"shop\"} 40\n"));
+        assert_non_null(strstr(
+                m, "tripdeal_operator_nodes_ready{namespace=\"tripdeal\",name=\"shop\"} 2\n"));
+        assert_non_null(strstr(
+                m, "tripdeal_operator_sale_window_open{namespace=\"tripdeal\",name=\"shop\"} 1\n"));
+        assert_non_null(strstr(m, "tripdeal_operator_next_sale_start_timestamp_seconds{namespace="
+                                  "\"tripdeal\",name=\"shop\"} 1767229200\n"));
 
         _cleanup_free_ char *missing = http_get("127.0.0.1", metrics_port, "/nope");
         assert_non_null(strstr(missing, " 404 "));

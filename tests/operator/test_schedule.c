@@ -52,7 +52,7 @@ static void floor_follows_the_window(void **state)
         /* 09:39:59 KST: nothing open yet; next boundary is the node window at 09:40. */
         assert_int_equal(schedule_evaluate(spec, at("2026-11-26T09:39:59+09:00"), &s, &error), 0);
         assert_int_equal(s.floor_replicas, 2);
-        assert_string_equal(s.floor_reason, "baseline");
+        assert_int_equal(s.floor_reason, SCHEDULE_FLOOR_BASELINE);
         assert_int_equal(s.nodes_wanted, 0);
         assert_int_equal(s.next_boundary_ms, at("2026-11-26T09:40:00+09:00"));
         assert_true(s.has_next_sale);
@@ -70,12 +70,20 @@ static void floor_follows_the_window(void **state)
         assert_int_equal(schedule_evaluate(spec, at("2026-11-26T09:50:00+09:00"), &s, &error), 0);
         assert_int_equal(s.floor_replicas, 24);
         assert_true(s.prescaling);
-        assert_non_null(strstr(s.floor_reason, "morning-flash"));
+        assert_int_equal(s.floor_reason, SCHEDULE_FLOOR_SALE);
+        assert_string_equal(s.floor_sale, "morning-flash");
+        char reason[160];
+        schedule_floor_reason_format(&s, reason, sizeof(reason));
+        assert_string_equal(reason, "sale morning-flash (Prescaling)");
+        /* The phase turns OnSale at 10:00: that instant needs its own timer. */
+        assert_int_equal(s.next_boundary_ms, at("2026-11-26T10:00:00+09:00"));
 
         /* 10:30: on sale. */
         assert_int_equal(schedule_evaluate(spec, at("2026-11-26T10:30:00+09:00"), &s, &error), 0);
         assert_int_equal(s.floor_replicas, 24);
         assert_true(s.sale_running);
+        /* ... and the end at 11:00 (OnSale -> cooldown), before the release. */
+        assert_int_equal(s.next_boundary_ms, at("2026-11-26T11:00:00+09:00"));
 
         /* 11:14:59 still in cooldown; 11:15 released. */
         assert_int_equal(schedule_evaluate(spec, at("2026-11-26T11:14:59+09:00"), &s, &error), 0);

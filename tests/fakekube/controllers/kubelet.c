@@ -11,7 +11,12 @@
  * <state_dir>/pods/<namespace>_<pod>_<uid>/<container>.log, with the pod's
  * loopback IP in status.podIP; HTTP readiness/liveness probes; restarts per
  * restartPolicy; SIGTERM, then SIGKILL after the grace period, on deletion;
- * SIGKILL at once when the pod's node goes NotReady (a dead host).
+ * SIGKILL at once when the pod's node goes NotReady (a dead host).  As root,
+ * each container runs in a private mount namespace with the pod's volumes
+ * (volumes.c) bound at their mountPath, the service-account token at
+ * /var/run/secrets/kubernetes.io/serviceaccount, a read-only root when asked,
+ * and as the securityContext's runAsUser/runAsGroup; not as root, without
+ * any of these (logged once).
  */
 #include <ctype.h>
 #include <curl/curl.h>
@@ -35,12 +40,16 @@
 #include "macros.h"
 #include "objects.h"
 #include "podenv.h"
+#include "volumes.h"
 
 #define RESTART_BACKOFF_START_MS 1000
 #define RESTART_BACKOFF_MAX_MS   30000
 #define CPU_WINDOW_MS            15000
 #define CPU_SAMPLES              32
 #define STOP_GRACE_CAP_MS        10000
+#define VOLUME_RESYNC_MS         5000 /* Secret/ConfigMap volume updates reach pods this fast */
+#define VOLUME_RETRY_MS          2000
+#define CONFIG_ERROR_RETRY_MS    10000
 
 static const char *host_ip_of(const struct sync *s, const json_t *pod)
 {
@@ -212,7 +221,8 @@ struct container_proc {
         struct http_probe readiness, liveness, startup;
         int64_t next_readiness_mono, next_liveness_mono, next_startup_mono;
         int readiness_failures, readiness_successes, liveness_failures, startup_failures;
-        bool startup_done; /* the startup probe succeeded (or there is none) */
+        bool startup_done;      /* the startup probe succeeded (or there is none) */
+        char config_error[512]; /* CreateContainerConfigError's message, "" when none */
 };
 
 struct process_pod {
@@ -234,6 +244,13 @@ struct process_pod {
         int64_t cpu_mono[CPU_SAMPLES];
         int64_t cpu_ms[CPU_SAMPLES];
         size_t n_cpu;
+        /* Volumes: name -> host directory; name -> last payload written; token cache. */
+        json_t *volume_dirs;
+        json_t *volume_payloads;
+        json_t *tokens; /* "AUDIENCE|SECONDS" -> {"token", "refresh_mono"} */
+        bool volumes_ready;
+        int64_t next_volume_sync_mono;
+        char volume_error[512];
         struct process_pod *next;
 };
 
@@ -244,6 +261,8 @@ struct kubelet {
         struct process_pod *pods;
         int64_t last_cpu_sample_mono;
         long clock_ticks;
+        bool sandboxes; /* root: mount namespaces, volumes, runAsUser */
+        char *ca_pem;   /* the API server's CA, for the token volume's ca.crt */
 };
 
 static void process_pod_free(struct process_pod *p)
@@ -252,6 +271,9 @@ static void process_pod_free(struct process_pod *p)
                 return;
         json_decref(p->pod);
         json_decref(p->last_status);
+        json_decref(p->volume_dirs);
+        json_decref(p->volume_payloads);
+        json_decref(p->tokens);
         free(p->containers);
         free(p);
 }
@@ -477,6 +499,314 @@ static const json_t *container_spec(const struct process_pod *p, const struct co
         return NULL;
 }
 
+/* ---------------------------------------------------------------- volumes */
+
+static int make_dirs(const char *path);
+
+struct volume_ctx {
+        struct kubelet *k;
+        struct process_pod *p;
+        int64_t mono_ms;
+};
+
+static json_t *get_core_object(struct kclient *client, const char *plural, const char *ns,
+                               const char *name, long *ret_status)
+{
+        char path[800];
+        snprintf(path, sizeof(path), "/api/v1/namespaces/%s/%s/%s", ns, plural, name);
+        long status = 0;
+        json_t *obj = NULL;
+        if (kclient_request(client, "GET", path, NULL, NULL, &status, &obj) < 0)
+                status = 0;
+        *ret_status = status;
+        if (status != 200) {
+                json_decref(obj);
+                return NULL;
+        }
+        return obj;
+}
+
+static json_t *volume_get_object(const char *kind, const char *ns, const char *name, void *userdata)
+{
+        struct volume_ctx *ctx = userdata;
+        long status;
+        return get_core_object(ctx->k->client,
+                               strcmp(kind, "Secret") == 0 ? "secrets" : "configmaps", ns, name,
+                               &status);
+}
+
+static const char *pod_service_account(const json_t *pod)
+{
+        const json_t *spec = json_object_get(pod, "spec");
+        const char *name = json_string_value(json_object_get(spec, "serviceAccountName"));
+        if (!name || !name[0])
+                name = json_string_value(json_object_get(spec, "serviceAccount"));
+        return name && name[0] ? name : "default";
+}
+
+/* A token bound to the pod, from the TokenRequest API; reissued at 80 % of its lifetime. */
+static char *volume_get_token(const char *audience, int64_t seconds, void *userdata)
+{
+        struct volume_ctx *ctx = userdata;
+        struct process_pod *p = ctx->p;
+        char key[600];
+        snprintf(key, sizeof(key), "%s|%lld", audience ? audience : "", (long long)seconds);
+        const json_t *cached = json_object_get(p->tokens, key);
+        if (cached && ctx->mono_ms < json_integer_value(json_object_get(cached, "refresh_mono")))
+                return strdup(json_string_value(json_object_get(cached, "token")));
+        char path[800];
+        snprintf(path, sizeof(path), "/api/v1/namespaces/%s/serviceaccounts/%s/token",
+                 p->namespace_, pod_service_account(p->pod));
+        _cleanup_json_ json_t *body =
+                json_pack("{s:s, s:s, s:{s:I, s:{s:s, s:s, s:s, s:s}}}", "apiVersion",
+                          "authentication.k8s.io/v1", "kind", "TokenRequest", "spec",
+                          "expirationSeconds", (json_int_t)seconds, "boundObjectRef", "kind", "Pod",
+                          "apiVersion", "v1", "name", p->name, "uid", p->uid);
+        if (body && audience && audience[0])
+                json_object_set_new(json_object_get(body, "spec"), "audiences",
+                                    json_pack("[s]", audience));
+        long status = 0;
+        _cleanup_json_ json_t *answer = NULL;
+        if (!body ||
+            kclient_request(ctx->k->client, "POST", path, body, NULL, &status, &answer) < 0 ||
+            status != 201)
+                return NULL;
+        const char *token =
+                json_string_value(json_object_get(json_object_get(answer, "status"), "token"));
+        if (!token)
+                return NULL;
+        json_object_set_new(p->tokens, key,
+                            json_pack("{s:s, s:I}", "token", token, "refresh_mono",
+                                      (json_int_t)(ctx->mono_ms + seconds * 800)));
+        return strdup(token);
+}
+
+/*
+ * The pod's ServiceAccount (new reference), NULL when it cannot be read.  A
+ * missing "default" account is created, standing in for kube-controller-
+ * manager's serviceaccounts controller (which fakekube does not run).
+ */
+static json_t *pod_service_account_object(struct kubelet *k, struct process_pod *p)
+{
+        const char *name = pod_service_account(p->pod);
+        long status = 0;
+        json_t *sa = get_core_object(k->client, "serviceaccounts", p->namespace_, name, &status);
+        if (sa || status != 404 || strcmp(name, "default") != 0)
+                return sa;
+        char path[600];
+        snprintf(path, sizeof(path), "/api/v1/namespaces/%s/serviceaccounts", p->namespace_);
+        _cleanup_json_ json_t *body = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind",
+                                                "ServiceAccount", "metadata", "name", "default");
+        _cleanup_json_ json_t *created = NULL;
+        if (body)
+                kclient_request(k->client, "POST", path, body, NULL, &status, &created);
+        return get_core_object(k->client, "serviceaccounts", p->namespace_, name, &status);
+}
+
+/* The uid every container runs as, when they agree (the token file's owner), else -1. */
+static uid_t pod_uniform_uid(const json_t *pod)
+{
+        uid_t uid = (uid_t)-1;
+        bool first = true;
+        const char *lists[] = {"initContainers", "containers"};
+        for (size_t l = 0; l < 2; l++) {
+                size_t i;
+                json_t *container;
+                json_array_foreach (json_object_get(json_object_get(pod, "spec"), lists[l]), i,
+                                    container) {
+                        struct run_as ra;
+                        _cleanup_free_ char *error = NULL;
+                        if (container_run_as(pod, container, &ra, &error) < 0 || !ra.change_ids)
+                                return (uid_t)-1;
+                        if (!first && ra.uid != uid)
+                                return (uid_t)-1;
+                        uid = ra.uid;
+                        first = false;
+                }
+        }
+        return uid;
+}
+
+/*
+ * Materialize the pod's volumes under <pod dir>/volumes: emptyDir
+ * directories, the files of Secret/ConfigMap/downwardAPI/projected volumes
+ * (rewritten atomically when their content changes), hostPath as given.  On
+ * failure the pod's containers wait (FailedMount) and it is retried.
+ */
+static void sync_volumes(struct kubelet *k, struct sync *s, struct process_pod *p)
+{
+        if (s->mono_ms < p->next_volume_sync_mono)
+                return;
+        struct volume_ctx ctx = {.k = k, .p = p, .mono_ms = s->mono_ms};
+        struct volume_sources sources = {.get_object = volume_get_object,
+                                         .get_token = volume_get_token,
+                                         .ca_pem = k->ca_pem,
+                                         .userdata = &ctx};
+        _cleanup_json_ json_t *volumes = json_deep_copy(
+                json_object_get(json_object_get(p->pod, "spec"), "volumes") ?: json_null());
+        if (!json_is_array(volumes)) {
+                json_decref(volumes);
+                volumes = json_array();
+        }
+        char error[512] = "", failed_volume[256] = "";
+        _cleanup_json_ json_t *sa = pod_service_account_object(k, p);
+        if (!sa) {
+                snprintf(error, sizeof(error), "serviceaccount \"%s\" not found",
+                         pod_service_account(p->pod));
+                snprintf(failed_volume, sizeof(failed_volume), "%s", SERVICE_ACCOUNT_VOLUME);
+        } else {
+                json_t *implicit = service_account_volume(p->pod, sa);
+                if (implicit)
+                        json_array_append_new(volumes, implicit);
+        }
+        const json_t *pod_sc = json_object_get(json_object_get(p->pod, "spec"), "securityContext");
+        const json_t *fs_group = json_object_get(pod_sc, "fsGroup");
+        gid_t gid = json_is_integer(fs_group) ? (gid_t)json_integer_value(fs_group) : 0;
+        uid_t token_uid = pod_uniform_uid(p->pod);
+        size_t i;
+        json_t *volume;
+        json_array_foreach (volumes, i, volume) {
+                if (error[0])
+                        break;
+                const char *name = json_string_value(json_object_get(volume, "name"));
+                if (!name)
+                        continue;
+                char dir[1400];
+                snprintf(dir, sizeof(dir), "%s/volumes/%s", p->dir, name);
+                const json_t *host = json_object_get(volume, "hostPath");
+                if (host) {
+                        const char *path = json_string_value(json_object_get(host, "path"));
+                        const char *type = json_string_value(json_object_get(host, "type"));
+                        if (path && type && strcmp(type, "DirectoryOrCreate") == 0)
+                                make_dirs(path);
+                        if (!path || access(path, F_OK) != 0) {
+                                snprintf(error, sizeof(error), "hostPath %s does not exist",
+                                         path ? path : "");
+                                snprintf(failed_volume, sizeof(failed_volume), "%s", name);
+                                break;
+                        }
+                        json_object_set_new(p->volume_dirs, name, json_string(path));
+                        continue;
+                }
+                if (json_object_get(volume, "emptyDir")) {
+                        if (make_dirs(dir) < 0 || chmod(dir, 0777) < 0 ||
+                            (gid && chown(dir, 0, gid) < 0)) {
+                                snprintf(error, sizeof(error), "cannot create %.300s: %s", dir,
+                                         strerror(errno));
+                                snprintf(failed_volume, sizeof(failed_volume), "%s", name);
+                                break;
+                        }
+                        json_object_set_new(p->volume_dirs, name, json_string(dir));
+                        continue;
+                }
+                _cleanup_json_ json_t *files = NULL;
+                _cleanup_free_ char *message = NULL;
+                int r = volume_payload(p->pod, volume, p->ip, &sources, &files, &message);
+                if (r == 0) {
+                        if (json_equal(files, json_object_get(p->volume_payloads, name)))
+                                continue;
+                        char volumes_dir[1300];
+                        snprintf(volumes_dir, sizeof(volumes_dir), "%s/volumes", p->dir);
+                        if (make_dirs(volumes_dir) < 0 ||
+                            (r = volume_write(dir, files, token_uid, gid, gid != 0)) < 0) {
+                                snprintf(error, sizeof(error), "cannot write %.300s: %s", dir,
+                                         strerror(-r));
+                        } else {
+                                json_object_set(p->volume_payloads, name, files);
+                                json_object_set_new(p->volume_dirs, name, json_string(dir));
+                        }
+                } else {
+                        snprintf(error, sizeof(error), "%s", message ? message : strerror(-r));
+                }
+                if (error[0])
+                        snprintf(failed_volume, sizeof(failed_volume), "%s", name);
+        }
+        if (error[0]) {
+                if (strcmp(error, p->volume_error) != 0)
+                        emit_event(s, p->pod, "Pod", "v1", "Warning", "FailedMount", "kubelet",
+                                   "MountVolume.SetUp failed for volume \"%s\" : %s", failed_volume,
+                                   error);
+                snprintf(p->volume_error, sizeof(p->volume_error), "%s", error);
+                p->next_volume_sync_mono = s->mono_ms + VOLUME_RETRY_MS;
+                return;
+        }
+        p->volume_error[0] = '\0';
+        p->volumes_ready = true;
+        p->next_volume_sync_mono = s->mono_ms + VOLUME_RESYNC_MS;
+}
+
+/* The container with the implicit service-account mount added, unless it mounts that path. */
+static json_t *container_with_implicit_mounts(const struct process_pod *p, const json_t *container)
+{
+        json_t *copy = json_deep_copy(container);
+        if (!copy || !json_object_get(p->volume_dirs, SERVICE_ACCOUNT_VOLUME))
+                return copy;
+        size_t i;
+        json_t *m;
+        json_array_foreach (json_object_get(copy, "volumeMounts"), i, m) {
+                const char *path = json_string_value(json_object_get(m, "mountPath"));
+                if (path && strcmp(path, SERVICE_ACCOUNT_MOUNT_PATH) == 0)
+                        return copy;
+        }
+        json_t *mounts = json_object_get(copy, "volumeMounts");
+        if (!json_is_array(mounts)) {
+                mounts = json_array();
+                json_object_set_new(copy, "volumeMounts", mounts);
+        }
+        json_array_append_new(mounts,
+                              json_pack("{s:s, s:s, s:b}", "name", SERVICE_ACCOUNT_VOLUME,
+                                        "mountPath", SERVICE_ACCOUNT_MOUNT_PATH, "readOnly", 1));
+        return copy;
+}
+
+static char *read_text_file(const char *path)
+{
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return NULL;
+        char *buf = NULL;
+        size_t len = 0, cap = 0;
+        for (;;) {
+                if (len + 4096 + 1 > cap) {
+                        char *grown = realloc(buf, cap = len + 65536);
+                        if (!grown) {
+                                free(buf);
+                                close(fd);
+                                return NULL;
+                        }
+                        buf = grown;
+                }
+                ssize_t n = read(fd, buf + len, cap - len - 1);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                len += (size_t)n;
+        }
+        close(fd);
+        if (buf)
+                buf[len] = '\0';
+        return buf;
+}
+
+/* Async-signal-safe: "fakekube kubelet: cannot start the container: STEP: errno N\n" to fd. */
+static void child_report(int fd, const char *step, int error)
+{
+        char number[16];
+        size_t n = sizeof(number);
+        number[--n] = '\0';
+        unsigned v = (unsigned)(error < 0 ? -error : error);
+        do {
+                number[--n] = (char)('0' + v % 10);
+                v /= 10;
+        } while (v && n > 0);
+        const char *parts[] = {"fakekube kubelet: cannot start the container: ", step, ": errno ",
+                               number + n, "\n"};
+        for (size_t i = 0; i < ARRAY_SIZE(parts); i++)
+                if (write(fd, parts[i], strlen(parts[i])) < 0)
+                        return;
+}
+
 static int start_container(struct kubelet *k, struct sync *s, struct process_pod *p,
                            struct container_proc *cp)
 {
@@ -490,17 +820,48 @@ static int start_container(struct kubelet *k, struct sync *s, struct process_pod
                 return -ENOENT;
         }
         cp->image_missing = false;
-        char **argv = NULL, **envp = NULL;
-        int r = build_exec(k, p, container, binary, &argv, &envp);
-        if (r < 0)
+        /* The identity and mounts, resolved before fork: the child only makes system calls. */
+        struct sandbox sandbox = SANDBOX_INIT;
+        sandbox.mount_namespace = k->sandboxes;
+        _cleanup_free_ char *config_error = NULL;
+        _cleanup_json_ json_t *effective = container_with_implicit_mounts(p, container);
+        _cleanup_free_ char *mountinfo = NULL;
+        /* Not root: today's behaviour, securityContext ignored (logged once at start). */
+        int r = k->sandboxes ? container_run_as(p->pod, container, &sandbox.run_as, &config_error)
+                             : 0;
+        if (r == 0 && sandbox.run_as.read_only_root)
+                mountinfo = read_text_file("/proc/self/mountinfo");
+        const char *working_dir = json_string_value(json_object_get(container, "workingDir"));
+        if (!working_dir || access(working_dir, X_OK) != 0)
+                working_dir = p->dir;
+        if (r == 0)
+                r = sandbox_prepare(&sandbox, k->sandboxes ? effective : NULL, p->volume_dirs,
+                                    mountinfo, working_dir, &config_error);
+        if (r < 0) {
+                char message[sizeof(cp->config_error)];
+                snprintf(message, sizeof(message), "%s",
+                         config_error ? config_error : strerror(-r));
+                if (strcmp(message, cp->config_error) != 0)
+                        emit_event(s, p->pod, "Pod", "v1", "Warning", "Failed", "kubelet",
+                                   "Error: %s", message);
+                snprintf(cp->config_error, sizeof(cp->config_error), "%s", message);
+                cp->next_start_mono = mono_ms + CONFIG_ERROR_RETRY_MS;
+                sandbox_release(&sandbox);
                 return r;
+        }
+        cp->config_error[0] = '\0';
+        char **argv = NULL, **envp = NULL;
+        r = build_exec(k, p, container, binary, &argv, &envp);
+        if (r < 0) {
+                sandbox_release(&sandbox);
+                return r;
+        }
         char log_path[1200];
         snprintf(log_path, sizeof(log_path), "%s/%s.log", p->dir, cp->name);
         int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        const char *working_dir = json_string_value(json_object_get(container, "workingDir"));
-        if (!working_dir || access(working_dir, X_OK) != 0)
-                working_dir = p->dir;
+        /* The binary by descriptor too: a pod user may not traverse the path to it. */
+        int binary_fd = open(argv[0], O_PATH | O_CLOEXEC);
         if (log_fd < 0 || null_fd < 0) {
                 r = -errno;
                 goto out;
@@ -524,11 +885,20 @@ static int start_container(struct kubelet *k, struct sync *s, struct process_pod
                 dup2(null_fd, 0);
                 dup2(log_fd, 1);
                 dup2(log_fd, 2);
-                /* Nothing of fakekube's (listening sockets, API connections) leaks into a pod. */
-                close_range(3, ~0U, 0);
-                if (chdir(working_dir) < 0)
+                const char *step = "";
+                int failed = sandbox_enter(&sandbox, &step);
+                if (failed < 0) {
+                        child_report(2, step, failed);
                         _exit(126);
+                }
+                /* Nothing of fakekube's (listening sockets, API connections) leaks into a pod. */
+                if (binary_fd >= 0 && binary_fd != 3)
+                        binary_fd = dup3(binary_fd, 3, O_CLOEXEC);
+                close_range(binary_fd == 3 ? 4 : 3, ~0U, 0);
                 execve(argv[0], argv, envp);
+                if ((errno == EACCES || errno == ENOENT) && binary_fd >= 0)
+                        execveat(binary_fd, "", argv, envp, AT_EMPTY_PATH);
+                child_report(2, "execve", errno);
                 _exit(127);
         }
         setpgid(pid, pid);
@@ -555,6 +925,9 @@ static int start_container(struct kubelet *k, struct sync *s, struct process_pod
                    cp->name);
         r = 0;
 out:
+        sandbox_release(&sandbox);
+        if (binary_fd >= 0)
+                close(binary_fd);
         if (log_fd >= 0)
                 close(log_fd);
         if (null_fd >= 0)
@@ -596,6 +969,10 @@ static struct process_pod *track_pod(struct kubelet *k, const json_t *pod, int64
         snprintf(p->restart_policy, sizeof(p->restart_policy), "%s", policy ? policy : "Always");
         clock_format_rfc3339(now_ms / 1000, p->start_time, sizeof(p->start_time));
         p->pod = json_incref((json_t *)pod);
+        p->volume_dirs = json_object();
+        p->volume_payloads = json_object();
+        p->tokens = json_object();
+        p->volumes_ready = !k->sandboxes; /* without mount namespaces: no volumes (logged) */
         const json_t *containers = json_object_get(json_object_get(pod, "spec"), "containers");
         const json_t *init_containers =
                 json_object_get(json_object_get(pod, "spec"), "initContainers");
@@ -608,8 +985,8 @@ static struct process_pod *track_pod(struct kubelet *k, const json_t *pod, int64
                 json_string_value(json_object_get(json_object_get(pod, "status"), "podIP"));
         if (old_ip)
                 pod_ip_reserve(k->c, old_ip, p->uid);
-        if (!p->containers || pod_ip_allocate(k->c, p->uid, p->ip, sizeof(p->ip)) < 0 ||
-            make_dirs(p->dir) < 0) {
+        if (!p->containers || !p->volume_dirs || !p->volume_payloads || !p->tokens ||
+            pod_ip_allocate(k->c, p->uid, p->ip, sizeof(p->ip)) < 0 || make_dirs(p->dir) < 0) {
                 process_pod_free(p);
                 return NULL;
         }
@@ -805,6 +1182,9 @@ static json_t *container_status(const struct process_pod *p, const struct contai
         else if (cp->image_missing)
                 state = json_pack("{s{ss ss}}", "waiting", "reason", "ErrImagePull", "message",
                                   "fakekube: no --pod-command maps this image to a local binary");
+        else if (cp->config_error[0])
+                state = json_pack("{s{ss ss}}", "waiting", "reason", "CreateContainerConfigError",
+                                  "message", cp->config_error);
         else if (cp->ever_started)
                 state = json_pack("{s{ss}}", "waiting", "reason", "CrashLoopBackOff");
         else
@@ -962,6 +1342,14 @@ int process_pod_cpu_milli(struct controllers *c, const char *uid, int64_t *ret)
         return r;
 }
 
+/* The pod's volume directories go with it (emptyDir data included); its logs stay. */
+static void remove_pod_volumes(const struct process_pod *p)
+{
+        char dir[1300];
+        snprintf(dir, sizeof(dir), "%s/volumes", p->dir);
+        remove_tree(dir);
+}
+
 static void begin_termination(struct process_pod *p, const json_t *pod, int64_t mono_ms)
 {
         if (p->terminating)
@@ -1062,10 +1450,18 @@ static void kubelet_pass(struct kubelet *k, struct sync *s)
                                 pthread_mutex_lock(&c->metrics_lock);
                                 json_object_del(c->cpu_usage, p->uid);
                                 pthread_mutex_unlock(&c->metrics_lock);
+                                remove_pod_volumes(p);
                                 *pp = p->next;
                                 process_pod_free(p);
                                 continue;
                         }
+                        pp = &p->next;
+                        continue;
+                }
+                if (k->sandboxes)
+                        sync_volumes(k, s, p);
+                if (!p->volumes_ready) {
+                        write_status(k, s, p);
                         pp = &p->next;
                         continue;
                 }
@@ -1134,6 +1530,7 @@ static void stop_all(struct kubelet *k)
         while (k->pods) {
                 struct process_pod *p = k->pods;
                 k->pods = p->next;
+                remove_pod_volumes(p);
                 process_pod_free(p);
         }
 }
@@ -1142,6 +1539,13 @@ static void *kubelet_thread(void *userdata)
 {
         struct controllers *c = userdata;
         struct kubelet k = {.c = c, .clock_ticks = sysconf(_SC_CLK_TCK)};
+        k.sandboxes = mount_namespaces_available();
+        if (!k.sandboxes)
+                log_emit(LOG_LEVEL_WARN, json_pack("{si}", "euid", (int)geteuid()),
+                         "fakekube controllers: no mount namespaces (not root): process pods run "
+                         "without volumes, service-account token, read-only root or runAsUser");
+        if (c->ca_file)
+                k.ca_pem = read_text_file(c->ca_file);
         if (kclient_new(&c->client_options, &k.client) < 0 || !(k.probe = curl_easy_init())) {
                 log_error("fakekube controllers: the process kubelet cannot start");
                 kclient_free(k.client);
@@ -1164,6 +1568,7 @@ static void *kubelet_thread(void *userdata)
                 json_decref(s.objects[KIND_NODE]);
         }
         stop_all(&k);
+        free(k.ca_pem);
         curl_easy_cleanup(k.probe);
         kclient_free(k.client);
         return NULL;

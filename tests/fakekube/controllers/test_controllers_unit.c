@@ -3,7 +3,8 @@
  * Unit tests of the controllers' pure logic: the HPA algorithm against the
  * worked examples of the Kubernetes documentation, the scheduler's choice,
  * pod-template-hash and pod names, env/$(VAR) expansion and probes,
- * quantities and selectors, and the rolling-update arithmetic.
+ * quantities and selectors, the rolling-update arithmetic, and volume
+ * payloads and securityContext identities.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +23,7 @@
 #include "podenv.h"
 #include "rollout.h"
 #include "scheduler.h"
+#include "volumes.h"
 
 static json_t *parse(const char *text)
 {
@@ -582,6 +584,197 @@ static void test_rolling_update_max_unavailable_allows_down_first(void **state)
         assert_int_equal(only[0].target, 2);
 }
 
+/* ------------------------------------------------------------------ volumes */
+
+static json_t *fake_get_object(const char *kind, const char *ns, const char *name, void *userdata)
+{
+        (void)userdata;
+        assert_string_equal(ns, "shop");
+        if (strcmp(kind, "Secret") == 0 && strcmp(name, "db") == 0)
+                /* url=postgresql://x, bin=\x00\x01 (base64 as stored) */
+                return parse("{\"data\":{\"url\":\"cG9zdGdyZXNxbDovL3g=\",\"bin\":\"AAE=\"}}");
+        if (strcmp(kind, "ConfigMap") == 0 && strcmp(name, "cfg") == 0)
+                return parse(
+                        "{\"data\":{\"a\":\"1\",\"b\":\"two\"},\"binaryData\":{\"c\":\"AAE=\"}}");
+        return NULL;
+}
+
+static char *fake_get_token(const char *audience, int64_t seconds, void *userdata)
+{
+        (void)audience;
+        (void)userdata;
+        assert_int_equal(seconds, 3607);
+        return strdup("tok");
+}
+
+static json_t *payload_of(const char *volume_text, int *ret_code, char **ret_error)
+{
+        _cleanup_json_ json_t *pod =
+                parse("{\"metadata\":{\"name\":\"p\",\"namespace\":\"shop\",\"uid\":\"u1\","
+                      "\"labels\":{\"b\":\"2\",\"a\":\"1\"}}}");
+        _cleanup_json_ json_t *volume = parse(volume_text);
+        struct volume_sources sources = {
+                .get_object = fake_get_object, .get_token = fake_get_token, .ca_pem = "PEM"};
+        json_t *files = NULL;
+        *ret_code = volume_payload(pod, volume, "127.0.0.9", &sources, &files, ret_error);
+        return files;
+}
+
+static void assert_file(const json_t *files, const char *path, const char *b64, int mode)
+{
+        const json_t *f = json_object_get(files, path);
+        if (!f)
+                fail_msg("no file %s", path);
+        assert_string_equal(json_string_value(json_object_get(f, "data")), b64);
+        assert_int_equal(json_integer_value(json_object_get(f, "mode")), mode);
+}
+
+static void test_volume_payloads(void **state)
+{
+        (void)state;
+        int r;
+        char *error = NULL;
+        /* A Secret: every key, defaultMode; bytes kept as stored. */
+        _cleanup_json_ json_t *all = payload_of(
+                "{\"name\":\"s\",\"secret\":{\"secretName\":\"db\",\"defaultMode\":256}}", &r,
+                &error);
+        assert_int_equal(r, 0);
+        assert_int_equal(json_object_size(all), 2);
+        assert_file(all, "url", "cG9zdGdyZXNxbDovL3g=", 0400);
+        assert_file(all, "bin", "AAE=", 0400);
+        /* items: only those keys, at their paths, with their modes. */
+        _cleanup_json_ json_t *items = payload_of(
+                "{\"name\":\"c\",\"configMap\":{\"name\":\"cfg\",\"items\":[{\"key\":\"b\","
+                "\"path\":\"dir/b.txt\",\"mode\":384},{\"key\":\"c\",\"path\":\"c.bin\"}]}}",
+                &r, &error);
+        assert_int_equal(r, 0);
+        assert_int_equal(json_object_size(items), 2);
+        assert_file(items, "dir/b.txt", "dHdv", 0600);
+        assert_file(items, "c.bin", "AAE=", 0644);
+        /* Missing objects and keys: errors in the kubelet's words, unless optional. */
+        assert_null(
+                payload_of("{\"name\":\"s\",\"secret\":{\"secretName\":\"nope\"}}", &r, &error));
+        assert_int_equal(r, -ENOENT);
+        assert_string_equal(error, "secret \"nope\" not found");
+        free(error);
+        error = NULL;
+        _cleanup_json_ json_t *optional = payload_of(
+                "{\"name\":\"s\",\"secret\":{\"secretName\":\"nope\",\"optional\":true}}", &r,
+                &error);
+        assert_int_equal(r, 0);
+        assert_int_equal(json_object_size(optional), 0);
+        assert_null(
+                payload_of("{\"name\":\"c\",\"configMap\":{\"name\":\"cfg\",\"items\":[{\"key\":"
+                           "\"zz\",\"path\":\"z\"}]}}",
+                           &r, &error));
+        assert_int_equal(r, -ENOENT);
+        free(error);
+        error = NULL;
+        /* Paths escaping the volume are refused. */
+        assert_null(
+                payload_of("{\"name\":\"c\",\"configMap\":{\"name\":\"cfg\",\"items\":[{\"key\":"
+                           "\"a\",\"path\":\"../x\"}]}}",
+                           &r, &error));
+        assert_int_equal(r, -EINVAL);
+        free(error);
+        error = NULL;
+        /* emptyDir has no payload; unsupported types are named. */
+        assert_null(payload_of("{\"name\":\"e\",\"emptyDir\":{}}", &r, &error));
+        assert_int_equal(r, -ENOTDIR);
+        assert_null(payload_of("{\"name\":\"v\",\"persistentVolumeClaim\":{\"claimName\":\"x\"}}",
+                               &r, &error));
+        assert_int_equal(r, -EOPNOTSUPP);
+        assert_non_null(strstr(error, "not supported"));
+        free(error);
+        error = NULL;
+        /* downwardAPI: labels as sorted key="value" lines. */
+        _cleanup_json_ json_t *down = payload_of(
+                "{\"name\":\"d\",\"downwardAPI\":{\"items\":[{\"path\":\"labels\",\"fieldRef\":{"
+                "\"fieldPath\":\"metadata.labels\"}},{\"path\":\"ns\",\"fieldRef\":{\"fieldPath\":"
+                "\"metadata.namespace\"}}]}}",
+                &r, &error);
+        assert_int_equal(r, 0);
+        assert_file(down, "labels", "YT0iMSIKYj0iMiI=", 0644); /* a="1"\nb="2" */
+        assert_file(down, "ns", "c2hvcA==", 0644);
+}
+
+static void test_service_account_volume(void **state)
+{
+        (void)state;
+        _cleanup_json_ json_t *pod = parse("{\"metadata\":{\"name\":\"p\",\"namespace\":\"shop\"},"
+                                           "\"spec\":{}}");
+        _cleanup_json_ json_t *sa_off = parse("{\"automountServiceAccountToken\":false}");
+        _cleanup_json_ json_t *volume = service_account_volume(pod, NULL);
+        assert_non_null(volume);
+        int r;
+        char *error = NULL;
+        _cleanup_free_ char *text = json_dumps(volume, 0);
+        _cleanup_json_ json_t *files = payload_of(text, &r, &error);
+        assert_int_equal(r, 0);
+        assert_file(files, "token", "dG9r", 0644);
+        assert_file(files, "ca.crt", "UEVN", 0644);
+        assert_file(files, "namespace", "c2hvcA==", 0644);
+        assert_true(json_is_true(json_object_get(json_object_get(files, "token"), "token")));
+        /* Off on the ServiceAccount: none, unless the pod says true; off on the pod: none. */
+        assert_null(service_account_volume(pod, sa_off));
+        json_object_set_new(json_object_get(pod, "spec"), "automountServiceAccountToken",
+                            json_true());
+        json_t *forced = service_account_volume(pod, sa_off);
+        assert_non_null(forced);
+        json_decref(forced);
+        json_object_set_new(json_object_get(pod, "spec"), "automountServiceAccountToken",
+                            json_false());
+        assert_null(service_account_volume(pod, NULL));
+}
+
+static void test_container_identity(void **state)
+{
+        (void)state;
+        _cleanup_json_ json_t *pod = parse(
+                "{\"metadata\":{\"name\":\"p\"},\"spec\":{\"securityContext\":{\"runAsUser\":1000,"
+                "\"runAsNonRoot\":true,\"fsGroup\":2000,\"supplementalGroups\":[3000]}}}");
+        _cleanup_json_ json_t *container = parse(
+                "{\"name\":\"c\",\"securityContext\":{\"runAsUser\":65532,\"runAsGroup\":65533,"
+                "\"readOnlyRootFilesystem\":true,\"allowPrivilegeEscalation\":false}}");
+        struct run_as ra;
+        char *error = NULL;
+        assert_int_equal(container_run_as(pod, container, &ra, &error), 0);
+        assert_true(ra.change_ids);
+        assert_int_equal(ra.uid, 65532); /* the container's over the pod's */
+        assert_int_equal(ra.gid, 65533);
+        assert_int_equal(ra.n_groups, 2);
+        assert_int_equal(ra.groups[0], 2000);
+        assert_int_equal(ra.groups[1], 3000);
+        assert_true(ra.read_only_root && ra.no_new_privs);
+        assert_int_equal(ra.capabilities, 0xa80425fb); /* a runtime's 14 defaults */
+        /* drop ALL, add one back; unknown names are refused. */
+        _cleanup_json_ json_t *dropping =
+                parse("{\"name\":\"c\",\"securityContext\":{\"capabilities\":{\"drop\":[\"ALL\"],"
+                      "\"add\":[\"CAP_NET_BIND_SERVICE\"]}}}");
+        assert_int_equal(container_run_as(pod, dropping, &ra, &error), 0);
+        assert_int_equal(ra.capabilities, UINT64_C(1) << 10);
+        _cleanup_json_ json_t *unknown = parse(
+                "{\"name\":\"c\",\"securityContext\":{\"capabilities\":{\"add\":[\"FLY\"]}}}");
+        assert_int_equal(container_run_as(pod, unknown, &ra, &error), -EINVAL);
+        assert_string_equal(error, "unknown capability FLY");
+        free(error);
+        error = NULL;
+        /* runAsNonRoot with no user: refused with the kubelet's message. */
+        _cleanup_json_ json_t *rootish =
+                parse("{\"metadata\":{\"name\":\"p\"},\"spec\":{\"securityContext\":{"
+                      "\"runAsNonRoot\":true}}}");
+        _cleanup_json_ json_t *plain = parse("{\"name\":\"c\"}");
+        assert_int_equal(container_run_as(rootish, plain, &ra, &error), -EPERM);
+        assert_string_equal(error, "container has runAsNonRoot and image will run as root (pod: "
+                                   "\"p\", container: c)");
+        free(error);
+        error = NULL;
+        /* Nothing set: no identity change. */
+        _cleanup_json_ json_t *bare = parse("{\"metadata\":{\"name\":\"p\"},\"spec\":{}}");
+        assert_int_equal(container_run_as(bare, plain, &ra, &error), 0);
+        assert_false(ra.change_ids || ra.read_only_root || ra.no_new_privs);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -606,6 +799,9 @@ int main(void)
                 cmocka_unit_test(test_quantities_and_selectors),
                 cmocka_unit_test(test_rolling_update_max_unavailable_zero),
                 cmocka_unit_test(test_rolling_update_max_unavailable_allows_down_first),
+                cmocka_unit_test(test_volume_payloads),
+                cmocka_unit_test(test_service_account_volume),
+                cmocka_unit_test(test_container_identity),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -243,7 +243,8 @@ spec:
 """
 
 
-OWNED = [("configmap", "ConfigMap"), ("deployment", "Deployment"), ("service", "Service"),
+OWNED = [("configmap", "ConfigMap"), ("serviceaccount", "ServiceAccount"), ("secret", "Secret"),
+         ("deployment", "Deployment"), ("service", "Service"),
          ("hpa", "HorizontalPodAutoscaler"), ("pdb", "PodDisruptionBudget")]
 
 

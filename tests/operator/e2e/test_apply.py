@@ -32,7 +32,7 @@ def scenario():
         def all_owned():
             objs = {}
             for kind, _ in OWNED + [("ingress", "Ingress")]:
-                o = cluster.get(kind, "shop", "tripdeal")
+                o = cluster.get(kind, "shop-session" if kind == "secret" else "shop", "tripdeal")
                 if not o:
                     return None
                 objs[kind] = o
@@ -62,6 +62,22 @@ def scenario():
         assert hpa["spec"]["scaleTargetRef"]["name"] == "shop"
         assert objs["ingress"]["spec"]["rules"][0]["host"] == "shop.example.com"
         assert objs["service"]["spec"]["ports"][0]["targetPort"] == "http"
+        # Pod Security "restricted", its own ServiceAccount without a token,
+        # the shared session key, and a grace period beyond preStop + drain.
+        pod = deploy["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == 65532
+        assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+        assert pod["serviceAccountName"] == "shop" and pod["automountServiceAccountToken"] is False
+        assert objs["serviceaccount"]["automountServiceAccountToken"] is False
+        assert env["TRIPDEAL_SECRET"]["valueFrom"]["secretKeyRef"] == {"name": "shop-session", "key": "secret"}
+        assert pod["terminationGracePeriodSeconds"] > container["lifecycle"]["preStop"]["sleep"]["seconds"] + 25
+        # An owned ServiceAccount deleted by hand comes back.
+        cluster.kubectl("delete", "serviceaccount", "shop", "-n", "tripdeal")
+        wait_for("ServiceAccount re-made", lambda: cluster.get("serviceaccount", "shop", "tripdeal"), 5)
 
         # fakekube's controllers run the pods; the operator reports them.
         def ready():
@@ -92,7 +108,8 @@ def scenario():
         cluster.kubectl("delete", "tripdeal", "shop", "-n", "tripdeal", "--wait=false")
         wait_for("TripDeal gone", lambda: cluster.get("tripdeal", "shop", "tripdeal") is None, 10)
         wait_for("owned objects garbage-collected",
-                 lambda: all(cluster.get(k, "shop", "tripdeal") is None for k, _ in OWNED), 15)
+                 lambda: all(cluster.get(k, "shop-session" if k == "secret" else "shop", "tripdeal") is None
+                             for k, _ in OWNED), 15)
         assert operator.process.alive()
 
 

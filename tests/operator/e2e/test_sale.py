@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """A sale whose prescale starts seconds from now: the HPA floor rises within
-1 s of prescaleAt and falls back within 1 s of the window's end; status and
+1 s of prescaleAt, the phase turns Prescaling -> OnSale within 1 s of
+startsAt (no change to the object in between), the floor falls back within
+1 s of the window's end; status and
 `kubectl get td` show the floor and the next sale; Prescaled/Released events."""
 import datetime
 import json
@@ -54,9 +56,19 @@ def scenario():
         rose_after = time.time() - prescale_at
         log(f"floor rose {rose_after:.3f}s after prescaleAt")
         assert rose_after <= 1.0, rose_after
-        td = cluster.get("tripdeal", "shop", "tripdeal")
+        td = wait_for("status Prescaling", lambda: (lambda t: t if t["status"].get("phase") == "Prescaling" else None)(
+            cluster.get("tripdeal", "shop", "tripdeal")), 2)
         assert td["status"]["floorReplicas"] == 5
-        assert td["status"]["phase"] in ("Prescaling", "OnSale"), td["status"]
+        generation = td["metadata"]["generation"]
+
+        # OnSale at startsAt with no other change to the object: only the
+        # operator's own timer for the sale's start can do it.
+        wait_for("phase OnSale", lambda: cluster.get("tripdeal", "shop", "tripdeal")["status"]["phase"] == "OnSale",
+                 start - time.time() + 3, interval=0.02)
+        on_sale_after = time.time() - start
+        log(f"phase OnSale {on_sale_after:.3f}s after startsAt")
+        assert -0.05 <= on_sale_after <= 1.0, on_sale_after
+        assert cluster.get("tripdeal", "shop", "tripdeal")["metadata"]["generation"] == generation
 
         wait_for("floor released", lambda: floor() == 2, ends - time.time() + 3, interval=0.02)
         fell_after = time.time() - ends

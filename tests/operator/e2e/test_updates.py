@@ -47,6 +47,12 @@ def scenario():
         cluster.kubectl("set", "image", "deployment/shop", "-n", "tripdeal", "app=evil/app:latest")
         wait_for("image put back", lambda: container_image(cluster, "shop") == "registry.example.com/tripdeal/app:1.5.0", 5)
         assert cluster.get("deployment", "shop", "tripdeal")["metadata"]["annotations"]["team/owner"] == "sre"
+        # The Event names the value really replaced, not just the field.
+        want = ("spec.template.spec.containers[0].image: evil/app:latest -> "
+                "registry.example.com/tripdeal/app:1.5.0")
+        wait_for("Updated event naming the replaced image", lambda: any(
+            e["reason"] == "Updated" and want in e["message"]
+            for e in json.loads(cluster.kubectl("get", "events", "-n", "tripdeal", "-o", "json").stdout)["items"]), 5)
 
         # Ingress removed from the spec: the Ingress goes.
         cluster.apply_yaml(tripdeal_yaml("shop", "tripdeal", image="registry.example.com/tripdeal/app:1.5.0",
