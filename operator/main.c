@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "drills.h"
+#include "duration.h"
 #include "flags.h"
 #include "http_endpoints.h"
 #include "kube-events.h"
@@ -337,6 +339,14 @@ static void record_event(void *userdata, const json_t *involved, const char *typ
                          "cannot record event: %s", status.message);
 }
 
+static void requeue_tripdeal(void *userdata, const char *namespace, const char *name)
+{
+        struct operator_state *op = userdata;
+        char key[512];
+        snprintf(key, sizeof(key), "%s/%s", namespace, name);
+        kube_workqueue_add(op->queue, key);
+}
+
 static void *worker_main(void *userdata)
 {
         struct operator_state *op = userdata;
@@ -420,6 +430,8 @@ static void started_leading(void *userdata)
                 log_info("reconciling every TripDeal");
         atomic_store(&op->leading, true);
         metrics_set_leader(1);
+        /* Drills an earlier leader left half-done are restored first. */
+        drills_recover(op->options.namespace);
         enqueue_all_tripdeals(op);
 }
 
@@ -533,6 +545,8 @@ static void operator_stop(struct operator_state *op)
                 kube_workqueue_shutdown(op->queue);
         for (int i = 0; i < op->workers_started; i++)
                 pthread_join(op->workers[i], NULL);
+        /* A running drill aborts and restores what it changed. */
+        drills_shutdown();
         /* Release the lease last, after the workers are quiet, so the next
          * leader never overlaps with us. */
         if (op->elector) {
@@ -593,6 +607,16 @@ static int operator_start(struct operator_state *op)
                                              .record_event = record_event,
                                              .event_userdata = op,
                                              .nodepools = &op->nodepools};
+        char drill_identity[HOST_NAME_MAX + 32];
+        snprintf(drill_identity, sizeof(drill_identity), "%s_%d", host, (int)getpid());
+        if ((r = drills_setup(&(struct drills_options){.client = op->client,
+                                                       .record_event = record_event,
+                                                       .event_userdata = op,
+                                                       .requeue = requeue_tripdeal,
+                                                       .requeue_userdata = op,
+                                                       .prometheus_url = op->options.prometheus_url,
+                                                       .identity = drill_identity})) < 0)
+                return r;
 
         struct http_endpoints_options endpoint_options = {.metrics_addr = op->options.metrics_addr,
                                                           .health_addr = op->options.health_addr,

@@ -36,7 +36,9 @@ static void vm_series_free(struct vm_series *series)
         free(series->pool);
 }
 
-static const char *const drill_verdicts[] = {"Passed", "Failed", "Aborted"};
+static const char *const drill_verdicts[] = {"Passed", "Failed", "Aborted", "Refused", "Skipped"};
+/* Drill recovery: seconds on fakekube, up to minutes for a node on a real cluster. */
+static const double recovery_buckets[] = {0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600};
 
 struct floor_series {
         char *namespace;
@@ -61,6 +63,9 @@ static struct {
         struct vm_series *vms;
         size_t vms_count;
         uint64_t provision_counts[ARRAY_SIZE(provision_buckets)];
+        uint64_t recovery_counts[ARRAY_SIZE(recovery_buckets)];
+        uint64_t recovery_count;
+        double recovery_sum;
         uint64_t provision_count;
         double provision_sum;
 } registry = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -217,6 +222,17 @@ void metrics_drill_done(const char *verdict)
         for (size_t i = 0; i < ARRAY_SIZE(drill_verdicts); i++)
                 if (verdict && strcmp(verdict, drill_verdicts[i]) == 0)
                         registry.drills[i]++;
+        pthread_mutex_unlock(&registry.lock);
+}
+
+void metrics_drill_recovered(double seconds)
+{
+        pthread_mutex_lock(&registry.lock);
+        for (size_t i = 0; i < ARRAY_SIZE(recovery_buckets); i++)
+                if (seconds <= recovery_buckets[i])
+                        registry.recovery_counts[i]++;
+        registry.recovery_count++;
+        registry.recovery_sum += seconds;
         pthread_mutex_unlock(&registry.lock);
 }
 
@@ -388,6 +404,19 @@ int metrics_write(FILE *out)
                 "tripdeal_operator_vm_provision_seconds_count %llu\n",
                 (unsigned long long)registry.provision_count, registry.provision_sum,
                 (unsigned long long)registry.provision_count);
+        fputs("# HELP tripdeal_operator_drill_recovery_seconds Time from a drill's injection to "
+              "the site's recovery.\n"
+              "# TYPE tripdeal_operator_drill_recovery_seconds histogram\n",
+              out);
+        for (size_t i = 0; i < ARRAY_SIZE(recovery_buckets); i++)
+                fprintf(out, "tripdeal_operator_drill_recovery_seconds_bucket{le=\"%g\"} %llu\n",
+                        recovery_buckets[i], (unsigned long long)registry.recovery_counts[i]);
+        fprintf(out,
+                "tripdeal_operator_drill_recovery_seconds_bucket{le=\"+Inf\"} %llu\n"
+                "tripdeal_operator_drill_recovery_seconds_sum %.6f\n"
+                "tripdeal_operator_drill_recovery_seconds_count %llu\n",
+                (unsigned long long)registry.recovery_count, registry.recovery_sum,
+                (unsigned long long)registry.recovery_count);
         pthread_mutex_unlock(&registry.lock);
         return ferror(out) ? -EIO : 0;
 }
@@ -410,6 +439,9 @@ void metrics_reset(void)
         memset(registry.provision_counts, 0, sizeof(registry.provision_counts));
         registry.provision_count = 0;
         registry.provision_sum = 0;
+        memset(registry.recovery_counts, 0, sizeof(registry.recovery_counts));
+        registry.recovery_count = 0;
+        registry.recovery_sum = 0;
         memset(registry.reconciles, 0, sizeof(registry.reconciles));
         memset(registry.duration_counts, 0, sizeof(registry.duration_counts));
         memset(registry.drills, 0, sizeof(registry.drills));

@@ -9,6 +9,7 @@
  *   tripdeal_operator_floor_replicas{namespace,name}                         gauge
  *   tripdeal_operator_is_leader                                              gauge
  *   tripdeal_operator_drills_total{verdict}                                  counter
+ *   tripdeal_operator_drill_recovery_seconds                                 histogram
  *   tripdeal_operator_vms{namespace,name,pool}                               gauge
  *   tripdeal_operator_vm_provision_seconds                                   histogram
  * Per TripDeal {namespace,name}, for dashboards and alerts where
@@ -58,8 +59,10 @@ void metrics_set_tripdeal(const char *namespace, const char *name,
                           const struct tripdeal_gauges *gauges);
 /* Forget a deleted TripDeal's series. */
 void metrics_forget(const char *namespace, const char *name);
-/* verdict: "Passed" | "Failed" | "Aborted". */
+/* verdict: "Passed" | "Failed" | "Aborted" | "Refused" | "Skipped". */
 void metrics_drill_done(const char *verdict);
+/* A drill's measured recovery (injection to recovered), in seconds. */
+void metrics_drill_recovered(double seconds);
 
 /* A TripDeal's node pool now has `count` VMs (node pools). */
 void metrics_set_vms(const char *namespace, const char *name, const char *pool, int64_t count);

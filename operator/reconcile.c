@@ -29,6 +29,7 @@
 #include "conditions.h"
 #include "desired.h"
 #include "drift.h"
+#include "drills.h"
 #include "macros.h"
 #include "metrics.h"
 #include "nodepools.h"
@@ -58,6 +59,7 @@ struct reconcile_run {
         json_t *identity_source;
         int64_t now_ms;
         json_t *observed[_DESIRED_KIND_MAX]; /* after step 7 */
+        bool drilling;                       /* a chaos drill runs (drills.c) */
 };
 
 _printf_(4, 5) static void emit_event(struct reconcile_run *run, const char *type,
@@ -792,10 +794,10 @@ static int write_ready_status(struct reconcile_run *run, const struct schedule_s
 
         json_t *status = json_pack("{s:I, s:s, s:I, s:I, s:i, s:s, s:O}", "observedGeneration",
                                    (json_int_t)run->identity.generation, "phase",
-                                   phase_name(phase_of(sales, ready)), "replicas",
-                                   (json_int_t)replicas, "readyReplicas", (json_int_t)ready,
-                                   "floorReplicas", sales->floor_replicas, "floorReason",
-                                   floor_reason, "conditions", conditions);
+                                   run->drilling ? "Drilling" : phase_name(phase_of(sales, ready)),
+                                   "replicas", (json_int_t)replicas, "readyReplicas",
+                                   (json_int_t)ready, "floorReplicas", sales->floor_replicas,
+                                   "floorReason", floor_reason, "conditions", conditions);
         if (status && sales->has_next_sale)
                 json_object_set_new(
                         status, "nextSale",
@@ -1059,6 +1061,12 @@ int reconcile_tripdeal(const struct reconciler *reconciler, const char *namespac
         if ((r = nodepools_reconcile(&nodes_request, &nodes)) < 0)
                 return r;
 
+        /* 7c. Scheduled chaos drills (drills.c): starts a due one in its own
+         * thread, never waits for it. */
+        int64_t drill_requeue_ms = 0;
+        if (drills_reconcile(run.tripdeal, now_ms, &drill_requeue_ms, &run.drilling) < 0)
+                drill_requeue_ms = 0;
+
         /* 8. Tell the user. */
         struct dependencies deps;
         if ((r = check_dependencies(&run, spec, &deps)) < 0)
@@ -1073,6 +1081,9 @@ int reconcile_tripdeal(const struct reconciler *reconciler, const char *namespac
         if (nodes.requeue_at_ms > 0 &&
             (outcome.requeue_at_ms == 0 || nodes.requeue_at_ms < outcome.requeue_at_ms))
                 outcome.requeue_at_ms = nodes.requeue_at_ms;
+        if (drill_requeue_ms > 0 &&
+            (outcome.requeue_at_ms == 0 || drill_requeue_ms < outcome.requeue_at_ms))
+                outcome.requeue_at_ms = drill_requeue_ms;
         *ret_outcome = outcome;
         return 0;
 }

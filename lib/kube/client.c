@@ -295,7 +295,8 @@ static int setup_handle(struct kube_client *client, CURL *h, const struct kube_r
                 curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
         }
 
-        list = curl_slist_append(list, "Accept: application/json");
+        list = curl_slist_append(list, request->ret_text ? "Accept: text/plain, */*"
+                                                         : "Accept: application/json");
         if (!list)
                 return -ENOMEM;
         if (request->body) {
@@ -439,6 +440,17 @@ int kube_client_request(struct kube_client *client, const struct kube_request *r
         }
         if (request->stream) {
                 r = kube_watch_decoder_finish(request->stream);
+                goto out;
+        }
+        if (request->ret_text) {
+                char *text = t.body ? t.body : strdup("");
+                if (!text) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                t.body = NULL;
+                *request->ret_text = text;
+                r = 0;
                 goto out;
         }
         if (ret_body) {
@@ -755,4 +767,37 @@ int kube_evict(struct kube_client *client, const struct kube_evict_options *opti
         return kube_client_request(
                 client, &(struct kube_request){.method = "POST", .path = path, .body = body}, NULL,
                 ret_status);
+}
+
+int kube_pod_log(struct kube_client *client, const struct kube_pod_log_options *options,
+                 char **ret_text, struct kube_status *ret_status)
+{
+        if (!client || !options || !options->namespace || !options->name || !ret_text)
+                return -EINVAL;
+        _cleanup_free_ char *path = NULL;
+        int r = kube_build_path(&KUBE_PODS, options->namespace, options->name, "log", &path);
+        if (r < 0)
+                return r;
+        if (options->container)
+                r = kube_query_append(&path, "container", options->container);
+        if (r == 0 && options->tail_lines > 0) {
+                char tail[24];
+                snprintf(tail, sizeof(tail), "%ld", options->tail_lines);
+                r = kube_query_append(&path, "tailLines", tail);
+        }
+        if (r == 0 && options->limit_bytes > 0) {
+                char limit[24];
+                snprintf(limit, sizeof(limit), "%ld", options->limit_bytes);
+                r = kube_query_append(&path, "limitBytes", limit);
+        }
+        if (r < 0)
+                return r;
+        char *text = NULL;
+        r = kube_client_request(
+                client, &(struct kube_request){.method = "GET", .path = path, .ret_text = &text},
+                NULL, ret_status);
+        if (r < 0)
+                return r;
+        *ret_text = text;
+        return 0;
 }

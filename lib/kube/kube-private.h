@@ -92,6 +92,9 @@ struct kube_request {
         struct kube_cancel *cancel;
         bool no_timeout;    /* watches */
         int64_t timeout_ms; /* > 0: overrides the client's request timeout */
+        /* Text responses (pods/log): on success the raw body goes here
+         * (NUL-terminated, malloc'ed) instead of being parsed as JSON. */
+        char **ret_text;
 };
 /* 0 with *ret_body (optional) = parsed response; or a KUBE_ERR_*. */
 int kube_client_request(struct kube_client *client, const struct kube_request *request,

@@ -324,6 +324,18 @@ struct kube_evict_options {
 int kube_evict(struct kube_client *client, const struct kube_evict_options *options,
                struct kube_status *ret_status);
 
+struct kube_pod_log_options {
+        const char *namespace; /* required */
+        const char *name;      /* required: the pod */
+        const char *container; /* NULL: the pod's only container */
+        long tail_lines;       /* > 0: only the last lines (tailLines=) */
+        long limit_bytes;      /* > 0: at most this many bytes (limitBytes=) */
+};
+/* GET pods/log: the container's log as text.  *ret_text (malloc'ed,
+ * NUL-terminated) owned by the caller. */
+int kube_pod_log(struct kube_client *client, const struct kube_pod_log_options *options,
+                 char **ret_text, struct kube_status *ret_status);
+
 /* ---- watch ------------------------------------------------------------ */
 
 /*

@@ -387,6 +387,33 @@ static void test_status_subresource_and_eviction(void **state)
                 KUBE_ERR_NOT_FOUND);
 }
 
+/* pods/log comes back as text; a missing pod is 404. */
+static void test_pod_log(void **state)
+{
+        struct kube_client *c = main_server.client;
+        struct kube_status st = {0};
+        json_t *p = pod("logged", "logged");
+        assert_int_equal(kube_create(c, &KUBE_PODS, NULL, p, NULL, &st), 0);
+        json_decref(p);
+        char *text = NULL;
+        int r = kube_pod_log(c,
+                             &(struct kube_pod_log_options){
+                                     .namespace = "crud", .name = "logged", .tail_lines = 5},
+                             &text, &st);
+        assert_int_equal(r, 0);
+        assert_non_null(text); /* a virtual pod's log is empty, but it is text, not JSON */
+        free(text);
+        text = NULL;
+        assert_int_equal(
+                kube_pod_log(c,
+                             &(struct kube_pod_log_options){.namespace = "crud", .name = "ghost"},
+                             &text, &st),
+                KUBE_ERR_NOT_FOUND);
+        assert_null(text);
+        assert_int_equal(kube_pod_log(c, &(struct kube_pod_log_options){.name = "x"}, &text, &st),
+                         -EINVAL);
+}
+
 static void write_token(const char *path, const char *token)
 {
         char tmp[300];
@@ -1236,6 +1263,7 @@ int main(int argc, char **argv)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_crud_and_errors),
                 cmocka_unit_test(test_status_subresource_and_eviction),
+                cmocka_unit_test(test_pod_log),
                 cmocka_unit_test(test_token_file_rotation),
                 cmocka_unit_test(test_watch_resume_and_bookmarks),
                 cmocka_unit_test(test_informer_basic),
