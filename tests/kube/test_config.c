@@ -174,9 +174,14 @@ static void test_token_with_control_characters(void **state)
                         fail_msg("token %s: got %s (%s)", tokens[i], kube_strerror(r),
                                  status.message);
                 assert_null(c);
-                assert_non_null(strstr(status.message, "user \"u1\""));
-                assert_non_null(strstr(status.message, "field \"token\""));
                 assert_null(strstr(status.message, "SECRET"));
+                /* A NUL never reaches the token check: the YAML reader refuses it first. */
+                if (strstr(tokens[i], "\\u0000")) {
+                        assert_non_null(strstr(status.message, "NUL character"));
+                } else {
+                        assert_non_null(strstr(status.message, "user \"u1\""));
+                        assert_non_null(strstr(status.message, "field \"token\""));
+                }
                 free(path);
                 free(user);
         }
