@@ -479,6 +479,60 @@ static void test_deals_list_and_get(void **state)
         store_close(store);
 }
 
+/* Every call's struct tripdeal_error: filled on failure only, code == the
+ * value returned, a message naming what is wrong; nothing carries over from
+ * one call to the next. */
+static void test_call_errors(void **state)
+{
+        struct store *store = open_store();
+        time_t now = time(NULL);
+
+        struct tripdeal_error error = {0};
+        struct deal deal = {0};
+        assert_int_equal(store_get_deal(store, 987654321, &deal, &error), -ENOENT);
+        assert_int_equal(error.code, -ENOENT);
+        assert_non_null(strstr(error.message, "987654321"));
+
+        /* Refused arguments say which. */
+        error = (struct tripdeal_error){0};
+        struct post *posts = NULL;
+        size_t n = 0;
+        int64_t total = 0;
+        assert_int_equal(store_list_posts(store, 0, 10, &posts, &n, &total, &error), -EINVAL);
+        assert_int_equal(error.code, -EINVAL);
+        assert_non_null(strstr(error.message, "page"));
+        error = (struct tripdeal_error){0};
+        assert_int_equal(store_create_post(store, "a", "t", "b", 9, now, NULL, &error), -EINVAL);
+        assert_int_equal(error.code, -EINVAL);
+        assert_non_null(strstr(error.message, "rating"));
+
+        /* The database refuses (no such product): its own text, code -EINVAL. */
+        error = (struct tripdeal_error){0};
+        struct new_deal orphan = {.product_id = 987654321,
+                                  .title = "x",
+                                  .stock_total = 1,
+                                  .starts_at = now,
+                                  .ends_at = now + 1};
+        assert_int_equal(store_create_deal(store, &orphan, NULL, &error), -EINVAL);
+        assert_int_equal(error.code, -EINVAL);
+        assert_true(strlen(error.message) > 0);
+
+        /* A success after those failures leaves the caller's error untouched:
+         * no last error survives a call. */
+        struct tripdeal_error untouched = {.code = 7, .message = "sentinel"};
+        assert_int_equal(store_ping(store, &untouched), 0);
+        assert_int_equal(store_list_posts(store, 1, 10, &posts, &n, &total, &untouched), 0);
+        store_posts_free(posts, n);
+        assert_int_equal(untouched.code, 7);
+        assert_string_equal(untouched.message, "sentinel");
+
+        /* NULL is allowed everywhere. */
+        assert_int_equal(store_get_deal(store, 987654321, &deal, NULL), -ENOENT);
+        assert_int_equal(store_get_deal(NULL, 1, &deal, &error), -EINVAL);
+        assert_int_equal(error.code, -EINVAL);
+        store_close(store);
+}
+
 static void test_posts_paging(void **state)
 {
         struct store *store = open_store();
@@ -1406,6 +1460,7 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_migrations_concurrent_and_idempotent),
                 cmocka_unit_test(test_seed_idempotent),
                 cmocka_unit_test(test_deals_list_and_get),
+                cmocka_unit_test(test_call_errors),
                 cmocka_unit_test(test_posts_paging),
                 cmocka_unit_test(test_utf8_round_trip),
                 cmocka_unit_test(test_claim_outcomes),
