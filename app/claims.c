@@ -20,19 +20,19 @@ struct claim_executor {
 void claim_job_run(struct claim_job *job, const char *database_url, struct stock_feed *stock,
                    struct store **store, bool *needs_ping)
 {
-        struct tripdeal_error open_error = {0};
+        struct tripdeal_error error = {0};
         int r = 0;
         /* The poller saw the database down: answer 503 now rather than wait on a timeout. */
         if (stock && !stock_feed_database_ok(stock))
                 r = -ECONNREFUSED;
         else if (!*store)
-                r = store_open(&(struct store_options){.url = database_url}, store, &open_error);
+                r = store_open(&(struct store_options){.url = database_url}, store, &error);
         else if (*needs_ping)
-                r = store_ping(*store);
+                r = store_ping(*store, &error);
         if (r >= 0) {
                 *needs_ping = false;
                 r = store_claim(*store, job->deal_id, job->user, job->now, &job->outcome,
-                                &job->stock_left);
+                                &job->stock_left, &error);
         }
         if (r < 0) {
                 if (*store)
@@ -40,9 +40,7 @@ void claim_job_run(struct claim_job *job, const char *database_url, struct stock
                 /* Logged here, once, where the backend's own text is at hand. */
                 log_emit(LOG_LEVEL_ERROR,
                          json_pack("{s:I, s:s, s:i}", "deal", (json_int_t)job->deal_id, "error",
-                                   *store ? store_last_error(*store)
-                                          : tripdeal_error_message(&open_error),
-                                   "errno", -r),
+                                   tripdeal_error_message(&error), "errno", -r),
                          "claim failed in the database");
         }
         job->error = r;
