@@ -92,17 +92,17 @@ static bool branch_matches(struct walk *w, enum openapi_dialect dialect, const j
         return sub.violations == 0;
 }
 
-/* "$ref" (and the swagger idiom allOf: [{$ref}]) to its target; NULL when unresolved. */
-static const json_t *resolve(struct walk *w, const json_t *schema, const char **ret_ref)
+const json_t *openapi_resolve(const json_t *definitions, const json_t *schema, const char **ret_ref)
 {
         for (int hops = 0; schema && hops < 8; hops++) {
                 const char *ref = json_string_value(json_object_get(schema, "$ref"));
                 const json_t *all_of = json_object_get(schema, "allOf");
                 if (ref) {
-                        *ret_ref = ref;
+                        if (ret_ref)
+                                *ret_ref = ref;
                         if (strncmp(ref, "#/definitions/", 14) != 0)
                                 return NULL;
-                        schema = json_object_get(w->validator->definitions, ref + 14);
+                        schema = json_object_get(definitions, ref + 14);
                 } else if (json_array_size(all_of) == 1 &&
                            json_object_get(json_array_get(all_of, 0), "$ref")) {
                         schema = json_array_get(all_of, 0);
@@ -369,7 +369,7 @@ static void walk(struct walk *w, enum openapi_dialect dialect, json_t *value, co
                 return;
         }
         const char *ref = NULL;
-        const json_t *target = resolve(w, schema, &ref);
+        const json_t *target = openapi_resolve(w->validator->definitions, schema, &ref);
         if (!target) {
                 REPORT(w, .problem = OPENAPI_UNRESOLVED_REF, .dialect = dialect, .field = path,
                        .value = value, .schema = schema, .text = ref);

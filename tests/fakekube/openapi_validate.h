@@ -76,3 +76,11 @@ struct openapi_validator {
  */
 int openapi_validate(const struct openapi_validator *validator, enum openapi_dialect dialect,
                      json_t *value, const json_t *schema, const char *path);
+
+/*
+ * schema with "$ref": "#/definitions/NAME" (and the swagger idiom allOf:
+ * [{$ref}]) followed, up to 8 hops (borrowed).  NULL when a reference does
+ * not resolve; *ret_ref (optional) is the last reference followed.
+ */
+const json_t *openapi_resolve(const json_t *definitions, const json_t *schema,
+                              const char **ret_ref);

@@ -55,18 +55,7 @@ json_t *schema_definition(struct server *s, const char *name)
 
 json_t *schema_resolve(struct server *s, json_t *schema)
 {
-        for (int hops = 0; schema && hops < 8; hops++) {
-                const char *ref = json_string_value(json_object_get(schema, "$ref"));
-                json_t *all_of = json_object_get(schema, "allOf");
-                if (ref && strncmp(ref, "#/definitions/", 14) == 0)
-                        schema = schema_definition(s, ref + 14);
-                else if (json_array_size(all_of) == 1 &&
-                         json_object_get(json_array_get(all_of, 0), "$ref"))
-                        schema = json_array_get(all_of, 0);
-                else
-                        return schema;
-        }
-        return schema;
+        return (json_t *)openapi_resolve(json_object_get(s->swagger, "definitions"), schema, NULL);
 }
 
 /* ---- validation: openapi_validate.c decides, this words it as the API server does ---- */
