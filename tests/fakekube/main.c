@@ -56,6 +56,7 @@ struct flags {
         size_t n_pod_commands;
         int nodes;
         const char *libvirt_uri;
+        const char *libvirt_domain_prefix;
         bool no_deployments, no_hpa, no_nodes, no_controllers;
 };
 
@@ -199,6 +200,13 @@ static void parse_flags(int argc, char **argv, struct flags *f)
                  .metavar = "URI",
                  .help = "controllers: add one Node per TripDeal libvirt domain",
                  .env = "FAKEKUBE_LIBVIRT_URI"},
+                {.name = "libvirt-domain-prefix",
+                 .type = FLAG_STRING,
+                 .target = &f->libvirt_domain_prefix,
+                 .metavar = "PREFIX",
+                 .help = "controllers: only domains whose name starts with PREFIX become Nodes "
+                         "(other users' VMs on a shared libvirtd stay out of this cluster)",
+                 .env = "FAKEKUBE_LIBVIRT_DOMAIN_PREFIX"},
                 {.name = "node-boot-delay",
                  .type = FLAG_DURATION,
                  .target = &f->node_boot_delay_ms,
@@ -643,6 +651,7 @@ int main(int argc, char **argv)
                         .pod_commands = f.pod_commands,
                         .static_nodes = f.nodes,
                         .libvirt_uri = f.libvirt_uri,
+                        .libvirt_domain_prefix = f.libvirt_domain_prefix,
                         .disable_deployments = f.no_deployments,
                         .disable_hpa = f.no_hpa,
                         .disable_nodes = f.no_nodes,
