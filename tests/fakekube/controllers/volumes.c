@@ -474,8 +474,9 @@ int volume_write(const char *dir, const json_t *files, uid_t token_uid, gid_t gi
                 closedir(listing);
         char prev_dir[4096];
         if (old[0] && strcmp(old, stamp) != 0) {
-                snprintf(prev_dir, sizeof(prev_dir), "%s/%s", dir, old);
-                remove_tree(prev_dir);
+                int length = snprintf(prev_dir, sizeof(prev_dir), "%s/%s", dir, old);
+                if (length > 0 && (size_t)length < sizeof(prev_dir))
+                        remove_tree(prev_dir);
         }
         return 0;
 }
