@@ -533,7 +533,7 @@ int main(int argc, char **argv)
          * Token and certificates: reused from --data when they were made for this host, so
          * that clients holding the old kubeconfig keep working across a restart.
          */
-        struct tls_material tls = {0};
+        _cleanup_(tls_material_free) struct tls_material tls = {0};
         json_t *id = s->identity;
         const char *id_host = json_string_value(json_object_get(id, "host"));
         if (id_host && strcmp(id_host, host) == 0 &&
@@ -701,7 +701,6 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < f.n_pod_commands; i++)
                 free((char *)f.pod_commands[i]);
         free(f.pod_commands);
-        tls_material_free(&tls);
         log_info("stopped");
         return 0;
 }
