@@ -52,6 +52,6 @@ int chaos_probe_snapshot(struct chaos_probe *probe, struct chaos_probe_sample **
                          size_t *ret_count);
 
 /* Prometheus instant query: the first sample's value.  -ENODATA on an empty
- * result; *ret_error names what went wrong (caller frees). */
+ * result, -EIO when Prometheus does not answer 200; ret_error says which. */
 int chaos_prometheus_query(const char *base_url, const char *query, double *ret_value,
-                           char **ret_error);
+                           struct tripdeal_error *ret_error);

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
 #include "kube.h"
 
 #define CHAOS_API_VERSION "chaos.tripdeal.io/v1alpha1"
@@ -93,36 +94,41 @@ struct chaos_experiment {
 };
 
 /*
- * Parse an Experiment from YAML text.  -EINVAL with *ret_error naming the
- * field ("spec.count: must be at least 1") — caller frees it.
+ * Parse an Experiment from YAML text (lib/common's yaml-json: plain scalars
+ * read as kubectl reads them).  -EINVAL with ret_error naming the field
+ * ("spec.count: must be at least 1"); -ENOMEM.  ret_error (NULL allowed)
+ * follows lib/common/error.h.
  */
 int chaos_experiment_parse_yaml(const char *text, size_t size,
-                                struct chaos_experiment **ret_experiment, char **ret_error);
+                                struct chaos_experiment **ret_experiment,
+                                struct tripdeal_error *ret_error);
+/* From a file (messages do not repeat the path: the caller names it): also
+ * -errno of opening it, -EFBIG above 1 MiB. */
 int chaos_experiment_load(const char *path, struct chaos_experiment **ret_experiment,
-                          char **ret_error);
+                          struct tripdeal_error *ret_error);
 /* From JSON (an Experiment object).  Same errors. */
 int chaos_experiment_from_json(const json_t *object, struct chaos_experiment **ret_experiment,
-                               char **ret_error);
+                               struct tripdeal_error *ret_error);
 void chaos_experiment_free(struct chaos_experiment *experiment);
 static inline void chaos_experiment_freep(struct chaos_experiment **experiment)
 {
         chaos_experiment_free(*experiment);
 }
 
-/* YAML (one document) to JSON; plain scalars become numbers, booleans and
- * null as YAML 1.2's core schema says.  -EINVAL with *ret_error (line and
- * column) on bad YAML. */
-int chaos_yaml_to_json(const char *text, size_t size, json_t **ret_json, char **ret_error);
+/* The blackout guardrail's answer: blocked, and why (the sale) when it is. */
+struct chaos_blackout {
+        bool blocked;
+        char reason[256]; /* "" when not blocked */
+};
 
 /*
  * Blackout: is now_ms inside a sale window (prescale start to end +
  * cooldown) of the sales in `sales` (a TripDeal's spec.sales array), or so
  * close before one that a drill of max_recovery_ms would overlap it?
- * *ret_blocked, and *ret_message naming the sale when blocked (caller frees).
- * -EINVAL with *ret_message naming the field for an unusable sale.
+ * -EINVAL with ret_error naming the field for an unusable sale.
  */
 int chaos_blackout_check(const json_t *sales, int64_t now_ms, int64_t max_recovery_ms,
-                         bool *ret_blocked, char **ret_message);
+                         struct chaos_blackout *ret_blackout, struct tripdeal_error *ret_error);
 
 /* Node power for node-kill (vmctl over libvirt in the CLI). */
 struct chaos_node_driver {

@@ -472,14 +472,14 @@ static int prometheus_sample(struct run *run, const char *phase, double *ret_val
         if (!run->e->has_prometheus || !run->prometheus_url[0])
                 return -ENOENT;
         double value = 0;
-        _cleanup_free_ char *error = NULL;
+        struct tripdeal_error error = {0};
         int64_t at = clock_realtime_ms();
         int r = chaos_prometheus_query(run->prometheus_url, run->e->prometheus.query, &value,
                                        &error);
         char at_text[40];
         format_time(at, at_text, sizeof(at_text));
         if (r < 0) {
-                timeline_add(run, at, "prometheus", "%s", error ? error : "query failed");
+                timeline_add(run, at, "prometheus", "%s", tripdeal_error_message(&error));
                 json_array_append_new(run->prometheus_samples,
                                       json_pack("{s:s, s:I, s:s, s:n}", "at", at_text, "atMs",
                                                 (json_int_t)at, "phase", phase, "value"));
@@ -566,18 +566,18 @@ static int blackout_check(struct run *run)
                                          r, &st);
                 td = owner;
         }
-        bool blocked = false;
-        _cleanup_free_ char *message = NULL;
+        struct chaos_blackout blackout;
+        struct tripdeal_error error = {0};
         int r = chaos_blackout_check(json_object_get(json_object_get(td, "spec"), "sales"),
-                                     clock_realtime_ms(), e->max_recovery_ms, &blocked, &message);
+                                     clock_realtime_ms(), e->max_recovery_ms, &blackout, &error);
         if (r < 0) {
                 set_verdict(run, CHAOS_VERDICT_ABORTED, "TripDeal %s: %s", name,
-                            message ? message : "unusable sales");
+                            tripdeal_error_message(&error));
                 return 0;
         }
-        if (blocked)
-                set_verdict(run, CHAOS_VERDICT_REFUSED, "blackout: %s of TripDeal %s", message,
-                            name);
+        if (blackout.blocked)
+                set_verdict(run, CHAOS_VERDICT_REFUSED, "blackout: %s of TripDeal %s",
+                            blackout.reason, name);
         return 0;
 }
 

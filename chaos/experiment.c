@@ -15,6 +15,7 @@
 #include "chaos.h"
 #include "duration.h"
 #include "macros.h"
+#include "yaml-json.h"
 
 const char *chaos_action_to_string(enum chaos_action action)
 {
@@ -73,24 +74,22 @@ void chaos_experiment_free(struct chaos_experiment *e)
 
 /* ---- field readers: each sets *error naming the field ---- */
 
+/* The first error wins: later checks of a broken document add nothing. */
 struct parser {
-        char *error;
+        struct tripdeal_error error;
 };
 
 static int fail(struct parser *p, const char *field, const char *fmt, ...) _printf_(3, 4);
 static int fail(struct parser *p, const char *field, const char *fmt, ...)
 {
-        if (p->error)
+        if (p->error.code)
                 return -EINVAL;
-        _cleanup_free_ char *what = NULL;
+        char what[TRIPDEAL_ERROR_MESSAGE_MAX];
         va_list ap;
         va_start(ap, fmt);
-        if (vasprintf(&what, fmt, ap) < 0)
-                what = NULL;
+        vsnprintf(what, sizeof(what), fmt, ap);
         va_end(ap);
-        if (asprintf(&p->error, "%s: %s", field, what ? what : "invalid") < 0)
-                p->error = NULL;
-        return -EINVAL;
+        return tripdeal_error_set(&p->error, -EINVAL, "%s: %s", field, what);
 }
 
 /* Refuse keys of object that are not in allowed (NULL-terminated). */
@@ -463,12 +462,12 @@ static int parse_spec(struct parser *p, const json_t *spec, struct chaos_experim
 }
 
 int chaos_experiment_from_json(const json_t *object, struct chaos_experiment **ret_experiment,
-                               char **ret_error)
+                               struct tripdeal_error *ret_error)
 {
         struct parser p = {0};
         _cleanup_(chaos_experiment_freep) struct chaos_experiment *e = calloc(1, sizeof(*e));
         if (!e)
-                return -ENOMEM;
+                return tripdeal_error_set(ret_error, -ENOMEM, "out of memory");
         int r;
         if (!json_is_object(object)) {
                 r = fail(&p, "(document)",
@@ -504,52 +503,52 @@ int chaos_experiment_from_json(const json_t *object, struct chaos_experiment **r
         r = parse_spec(&p, spec, e);
 out:
         if (r < 0) {
-                if (ret_error)
-                        *ret_error = TAKE_PTR(p.error);
-                free(p.error);
-                return r;
+                if (!p.error.code) /* out of memory: no field to name */
+                        return tripdeal_error_set(ret_error, r, "%s", strerror(-r));
+                return tripdeal_error_copy(ret_error, &p.error);
         }
         *ret_experiment = TAKE_PTR(e);
         return 0;
 }
 
 int chaos_experiment_parse_yaml(const char *text, size_t size,
-                                struct chaos_experiment **ret_experiment, char **ret_error)
+                                struct chaos_experiment **ret_experiment,
+                                struct tripdeal_error *ret_error)
 {
         _cleanup_json_ json_t *doc = NULL;
-        int r = chaos_yaml_to_json(text, size, &doc, ret_error);
+        char why[256] = "";
+        int r = yaml_json_load(text, size, YAML_SCALARS_KUBECTL, why, sizeof(why), &doc);
+        if (r == -ENODATA)
+                return tripdeal_error_set(ret_error, -EINVAL, "the file is empty");
         if (r < 0)
-                return r;
+                return tripdeal_error_set(ret_error, r, "not valid YAML: %s",
+                                          why[0] ? why : strerror(-r));
         return chaos_experiment_from_json(doc, ret_experiment, ret_error);
 }
 
 int chaos_experiment_load(const char *path, struct chaos_experiment **ret_experiment,
-                          char **ret_error)
+                          struct tripdeal_error *ret_error)
 {
         _cleanup_fclose_ FILE *f = fopen(path, "re");
         if (!f) {
                 int r = NEG_ERRNO();
-                if (ret_error && asprintf(ret_error, "%s: %s", path, strerror(-r)) < 0)
-                        *ret_error = NULL;
-                return r;
+                return tripdeal_error_set(ret_error, r, "cannot open: %s", strerror(-r));
         }
         _cleanup_free_ char *text = NULL;
         size_t size = 0;
         _cleanup_fclose_ FILE *mem = open_memstream(&text, &size);
         if (!mem)
-                return -ENOMEM;
+                return tripdeal_error_set(ret_error, -ENOMEM, "out of memory");
         char buf[8192];
         size_t n, total = 0;
         while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
                 total += n;
                 if (total > (1u << 20)) {
-                        if (ret_error && asprintf(ret_error, "%s: larger than 1 MiB", path) < 0)
-                                *ret_error = NULL;
-                        return -EFBIG;
+                        return tripdeal_error_set(ret_error, -EFBIG, "larger than 1 MiB");
                 }
                 fwrite(buf, 1, n, mem);
         }
         if (fflush(mem) != 0)
-                return -ENOMEM;
+                return tripdeal_error_set(ret_error, -ENOMEM, "out of memory");
         return chaos_experiment_parse_yaml(text, size, ret_experiment, ret_error);
 }

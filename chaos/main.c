@@ -48,10 +48,10 @@ static void print_progress(const char *line, void *userdata)
 static int cmd_validate(const char *path)
 {
         _cleanup_(chaos_experiment_freep) struct chaos_experiment *e = NULL;
-        _cleanup_free_ char *error = NULL;
+        struct tripdeal_error error = {0};
         int r = chaos_experiment_load(path, &e, &error);
         if (r < 0) {
-                fprintf(stderr, PROGRAM ": %s: %s\n", path, error ? error : strerror(-r));
+                fprintf(stderr, PROGRAM ": %s: %s\n", path, tripdeal_error_message(&error));
                 return EXIT_USAGE;
         }
         printf("%s: valid %s experiment %s on %s/%s\n", path, chaos_action_to_string(e->action),
@@ -63,10 +63,10 @@ static int cmd_run(const char *path, const char *kubeconfig, const char *libvirt
                    const char *report_dir, bool dry_run)
 {
         _cleanup_(chaos_experiment_freep) struct chaos_experiment *e = NULL;
-        _cleanup_free_ char *error = NULL;
+        struct tripdeal_error error = {0};
         int r = chaos_experiment_load(path, &e, &error);
         if (r < 0) {
-                fprintf(stderr, PROGRAM ": %s: %s\n", path, error ? error : strerror(-r));
+                fprintf(stderr, PROGRAM ": %s: %s\n", path, tripdeal_error_message(&error));
                 return EXIT_USAGE;
         }
         if (e->action == CHAOS_ACTION_NODE_KILL && !libvirt_uri) {

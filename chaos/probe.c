@@ -361,11 +361,11 @@ static size_t collect(char *data, size_t size, size_t nmemb, void *userp)
 }
 
 int chaos_prometheus_query(const char *base_url, const char *query, double *ret_value,
-                           char **ret_error)
+                           struct tripdeal_error *ret_error)
 {
         CURL *h = curl_easy_init();
         if (!h)
-                return -ENOMEM;
+                return tripdeal_error_set(ret_error, -ENOMEM, "out of memory");
         struct buffer body = {0};
         _cleanup_json_ json_t *doc = NULL;
         char *escaped = curl_easy_escape(h, query, 0);
@@ -387,11 +387,9 @@ int chaos_prometheus_query(const char *base_url, const char *query, double *ret_
         long status = 0;
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
         if (code != CURLE_OK || status != 200) {
-                if (ret_error && asprintf(ret_error, "Prometheus %s: %s", base_url,
-                                          code != CURLE_OK ? curl_easy_strerror(code)
-                                                           : "query refused (not HTTP 200)") < 0)
-                        *ret_error = NULL;
-                r = -EIO;
+                r = tripdeal_error_set(ret_error, -EIO, "Prometheus %s: %s", base_url,
+                                       code != CURLE_OK ? curl_easy_strerror(code)
+                                                        : "query refused (not HTTP 200)");
                 goto out;
         }
         doc = body.data ? json_loads(body.data, 0, NULL) : NULL;
@@ -407,10 +405,8 @@ int chaos_prometheus_query(const char *base_url, const char *query, double *ret_
                         value = json_array_get(json_object_get(data, "result"), 1);
         }
         if (!json_is_string(value)) {
-                if (ret_error &&
-                    asprintf(ret_error, "Prometheus query \"%s\" returned no sample", query) < 0)
-                        *ret_error = NULL;
-                r = -ENODATA;
+                r = tripdeal_error_set(ret_error, -ENODATA,
+                                       "Prometheus query \"%s\" returned no sample", query);
                 goto out;
         }
         *ret_value = strtod(json_string_value(value), NULL);

@@ -269,7 +269,7 @@ static void *drill_main(void *userdata)
 {
         struct drill_job *job = userdata;
         struct chaos_outcome outcome = {.verdict = CHAOS_VERDICT_ABORTED, .recovery_seconds = -1};
-        _cleanup_free_ char *error = NULL;
+        struct tripdeal_error error = {0};
         _cleanup_(chaos_experiment_freep) struct chaos_experiment *experiment = NULL;
         int r = chaos_experiment_from_json(job->experiment, &experiment, &error);
         if (r == 0 && experiment->action == CHAOS_ACTION_NODE_KILL) {
@@ -280,7 +280,7 @@ static void *drill_main(void *userdata)
                          "tripdeal-chaos run --libvirt-uri (chaos/README.md)");
         } else if (r < 0) {
                 snprintf(outcome.reason, sizeof(outcome.reason), "spec.chaos.drills[name=%s]: %s",
-                         job->drill, error ? error : strerror(-r));
+                         job->drill, tripdeal_error_message(&error));
         } else {
                 _cleanup_free_ char *service = strdup(job->name);
                 r = chaos_run(experiment,
@@ -434,19 +434,19 @@ int drills_reconcile(const json_t *tripdeal, int64_t now_ms, int64_t *ret_requeu
                         metrics_drill_done("Skipped");
                         goto out;
                 }
-                _cleanup_free_ char *message = NULL;
-                bool blocked = false;
+                /* Unusable sales are no blackout here: the engine's own check of
+                 * them ends the drill Aborted, naming the field. */
+                struct chaos_blackout blackout = {0};
                 if (blackout_sales(tripdeal) &&
                     chaos_blackout_check(
                             json_object_get(json_object_get(tripdeal, "spec"), "sales"), now_ms,
-                            plan.max_recovery_ms, &blocked, &message) == 0 &&
-                    blocked) {
+                            plan.max_recovery_ms, &blackout, NULL) == 0 &&
+                    blackout.blocked) {
                         pthread_mutex_unlock(&state.lock);
-                        _cleanup_free_ char *text = NULL;
-                        if (asprintf(&text, "blackout: %s", message ? message : "sale window") < 0)
-                                text = NULL;
+                        char text[sizeof(blackout.reason) + 16];
+                        snprintf(text, sizeof(text), "blackout: %s", blackout.reason);
                         event(tripdeal, "Normal", "DrillSkipped", "drill %s skipped: %s", plan.name,
-                              text ? text : "blackout");
+                              text);
                         patch_last_drill(namespace, name,
                                          last_drill(plan.name, plan.scheduled_at_ms, now_ms, now_ms,
                                                     "Skipped", -1, -1, text));

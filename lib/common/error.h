@@ -14,7 +14,8 @@
  *
  * In use: vmctl, lib/cron (struct cron_error embeds one as its first member
  * and adds the parse details), the operator's spec and schedule loading, the
- * app's store (app/store/store.h).
+ * app's store (app/store/store.h), the chaos engine's experiment, blackout
+ * and Prometheus checks (chaos/chaos.h).
  * lib/kube keeps its struct kube_status (the same idea: code returned,
  * message filled on failure, no last error) because it also carries the
  * HTTP code and the metav1.Status reason callers decide on.

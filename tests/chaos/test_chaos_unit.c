@@ -15,6 +15,7 @@
 
 #include "chaos.h"
 #include "macros.h"
+#include "yaml-json.h"
 
 #define HEADER                                     \
         "apiVersion: chaos.tripdeal.io/v1alpha1\n" \
@@ -24,22 +25,23 @@
 static struct chaos_experiment *parse_ok(const char *yaml)
 {
         struct chaos_experiment *e = NULL;
-        _cleanup_free_ char *error = NULL;
+        struct tripdeal_error error = {0};
         int r = chaos_experiment_parse_yaml(yaml, strlen(yaml), &e, &error);
         if (r < 0)
-                fail_msg("parse failed: %s", error ? error : "?");
+                fail_msg("parse failed: %s", tripdeal_error_message(&error));
+        assert_int_equal(error.code, 0); /* filled on failure only */
         return e;
 }
 
 static void expect_error(const char *yaml, const char *field)
 {
         struct chaos_experiment *e = NULL;
-        _cleanup_free_ char *error = NULL;
+        struct tripdeal_error error = {0};
         assert_int_equal(chaos_experiment_parse_yaml(yaml, strlen(yaml), &e, &error), -EINVAL);
         assert_null(e);
-        assert_non_null(error);
-        if (!strstr(error, field))
-                fail_msg("error \"%s\" does not name %s", error, field);
+        assert_int_equal(error.code, -EINVAL);
+        if (!strstr(error.message, field))
+                fail_msg("error \"%s\" does not name %s", error.message, field);
 }
 
 static void test_defaults(void **state)
@@ -109,7 +111,7 @@ static void test_errors_name_the_field(void **state)
                  "spec.gracePeriodSeconds"},
                 {"  action: pod-kill\n  count: 1\n  blackout: [weekends]\n", "spec.blackout"},
                 {"  action: pod-kill\n  count: 1\n  surprise: 1\n", "unknown field \"surprise\""},
-                {"  action: pod-kill\n  count: 1\n  restore: yes\n", "spec.restore"},
+                {"  action: pod-kill\n  count: 1\n  restore: \"yes\"\n", "spec.restore"},
         };
         for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
                 snprintf(buf, sizeof(buf), HEADER "spec:\n%s%s%s", target, http, cases[i].spec);
@@ -148,19 +150,17 @@ static void test_errors_name_the_field(void **state)
         expect_error("", "empty");
 }
 
+/* Experiment files read as kubectl reads YAML (lib/common/yaml-json.h): the
+ * same file applied as a drill in a TripDeal means the same thing. */
 static void test_yaml_scalars(void **state)
 {
-        const char *text = "a: yes\nb: 12\nc: '12'\nd: 0.5\ne: true\nf: ~\ng: 1e3\nh: 0x10\n";
-        _cleanup_json_ json_t *doc = NULL;
-        assert_int_equal(chaos_yaml_to_json(text, strlen(text), &doc, NULL), 0);
-        assert_string_equal(json_string_value(json_object_get(doc, "a")), "yes");
-        assert_int_equal(json_integer_value(json_object_get(doc, "b")), 12);
-        assert_string_equal(json_string_value(json_object_get(doc, "c")), "12");
-        assert_true(json_real_value(json_object_get(doc, "d")) == 0.5);
-        assert_true(json_is_true(json_object_get(doc, "e")));
-        assert_true(json_is_null(json_object_get(doc, "f")));
-        assert_true(json_real_value(json_object_get(doc, "g")) == 1000.0);
-        assert_string_equal(json_string_value(json_object_get(doc, "h")), "0x10");
+        _cleanup_(chaos_experiment_freep) struct chaos_experiment *e =
+                parse_ok(HEADER "spec:\n"
+                                "  target: {selector: {matchLabels: {app: a}}}\n"
+                                "  steadyState: {http: {service: a, port: 80}}\n"
+                                "  action: pod-kill\n  count: 0x2\n  restore: no\n");
+        assert_int_equal(e->count, 2);
+        assert_false(e->restore);
 }
 
 /* 2026-12-04 HH:MM:SS UTC in ms. */
@@ -186,7 +186,8 @@ static void test_blackout(void **state)
                            "  cooldown: 15m\n"
                            "  prescale: {leadTime: 10m, minReplicas: 24}\n";
         _cleanup_json_ json_t *sales = NULL;
-        assert_int_equal(chaos_yaml_to_json(text, strlen(text), &sales, NULL), 0);
+        assert_int_equal(yaml_json_load(text, strlen(text), YAML_SCALARS_KUBECTL, NULL, 0, &sales),
+                         0);
         struct {
                 int64_t at;
                 int64_t recovery_ms;
@@ -201,24 +202,27 @@ static void test_blackout(void **state)
                 {utc(0, 48, 0), 180000, true}, /* not with 3 minutes to recover */
         };
         for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-                bool blocked = !cases[i].blocked;
-                _cleanup_free_ char *message = NULL;
+                struct chaos_blackout blackout = {.blocked = !cases[i].blocked};
                 assert_int_equal(chaos_blackout_check(sales, cases[i].at, cases[i].recovery_ms,
-                                                      &blocked, &message),
+                                                      &blackout, NULL),
                                  0);
-                if (blocked != cases[i].blocked)
-                        fail_msg("case %zu: blocked=%d, want %d (%s)", i, blocked, cases[i].blocked,
-                                 message ? message : "");
-                if (blocked)
-                        assert_non_null(strstr(message, "morning-flash"));
+                if (blackout.blocked != cases[i].blocked)
+                        fail_msg("case %zu: blocked=%d, want %d (%s)", i, blackout.blocked,
+                                 cases[i].blocked, blackout.reason);
+                if (blackout.blocked)
+                        assert_non_null(strstr(blackout.reason, "morning-flash"));
+                else
+                        assert_string_equal(blackout.reason, "");
         }
-        bool blocked;
-        _cleanup_free_ char *message = NULL;
+        struct chaos_blackout untouched = {.blocked = true, .reason = "before"};
+        struct tripdeal_error error = {0};
         _cleanup_json_ json_t *bad = json_pack("[{s:s, s:s, s:s}]", "name", "x", "schedule",
                                                "0 10 * * *", "timeZone", "Mars/Base");
-        assert_int_equal(chaos_blackout_check(bad, utc(0, 0, 0), 1000, &blocked, &message),
+        assert_int_equal(chaos_blackout_check(bad, utc(0, 0, 0), 1000, &untouched, &error),
                          -EINVAL);
-        assert_non_null(strstr(message, "spec.sales[0].timeZone"));
+        assert_int_equal(error.code, -EINVAL);
+        assert_non_null(strstr(error.message, "spec.sales[0].timeZone"));
+        assert_string_equal(untouched.reason, "before"); /* outputs untouched on failure */
 }
 
 static void test_report_html_escapes(void **state)
