@@ -45,15 +45,21 @@ static void print_progress(const char *line, void *userdata)
         fprintf(stderr, "%s\n", line);
 }
 
+/* The experiment in path, or NULL after saying on stderr which field is wrong. */
+static struct chaos_experiment *load_or_explain(const char *path)
+{
+        struct chaos_experiment *e = NULL;
+        struct tripdeal_error error = {0};
+        if (chaos_experiment_load(path, &e, &error) < 0)
+                fprintf(stderr, PROGRAM ": %s: %s\n", path, tripdeal_error_message(&error));
+        return e;
+}
+
 static int cmd_validate(const char *path)
 {
-        _cleanup_(chaos_experiment_freep) struct chaos_experiment *e = NULL;
-        struct tripdeal_error error = {0};
-        int r = chaos_experiment_load(path, &e, &error);
-        if (r < 0) {
-                fprintf(stderr, PROGRAM ": %s: %s\n", path, tripdeal_error_message(&error));
+        _cleanup_(chaos_experiment_freep) struct chaos_experiment *e = load_or_explain(path);
+        if (!e)
                 return EXIT_USAGE;
-        }
         printf("%s: valid %s experiment %s on %s/%s\n", path, chaos_action_to_string(e->action),
                e->name, e->namespace, e->tripdeal ? e->tripdeal : e->selector);
         return EXIT_PASSED;
@@ -62,13 +68,9 @@ static int cmd_validate(const char *path)
 static int cmd_run(const char *path, const char *kubeconfig, const char *libvirt_uri,
                    const char *report_dir, bool dry_run)
 {
-        _cleanup_(chaos_experiment_freep) struct chaos_experiment *e = NULL;
-        struct tripdeal_error error = {0};
-        int r = chaos_experiment_load(path, &e, &error);
-        if (r < 0) {
-                fprintf(stderr, PROGRAM ": %s: %s\n", path, tripdeal_error_message(&error));
+        _cleanup_(chaos_experiment_freep) struct chaos_experiment *e = load_or_explain(path);
+        if (!e)
                 return EXIT_USAGE;
-        }
         if (e->action == CHAOS_ACTION_NODE_KILL && !libvirt_uri) {
                 fprintf(stderr, PROGRAM ": %s: spec.action: node-kill needs --libvirt-uri\n", path);
                 return EXIT_USAGE;
@@ -76,8 +78,8 @@ static int cmd_run(const char *path, const char *kubeconfig, const char *libvirt
 
         struct kube_status st = {0};
         struct kube_config *cfg = NULL;
-        r = kube_config_load(&(struct kube_config_options){.kubeconfig_path = kubeconfig}, &cfg,
-                             &st);
+        int r = kube_config_load(&(struct kube_config_options){.kubeconfig_path = kubeconfig}, &cfg,
+                                 &st);
         if (r < 0) {
                 fprintf(stderr, PROGRAM ": kubeconfig: %s%s%s\n", kube_strerror(r),
                         st.message[0] ? ": " : "", st.message);
