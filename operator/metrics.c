@@ -330,6 +330,18 @@ static void write_tripdeal_gauges(FILE *out)
         }
 }
 
+/* One histogram in the text format: HELP, TYPE, cumulative buckets, +Inf, sum, count. */
+static void write_histogram(FILE *out, const char *name, const char *help, const double *bounds,
+                            const uint64_t *counts, size_t n_buckets, uint64_t count, double sum)
+{
+        fprintf(out, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+        for (size_t i = 0; i < n_buckets; i++)
+                fprintf(out, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[i],
+                        (unsigned long long)counts[i]);
+        fprintf(out, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name,
+                (unsigned long long)count, name, sum, name, (unsigned long long)count);
+}
+
 int metrics_write(FILE *out)
 {
         pthread_mutex_lock(&registry.lock);
@@ -340,19 +352,10 @@ int metrics_write(FILE *out)
                 fprintf(out, "tripdeal_operator_reconcile_total{result=\"%s\"} %llu\n",
                         result_names[i], (unsigned long long)registry.reconciles[i]);
 
-        fputs("# HELP tripdeal_operator_reconcile_duration_seconds Time one reconcile took.\n"
-              "# TYPE tripdeal_operator_reconcile_duration_seconds histogram\n",
-              out);
-        for (size_t i = 0; i < ARRAY_SIZE(duration_buckets); i++)
-                fprintf(out,
-                        "tripdeal_operator_reconcile_duration_seconds_bucket{le=\"%g\"} %llu\n",
-                        duration_buckets[i], (unsigned long long)registry.duration_counts[i]);
-        fprintf(out,
-                "tripdeal_operator_reconcile_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
-                "tripdeal_operator_reconcile_duration_seconds_sum %.6f\n"
-                "tripdeal_operator_reconcile_duration_seconds_count %llu\n",
-                (unsigned long long)registry.duration_count, registry.duration_sum,
-                (unsigned long long)registry.duration_count);
+        write_histogram(out, "tripdeal_operator_reconcile_duration_seconds",
+                        "Time one reconcile took.", duration_buckets, registry.duration_counts,
+                        ARRAY_SIZE(duration_buckets), registry.duration_count,
+                        registry.duration_sum);
 
         fprintf(out,
                 "# HELP tripdeal_operator_workqueue_depth TripDeals waiting to be reconciled.\n"
@@ -392,31 +395,14 @@ int metrics_write(FILE *out)
                 prometheus_write_label_value(out, registry.vms[i].pool);
                 fprintf(out, "\"} %lld\n", (long long)registry.vms[i].count);
         }
-        fputs("# HELP tripdeal_operator_vm_provision_seconds Time to create and start one VM.\n"
-              "# TYPE tripdeal_operator_vm_provision_seconds histogram\n",
-              out);
-        for (size_t i = 0; i < ARRAY_SIZE(provision_buckets); i++)
-                fprintf(out, "tripdeal_operator_vm_provision_seconds_bucket{le=\"%g\"} %llu\n",
-                        provision_buckets[i], (unsigned long long)registry.provision_counts[i]);
-        fprintf(out,
-                "tripdeal_operator_vm_provision_seconds_bucket{le=\"+Inf\"} %llu\n"
-                "tripdeal_operator_vm_provision_seconds_sum %.6f\n"
-                "tripdeal_operator_vm_provision_seconds_count %llu\n",
-                (unsigned long long)registry.provision_count, registry.provision_sum,
-                (unsigned long long)registry.provision_count);
-        fputs("# HELP tripdeal_operator_drill_recovery_seconds Time from a drill's injection to "
-              "the site's recovery.\n"
-              "# TYPE tripdeal_operator_drill_recovery_seconds histogram\n",
-              out);
-        for (size_t i = 0; i < ARRAY_SIZE(recovery_buckets); i++)
-                fprintf(out, "tripdeal_operator_drill_recovery_seconds_bucket{le=\"%g\"} %llu\n",
-                        recovery_buckets[i], (unsigned long long)registry.recovery_counts[i]);
-        fprintf(out,
-                "tripdeal_operator_drill_recovery_seconds_bucket{le=\"+Inf\"} %llu\n"
-                "tripdeal_operator_drill_recovery_seconds_sum %.6f\n"
-                "tripdeal_operator_drill_recovery_seconds_count %llu\n",
-                (unsigned long long)registry.recovery_count, registry.recovery_sum,
-                (unsigned long long)registry.recovery_count);
+        write_histogram(out, "tripdeal_operator_vm_provision_seconds",
+                        "Time to create and start one VM.", provision_buckets,
+                        registry.provision_counts, ARRAY_SIZE(provision_buckets),
+                        registry.provision_count, registry.provision_sum);
+        write_histogram(out, "tripdeal_operator_drill_recovery_seconds",
+                        "Time from a drill's injection to the site's recovery.", recovery_buckets,
+                        registry.recovery_counts, ARRAY_SIZE(recovery_buckets),
+                        registry.recovery_count, registry.recovery_sum);
         pthread_mutex_unlock(&registry.lock);
         return ferror(out) ? -EIO : 0;
 }
