@@ -333,18 +333,19 @@ static int prepare_database(const struct app_config *config)
                          "cannot open the database: %s", strerror(-r));
                 return r;
         }
-        r = store_migrate(store);
+        r = store_migrate(store, &error);
         if (r < 0) {
-                log_emit(LOG_LEVEL_ERROR, json_pack("{s:s}", "error", store_last_error(store)),
+                log_emit(LOG_LEVEL_ERROR,
+                         json_pack("{s:s}", "error", tripdeal_error_message(&error)),
                          "database migration failed: %s", strerror(-r));
                 store_close(store);
                 return r;
         }
         if (config->seed_demo) {
-                r = store_seed_demo(store, time(NULL));
+                r = store_seed_demo(store, time(NULL), &error);
                 if (r < 0) {
                         log_emit(LOG_LEVEL_ERROR,
-                                 json_pack("{s:s}", "error", store_last_error(store)),
+                                 json_pack("{s:s}", "error", tripdeal_error_message(&error)),
                                  "loading demo data failed: %s", strerror(-r));
                         store_close(store);
                         return r;

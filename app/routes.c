@@ -257,20 +257,22 @@ static void respond_error(struct route_call *call, int status, const char *error
  * (store_ping reconnects) before the next use; while the stock poller sees
  * the database down we answer 503 at once instead of waiting on a timeout.
  */
-static int worker_store(struct route_call *call, struct store **ret_store)
+static int worker_store(struct route_call *call, struct store **ret_store,
+                        struct tripdeal_error *ret_error)
 {
         struct route_worker *worker = call->worker;
         int r;
 
         if (!stock_feed_database_ok(worker->app->stock))
-                return -ECONNREFUSED;
+                return tripdeal_error_set(ret_error, -ECONNREFUSED,
+                                          "the stock poller sees the database down");
         if (!worker->store) {
                 r = store_open(&(struct store_options){.url = worker->app->config.database_url},
-                               &worker->store, NULL);
+                               &worker->store, ret_error);
                 if (r < 0)
                         return r;
         } else if (worker->store_needs_ping) {
-                r = store_ping(worker->store);
+                r = store_ping(worker->store, ret_error);
                 if (r < 0)
                         return r;
         }
@@ -286,12 +288,14 @@ static int worker_store(struct route_call *call, struct store **ret_store)
  * Without a poller (in-process tests) it is loaded here, at most once per
  * --page-cache.  The caller drops the reference with stock_catalog_unref.
  */
-static int current_catalog(struct route_call *call, struct stock_catalog **ret_catalog)
+static int current_catalog(struct route_call *call, struct stock_catalog **ret_catalog,
+                           struct tripdeal_error *ret_error)
 {
         struct app *app = call->worker->app;
 
         if (!stock_feed_database_ok(app->stock))
-                return -ECONNREFUSED;
+                return tripdeal_error_set(ret_error, -ECONNREFUSED,
+                                          "the stock poller sees the database down");
         struct stock_catalog *catalog = stock_feed_catalog(app->stock);
         if (catalog &&
             (stock_feed_polling(app->stock) ||
@@ -302,14 +306,14 @@ static int current_catalog(struct route_call *call, struct stock_catalog **ret_c
         stock_catalog_unref(catalog);
 
         struct store *store;
-        int r = worker_store(call, &store);
+        int r = worker_store(call, &store, ret_error);
         if (r >= 0)
-                r = stock_feed_reload(app->stock, store);
+                r = stock_feed_reload(app->stock, store, ret_error);
         if (r < 0)
                 return r;
         catalog = stock_feed_catalog(app->stock);
         if (!catalog)
-                return -ENOMEM;
+                return tripdeal_error_set(ret_error, -ENOMEM, "no catalog after a reload");
         *ret_catalog = catalog;
         return 0;
 }
@@ -325,8 +329,10 @@ static struct deal live_deal(struct route_call *call, const struct deal *deal)
         return live;
 }
 
-/* A store call failed with r: log once, answer 404 for a missing row, 503 otherwise. */
-static void respond_store_error(struct route_call *call, int r, const char *what)
+/* A store call failed with r (error says why): log once, answer 404 for a
+ * missing row, 503 otherwise. */
+static void respond_store_error(struct route_call *call, int r, const struct tripdeal_error *error,
+                                const char *what)
 {
         if (r == -ENOENT) {
                 respond_error(call, 404, "not_found", "There is no such item.");
@@ -335,8 +341,7 @@ static void respond_store_error(struct route_call *call, int r, const char *what
         call->worker->store_needs_ping = true;
         log_emit(LOG_LEVEL_ERROR,
                  json_pack("{s:s, s:s, s:i}", "request_id", call->request->request_id, "error",
-                           call->worker->store ? store_last_error(call->worker->store) : "",
-                           "errno", -r),
+                           tripdeal_error_message(error), "errno", -r),
                  "database call failed: %s", what);
         respond_error(call, 503, "database_unavailable",
                       "The database is unavailable right now; please try again shortly.");
@@ -529,9 +534,10 @@ static void handle_home(struct route_call *call)
         }
 
         struct stock_catalog *catalog = NULL;
-        int r = current_catalog(call, &catalog);
+        struct tripdeal_error error = {0};
+        int r = current_catalog(call, &catalog, &error);
         if (r < 0) {
-                respond_store_error(call, r, "list featured products");
+                respond_store_error(call, r, &error, "list featured products");
                 return;
         }
         /* The same catalog renders the same page: keep it. */
@@ -637,9 +643,10 @@ static void render_deal_prices(struct html *page, const struct deal *deal)
 static void handle_sales(struct route_call *call)
 {
         struct stock_catalog *catalog = NULL;
-        int r = current_catalog(call, &catalog);
+        struct tripdeal_error error = {0};
+        int r = current_catalog(call, &catalog, &error);
         if (r < 0) {
-                respond_store_error(call, r, "list deals");
+                respond_store_error(call, r, &error, "list deals");
                 return;
         }
         const struct deal *deals = catalog->deals;
@@ -692,15 +699,16 @@ static void handle_deal(struct route_call *call)
         struct deal deal = {0};
         bool owned = false;
         struct stock_catalog *catalog = NULL;
-        int r = current_catalog(call, &catalog);
+        struct tripdeal_error error = {0};
+        int r = current_catalog(call, &catalog, &error);
         for (size_t i = 0; r >= 0 && i < catalog->n_deals && !deal.id; i++)
                 if (catalog->deals[i].id == call->id)
                         deal = live_deal(call, &catalog->deals[i]);
         if (r >= 0 && !deal.id) {
                 struct store *store;
-                r = worker_store(call, &store);
+                r = worker_store(call, &store, &error);
                 if (r >= 0)
-                        r = store_get_deal(store, call->id, &deal);
+                        r = store_get_deal(store, call->id, &deal, &error);
                 owned = r >= 0;
         }
         if (r < 0)
@@ -710,7 +718,7 @@ static void handle_deal(struct route_call *call)
                 return;
         }
         if (r < 0) {
-                respond_store_error(call, r, "get deal");
+                respond_store_error(call, r, &error, "get deal");
                 return;
         }
 
@@ -840,11 +848,13 @@ static void handle_community(struct route_call *call)
         struct post *posts = NULL;
         size_t n = 0;
         int64_t total = 0;
-        int r = worker_store(call, &store);
+        struct tripdeal_error error = {0};
+        int r = worker_store(call, &store, &error);
         if (r >= 0)
-                r = store_list_posts(store, (int)page_number, POSTS_PER_PAGE, &posts, &n, &total);
+                r = store_list_posts(store, (int)page_number, POSTS_PER_PAGE, &posts, &n, &total,
+                                     &error);
         if (r < 0) {
-                respond_store_error(call, r, "list posts");
+                respond_store_error(call, r, &error, "list posts");
                 return;
         }
 
@@ -904,15 +914,16 @@ static void handle_post(struct route_call *call)
 {
         struct store *store;
         struct post post = {0};
-        int r = worker_store(call, &store);
+        struct tripdeal_error error = {0};
+        int r = worker_store(call, &store, &error);
         if (r >= 0)
-                r = store_get_post(store, call->id, &post);
+                r = store_get_post(store, call->id, &post, &error);
         if (r == -ENOENT) {
                 respond_error(call, 404, "no_such_post", "There is no post with this number.");
                 return;
         }
         if (r < 0) {
-                respond_store_error(call, r, "get post");
+                respond_store_error(call, r, &error, "get post");
                 return;
         }
 
@@ -1098,12 +1109,13 @@ static void handle_post_create(struct route_call *call)
 
         struct store *store;
         int64_t id = 0;
-        r = worker_store(call, &store);
+        struct tripdeal_error error = {0};
+        r = worker_store(call, &store, &error);
         if (r >= 0)
                 r = store_create_post(store, is_blank(author) ? "익명 Anonymous" : author, title,
-                                      body, (int)rating, time(NULL), &id);
+                                      body, (int)rating, time(NULL), &id, &error);
         if (r < 0) {
-                respond_store_error(call, r == -ENOENT ? -EIO : r, "create post");
+                respond_store_error(call, r == -ENOENT ? -EIO : r, &error, "create post");
                 return;
         }
 
@@ -1131,11 +1143,12 @@ static void handle_api_deals(struct route_call *call)
         struct store *store;
         struct deal *deals = NULL;
         size_t n = 0;
-        int r = worker_store(call, &store);
+        struct tripdeal_error error = {0};
+        int r = worker_store(call, &store, &error);
         if (r >= 0)
-                r = store_list_deals(store, &deals, &n);
+                r = store_list_deals(store, &deals, &n, &error);
         if (r < 0) {
-                respond_store_error(call, r, "list deals");
+                respond_store_error(call, r, &error, "list deals");
                 return;
         }
 

@@ -233,17 +233,18 @@ int stock_feed_samples(struct stock_feed *feed, struct deal_stock_sample **ret_s
  * One poll: read every deal and the featured products, fold the stock values
  * in and publish both as the new catalog.  Returns 0 or the store error.
  */
-int stock_feed_reload(struct stock_feed *feed, struct store *store)
+int stock_feed_reload(struct stock_feed *feed, struct store *store,
+                      struct tripdeal_error *ret_error)
 {
         int64_t started_ms = clock_monotonic_ms();
         struct deal *deals = NULL;
         size_t n = 0;
         struct product *products = NULL;
         size_t n_products = 0;
-        int r = store_list_deals(store, &deals, &n);
+        int r = store_list_deals(store, &deals, &n, ret_error);
         if (r < 0)
                 return r;
-        r = store_list_products(store, true, &products, &n_products);
+        r = store_list_products(store, true, &products, &n_products, ret_error);
         if (r < 0) {
                 store_deals_free(deals, n);
                 return r;
@@ -300,26 +301,24 @@ static void *poller_main(void *userdata)
         bool logged_down = false;
 
         for (;;) {
-                struct tripdeal_error open_error = {.code = 0};
+                struct tripdeal_error error = {.code = 0};
                 int r = 0;
                 if (!store)
                         r = store_open(&(struct store_options){.url = feed->options.database_url},
-                                       &store, &open_error);
+                                       &store, &error);
                 if (r >= 0) {
-                        r = stock_feed_reload(feed, store);
+                        r = stock_feed_reload(feed, store, &error);
                         /* One failure may be a dropped connection or a busy database:
                          * reconnect (store_ping does) and try once more before
                          * declaring the database down. */
-                        if (r < 0 && store_ping(store) >= 0)
-                                r = stock_feed_reload(feed, store);
+                        if (r < 0 && store_ping(store, NULL) >= 0)
+                                r = stock_feed_reload(feed, store, &error);
                 }
                 if (r < 0) {
                         if (!logged_down)
                                 log_emit(LOG_LEVEL_ERROR,
                                          json_pack("{s:s, s:i}", "error",
-                                                   store ? store_last_error(store)
-                                                         : tripdeal_error_message(&open_error),
-                                                   "errno", -r),
+                                                   tripdeal_error_message(&error), "errno", -r),
                                          "database unreachable from the stock poller");
                         logged_down = true;
                         atomic_store(&feed->database_ok, false);

@@ -60,8 +60,10 @@ int stock_feed_start(struct stock_feed *feed);
 /* The poller thread runs (stock_feed_start succeeded). */
 bool stock_feed_polling(struct stock_feed *feed);
 /* One poll now with the caller's connection (no poller, e.g. in-process tests):
- * reads stock, deals and featured products and publishes a new catalog. */
-int stock_feed_reload(struct stock_feed *feed, struct store *store);
+ * reads stock, deals and featured products and publishes a new catalog.
+ * *ret_error (NULL allowed) says why it failed. */
+int stock_feed_reload(struct stock_feed *feed, struct store *store,
+                      struct tripdeal_error *ret_error);
 /* The latest catalog (a new reference; NULL before the first good poll). */
 struct stock_catalog *stock_feed_catalog(struct stock_feed *feed);
 void stock_catalog_unref(struct stock_catalog *catalog);

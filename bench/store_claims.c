@@ -56,7 +56,7 @@ static void *worker_main(void *userdata)
                 snprintf(user, sizeof(user), "bench-%d-%d", w->index, i);
                 enum claim_outcome outcome;
                 int64_t left;
-                if (store_claim(store, w->deal_id, user, w->now, &outcome, &left) < 0)
+                if (store_claim(store, w->deal_id, user, w->now, &outcome, &left, NULL) < 0)
                         w->errors++;
                 else if (outcome == CLAIM_OK)
                         w->ok++;
@@ -119,9 +119,8 @@ int main(int argc, char **argv)
         struct store *store = NULL;
         struct store_options options = {.url = url};
         struct tripdeal_error error = {0};
-        if (store_open(&options, &store, &error) < 0 || store_migrate(store) < 0) {
-                fprintf(stderr, "%s: %s\n", argv[0],
-                        store ? store_last_error(store) : error.message);
+        if (store_open(&options, &store, &error) < 0 || store_migrate(store, &error) < 0) {
+                fprintf(stderr, "%s: %s\n", argv[0], tripdeal_error_message(&error));
                 store_close(store);
                 return 1;
         }
@@ -134,9 +133,9 @@ int main(int argc, char **argv)
                                 .stock_total = stock,
                                 .starts_at = now - 3600,
                                 .ends_at = now + 3600};
-        if (store_create_product(store, &product, &product_id) < 0 ||
-            (deal.product_id = product_id, store_create_deal(store, &deal, &deal_id)) < 0) {
-                fprintf(stderr, "%s: %s\n", argv[0], store_last_error(store));
+        if (store_create_product(store, &product, &product_id, &error) < 0 ||
+            (deal.product_id = product_id, store_create_deal(store, &deal, &deal_id, &error)) < 0) {
+                fprintf(stderr, "%s: %s\n", argv[0], tripdeal_error_message(&error));
                 store_close(store);
                 return 1;
         }
@@ -172,9 +171,9 @@ int main(int argc, char **argv)
         struct deal after = {0};
         int64_t claims = 0;
         int status = 0;
-        if (store_get_deal(store, deal_id, &after) < 0 ||
-            store_count_claims(store, deal_id, &claims) < 0) {
-                fprintf(stderr, "%s: %s\n", argv[0], store_last_error(store));
+        if (store_get_deal(store, deal_id, &after, &error) < 0 ||
+            store_count_claims(store, deal_id, &claims, &error) < 0) {
+                fprintf(stderr, "%s: %s\n", argv[0], tripdeal_error_message(&error));
                 status = 1;
         }
         bool oversold = after.stock_left < 0 || after.stock_left + claims != stock || ok != claims;

@@ -45,15 +45,20 @@ struct store {
         void *impl; /* backend-owned connection state */
         /* Secret to scrub from every error text (the URL's password), or NULL. */
         char *password;
-        char last_error[512];
+        /* The running call's error (a local of the store.c entry point),
+         * written by store_set_error(); NULL between calls.  There is no
+         * error state that outlives a call. */
+        struct tripdeal_error *call_error;
 };
 
 extern const struct store_backend store_backend_sqlite;
 extern const struct store_backend store_backend_postgresql;
 
-/* Record the last error text (printf-style), with the password scrubbed. */
+/* Write the running call's error message (printf-style, one line, the
+ * password scrubbed); the entry point sets its code to the value returned. */
 void store_set_error(struct store *store, const char *fmt, ...) _printf_(2, 3);
-void store_clear_error(struct store *store);
+/* The running call's message so far ("" if none).  Borrowed, for this call. */
+const char *store_call_error_message(const struct store *store);
 
 /* Demo data: keyed by seed_key so a second seeding inserts nothing. */
 struct seed_product {

@@ -1129,7 +1129,7 @@ finish:
                 batch[i]->result = r;
                 if (r < 0)
                         snprintf(batch[i]->error, sizeof(batch[i]->error), "%s",
-                                 store_last_error(store));
+                                 store_call_error_message(store));
         }
 }
 

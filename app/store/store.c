@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The storage interface: picks the backend from the URL, keeps the last
- * error text (with the password scrubbed) and frees what the backends
- * return.  The SQL lives in store-sqlite.c and store-postgresql.c.
+ * The storage interface: picks the backend from the URL, gives every call
+ * its own struct tripdeal_error (filled on failure only, the password
+ * scrubbed) and frees what the backends return.  The SQL lives in store-sqlite.c and
+ * store-postgresql.c.
  */
 #include <errno.h>
 #include <libpq-fe.h>
@@ -73,6 +74,30 @@ static char *postgresql_password(const char *url)
         return password;
 }
 
+/*
+ * End of every call: forget the call's error sink and, on failure only, hand
+ * the error to the caller with code == r (the backend wrote the message, or
+ * `what` and the code's text when it had none).  Returns r.
+ */
+static int finish_call(struct store *store, int r, struct tripdeal_error *error, const char *what,
+                       struct tripdeal_error *ret_error)
+{
+        store->call_error = NULL;
+        if (r >= 0)
+                return r;
+        if (error->message[0])
+                error->code = r;
+        else
+                tripdeal_error_set(error, r, "%s: %s", what, tripdeal_strerror(r));
+        return tripdeal_error_copy(ret_error, error);
+}
+
+/* Refuse a call's arguments: -EINVAL with a message naming the call and what is wrong. */
+static int invalid_argument(struct tripdeal_error *ret_error, const char *what, const char *why)
+{
+        return tripdeal_error_set(ret_error, -EINVAL, "%s: %s", what, why);
+}
+
 int store_open(const struct store_options *options, struct store **ret_store,
                struct tripdeal_error *ret_error)
 {
@@ -98,9 +123,11 @@ int store_open(const struct store_options *options, struct store **ret_store,
                 target = sqlite_path(options->url);
         }
 
-        int r = store->backend->open(store, options, target);
+        struct tripdeal_error error = {0};
+        store->call_error = &error;
+        int r = finish_call(store, store->backend->open(store, options, target), &error,
+                            "store_open", ret_error);
         if (r < 0) {
-                tripdeal_error_set(ret_error, r, "%s", store->last_error);
                 store_close(store);
                 return r;
         }
@@ -120,42 +147,44 @@ void store_close(struct store *store)
         free(store);
 }
 
-const char *store_last_error(const struct store *store)
-{
-        return store ? store->last_error : "";
-}
-
 const char *store_backend_name(const struct store *store)
 {
         return store ? store->backend->name : "";
 }
 
-void store_clear_error(struct store *store)
-{
-        store->last_error[0] = '\0';
-}
-
 void store_set_error(struct store *store, const char *fmt, ...)
 {
+        struct tripdeal_error *error = store->call_error;
+        if (!error)
+                return;
+        char *text = error->message;
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(store->last_error, sizeof(store->last_error), fmt, ap);
+        vsnprintf(text, sizeof(error->message), fmt, ap);
         va_end(ap);
 
         /* Backends echo pieces of the connection string in some messages;
          * never let the password reach a log line. */
         if (store->password && store->password[0]) {
                 size_t length = strlen(store->password);
-                char *from = store->last_error, *hit;
+                char *from = text, *hit;
                 while ((hit = strstr(from, store->password))) {
                         memset(hit, '*', length);
                         from = hit + length;
                 }
         }
         /* Messages from libpq end in a newline; a log line should not. */
-        size_t n = strlen(store->last_error);
-        while (n > 0 && (store->last_error[n - 1] == '\n' || store->last_error[n - 1] == ' '))
-                store->last_error[--n] = '\0';
+        for (char *c = text; *c; c++)
+                if (*c == '\n')
+                        *c = ' ';
+        size_t n = strlen(text);
+        while (n > 0 && text[n - 1] == ' ')
+                text[--n] = '\0';
+}
+
+const char *store_call_error_message(const struct store *store)
+{
+        return store->call_error ? store->call_error->message : "";
 }
 
 const char *claim_outcome_to_string(enum claim_outcome outcome)
@@ -230,96 +259,126 @@ int store_check_new_deal(const struct new_deal *deal)
         return 0;
 }
 
-/* Every entry point: check the arguments the backends rely on, clear the
- * previous error, dispatch. */
+/* Every entry point: check the arguments the backends rely on, give the
+ * backend this call's error sink, dispatch, and finish_call(). */
 
-int store_migrate(struct store *store)
+#define STORE_CALL(store, what, ret_error, call)                                 \
+        ({                                                                       \
+                struct tripdeal_error _call_error = {0};                         \
+                (store)->call_error = &_call_error;                              \
+                finish_call((store), (call), &_call_error, (what), (ret_error)); \
+        })
+
+int store_migrate(struct store *store, struct tripdeal_error *ret_error)
 {
         if (!store)
-                return -EINVAL;
-        store_clear_error(store);
-        return store->backend->migrate(store);
+                return invalid_argument(ret_error, "store_migrate", "no store");
+        return STORE_CALL(store, "store_migrate", ret_error, store->backend->migrate(store));
 }
 
-int store_ping(struct store *store)
+int store_ping(struct store *store, struct tripdeal_error *ret_error)
 {
         if (!store)
-                return -EINVAL;
-        store_clear_error(store);
-        return store->backend->ping(store);
+                return invalid_argument(ret_error, "store_ping", "no store");
+        return STORE_CALL(store, "store_ping", ret_error, store->backend->ping(store));
 }
 
-int store_seed_demo(struct store *store, time_t now)
+int store_seed_demo(struct store *store, time_t now, struct tripdeal_error *ret_error)
 {
         if (!store)
-                return -EINVAL;
-        store_clear_error(store);
-        return store->backend->seed_demo(store, now);
+                return invalid_argument(ret_error, "store_seed_demo", "no store");
+        return STORE_CALL(store, "store_seed_demo", ret_error,
+                          store->backend->seed_demo(store, now));
 }
 
 int store_list_products(struct store *store, bool featured_only, struct product **ret_products,
-                        size_t *ret_count)
+                        size_t *ret_count, struct tripdeal_error *ret_error)
 {
         if (!store || !ret_products || !ret_count)
-                return -EINVAL;
-        store_clear_error(store);
-        return store->backend->list_products(store, featured_only, ret_products, ret_count);
+                return invalid_argument(ret_error, "store_list_products",
+                                        "store and outputs are required");
+        return STORE_CALL(
+                store, "store_list_products", ret_error,
+                store->backend->list_products(store, featured_only, ret_products, ret_count));
 }
 
-int store_list_deals(struct store *store, struct deal **ret_deals, size_t *ret_count)
+int store_list_deals(struct store *store, struct deal **ret_deals, size_t *ret_count,
+                     struct tripdeal_error *ret_error)
 {
         if (!store || !ret_deals || !ret_count)
-                return -EINVAL;
-        store_clear_error(store);
-        return store->backend->list_deals(store, ret_deals, ret_count);
+                return invalid_argument(ret_error, "store_list_deals",
+                                        "store and outputs are required");
+        return STORE_CALL(store, "store_list_deals", ret_error,
+                          store->backend->list_deals(store, ret_deals, ret_count));
 }
 
-int store_get_deal(struct store *store, int64_t id, struct deal *ret_deal)
+int store_get_deal(struct store *store, int64_t id, struct deal *ret_deal,
+                   struct tripdeal_error *ret_error)
 {
         if (!store || !ret_deal)
-                return -EINVAL;
-        store_clear_error(store);
-        return store->backend->get_deal(store, id, ret_deal);
+                return invalid_argument(ret_error, "store_get_deal",
+                                        "store and output are required");
+        return STORE_CALL(store, "store_get_deal", ret_error,
+                          store->backend->get_deal(store, id, ret_deal));
 }
 
 int store_claim(struct store *store, int64_t deal_id, const char *user_id, time_t now,
-                enum claim_outcome *ret_outcome, int64_t *ret_stock_left)
+                enum claim_outcome *ret_outcome, int64_t *ret_stock_left,
+                struct tripdeal_error *ret_error)
 {
-        if (!store || !user_id || !user_id[0] || !utf8_valid(user_id) || !ret_outcome ||
-            !ret_stock_left)
-                return -EINVAL;
-        store_clear_error(store);
-        return store->backend->claim(store, deal_id, user_id, now, ret_outcome, ret_stock_left);
+        if (!store || !ret_outcome || !ret_stock_left)
+                return invalid_argument(ret_error, "store_claim", "store and outputs are required");
+        if (!user_id || !user_id[0] || !utf8_valid(user_id))
+                return invalid_argument(ret_error, "store_claim",
+                                        "user id is missing, empty or not UTF-8");
+        return STORE_CALL(
+                store, "store_claim", ret_error,
+                store->backend->claim(store, deal_id, user_id, now, ret_outcome, ret_stock_left));
 }
 
 int store_list_posts(struct store *store, int page, int per_page, struct post **ret_posts,
-                     size_t *ret_count, int64_t *ret_total)
+                     size_t *ret_count, int64_t *ret_total, struct tripdeal_error *ret_error)
 {
-        if (!store || page < 1 || per_page < 1 || per_page > STORE_MAX_PER_PAGE || !ret_posts ||
-            !ret_count || !ret_total)
-                return -EINVAL;
+        if (!store || !ret_posts || !ret_count || !ret_total)
+                return invalid_argument(ret_error, "store_list_posts",
+                                        "store and outputs are required");
+        if (page < 1 || per_page < 1 || per_page > STORE_MAX_PER_PAGE)
+                return tripdeal_error_set(ret_error, -EINVAL,
+                                          "store_list_posts: page %d or per_page %d out of "
+                                          "range (page >= 1, 1 <= per_page <= %d)",
+                                          page, per_page, STORE_MAX_PER_PAGE);
         /* The offset must fit: (page - 1) * per_page as int64 is always fine. */
-        store_clear_error(store);
-        return store->backend->list_posts(store, page, per_page, ret_posts, ret_count, ret_total);
+        return STORE_CALL(
+                store, "store_list_posts", ret_error,
+                store->backend->list_posts(store, page, per_page, ret_posts, ret_count, ret_total));
 }
 
-int store_get_post(struct store *store, int64_t id, struct post *ret_post)
+int store_get_post(struct store *store, int64_t id, struct post *ret_post,
+                   struct tripdeal_error *ret_error)
 {
         if (!store || !ret_post)
-                return -EINVAL;
-        store_clear_error(store);
-        return store->backend->get_post(store, id, ret_post);
+                return invalid_argument(ret_error, "store_get_post",
+                                        "store and output are required");
+        return STORE_CALL(store, "store_get_post", ret_error,
+                          store->backend->get_post(store, id, ret_post));
 }
 
 int store_create_post(struct store *store, const char *author, const char *title, const char *body,
-                      int rating, time_t now, int64_t *ret_id)
+                      int rating, time_t now, int64_t *ret_id, struct tripdeal_error *ret_error)
 {
-        if (!store || !author || !title || !body || rating < 1 || rating > 5 ||
-            !utf8_valid(author) || !utf8_valid(title) || !utf8_valid(body))
-                return -EINVAL;
-        store_clear_error(store);
+        if (!store || !author || !title || !body)
+                return invalid_argument(ret_error, "store_create_post",
+                                        "store, author, title and body are required");
+        if (rating < 1 || rating > 5)
+                return tripdeal_error_set(ret_error, -EINVAL,
+                                          "store_create_post: rating %d is not 1..5", rating);
+        if (!utf8_valid(author) || !utf8_valid(title) || !utf8_valid(body))
+                return invalid_argument(ret_error, "store_create_post",
+                                        "author, title or body is not UTF-8");
         int64_t id;
-        int r = store->backend->create_post(store, author, title, body, rating, now, &id);
+        int r = STORE_CALL(
+                store, "store_create_post", ret_error,
+                store->backend->create_post(store, author, title, body, rating, now, &id));
         if (r < 0)
                 return r;
         if (ret_id)
@@ -327,13 +386,17 @@ int store_create_post(struct store *store, const char *author, const char *title
         return 0;
 }
 
-int store_create_product(struct store *store, const struct new_product *product, int64_t *ret_id)
+int store_create_product(struct store *store, const struct new_product *product, int64_t *ret_id,
+                         struct tripdeal_error *ret_error)
 {
-        if (!store || store_check_new_product(product) < 0)
-                return -EINVAL;
-        store_clear_error(store);
+        if (!store)
+                return invalid_argument(ret_error, "store_create_product", "no store");
+        if (store_check_new_product(product) < 0)
+                return invalid_argument(ret_error, "store_create_product",
+                                        "product needs a UTF-8 title and a price >= 0");
         int64_t id;
-        int r = store->backend->create_product(store, product, &id);
+        int r = STORE_CALL(store, "store_create_product", ret_error,
+                           store->backend->create_product(store, product, &id));
         if (r < 0)
                 return r;
         if (ret_id)
@@ -341,13 +404,18 @@ int store_create_product(struct store *store, const struct new_product *product,
         return 0;
 }
 
-int store_create_deal(struct store *store, const struct new_deal *deal, int64_t *ret_id)
+int store_create_deal(struct store *store, const struct new_deal *deal, int64_t *ret_id,
+                      struct tripdeal_error *ret_error)
 {
-        if (!store || store_check_new_deal(deal) < 0)
-                return -EINVAL;
-        store_clear_error(store);
+        if (!store)
+                return invalid_argument(ret_error, "store_create_deal", "no store");
+        if (store_check_new_deal(deal) < 0)
+                return invalid_argument(ret_error, "store_create_deal",
+                                        "deal needs a UTF-8 title, prices and stock >= 0 and "
+                                        "ends_at > starts_at");
         int64_t id;
-        int r = store->backend->create_deal(store, deal, &id);
+        int r = STORE_CALL(store, "store_create_deal", ret_error,
+                           store->backend->create_deal(store, deal, &id));
         if (r < 0)
                 return r;
         if (ret_id)
@@ -355,12 +423,14 @@ int store_create_deal(struct store *store, const struct new_deal *deal, int64_t 
         return 0;
 }
 
-int store_count_claims(struct store *store, int64_t deal_id, int64_t *ret_count)
+int store_count_claims(struct store *store, int64_t deal_id, int64_t *ret_count,
+                       struct tripdeal_error *ret_error)
 {
         if (!store || !ret_count)
-                return -EINVAL;
-        store_clear_error(store);
-        return store->backend->count_claims(store, deal_id, ret_count);
+                return invalid_argument(ret_error, "store_count_claims",
+                                        "store and output are required");
+        return STORE_CALL(store, "store_count_claims", ret_error,
+                          store->backend->count_claims(store, deal_id, ret_count));
 }
 
 /* Freeing: every function accepts NULL. */

@@ -14,10 +14,11 @@
  *   -EINVAL     bad URL or argument
  *   -ENOENT     no such row
  *   -ECONNREFUSED / -EIO   database unreachable or failed (callers answer 503)
- * store_open() fills its struct tripdeal_error (lib/common/error.h; NULL
- * allowed) on failure; on an open store, store_last_error() gives the
- * backend's text for the last failure.  Both are for the caller to log, once
- * (never contain the password of the URL).
+ * Every call that can fail takes a `struct tripdeal_error *ret_error` last
+ * (lib/common/error.h; NULL allowed), filled on failure only: code == the
+ * value returned, message == the backend's text or what is wrong with the
+ * arguments.  For the caller to log, once; it never contains the password
+ * of the URL.  There is no per-connection "last error".
  */
 #pragma once
 
@@ -88,29 +89,28 @@ int store_open(const struct store_options *options, struct store **ret_store,
                struct tripdeal_error *ret_error);
 void store_close(struct store *store);
 
-/* Text of the last error on this connection ("" if none, and for NULL).  Borrowed. */
-const char *store_last_error(const struct store *store);
-
 /* Apply every pending schema migration in one transaction (idempotent,
  * safe when several processes start at once). */
-int store_migrate(struct store *store);
+int store_migrate(struct store *store, struct tripdeal_error *ret_error);
 
 /* Cheap round trip; reconnects once if the connection was lost. */
-int store_ping(struct store *store);
+int store_ping(struct store *store, struct tripdeal_error *ret_error);
 
 /* Demo data relative to `now`: products, >= 3 deals (one open now with
  * stock >= 50, one upcoming, one ended), community posts in Korean and
  * English.  Idempotent: a second run adds nothing.  It only moves the sale
  * windows of demo deals that nobody has claimed yet or that have ended, to
  * the new `now`, so a demo database still has a sale on the next day. */
-int store_seed_demo(struct store *store, time_t now);
+int store_seed_demo(struct store *store, time_t now, struct tripdeal_error *ret_error);
 
 int store_list_products(struct store *store, bool featured_only, struct product **ret_products,
-                        size_t *ret_count);
+                        size_t *ret_count, struct tripdeal_error *ret_error);
 void store_products_free(struct product *products, size_t count);
 
-int store_list_deals(struct store *store, struct deal **ret_deals, size_t *ret_count);
-int store_get_deal(struct store *store, int64_t id, struct deal *ret_deal);
+int store_list_deals(struct store *store, struct deal **ret_deals, size_t *ret_count,
+                     struct tripdeal_error *ret_error);
+int store_get_deal(struct store *store, int64_t id, struct deal *ret_deal,
+                   struct tripdeal_error *ret_error);
 void store_deal_clear(struct deal *deal); /* frees the strings inside one deal */
 void store_deals_free(struct deal *deals, size_t count);
 
@@ -123,19 +123,21 @@ void store_deals_free(struct deal *deals, size_t count);
  * (0 for CLAIM_NO_SUCH_DEAL).
  */
 int store_claim(struct store *store, int64_t deal_id, const char *user_id, time_t now,
-                enum claim_outcome *ret_outcome, int64_t *ret_stock_left);
+                enum claim_outcome *ret_outcome, int64_t *ret_stock_left,
+                struct tripdeal_error *ret_error);
 
 /* Newest first; page is 1-based.  *ret_total is the number of posts in all. */
 int store_list_posts(struct store *store, int page, int per_page, struct post **ret_posts,
-                     size_t *ret_count, int64_t *ret_total);
-int store_get_post(struct store *store, int64_t id, struct post *ret_post);
+                     size_t *ret_count, int64_t *ret_total, struct tripdeal_error *ret_error);
+int store_get_post(struct store *store, int64_t id, struct post *ret_post,
+                   struct tripdeal_error *ret_error);
 void store_post_clear(struct post *post);
 void store_posts_free(struct post *posts, size_t count);
 
 /* Validated by the caller (lengths, rating 1..5); stored as given.
  * Every text argument of this interface must be valid UTF-8 (-EINVAL). */
 int store_create_post(struct store *store, const char *author, const char *title, const char *body,
-                      int rating, time_t now, int64_t *ret_id);
+                      int rating, time_t now, int64_t *ret_id, struct tripdeal_error *ret_error);
 
 /*
  * Additions beyond the first interface (used by tests, the admin path and
@@ -161,11 +163,14 @@ struct new_deal {
 
 /* -EINVAL for a bad argument (negative price or stock, ends_at <= starts_at,
  * unknown product). */
-int store_create_product(struct store *store, const struct new_product *product, int64_t *ret_id);
-int store_create_deal(struct store *store, const struct new_deal *deal, int64_t *ret_id);
+int store_create_product(struct store *store, const struct new_product *product, int64_t *ret_id,
+                         struct tripdeal_error *ret_error);
+int store_create_deal(struct store *store, const struct new_deal *deal, int64_t *ret_id,
+                      struct tripdeal_error *ret_error);
 
 /* Number of claims recorded for one deal (0 for an unknown deal). */
-int store_count_claims(struct store *store, int64_t deal_id, int64_t *ret_count);
+int store_count_claims(struct store *store, int64_t deal_id, int64_t *ret_count,
+                       struct tripdeal_error *ret_error);
 
 /* "sqlite" or "postgresql".  Static string. */
 const char *store_backend_name(const struct store *store);

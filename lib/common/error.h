@@ -13,7 +13,8 @@
  * decides whether and where the message goes, once.
  *
  * In use: vmctl, lib/cron (struct cron_error embeds one as its first member
- * and adds the parse details), the operator's spec and schedule loading.
+ * and adds the parse details), the operator's spec and schedule loading, the
+ * app's store (app/store/store.h).
  * lib/kube keeps its struct kube_status (the same idea: code returned,
  * message filled on failure, no last error) because it also carries the
  * HTTP code and the metav1.Status reason callers decide on.

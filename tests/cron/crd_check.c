@@ -11,13 +11,17 @@
  *       each FILE must be rejected, with its "# expect: TEXT" line in an error
  *
  * FILEs are YAML (several documents allowed) or Markdown (```yaml blocks).
- * Supported schema keywords: type, properties, required, additionalProperties
+ * The schema checks are fakekube's (tests/fakekube/openapi_validate.h: one
+ * validator for both): type, properties, required, additionalProperties
  * (unknown fields are errors, as with kubectl's strict field validation),
  * items, enum, minimum, maximum, minLength, maxLength, minItems, maxItems,
  * pattern (POSIX ERE via regcomp: the CRD avoids RE2/JS-only syntax), format
  * (date-time, int32), default (applied before validation, as the API server
- * does), oneOf/anyOf of `required` lists, nullable, x-kubernetes-int-or-string,
+ * does), allOf/anyOf/oneOf/not, nullable (nulls are errors here, where the
+ * server would prune them), x-kubernetes-int-or-string,
  * x-kubernetes-preserve-unknown-fields, x-kubernetes-list-type map/set.
+ * This file words the violations as lint lines and adds the CRD lint and the
+ * operator's InvalidSpec rules.
  * YAML scalars resolve like kubectl (lib/common/yaml-json.h: YAML 1.1, yes/no/on/off
  * are booleans).
  */
@@ -36,6 +40,7 @@
 #include "cron.h"
 #include "duration.h"
 #include "macros.h"
+#include "openapi_validate.h"
 #include "support.h"
 #include "tz.h"
 #include "yaml-json.h"
@@ -98,278 +103,116 @@ static void child_path(char *out, size_t size, const char *path, const char *key
         snprintf(out, size, "%s%s%s", path, *path ? "." : "", key);
 }
 
-/* ---- validation --------------------------------------------------------- */
+/* ---- validation: openapi_validate.c decides, this words it as lint lines ---- */
 
-/* The Kubernetes OpenAPI v2 "definitions", when --kubernetes-schema is given. */
-static const json_t *swagger_definitions;
-
-static bool type_matches(const char *type, const json_t *value)
+static void report_violation(const struct openapi_violation *e, void *userdata)
 {
-        if (strcmp(type, "object") == 0)
-                return json_is_object(value);
-        if (strcmp(type, "array") == 0)
-                return json_is_array(value);
-        if (strcmp(type, "string") == 0)
-                return json_is_string(value);
-        if (strcmp(type, "integer") == 0)
-                return json_is_integer(value);
-        if (strcmp(type, "number") == 0)
-                return json_is_number(value);
-        if (strcmp(type, "boolean") == 0)
-                return json_is_boolean(value);
-        return false;
-}
-
-static size_t utf8_length(const char *s)
-{
-        size_t n = 0;
-        for (; *s; s++)
-                if (((unsigned char)*s & 0xc0) != 0x80)
-                        n++;
-        return n;
-}
-
-static void validate(const json_t *schema, json_t *value, const char *path, struct errors *errors,
-                     int depth);
-
-static bool valid_against(const json_t *schema, json_t *value, int depth)
-{
-        struct errors sub = {.list = json_array()};
-        _cleanup_json_ json_t *copy = json_deep_copy(value);
-        validate(schema, copy, "", &sub, depth + 1);
-        bool ok = json_array_size(sub.list) == 0;
-        json_decref(sub.list);
-        return ok;
-}
-
-static void validate_string(const json_t *schema, const char *s, const char *path,
-                            struct errors *errors)
-{
-        json_t *limit;
-        if ((limit = json_object_get(schema, "minLength")) &&
-            utf8_length(s) < (size_t)json_integer_value(limit))
-                add_error(errors, path, "\"%s\" is shorter than %lld", s,
-                          (long long)json_integer_value(limit));
-        if ((limit = json_object_get(schema, "maxLength")) &&
-            utf8_length(s) > (size_t)json_integer_value(limit))
-                add_error(errors, path, "longer than %lld characters",
-                          (long long)json_integer_value(limit));
-        const char *pattern = json_string_value(json_object_get(schema, "pattern"));
-        if (pattern) {
-                regex_t re;
-                int r = regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB);
-                if (r != 0)
-                        add_error(errors, path, "schema pattern %s does not compile", pattern);
-                else {
-                        if (regexec(&re, s, 0, NULL, 0) != 0)
-                                add_error(errors, path, "\"%s\" does not match %s", s, pattern);
-                        regfree(&re);
-                }
+        struct errors *errors = userdata;
+        const char *path = e->field;
+        _cleanup_free_ char *text =
+                e->value ? json_dumps(e->value, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+        const char *s = json_string_value(e->value) ?: "";
+        switch (e->problem) {
+        case OPENAPI_WRONG_TYPE:
+                if (strcmp(e->expected, "int-or-string") == 0)
+                        add_error(errors, path, "must be an integer or a string");
+                else
+                        add_error(errors, path, "must be of type %s", e->expected);
+                return;
+        case OPENAPI_NULL:
+                add_error(errors, path, "must not be null");
+                return;
+        case OPENAPI_REQUIRED:
+                add_error(errors, path, "required field is missing");
+                return;
+        case OPENAPI_UNKNOWN_FIELD:
+                add_error(errors, path, "unknown field");
+                return;
+        case OPENAPI_NOT_IN_ENUM: {
+                _cleanup_free_ char *allowed =
+                        json_dumps(json_object_get(e->schema, "enum"), JSON_COMPACT);
+                add_error(errors, path, "%s is not one of %s", text ?: "", allowed ?: "");
+                return;
         }
-        const char *format = json_string_value(json_object_get(schema, "format"));
-        time_t t;
-        if (format && strcmp(format, "date-time") == 0 && clock_parse_rfc3339(s, &t) < 0)
+        case OPENAPI_BELOW_MINIMUM:
+                add_error(errors, path, "%g is less than the %sminimum %g",
+                          json_number_value(e->value), e->exclusive ? "exclusive " : "", e->limit);
+                return;
+        case OPENAPI_ABOVE_MAXIMUM:
+                add_error(errors, path, "%g is more than the %smaximum %g",
+                          json_number_value(e->value), e->exclusive ? "exclusive " : "", e->limit);
+                return;
+        case OPENAPI_TOO_SHORT:
+                add_error(errors, path, "\"%s\" is shorter than %lld", s, e->count_limit);
+                return;
+        case OPENAPI_TOO_LONG:
+                add_error(errors, path, "longer than %lld characters", e->count_limit);
+                return;
+        case OPENAPI_PATTERN_MISMATCH:
+                add_error(errors, path, "\"%s\" does not match %s", s, e->text);
+                return;
+        case OPENAPI_BAD_PATTERN:
+                add_error(errors, path, "schema pattern %s does not compile", e->text);
+                return;
+        case OPENAPI_BAD_DATE_TIME:
                 add_error(errors, path, "\"%s\" is not an RFC 3339 date-time", s);
-}
-
-static void validate_number(const json_t *schema, const json_t *value, const char *path,
-                            struct errors *errors)
-{
-        double v = json_number_value(value);
-        json_t *limit;
-        if ((limit = json_object_get(schema, "minimum")) && v < json_number_value(limit))
-                add_error(errors, path, "%g is less than the minimum %g", v,
-                          json_number_value(limit));
-        if ((limit = json_object_get(schema, "maximum")) && v > json_number_value(limit))
-                add_error(errors, path, "%g is more than the maximum %g", v,
-                          json_number_value(limit));
-        const char *format = json_string_value(json_object_get(schema, "format"));
-        if (format && strcmp(format, "int32") == 0 && json_is_integer(value) &&
-            (json_integer_value(value) < INT32_MIN || json_integer_value(value) > INT32_MAX))
-                add_error(errors, path, "%lld does not fit int32",
-                          (long long)json_integer_value(value));
-}
-
-static void validate_array(const json_t *schema, json_t *value, const char *path,
-                           struct errors *errors, int depth)
-{
-        json_t *limit;
-        if ((limit = json_object_get(schema, "minItems")) &&
-            json_array_size(value) < (size_t)json_integer_value(limit))
-                add_error(errors, path, "fewer than %lld items",
-                          (long long)json_integer_value(limit));
-        if ((limit = json_object_get(schema, "maxItems")) &&
-            json_array_size(value) > (size_t)json_integer_value(limit))
-                add_error(errors, path, "more than %lld items",
-                          (long long)json_integer_value(limit));
-
-        const json_t *items = json_object_get(schema, "items");
-        size_t i;
-        json_t *item;
-        json_array_foreach (value, i, item) {
-                char item_path[512];
-                snprintf(item_path, sizeof(item_path), "%s[%zu]", path, i);
-                if (items)
-                        validate(items, item, item_path, errors, depth + 1);
+                return;
+        case OPENAPI_NOT_INT32:
+                add_error(errors, path, "%s does not fit int32", text ?: "");
+                return;
+        case OPENAPI_TOO_FEW_ITEMS:
+                add_error(errors, path, "fewer than %lld items", e->count_limit);
+                return;
+        case OPENAPI_TOO_MANY_ITEMS:
+                add_error(errors, path, "more than %lld items", e->count_limit);
+                return;
+        case OPENAPI_DUPLICATE_ITEMS:
+                add_error(errors, path, "items %zu and %zu are duplicates (%s)", e->first,
+                          e->second, e->text);
+                return;
+        case OPENAPI_TOO_FEW_PROPERTIES:
+                add_error(errors, path, "fewer than %lld properties", e->count_limit);
+                return;
+        case OPENAPI_ALL_OF:
+                add_error(errors, path, "does not match allOf[%zu]", e->first);
+                return;
+        case OPENAPI_ANY_OF:
+                add_error(errors, path, "matches none of anyOf");
+                return;
+        case OPENAPI_ONE_OF: {
+                _cleanup_free_ char *branches =
+                        json_dumps(json_object_get(e->schema, "oneOf"), JSON_COMPACT);
+                add_error(errors, path, "must match exactly one of %s (matches %zu)",
+                          branches ?: "", e->count);
+                return;
         }
-
-        /* List types: map keys and set members must be unique. */
-        const char *list_type =
-                json_string_value(json_object_get(schema, "x-kubernetes-list-type"));
-        const json_t *keys = json_object_get(schema, "x-kubernetes-list-map-keys");
-        for (size_t a = 0; list_type && a < json_array_size(value); a++)
-                for (size_t b = a + 1; b < json_array_size(value); b++) {
-                        json_t *x = json_array_get(value, a), *y = json_array_get(value, b);
-                        bool same;
-                        if (strcmp(list_type, "map") == 0) {
-                                same = true;
-                                size_t k;
-                                json_t *key;
-                                json_array_foreach (keys, k, key) {
-                                        const char *name = json_string_value(key);
-                                        if (!json_equal(json_object_get(x, name),
-                                                        json_object_get(y, name)))
-                                                same = false;
-                                }
-                        } else if (strcmp(list_type, "set") == 0) {
-                                same = json_equal(x, y);
-                        } else {
-                                same = false;
-                        }
-                        if (same)
-                                add_error(errors, path, "items %zu and %zu are duplicates (%s)", a,
-                                          b, list_type);
-                }
-}
-
-static void validate_object(const json_t *schema, json_t *value, const char *path,
-                            struct errors *errors, int depth)
-{
-        const json_t *properties = json_object_get(schema, "properties");
-        const json_t *additional = json_object_get(schema, "additionalProperties");
-        bool preserve =
-                json_is_true(json_object_get(schema, "x-kubernetes-preserve-unknown-fields"));
-
-        /* Defaults first, as the API server applies them before validating. */
-        const char *name;
-        json_t *property_schema;
-        json_object_foreach ((json_t *)properties, name, property_schema) {
-                json_t *def = json_object_get(property_schema, "default");
-                if (def && !json_object_get(value, name))
-                        json_object_set_new(value, name, json_deep_copy(def));
-        }
-
-        size_t i;
-        json_t *required;
-        json_array_foreach (json_object_get(schema, "required"), i, required) {
-                if (!json_object_get(value, json_string_value(required))) {
-                        char child[512];
-                        child_path(child, sizeof(child), path, json_string_value(required));
-                        add_error(errors, child, "required field is missing");
-                }
-        }
-
-        json_t *member;
-        json_object_foreach (value, name, member) {
-                char child[512];
-                child_path(child, sizeof(child), path, name);
-                const json_t *sub = json_object_get(properties, name);
-                if (sub)
-                        validate(sub, member, child, errors, depth + 1);
-                else if (json_is_object(additional))
-                        validate(additional, member, child, errors, depth + 1);
-                else if (*path == '\0' && strcmp(name, "metadata") == 0)
-                        continue; /* ObjectMeta: the API server's own rules (validate_document) */
-                else if (!preserve && !json_is_true(additional) && (properties || additional))
-                        add_error(errors, child, "unknown field");
-        }
-}
-
-static void validate(const json_t *schema, json_t *value, const char *path, struct errors *errors,
-                     int depth)
-{
-        if (depth > MAX_DEPTH) {
+        case OPENAPI_NOT:
+                add_error(errors, path, "matches the 'not' schema");
+                return;
+        case OPENAPI_TOO_DEEP:
                 add_error(errors, path, "nested too deeply");
                 return;
-        }
-        /* Swagger documents (the Kubernetes schema) refer to their definitions. */
-        const char *ref = json_string_value(json_object_get(schema, "$ref"));
-        if (ref && swagger_definitions && strncmp(ref, "#/definitions/", 14) == 0) {
-                const json_t *target = json_object_get(swagger_definitions, ref + 14);
-                if (!target) {
-                        add_error(errors, path, "schema reference %s not found", ref);
-                        return;
-                }
-                validate(target, value, path, errors, depth + 1);
+        case OPENAPI_UNRESOLVED_REF:
+                add_error(errors, path, "schema reference %s not found", e->text ?: "");
                 return;
         }
-        if (json_is_null(value)) {
-                if (!json_is_true(json_object_get(schema, "nullable")))
-                        add_error(errors, path, "must not be null");
-                return;
-        }
+}
 
-        const char *value_format = json_string_value(json_object_get(schema, "format"));
-        if (json_is_true(json_object_get(schema, "x-kubernetes-int-or-string")) ||
-            (value_format && strcmp(value_format, "int-or-string") == 0)) {
-                if (!json_is_integer(value) && !json_is_string(value)) {
-                        add_error(errors, path, "must be an integer or a string");
-                        return;
-                }
-        } else {
-                const char *type = json_string_value(json_object_get(schema, "type"));
-                if (type && !type_matches(type, value)) {
-                        add_error(errors, path, "must be of type %s", type);
-                        return;
-                }
-        }
-
-        const json_t *enumeration = json_object_get(schema, "enum");
-        if (enumeration) {
-                bool found = false;
-                size_t i;
-                json_t *option;
-                json_array_foreach (enumeration, i, option)
-                        found |= json_equal(option, value);
-                if (!found) {
-                        _cleanup_free_ char *allowed = json_dumps(enumeration, JSON_COMPACT);
-                        _cleanup_free_ char *got =
-                                json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
-                        add_error(errors, path, "%s is not one of %s", got, allowed);
-                }
-        }
-
-        if (json_is_string(value))
-                validate_string(schema, json_string_value(value), path, errors);
-        else if (json_is_number(value))
-                validate_number(schema, value, path, errors);
-        else if (json_is_array(value))
-                validate_array(schema, value, path, errors, depth);
-        else if (json_is_object(value))
-                validate_object(schema, value, path, errors, depth);
-
-        /* oneOf / anyOf branches (value validations only, as structural schemas allow). */
-        const json_t *one_of = json_object_get(schema, "oneOf");
-        if (one_of) {
-                size_t passing = 0, i;
-                json_t *branch;
-                json_array_foreach (one_of, i, branch)
-                        passing += valid_against(branch, value, depth);
-                if (passing != 1) {
-                        _cleanup_free_ char *text = json_dumps(one_of, JSON_COMPACT);
-                        add_error(errors, path, "must match exactly one of %s (matches %zu)", text,
-                                  passing);
-                }
-        }
-        const json_t *any_of = json_object_get(schema, "anyOf");
-        if (any_of && !json_object_get(schema, "x-kubernetes-int-or-string")) {
-                size_t passing = 0, i;
-                json_t *branch;
-                json_array_foreach (any_of, i, branch)
-                        passing += valid_against(branch, value, depth);
-                if (passing == 0)
-                        add_error(errors, path, "matches none of anyOf");
-        }
+/*
+ * value against schema, errors added: TripDeals and defaults as structural
+ * schemas (nulls reported rather than pruned: a lint is stricter than the
+ * server), the CRD object against the Kubernetes definitions as swagger.
+ */
+static void validate(const json_t *schema, json_t *value, const char *path, struct errors *errors,
+                     enum openapi_dialect dialect, const json_t *definitions)
+{
+        const struct openapi_validator validator = {
+                .definitions = definitions,
+                .reject_nulls = true,
+                .report = report_violation,
+                .userdata = errors,
+        };
+        (void)openapi_validate(&validator, dialect, value, schema, path);
 }
 
 /* ---- the CRD ------------------------------------------------------------ */
@@ -416,7 +259,7 @@ static void lint_schema(const json_t *schema, const char *path, struct errors *e
         if (def) {
                 struct errors sub = {.list = json_array()};
                 _cleanup_json_ json_t *copy = json_deep_copy(def);
-                validate(schema, copy, path, &sub, depth);
+                validate(schema, copy, path, &sub, OPENAPI_STRUCTURAL, NULL);
                 size_t i;
                 json_t *e;
                 json_array_foreach (sub.list, i, e)
@@ -597,7 +440,7 @@ static void validate_document(const struct crd *crd, json_t *doc, struct errors 
             strlen(name) > 253)
                 add_error(errors, "metadata.name", "missing or not a DNS subdomain");
         if (crd->schema)
-                validate(crd->schema, doc, "", errors, 0);
+                validate(crd->schema, doc, "", errors, OPENAPI_STRUCTURAL, NULL);
         check_semantics(doc, errors);
 }
 
@@ -860,18 +703,17 @@ int main(int argc, char **argv)
                         fprintf(stderr, "crd_check: %s: %s\n", kubernetes_schema, error.text);
                         return 1;
                 }
-                swagger_definitions = json_object_get(swagger, "definitions");
-                const json_t *crd_schema = json_object_get(
-                        swagger_definitions, "io.k8s.apiextensions-apiserver.pkg.apis."
-                                             "apiextensions.v1.CustomResourceDefinition");
+                const json_t *definitions = json_object_get(swagger, "definitions");
+                const json_t *crd_schema =
+                        json_object_get(definitions, "io.k8s.apiextensions-apiserver.pkg.apis."
+                                                     "apiextensions.v1.CustomResourceDefinition");
                 if (!crd_schema) {
                         fprintf(stderr, "crd_check: no CustomResourceDefinition in %s\n",
                                 kubernetes_schema);
                         return 1;
                 }
                 _cleanup_json_ json_t *copy = json_deep_copy(crd.document);
-                validate(crd_schema, copy, "", &crd_errors, 0);
-                swagger_definitions = NULL;
+                validate(crd_schema, copy, "", &crd_errors, OPENAPI_SWAGGER, definitions);
         }
         if (json_array_size(crd_errors.list) > 0) {
                 printf("FAIL %s:\n", crd_path);

@@ -56,6 +56,7 @@ struct flags {
         size_t n_pod_commands;
         int nodes;
         const char *libvirt_uri;
+        const char *libvirt_domain_prefix;
         bool no_deployments, no_hpa, no_nodes, no_controllers;
 };
 
@@ -199,6 +200,13 @@ static void parse_flags(int argc, char **argv, struct flags *f)
                  .metavar = "URI",
                  .help = "controllers: add one Node per TripDeal libvirt domain",
                  .env = "FAKEKUBE_LIBVIRT_URI"},
+                {.name = "libvirt-domain-prefix",
+                 .type = FLAG_STRING,
+                 .target = &f->libvirt_domain_prefix,
+                 .metavar = "PREFIX",
+                 .help = "controllers: only domains whose name starts with PREFIX become Nodes "
+                         "(other users' VMs on a shared libvirtd stay out of this cluster)",
+                 .env = "FAKEKUBE_LIBVIRT_DOMAIN_PREFIX"},
                 {.name = "node-boot-delay",
                  .type = FLAG_DURATION,
                  .target = &f->node_boot_delay_ms,
@@ -525,7 +533,7 @@ int main(int argc, char **argv)
          * Token and certificates: reused from --data when they were made for this host, so
          * that clients holding the old kubeconfig keep working across a restart.
          */
-        struct tls_material tls = {0};
+        _cleanup_(tls_material_free) struct tls_material tls = {0};
         json_t *id = s->identity;
         const char *id_host = json_string_value(json_object_get(id, "host"));
         if (id_host && strcmp(id_host, host) == 0 &&
@@ -643,6 +651,7 @@ int main(int argc, char **argv)
                         .pod_commands = f.pod_commands,
                         .static_nodes = f.nodes,
                         .libvirt_uri = f.libvirt_uri,
+                        .libvirt_domain_prefix = f.libvirt_domain_prefix,
                         .disable_deployments = f.no_deployments,
                         .disable_hpa = f.no_hpa,
                         .disable_nodes = f.no_nodes,
@@ -692,7 +701,6 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < f.n_pod_commands; i++)
                 free((char *)f.pod_commands[i]);
         free(f.pod_commands);
-        tls_material_free(&tls);
         log_info("stopped");
         return 0;
 }

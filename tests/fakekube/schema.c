@@ -6,8 +6,6 @@
  * documents kubectl reads (/openapi/v3).
  */
 #include <errno.h>
-#include <math.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +13,7 @@
 
 #include "fakekube.h"
 #include "macros.h"
+#include "openapi_validate.h"
 #include "schema.h"
 
 int schema_load(struct server *s)
@@ -56,22 +55,12 @@ json_t *schema_definition(struct server *s, const char *name)
 
 json_t *schema_resolve(struct server *s, json_t *schema)
 {
-        for (int hops = 0; schema && hops < 8; hops++) {
-                const char *ref = json_string_value(json_object_get(schema, "$ref"));
-                json_t *all_of = json_object_get(schema, "allOf");
-                if (ref && strncmp(ref, "#/definitions/", 14) == 0)
-                        schema = schema_definition(s, ref + 14);
-                else if (json_array_size(all_of) == 1 &&
-                         json_object_get(json_array_get(all_of, 0), "$ref"))
-                        schema = json_array_get(all_of, 0);
-                else
-                        return schema;
-        }
-        return schema;
+        return (json_t *)openapi_resolve(json_object_get(s->swagger, "definitions"), schema, NULL);
 }
 
+/* ---- validation: openapi_validate.c decides, this words it as the API server does ---- */
+
 struct validation {
-        struct server *s;
         enum field_validation mode;
         json_t *causes;
         json_t *warnings;
@@ -93,23 +82,7 @@ static void add_cause(struct validation *v, const char *reason, const char *fiel
         free(detail);
 }
 
-static char *child_path(const char *path, const char *key)
-{
-        char *p = NULL;
-        if (asprintf(&p, "%s%s%s", path, path[0] ? "." : "", key) < 0)
-                return NULL;
-        return p;
-}
-
-static char *index_path(const char *path, size_t i)
-{
-        char *p = NULL;
-        if (asprintf(&p, "%s[%zu]", path, i) < 0)
-                return NULL;
-        return p;
-}
-
-static const char *json_type_name(json_t *v)
+static const char *json_type_name(const json_t *v)
 {
         switch (json_typeof(v)) {
         case JSON_OBJECT:
@@ -130,381 +103,159 @@ static const char *json_type_name(json_t *v)
         }
 }
 
-/* Unknown field handling shared by both validators: error, warn+drop or drop. */
-static void unknown_field(struct validation *v, json_t *obj, const char *key, const char *path)
+/* Swagger (built-in) type errors keep fakekube's short wording. */
+static void swagger_type_cause(struct validation *v, const struct openapi_violation *e)
 {
-        _cleanup_free_ char *p = child_path(path, key);
-        if (v->mode == FIELD_VALIDATION_STRICT) {
-                add_cause(v, "FieldValueInvalid", p ? p : key, "unknown field \"%s\"", p ? p : key);
-                return;
-        }
-        if (v->mode == FIELD_VALIDATION_WARN) {
-                char *w = NULL;
-                if (asprintf(&w, "unknown field \"%s\"", p ? p : key) >= 0) {
-                        json_array_append_new(v->warnings, json_string(w));
-                        free(w);
-                }
-        }
-        json_object_del(obj, key);
+        const char *got = json_type_name(e->value);
+        if (strcmp(e->expected, "int-or-string") == 0)
+                add_cause(v, "FieldValueInvalid", e->field, "expected integer or string, got %s",
+                          got);
+        else if (strcmp(e->expected, "quantity") == 0)
+                add_cause(v, "FieldValueInvalid", e->field, "expected quantity, got %s", got);
+        else
+                add_cause(v, "FieldValueInvalid", e->field, "expected %s, got %s", e->expected,
+                          got);
 }
 
-static bool swagger_type_ok(json_t *value, const char *type)
+static void report_violation(const struct openapi_violation *e, void *userdata)
 {
-        if (strcmp(type, "string") == 0)
-                return json_is_string(value);
-        if (strcmp(type, "integer") == 0)
-                return json_is_integer(value) ||
-                       (json_is_real(value) &&
-                        floor(json_real_value(value)) == json_real_value(value));
-        if (strcmp(type, "number") == 0)
-                return json_is_number(value);
-        if (strcmp(type, "boolean") == 0)
-                return json_is_boolean(value);
-        if (strcmp(type, "array") == 0)
-                return json_is_array(value);
-        if (strcmp(type, "object") == 0)
-                return json_is_object(value);
-        return true;
-}
-
-static void validate_swagger(struct validation *v, json_t *value, json_t *schema, const char *path)
-{
-        schema = schema_resolve(v->s, schema);
-        if (!schema || json_is_null(value))
-                return;
-        const char *type = json_string_value(json_object_get(schema, "type"));
-        const char *format = json_string_value(json_object_get(schema, "format"));
-        json_t *props = json_object_get(schema, "properties");
-        json_t *additional = json_object_get(schema, "additionalProperties");
-        if (format && strcmp(format, "int-or-string") == 0) {
-                if (!json_is_string(value) && !json_is_integer(value))
-                        add_cause(v, "FieldValueInvalid", path,
-                                  "expected integer or string, got %s", json_type_name(value));
-                return;
-        }
-        if (schema == schema_definition(v->s, "io.k8s.apimachinery.pkg.api.resource.Quantity")) {
-                /* YAML `cpu: 1` arrives as a number; the Go decoder accepts it. */
-                if (!json_is_string(value) && !json_is_number(value))
-                        add_cause(v, "FieldValueInvalid", path, "expected quantity, got %s",
-                                  json_type_name(value));
-                return;
-        }
-        if (!type && !props)
-                return; /* any JSON (RawExtension, JSON, ...) */
-        if (type && !swagger_type_ok(value, type)) {
-                add_cause(v, "FieldValueInvalid", path, "expected %s, got %s", type,
-                          json_type_name(value));
-                return;
-        }
-        if (json_is_object(value) && (props || additional)) {
-                const char *key;
-                json_t *child;
-                void *tmp;
-                json_object_foreach_safe (value, tmp, key, child) {
-                        json_t *ps = json_object_get(props, key);
-                        if (!ps && json_is_object(additional))
-                                ps = additional;
-                        if (!ps) {
-                                if (props)
-                                        unknown_field(v, value, key, path);
-                                continue;
-                        }
-                        _cleanup_free_ char *p = child_path(path, key);
-                        validate_swagger(v, child, ps, p ? p : key);
-                }
-                size_t i;
-                json_t *req;
-                json_array_foreach (json_object_get(schema, "required"), i, req) {
-                        const char *r = json_string_value(req);
-                        json_t *have = r ? json_object_get(value, r) : NULL;
-                        if (r && (!have || json_is_null(have))) {
-                                _cleanup_free_ char *p = child_path(path, r);
-                                add_cause(v, "FieldValueRequired", p ? p : r, "Required value");
+        struct validation *v = userdata;
+        const char *f = e->field;
+        _cleanup_free_ char *text =
+                e->value ? json_dumps(e->value, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+        const char *t = text ? text : "";
+        const char *s = json_string_value(e->value) ?: "";
+        switch (e->problem) {
+        case OPENAPI_UNKNOWN_FIELD:
+                if (v->mode == FIELD_VALIDATION_STRICT) {
+                        add_cause(v, "FieldValueInvalid", f, "unknown field \"%s\"", f);
+                } else if (v->mode == FIELD_VALIDATION_WARN) {
+                        char *w = NULL;
+                        if (asprintf(&w, "unknown field \"%s\"", f) >= 0) {
+                                json_array_append_new(v->warnings, json_string(w));
+                                free(w);
                         }
                 }
-        } else if (json_is_array(value)) {
-                json_t *items = json_object_get(schema, "items");
-                size_t i;
-                json_t *child;
-                json_array_foreach (value, i, child) {
-                        _cleanup_free_ char *p = index_path(path, i);
-                        validate_swagger(v, child, items, p ? p : path);
-                }
-        }
-}
-
-/* ---- CRD structural schemas ---- */
-
-static void apply_defaults(json_t *value, json_t *schema)
-{
-        if (!schema)
                 return;
-        if (json_is_object(value)) {
-                json_t *props = json_object_get(schema, "properties");
-                const char *key;
-                json_t *ps;
-                json_object_foreach (props, key, ps) {
-                        json_t *def = json_object_get(ps, "default");
-                        json_t *have = json_object_get(value, key);
-                        if (def && (!have || (json_is_null(have) &&
-                                              !json_is_true(json_object_get(ps, "nullable")))))
-                                json_object_set_new(value, key, json_deep_copy(def));
-                }
-                json_t *child;
-                json_object_foreach (value, key, child) {
-                        json_t *child_schema = json_object_get(props, key);
-                        if (!child_schema &&
-                            json_is_object(json_object_get(schema, "additionalProperties")))
-                                child_schema = json_object_get(schema, "additionalProperties");
-                        apply_defaults(child, child_schema);
-                }
-        } else if (json_is_array(value)) {
-                size_t i;
-                json_t *child;
-                json_array_foreach (value, i, child) {
-                        apply_defaults(child, json_object_get(schema, "items"));
-                }
-        }
-}
-
-static bool crd_type_ok(json_t *value, json_t *schema)
-{
-        if (json_is_true(json_object_get(schema, "x-kubernetes-int-or-string")))
-                return json_is_integer(value) || json_is_string(value);
-        const char *type = json_string_value(json_object_get(schema, "type"));
-        if (!type)
-                return true;
-        return swagger_type_ok(value, type);
-}
-
-static void validate_crd(struct validation *v, json_t *value, json_t *schema, const char *path,
-                         bool root);
-
-/* allOf/anyOf/oneOf/not branches: validated without pruning, only pass or fail. */
-static bool crd_check_only(struct server *s, json_t *value, json_t *schema)
-{
-        struct validation sub = {
-                .s = s,
-                .mode = FIELD_VALIDATION_IGNORE,
-                .causes = json_array(),
-                .warnings = json_array(),
-        };
-        _cleanup_json_ json_t *copy = json_deep_copy(value);
-        /* Branches usually constrain without listing properties: keep unknown fields. */
-        _cleanup_json_ json_t *loose = json_deep_copy(schema);
-        json_object_set_new(loose, "x-kubernetes-preserve-unknown-fields", json_true());
-        validate_crd(&sub, copy, loose, "", false);
-        bool ok = json_array_size(sub.causes) == 0;
-        json_decref(sub.causes);
-        json_decref(sub.warnings);
-        return ok;
-}
-
-static char *value_text(json_t *value)
-{
-        return json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT);
-}
-
-static void validate_crd(struct validation *v, json_t *value, json_t *schema, const char *path,
-                         bool root)
-{
-        if (!schema)
+        case OPENAPI_REQUIRED:
+                add_cause(v, "FieldValueRequired", f, "Required value");
                 return;
-        const char *type = json_string_value(json_object_get(schema, "type"));
-        if (!crd_type_ok(value, schema)) {
-                _cleanup_free_ char *text = value_text(value);
-                add_cause(v, "FieldValueTypeInvalid", path,
-                          "Invalid value: %s: %s in body must be of type %s: \"%s\"",
-                          text ? text : "", path, type ? type : "int-or-string",
-                          json_type_name(value));
+        case OPENAPI_WRONG_TYPE:
+                if (e->dialect == OPENAPI_SWAGGER)
+                        swagger_type_cause(v, e);
+                else
+                        add_cause(v, "FieldValueTypeInvalid", f,
+                                  "Invalid value: %s: %s in body must be of type %s: \"%s\"", t, f,
+                                  e->expected, json_type_name(e->value));
+                return;
+        case OPENAPI_NULL:
+                add_cause(v, "FieldValueRequired", f, "Required value");
+                return;
+        case OPENAPI_NOT_IN_ENUM: {
+                _cleanup_free_ char *allowed =
+                        json_dumps(json_object_get(e->schema, "enum"), JSON_COMPACT);
+                add_cause(v, "FieldValueNotSupported", f,
+                          "Unsupported value: %s: supported values: %s", t, allowed ?: "");
                 return;
         }
-        json_t *e = json_object_get(schema, "enum");
-        if (json_is_array(e)) {
-                bool found = false;
-                size_t i;
-                json_t *x;
-                json_array_foreach (e, i, x) {
-                        if (json_equal(x, value))
-                                found = true;
-                }
-                if (!found) {
-                        _cleanup_free_ char *text = value_text(value);
-                        _cleanup_free_ char *allowed = json_dumps(e, JSON_COMPACT);
-                        add_cause(v, "FieldValueNotSupported", path,
-                                  "Unsupported value: %s: supported values: %s", text ? text : "",
-                                  allowed ? allowed : "");
-                }
+        case OPENAPI_BELOW_MINIMUM:
+                add_cause(v, "FieldValueInvalid", f,
+                          "Invalid value: %s: %s in body should be greater than %s%g", t, f,
+                          e->exclusive ? "" : "or equal to ", e->limit);
+                return;
+        case OPENAPI_ABOVE_MAXIMUM:
+                add_cause(v, "FieldValueInvalid", f,
+                          "Invalid value: %s: %s in body should be less than %s%g", t, f,
+                          e->exclusive ? "" : "or equal to ", e->limit);
+                return;
+        case OPENAPI_TOO_SHORT:
+                add_cause(v, "FieldValueInvalid", f,
+                          "Invalid value: \"%s\": %s in body should be at least %lld chars long", s,
+                          f, e->count_limit);
+                return;
+        case OPENAPI_TOO_LONG:
+                add_cause(v, "FieldValueTooLong", f, "Too long: may not be more than %lld bytes",
+                          e->count_limit);
+                return;
+        case OPENAPI_PATTERN_MISMATCH:
+                add_cause(v, "FieldValueInvalid", f,
+                          "Invalid value: \"%s\": %s in body should match '%s'", s, f, e->text);
+                return;
+        case OPENAPI_BAD_PATTERN:
+                add_cause(v, "FieldValueInvalid", f,
+                          "Invalid value: \"%s\": %s: the schema's pattern '%s' does not compile",
+                          s, f, e->text);
+                return;
+        case OPENAPI_BAD_DATE_TIME:
+                add_cause(v, "FieldValueInvalid", f,
+                          "Invalid value: \"%s\": %s in body must be of type date-time", s, f);
+                return;
+        case OPENAPI_NOT_INT32:
+                add_cause(v, "FieldValueInvalid", f,
+                          "Invalid value: %s: %s in body must be of type int32", t, f);
+                return;
+        case OPENAPI_TOO_FEW_ITEMS:
+                add_cause(v, "FieldValueInvalid", f,
+                          "Invalid value: %zu: %s in body should have at least %lld items",
+                          e->count, f, e->count_limit);
+                return;
+        case OPENAPI_TOO_MANY_ITEMS:
+                add_cause(v, "FieldValueTooMany", f, "Too many: %zu: must have at most %lld items",
+                          e->count, e->count_limit);
+                return;
+        case OPENAPI_DUPLICATE_ITEMS: {
+                _cleanup_free_ char *item = json_dumps(json_array_get(e->value, e->second),
+                                                       JSON_ENCODE_ANY | JSON_COMPACT);
+                add_cause(v, "FieldValueDuplicate", f, "Duplicate value: %s", item ?: "");
+                return;
         }
-        if (json_is_number(value)) {
-                double d = json_number_value(value);
-                json_t *min = json_object_get(schema, "minimum");
-                json_t *max = json_object_get(schema, "maximum");
-                bool xmin = json_is_true(json_object_get(schema, "exclusiveMinimum"));
-                bool xmax = json_is_true(json_object_get(schema, "exclusiveMaximum"));
-                _cleanup_free_ char *text = value_text(value);
-                if (min && (xmin ? d <= json_number_value(min) : d < json_number_value(min)))
-                        add_cause(v, "FieldValueInvalid", path,
-                                  "Invalid value: %s: %s in body should be greater than %s%g",
-                                  text ? text : "", path, xmin ? "" : "or equal to ",
-                                  json_number_value(min));
-                if (max && (xmax ? d >= json_number_value(max) : d > json_number_value(max)))
-                        add_cause(v, "FieldValueInvalid", path,
-                                  "Invalid value: %s: %s in body should be less than %s%g",
-                                  text ? text : "", path, xmax ? "" : "or equal to ",
-                                  json_number_value(max));
+        case OPENAPI_TOO_FEW_PROPERTIES:
+                add_cause(v, "FieldValueInvalid", f,
+                          "Invalid value: %zu: %s in body should have at least %lld properties",
+                          e->count, f, e->count_limit);
+                return;
+        case OPENAPI_ALL_OF:
+                add_cause(v, "FieldValueInvalid", f, "Invalid value: must match allOf[%zu]",
+                          e->first);
+                return;
+        case OPENAPI_ANY_OF:
+                add_cause(v, "FieldValueInvalid", f, "Invalid value: must match anyOf");
+                return;
+        case OPENAPI_ONE_OF:
+                add_cause(v, "FieldValueInvalid", f,
+                          "Invalid value: must match exactly one oneOf schema");
+                return;
+        case OPENAPI_NOT:
+                add_cause(v, "FieldValueInvalid", f, "Invalid value: must not match 'not' schema");
+                return;
+        case OPENAPI_TOO_DEEP:
+                add_cause(v, "FieldValueInvalid", f, "Invalid value: nested too deeply");
+                return;
+        case OPENAPI_UNRESOLVED_REF:
+                add_cause(v, "InternalError", f, "schema reference %s not found", e->text ?: "");
+                return;
         }
-        if (json_is_string(value)) {
-                size_t len = json_string_length(value);
-                json_t *minl = json_object_get(schema, "minLength");
-                json_t *maxl = json_object_get(schema, "maxLength");
-                if (minl && (json_int_t)len < json_integer_value(minl))
-                        add_cause(v, "FieldValueInvalid", path,
-                                  "Invalid value: \"%s\": %s in body should be at least %lld chars "
-                                  "long",
-                                  json_string_value(value), path,
-                                  (long long)json_integer_value(minl));
-                if (maxl && (json_int_t)len > json_integer_value(maxl))
-                        add_cause(v, "FieldValueTooLong", path,
-                                  "Too long: may not be more than %lld bytes",
-                                  (long long)json_integer_value(maxl));
-                const char *pattern = json_string_value(json_object_get(schema, "pattern"));
-                regex_t re;
-                if (pattern && regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) == 0) {
-                        if (regexec(&re, json_string_value(value), 0, NULL, 0) != 0)
-                                add_cause(v, "FieldValueInvalid", path,
-                                          "Invalid value: \"%s\": %s in body should match '%s'",
-                                          json_string_value(value), path, pattern);
-                        regfree(&re);
-                }
-        }
-        if (json_is_array(value)) {
-                json_t *mini = json_object_get(schema, "minItems");
-                json_t *maxi = json_object_get(schema, "maxItems");
-                if (mini && (json_int_t)json_array_size(value) < json_integer_value(mini))
-                        add_cause(v, "FieldValueInvalid", path,
-                                  "Invalid value: %zu: %s in body should have at least %lld items",
-                                  json_array_size(value), path,
-                                  (long long)json_integer_value(mini));
-                if (maxi && (json_int_t)json_array_size(value) > json_integer_value(maxi))
-                        add_cause(v, "FieldValueTooMany", path,
-                                  "Too many: %zu: must have at most %lld items",
-                                  json_array_size(value), (long long)json_integer_value(maxi));
-                json_t *items = json_object_get(schema, "items");
-                size_t i;
-                json_t *child;
-                json_array_foreach (value, i, child) {
-                        _cleanup_free_ char *p = index_path(path, i);
-                        validate_crd(v, child, items, p ? p : path, false);
-                }
-        }
-        if (json_is_object(value)) {
-                json_t *props = json_object_get(schema, "properties");
-                json_t *additional = json_object_get(schema, "additionalProperties");
-                bool preserve =
-                        json_is_true(
-                                json_object_get(schema, "x-kubernetes-preserve-unknown-fields")) ||
-                        json_is_true(additional) ||
-                        json_is_true(json_object_get(schema, "x-kubernetes-embedded-resource"));
-                const char *key;
-                json_t *child;
-                void *tmp;
-                json_object_foreach_safe (value, tmp, key, child) {
-                        _cleanup_free_ char *p = child_path(path, key);
-                        if (root && (strcmp(key, "apiVersion") == 0 || strcmp(key, "kind") == 0))
-                                continue;
-                        if (root && strcmp(key, "metadata") == 0) {
-                                validate_swagger(
-                                        v, child,
-                                        schema_definition(
-                                                v->s,
-                                                "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"),
-                                        "metadata");
-                                continue;
-                        }
-                        json_t *ps = json_object_get(props, key);
-                        if (!ps && json_is_object(additional))
-                                ps = additional;
-                        if (!ps) {
-                                if (!preserve)
-                                        unknown_field(v, value, key, path);
-                                continue;
-                        }
-                        if (json_is_null(child) && !json_is_true(json_object_get(ps, "nullable"))) {
-                                /* Real servers prune nulls of non-nullable fields. */
-                                json_object_del(value, key);
-                                continue;
-                        }
-                        validate_crd(v, child, ps, p ? p : key, false);
-                }
-                size_t i;
-                json_t *req;
-                json_array_foreach (json_object_get(schema, "required"), i, req) {
-                        const char *r = json_string_value(req);
-                        if (r && !json_object_get(value, r)) {
-                                _cleanup_free_ char *p = child_path(path, r);
-                                add_cause(v, "FieldValueRequired", p ? p : r, "Required value");
-                        }
-                }
-                json_t *minp = json_object_get(schema, "minProperties");
-                if (minp && (json_int_t)json_object_size(value) < json_integer_value(minp))
-                        add_cause(v, "FieldValueInvalid", path,
-                                  "Invalid value: %zu: %s in body should have at least %lld "
-                                  "properties",
-                                  json_object_size(value), path,
-                                  (long long)json_integer_value(minp));
-        }
-        size_t i;
-        json_t *sub;
-        json_array_foreach (json_object_get(schema, "allOf"), i, sub) {
-                if (!crd_check_only(v->s, value, sub))
-                        add_cause(v, "FieldValueInvalid", path,
-                                  "Invalid value: must match allOf[%zu]", i);
-        }
-        json_t *any = json_object_get(schema, "anyOf");
-        if (json_array_size(any)) {
-                bool ok = false;
-                json_array_foreach (any, i, sub) {
-                        if (crd_check_only(v->s, value, sub))
-                                ok = true;
-                }
-                if (!ok)
-                        add_cause(v, "FieldValueInvalid", path, "Invalid value: must match anyOf");
-        }
-        json_t *one = json_object_get(schema, "oneOf");
-        if (json_array_size(one)) {
-                int n = 0;
-                json_array_foreach (one, i, sub) {
-                        if (crd_check_only(v->s, value, sub))
-                                n++;
-                }
-                if (n != 1)
-                        add_cause(v, "FieldValueInvalid", path,
-                                  "Invalid value: must match exactly one oneOf schema");
-        }
-        json_t *not = json_object_get(schema, "not");
-        if (not &&crd_check_only(v->s, value, not ))
-                add_cause(v, "FieldValueInvalid", path,
-                          "Invalid value: must not match 'not' schema");
 }
 
 int schema_validate(struct server *s, const struct resource_type *t, json_t *obj,
                     enum field_validation mode, json_t **ret_causes, json_t **ret_warnings)
 {
         struct validation v = {
-                .s = s,
                 .mode = mode,
                 .causes = json_array(),
                 .warnings = json_array(),
         };
-        if (t->is_crd) {
-                if (t->crd_schema) {
-                        apply_defaults(obj, t->crd_schema);
-                        validate_crd(&v, obj, t->crd_schema, "", true);
-                }
-        } else if (t->definition) {
-                validate_swagger(&v, obj, schema_definition(s, t->definition), "");
-        }
+        const struct openapi_validator validator = {
+                .definitions = json_object_get(s->swagger, "definitions"),
+                .drop_unknown = mode != FIELD_VALIDATION_STRICT,
+                .report = report_violation,
+                .userdata = &v,
+        };
+        if (t->is_crd && t->crd_schema)
+                (void)openapi_validate(&validator, OPENAPI_STRUCTURAL, obj, t->crd_schema, "");
+        else if (!t->is_crd && t->definition)
+                (void)openapi_validate(&validator, OPENAPI_SWAGGER, obj,
+                                       schema_definition(s, t->definition), "");
         int r = json_array_size(v.causes) ? -EINVAL : 0;
         *ret_causes = v.causes;
         *ret_warnings = v.warnings;

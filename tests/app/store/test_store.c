@@ -93,9 +93,9 @@ static struct store *open_store(void)
         int r = open_with_retry(&options, &store, &error);
         if (r < 0)
                 fail_msg("store_open: %s (%s)", strerror(-r), error.message);
-        r = store_migrate(store);
+        r = store_migrate(store, &error);
         if (r < 0)
-                fail_msg("store_migrate: %s (%s)", strerror(-r), store_last_error(store));
+                fail_msg("store_migrate: %s (%s)", strerror(-r), error.message);
         return store;
 }
 
@@ -155,7 +155,7 @@ static int64_t make_product(struct store *store, const char *title)
         int64_t id = 0;
         struct new_product product = {
                 .title = title, .destination = "테스트 Test", .summary = "", .price = 100000};
-        assert_int_equal(store_create_product(store, &product, &id), 0);
+        assert_int_equal(store_create_product(store, &product, &id, NULL), 0);
         assert_true(id > 0);
         return id;
 }
@@ -173,16 +173,17 @@ static int64_t make_deal(struct store *store, int64_t stock, time_t starts_at, t
                 .ends_at = ends_at,
         };
         int64_t id = 0;
-        assert_int_equal(store_create_deal(store, &deal, &id), 0);
+        assert_int_equal(store_create_deal(store, &deal, &id, NULL), 0);
         assert_true(id > 0);
         return id;
 }
 
 static void get_deal(struct store *store, int64_t id, struct deal *ret_deal)
 {
-        int r = store_get_deal(store, id, ret_deal);
+        struct tripdeal_error error = {0};
+        int r = store_get_deal(store, id, ret_deal, &error);
         if (r < 0)
-                fail_msg("store_get_deal: %s (%s)", strerror(-r), store_last_error(store));
+                fail_msg("store_get_deal: %s (%s)", strerror(-r), error.message);
 }
 
 /* ---- URL and connection errors ---------------------------------------- */
@@ -286,9 +287,9 @@ static void *migrate_thread(void *userdata)
         if (t->result < 0)
                 fprintf(stderr, "store_open: %s\n", error.message);
         if (t->result == 0) {
-                t->result = store_migrate(store);
+                t->result = store_migrate(store, &error);
                 if (t->result < 0)
-                        fprintf(stderr, "store_migrate: %s\n", store_last_error(store));
+                        fprintf(stderr, "store_migrate: %s\n", error.message);
         }
         store_close(store);
         return NULL;
@@ -319,10 +320,10 @@ static void test_migrations_concurrent_and_idempotent(void **state)
 
         /* Again: nothing changes. */
         struct store *store = open_store();
-        assert_int_equal(store_migrate(store), 0);
-        assert_int_equal(store_migrate(store), 0);
+        assert_int_equal(store_migrate(store, NULL), 0);
+        assert_int_equal(store_migrate(store, NULL), 0);
         assert_int_equal(raw_query("SELECT COUNT(*) FROM schema_migrations", 0), versions);
-        assert_int_equal(store_ping(store), 0);
+        assert_int_equal(store_ping(store, NULL), 0);
         if (!fixture.postgresql) {
                 /* WAL mode: the write-ahead log file sits beside the database. */
                 char wal[400];
@@ -338,14 +339,14 @@ static void test_seed_idempotent(void **state)
 {
         struct store *store = open_store();
         time_t now = time(NULL);
-        assert_int_equal(store_seed_demo(store, now), 0);
+        assert_int_equal(store_seed_demo(store, now, NULL), 0);
 
         struct product *products = NULL;
         size_t n_products = 0;
-        assert_int_equal(store_list_products(store, false, &products, &n_products), 0);
+        assert_int_equal(store_list_products(store, false, &products, &n_products, NULL), 0);
         struct deal *deals = NULL;
         size_t n_deals = 0;
-        assert_int_equal(store_list_deals(store, &deals, &n_deals), 0);
+        assert_int_equal(store_list_deals(store, &deals, &n_deals, NULL), 0);
         int64_t posts_total = raw_query("SELECT COUNT(*) FROM posts", 0);
 
         assert_true(n_products >= 3);
@@ -382,21 +383,21 @@ static void test_seed_idempotent(void **state)
         /* Featured ones, and the filter returns only those. */
         struct product *featured = NULL;
         size_t n_featured = 0;
-        assert_int_equal(store_list_products(store, true, &featured, &n_featured), 0);
+        assert_int_equal(store_list_products(store, true, &featured, &n_featured, NULL), 0);
         assert_true(n_featured >= 1 && n_featured < n_products);
         for (size_t i = 0; i < n_featured; i++)
                 assert_true(featured[i].featured);
         store_products_free(featured, n_featured);
 
         /* Second run (even a later one) adds nothing. */
-        assert_int_equal(store_seed_demo(store, now + 60), 0);
-        assert_int_equal(store_seed_demo(store, now), 0);
+        assert_int_equal(store_seed_demo(store, now + 60, NULL), 0);
+        assert_int_equal(store_seed_demo(store, now, NULL), 0);
         struct product *products2 = NULL;
         size_t n_products2 = 0;
-        assert_int_equal(store_list_products(store, false, &products2, &n_products2), 0);
+        assert_int_equal(store_list_products(store, false, &products2, &n_products2, NULL), 0);
         struct deal *deals2 = NULL;
         size_t n_deals2 = 0;
-        assert_int_equal(store_list_deals(store, &deals2, &n_deals2), 0);
+        assert_int_equal(store_list_deals(store, &deals2, &n_deals2, NULL), 0);
         assert_int_equal(n_products2, n_products);
         assert_int_equal(n_deals2, n_deals);
         assert_int_equal(raw_query("SELECT COUNT(*) FROM posts", 0), posts_total);
@@ -404,10 +405,10 @@ static void test_seed_idempotent(void **state)
         /* Two days later on the same database: still nothing added, and the
          * untouched demo sale is open again (windows moved to the new now). */
         time_t later = now + 2 * 24 * HOUR;
-        assert_int_equal(store_seed_demo(store, later), 0);
+        assert_int_equal(store_seed_demo(store, later, NULL), 0);
         struct deal *deals3 = NULL;
         size_t n_deals3 = 0;
-        assert_int_equal(store_list_deals(store, &deals3, &n_deals3), 0);
+        assert_int_equal(store_list_deals(store, &deals3, &n_deals3, NULL), 0);
         assert_int_equal(n_deals3, n_deals);
         bool open_later = false, upcoming_later = false;
         for (size_t i = 0; i < n_deals3; i++) {
@@ -418,7 +419,7 @@ static void test_seed_idempotent(void **state)
         assert_true(open_later);
         assert_true(upcoming_later);
         store_deals_free(deals3, n_deals3);
-        assert_int_equal(store_seed_demo(store, now), 0); /* back, for the tests after us */
+        assert_int_equal(store_seed_demo(store, now, NULL), 0); /* back, for the tests after us */
 
         store_products_free(products, n_products);
         store_products_free(products2, n_products2);
@@ -450,7 +451,7 @@ static void test_deals_list_and_get(void **state)
 
         struct deal *deals = NULL;
         size_t n = 0;
-        assert_int_equal(store_list_deals(store, &deals, &n), 0);
+        assert_int_equal(store_list_deals(store, &deals, &n, NULL), 0);
         bool found = false;
         for (size_t i = 0; i < n; i++)
                 found |= deals[i].id == id && deals[i].stock_left == 7;
@@ -459,7 +460,7 @@ static void test_deals_list_and_get(void **state)
         store_deals_free(NULL, 0);
 
         struct deal untouched = {.id = 42};
-        assert_int_equal(store_get_deal(store, 987654321, &untouched), -ENOENT);
+        assert_int_equal(store_get_deal(store, 987654321, &untouched, NULL), -ENOENT);
         assert_int_equal(untouched.id, 42);
 
         /* Bad arguments are refused, not stored. */
@@ -468,28 +469,82 @@ static void test_deals_list_and_get(void **state)
                                .stock_total = 1,
                                .starts_at = now,
                                .ends_at = now + 1};
-        assert_int_equal(store_create_deal(store, &bad, NULL), -EINVAL); /* no product */
+        assert_int_equal(store_create_deal(store, &bad, NULL, NULL), -EINVAL); /* no product */
         bad.product_id = make_product(store, "p");
         bad.stock_total = -1;
-        assert_int_equal(store_create_deal(store, &bad, NULL), -EINVAL);
+        assert_int_equal(store_create_deal(store, &bad, NULL, NULL), -EINVAL);
         bad.stock_total = 1;
         bad.ends_at = now;
-        assert_int_equal(store_create_deal(store, &bad, NULL), -EINVAL);
+        assert_int_equal(store_create_deal(store, &bad, NULL, NULL), -EINVAL);
+        store_close(store);
+}
+
+/* Every call's struct tripdeal_error: filled on failure only, code == the
+ * value returned, a message naming what is wrong; nothing carries over from
+ * one call to the next. */
+static void test_call_errors(void **state)
+{
+        struct store *store = open_store();
+        time_t now = time(NULL);
+
+        struct tripdeal_error error = {0};
+        struct deal deal = {0};
+        assert_int_equal(store_get_deal(store, 987654321, &deal, &error), -ENOENT);
+        assert_int_equal(error.code, -ENOENT);
+        assert_non_null(strstr(error.message, "987654321"));
+
+        /* Refused arguments say which. */
+        error = (struct tripdeal_error){0};
+        struct post *posts = NULL;
+        size_t n = 0;
+        int64_t total = 0;
+        assert_int_equal(store_list_posts(store, 0, 10, &posts, &n, &total, &error), -EINVAL);
+        assert_int_equal(error.code, -EINVAL);
+        assert_non_null(strstr(error.message, "page"));
+        error = (struct tripdeal_error){0};
+        assert_int_equal(store_create_post(store, "a", "t", "b", 9, now, NULL, &error), -EINVAL);
+        assert_int_equal(error.code, -EINVAL);
+        assert_non_null(strstr(error.message, "rating"));
+
+        /* The database refuses (no such product): its own text, code -EINVAL. */
+        error = (struct tripdeal_error){0};
+        struct new_deal orphan = {.product_id = 987654321,
+                                  .title = "x",
+                                  .stock_total = 1,
+                                  .starts_at = now,
+                                  .ends_at = now + 1};
+        assert_int_equal(store_create_deal(store, &orphan, NULL, &error), -EINVAL);
+        assert_int_equal(error.code, -EINVAL);
+        assert_true(strlen(error.message) > 0);
+
+        /* A success after those failures leaves the caller's error untouched:
+         * no last error survives a call. */
+        struct tripdeal_error untouched = {.code = 7, .message = "sentinel"};
+        assert_int_equal(store_ping(store, &untouched), 0);
+        assert_int_equal(store_list_posts(store, 1, 10, &posts, &n, &total, &untouched), 0);
+        store_posts_free(posts, n);
+        assert_int_equal(untouched.code, 7);
+        assert_string_equal(untouched.message, "sentinel");
+
+        /* NULL is allowed everywhere. */
+        assert_int_equal(store_get_deal(store, 987654321, &deal, NULL), -ENOENT);
+        assert_int_equal(store_get_deal(NULL, 1, &deal, &error), -EINVAL);
+        assert_int_equal(error.code, -EINVAL);
         store_close(store);
 }
 
 static void test_posts_paging(void **state)
 {
         struct store *store = open_store();
-        assert_int_equal(store_seed_demo(store, time(NULL)), 0);
+        assert_int_equal(store_seed_demo(store, time(NULL), NULL), 0);
 
         struct post *page1 = NULL, *page2 = NULL, *last = NULL;
         size_t n1 = 0, n2 = 0, n_last = 0;
         int64_t total = 0, total2 = 0;
-        assert_int_equal(store_list_posts(store, 1, 10, &page1, &n1, &total), 0);
+        assert_int_equal(store_list_posts(store, 1, 10, &page1, &n1, &total, NULL), 0);
         assert_true(total >= 21);
         assert_int_equal(n1, 10);
-        assert_int_equal(store_list_posts(store, 2, 10, &page2, &n2, &total2), 0);
+        assert_int_equal(store_list_posts(store, 2, 10, &page2, &n2, &total2, NULL), 0);
         assert_int_equal(n2, 10);
         assert_int_equal(total2, total);
 
@@ -502,15 +557,16 @@ static void test_posts_paging(void **state)
                         assert_true(page1[i].id != page2[j].id);
 
         int last_page = (int)((total + 9) / 10);
-        assert_int_equal(store_list_posts(store, last_page, 10, &last, &n_last, &total2), 0);
+        assert_int_equal(store_list_posts(store, last_page, 10, &last, &n_last, &total2, NULL), 0);
         assert_int_equal(n_last, (size_t)(total - (int64_t)(last_page - 1) * 10));
         store_posts_free(last, n_last);
-        assert_int_equal(store_list_posts(store, last_page + 1, 10, &last, &n_last, &total2), 0);
+        assert_int_equal(store_list_posts(store, last_page + 1, 10, &last, &n_last, &total2, NULL),
+                         0);
         assert_int_equal(n_last, 0);
         store_posts_free(last, n_last);
 
         struct post post;
-        assert_int_equal(store_get_post(store, page1[0].id, &post), 0);
+        assert_int_equal(store_get_post(store, page1[0].id, &post, NULL), 0);
         assert_int_equal(post.id, page1[0].id);
         assert_string_equal(post.title, page1[0].title);
         assert_string_equal(post.body, page1[0].body);
@@ -518,23 +574,25 @@ static void test_posts_paging(void **state)
         assert_int_equal(post.rating, page1[0].rating);
         assert_true(post.rating >= 1 && post.rating <= 5);
         store_post_clear(&post);
-        assert_int_equal(store_get_post(store, 987654321, &post), -ENOENT);
+        assert_int_equal(store_get_post(store, 987654321, &post, NULL), -ENOENT);
 
         struct post *none = NULL;
         size_t n_none = 0;
-        assert_int_equal(store_list_posts(store, 0, 10, &none, &n_none, &total2), -EINVAL);
-        assert_int_equal(store_list_posts(store, 1, 0, &none, &n_none, &total2), -EINVAL);
-        assert_int_equal(store_create_post(store, "a", "t", "b", 6, time(NULL), NULL), -EINVAL);
-        assert_int_equal(store_create_post(store, "a", "t", "b", 0, time(NULL), NULL), -EINVAL);
+        assert_int_equal(store_list_posts(store, 0, 10, &none, &n_none, &total2, NULL), -EINVAL);
+        assert_int_equal(store_list_posts(store, 1, 0, &none, &n_none, &total2, NULL), -EINVAL);
+        assert_int_equal(store_create_post(store, "a", "t", "b", 6, time(NULL), NULL, NULL),
+                         -EINVAL);
+        assert_int_equal(store_create_post(store, "a", "t", "b", 0, time(NULL), NULL, NULL),
+                         -EINVAL);
 
         /* A new post is first on page 1. */
         int64_t id = 0;
         assert_int_equal(store_create_post(store, "테스터", "새 글 new post", "본문 body", 3,
-                                           time(NULL) + 10 * HOUR, &id),
+                                           time(NULL) + 10 * HOUR, &id, NULL),
                          0);
         struct post *fresh = NULL;
         size_t n_fresh = 0;
-        assert_int_equal(store_list_posts(store, 1, 10, &fresh, &n_fresh, &total2), 0);
+        assert_int_equal(store_list_posts(store, 1, 10, &fresh, &n_fresh, &total2, NULL), 0);
         assert_int_equal(total2, total + 1);
         assert_int_equal(fresh[0].id, id);
         store_posts_free(fresh, n_fresh);
@@ -557,9 +615,10 @@ static void test_utf8_round_trip(void **state)
                            "<script>alert('x')</script> \"quoted\" \\ back\\slash\t"
                            "' OR 1=1; DROP TABLE posts; -- 😀";
         int64_t id = 0;
-        assert_int_equal(store_create_post(store, author, title, body, 5, time(NULL), &id), 0);
+        assert_int_equal(store_create_post(store, author, title, body, 5, time(NULL), &id, NULL),
+                         0);
         struct post post;
-        assert_int_equal(store_get_post(store, id, &post), 0);
+        assert_int_equal(store_get_post(store, id, &post, NULL), 0);
         assert_string_equal(post.author, author);
         assert_string_equal(post.title, title);
         assert_string_equal(post.body, body);
@@ -575,10 +634,10 @@ static void test_utf8_round_trip(void **state)
                                       .price = 1,
                                       .featured = true};
         int64_t product_id = 0;
-        assert_int_equal(store_create_product(store, &product, &product_id), 0);
+        assert_int_equal(store_create_product(store, &product, &product_id, NULL), 0);
         struct product *products = NULL;
         size_t n = 0;
-        assert_int_equal(store_list_products(store, true, &products, &n), 0);
+        assert_int_equal(store_list_products(store, true, &products, &n, NULL), 0);
         bool found = false;
         for (size_t i = 0; i < n; i++)
                 if (products[i].id == product_id) {
@@ -598,13 +657,14 @@ static void test_utf8_round_trip(void **state)
         const char *broken[] = {"\xff", "abc\xc3", "\xc0\xaf" /* overlong '/' */,
                                 "\xed\xa0\x80" /* surrogate */, "\xf4\x90\x80\x80"};
         for (size_t i = 0; i < sizeof(broken) / sizeof(broken[0]); i++) {
-                assert_int_equal(store_create_post(store, "a", broken[i], "b", 3, 0, NULL),
+                assert_int_equal(store_create_post(store, "a", broken[i], "b", 3, 0, NULL, NULL),
                                  -EINVAL);
-                assert_int_equal(store_create_post(store, broken[i], "t", "b", 3, 0, NULL),
+                assert_int_equal(store_create_post(store, broken[i], "t", "b", 3, 0, NULL, NULL),
                                  -EINVAL);
                 enum claim_outcome outcome;
                 int64_t left;
-                assert_int_equal(store_claim(store, 1, broken[i], 0, &outcome, &left), -EINVAL);
+                assert_int_equal(store_claim(store, 1, broken[i], 0, &outcome, &left, NULL),
+                                 -EINVAL);
         }
         assert_int_equal(raw_query("SELECT COUNT(*) FROM posts", 0), before);
         store_close(store);
@@ -617,9 +677,10 @@ static void claim(struct store *store, int64_t deal_id, const char *user, time_t
 {
         enum claim_outcome outcome = 99;
         int64_t left = -99;
-        int r = store_claim(store, deal_id, user, now, &outcome, &left);
+        struct tripdeal_error error = {0};
+        int r = store_claim(store, deal_id, user, now, &outcome, &left, &error);
         if (r < 0)
-                fail_msg("store_claim: %s (%s)", strerror(-r), store_last_error(store));
+                fail_msg("store_claim: %s (%s)", strerror(-r), error.message);
         if (outcome != want_outcome || left != want_left)
                 fail_msg("claim deal %lld by %s: got %s/%lld, want %s/%lld", (long long)deal_id,
                          user, claim_outcome_to_string(outcome), (long long)left,
@@ -640,7 +701,7 @@ static void test_claim_outcomes(void **state)
         claim(store, deal, "alice", now, CLAIM_ALREADY_CLAIMED, 0);
 
         int64_t count = -1;
-        assert_int_equal(store_count_claims(store, deal, &count), 0);
+        assert_int_equal(store_count_claims(store, deal, &count, NULL), 0);
         assert_int_equal(count, 2);
         assert_int_equal(raw_query("SELECT stock_left FROM deals WHERE id = $1", deal), 0);
 
@@ -654,7 +715,7 @@ static void test_claim_outcomes(void **state)
         claim(store, window, "alice", now + 3 * HOUR, CLAIM_NOT_OPEN, 3);
 
         claim(store, 987654321, "alice", now, CLAIM_NO_SUCH_DEAL, 0);
-        assert_int_equal(store_count_claims(store, 987654321, &count), 0);
+        assert_int_equal(store_count_claims(store, 987654321, &count, NULL), 0);
         assert_int_equal(count, 0);
 
         /* A user id is bytes, compared exactly: case and Unicode matter. */
@@ -670,8 +731,8 @@ static void test_claim_outcomes(void **state)
 
         enum claim_outcome outcome = CLAIM_OK;
         int64_t left = 5;
-        assert_int_equal(store_claim(store, deal, "", now, &outcome, &left), -EINVAL);
-        assert_int_equal(store_claim(store, deal, NULL, now, &outcome, &left), -EINVAL);
+        assert_int_equal(store_claim(store, deal, "", now, &outcome, &left, NULL), -EINVAL);
+        assert_int_equal(store_claim(store, deal, NULL, now, &outcome, &left, NULL), -EINVAL);
         assert_int_equal(left, 5);
 
         assert_string_equal(claim_outcome_to_string(CLAIM_OK), "ok");
@@ -686,16 +747,16 @@ static void test_claim_seeded_deal(void **state)
 {
         struct store *store = open_store();
         time_t now = time(NULL);
-        assert_int_equal(store_seed_demo(store, now), 0);
+        assert_int_equal(store_seed_demo(store, now, NULL), 0);
         struct deal *deals = NULL;
         size_t n = 0;
-        assert_int_equal(store_list_deals(store, &deals, &n), 0);
+        assert_int_equal(store_list_deals(store, &deals, &n, NULL), 0);
         for (size_t i = 0; i < n; i++) {
                 const struct deal *d = &deals[i];
                 enum claim_outcome outcome;
                 int64_t left;
-                assert_int_equal(store_claim(store, d->id, "seed-visitor", now, &outcome, &left),
-                                 0);
+                assert_int_equal(
+                        store_claim(store, d->id, "seed-visitor", now, &outcome, &left, NULL), 0);
                 if (d->starts_at > now || d->ends_at <= now)
                         assert_int_equal(outcome, CLAIM_NOT_OPEN);
                 else if (d->stock_left > 0)
@@ -735,9 +796,10 @@ static void *claimer_thread(void *userdata)
         /* Everyone connects first, then all claim at once. */
         pthread_barrier_wait(c->barrier);
         if (c->result == 0) {
-                c->result = store_claim(store, c->deal_id, c->user, c->now, &c->outcome, &c->left);
+                c->result = store_claim(store, c->deal_id, c->user, c->now, &c->outcome, &c->left,
+                                        &error);
                 if (c->result < 0)
-                        snprintf(c->error, sizeof(c->error), "%s", store_last_error(store));
+                        snprintf(c->error, sizeof(c->error), "%.255s", error.message);
         }
         store_close(store);
         return NULL;
@@ -808,7 +870,7 @@ static void claim_concurrent_threads(bool unbatched)
         assert_int_equal(d.stock_left, 0);
         store_deal_clear(&d);
         int64_t count = 0;
-        assert_int_equal(store_count_claims(store, deal, &count), 0);
+        assert_int_equal(store_count_claims(store, deal, &count, NULL), 0);
         assert_int_equal(count, CONCURRENT_STOCK);
         assert_int_equal(
                 raw_query("SELECT COUNT(DISTINCT user_id) FROM claims WHERE deal_id = $1", deal),
@@ -873,7 +935,7 @@ static void *process_thread_main(void *userdata)
                          i);
                 enum claim_outcome outcome;
                 int64_t left;
-                if (store_claim(t->store, t->deal_id, user, t->now, &outcome, &left) < 0) {
+                if (store_claim(t->store, t->deal_id, user, t->now, &outcome, &left, NULL) < 0) {
                         t->status = 5;
                         return NULL;
                 }
@@ -1010,7 +1072,7 @@ static void test_claim_processes_with_kill(void **state)
         struct deal d;
         get_deal(store, deal, &d);
         int64_t count = 0;
-        assert_int_equal(store_count_claims(store, deal, &count), 0);
+        assert_int_equal(store_count_claims(store, deal, &count, NULL), 0);
         assert_true(d.stock_left >= 0);
         assert_int_equal(d.stock_left + count, PROCESS_STOCK);
         /* The survivors alone tried more than the stock: it sold out. */
@@ -1157,14 +1219,15 @@ static void test_postgresql_recovers(void **state)
         terminate_sessions();
         struct deal *deals = NULL;
         size_t n = 0;
-        int r = store_list_deals(store, &deals, &n);
+        struct tripdeal_error error = {0};
+        int r = store_list_deals(store, &deals, &n, &error);
         if (r < 0)
-                fail_msg("after terminate: %s (%s)", strerror(-r), store_last_error(store));
+                fail_msg("after terminate: %s (%s)", strerror(-r), error.message);
         store_deals_free(deals, n);
         terminate_sessions();
         claim(store, deal, "after-restart", now, CLAIM_OK, 9);
         terminate_sessions();
-        assert_int_equal(store_ping(store), 0);
+        assert_int_equal(store_ping(store, NULL), 0);
 
         /* The database is down (refuses connections): every call fails with
          * -ECONNREFUSED or -EIO and says why. */
@@ -1174,25 +1237,27 @@ static void test_postgresql_recovers(void **state)
                  fixture.database);
         admin_exec(sql, NULL);
         terminate_sessions();
-        r = store_ping(store);
+        error = (struct tripdeal_error){0};
+        r = store_ping(store, &error);
         assert_true(r == -ECONNREFUSED || r == -EIO);
-        assert_true(strlen(store_last_error(store)) > 0);
+        assert_int_equal(error.code, r);
+        assert_true(strlen(error.message) > 0);
         enum claim_outcome outcome;
         int64_t left;
-        r = store_claim(store, deal, "while-down", now, &outcome, &left);
+        r = store_claim(store, deal, "while-down", now, &outcome, &left, NULL);
         assert_true(r == -ECONNREFUSED || r == -EIO);
-        r = store_list_deals(store, &deals, &n);
+        r = store_list_deals(store, &deals, &n, NULL);
         assert_true(r == -ECONNREFUSED || r == -EIO);
-        r = store_get_deal(store, deal, &(struct deal){0});
+        r = store_get_deal(store, deal, &(struct deal){0}, NULL);
         assert_true(r == -ECONNREFUSED || r == -EIO);
 
         /* Back up: the same store works again by itself. */
         snprintf(sql, sizeof(sql), "ALTER DATABASE \"%s\" ALLOW_CONNECTIONS true",
                  fixture.database);
         admin_exec(sql, NULL);
-        assert_int_equal(store_ping(store), 0);
+        assert_int_equal(store_ping(store, NULL), 0);
         claim(store, deal, "while-down", now, CLAIM_OK, 8);
-        assert_int_equal(store_count_claims(store, deal, &left), 0);
+        assert_int_equal(store_count_claims(store, deal, &left, NULL), 0);
         assert_int_equal(left, 2);
         store_close(store);
 }
@@ -1227,7 +1292,7 @@ static void *burst_thread_main(void *userdata)
                 int drops_before = __atomic_load_n(t->drops, __ATOMIC_ACQUIRE);
                 enum claim_outcome outcome;
                 int64_t left;
-                int r = store_claim(store, t->deal_id, user, t->now, &outcome, &left);
+                int r = store_claim(store, t->deal_id, user, t->now, &outcome, &left, NULL);
                 t->attempts++;
                 if (r < 0) {
                         t->failed++;
@@ -1395,6 +1460,7 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_migrations_concurrent_and_idempotent),
                 cmocka_unit_test(test_seed_idempotent),
                 cmocka_unit_test(test_deals_list_and_get),
+                cmocka_unit_test(test_call_errors),
                 cmocka_unit_test(test_posts_paging),
                 cmocka_unit_test(test_utf8_round_trip),
                 cmocka_unit_test(test_claim_outcomes),

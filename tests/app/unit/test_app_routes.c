@@ -42,8 +42,8 @@ static int setup(void **state)
 
         struct store *store = NULL;
         assert_int_equal(store_open(&(struct store_options){.url = f->url}, &store, NULL), 0);
-        assert_int_equal(store_migrate(store), 0);
-        assert_int_equal(store_seed_demo(store, time(NULL)), 0);
+        assert_int_equal(store_migrate(store, NULL), 0);
+        assert_int_equal(store_seed_demo(store, time(NULL), NULL), 0);
         store_close(store);
 
         f->app.config = (struct app_config){.database_url = f->url, .main_page_cache_ms = 1000};
@@ -184,7 +184,7 @@ static void test_catalog(void **state)
 
         struct store *store = NULL;
         assert_int_equal(store_open(&(struct store_options){.url = f->url}, &store, NULL), 0);
-        assert_int_equal(stock_feed_reload(f->app.stock, store), 0);
+        assert_int_equal(stock_feed_reload(f->app.stock, store, NULL), 0);
         store_close(store);
         struct stock_catalog *current = stock_feed_catalog(f->app.stock);
         assert_non_null(current);

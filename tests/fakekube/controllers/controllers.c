@@ -209,6 +209,7 @@ int controllers_start(const struct controllers_options *options, struct controll
         c->token = strdup_or_null(options->token, &failed);
         c->ca_file = strdup_or_null(options->ca_file, &failed);
         c->libvirt_uri = strdup_or_null(options->libvirt_uri, &failed);
+        c->libvirt_domain_prefix = strdup_or_null(options->libvirt_domain_prefix, &failed);
         c->ips = json_object();
         c->cpu_usage = json_object();
         c->node_seen = json_object();
@@ -227,6 +228,7 @@ int controllers_start(const struct controllers_options *options, struct controll
         c->options.token = c->token;
         c->options.ca_file = c->ca_file;
         c->options.libvirt_uri = c->libvirt_uri;
+        c->options.libvirt_domain_prefix = c->libvirt_domain_prefix;
         c->options.pod_commands = (const char *const *)c->pod_commands;
         if (options->state_dir) {
                 c->state_dir = strdup(options->state_dir);
@@ -349,6 +351,7 @@ void controllers_stop(struct controllers *c)
         free(c->token);
         free(c->ca_file);
         free(c->libvirt_uri);
+        free(c->libvirt_domain_prefix);
         /* A directory we made and no process pod used (virtual pods): leave no litter. */
         if (c->own_state_dir && c->state_dir) {
                 _cleanup_free_ char *pods = NULL;

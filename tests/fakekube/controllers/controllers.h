@@ -37,6 +37,9 @@ struct controllers_options {
         const char *const *pod_commands; /* NULL-terminated list of "IMAGE=PATH" */
         int static_nodes;                /* --nodes N: Ready nodes named node-1..N */
         const char *libvirt_uri;         /* NULL: no libvirt-backed Nodes */
+        /* NULL: a Node for every TripDeal domain; else only for domains named PREFIX...
+         * (a test's cluster on a shared libvirtd must not schedule onto other tests' VMs) */
+        const char *libvirt_domain_prefix;
         bool disable_deployments;
         bool disable_hpa;
         bool disable_nodes; /* node lifecycle, scheduling and eviction */

@@ -36,6 +36,7 @@ struct controllers {
         char **pod_commands;
         size_t n_pod_commands;
         char *libvirt_uri;
+        char *libvirt_domain_prefix;
         char *state_dir;
         bool own_state_dir; /* made by us (mkdtemp): removed at stop when empty */
         atomic_bool stop;

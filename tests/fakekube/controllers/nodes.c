@@ -395,7 +395,8 @@ static void libvirt_pass(struct sync *s, virConnectPtr conn, struct domain_seen 
                 /* Our own copy: the name belongs to dom, which is freed below. */
                 char name[256];
                 snprintf(name, sizeof(name), "%s", virDomainGetName(dom) ?: "");
-                if (!xml || !name[0]) {
+                const char *prefix = s->c->options.libvirt_domain_prefix;
+                if (!xml || !name[0] || (prefix && strncmp(name, prefix, strlen(prefix)) != 0)) {
                         free(xml);
                         virDomainFree(dom);
                         continue;

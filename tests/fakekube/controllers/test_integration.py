@@ -438,21 +438,34 @@ def scenario_process(binary, pod_server, workdir):
 
         def init_containers_run_first():
             # The pod's directory is shared by its containers (like an emptyDir at the working directory).
+            # The init container blocks until the test creates "go" in that directory (bounded: it gives
+            # up after ~60 s), so "the pod waits for its init container" is checked while the init
+            # container is provably still running, however loaded the machine is.
             fk.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "withinit"},
                       "spec": {"terminationGracePeriodSeconds": 1,
                                "initContainers": [{"name": "prepare", "image": "demo/sh", "command": [
-                                   "sh", "-c", "sleep 1; echo prepared > marker"]}],
+                                   "sh", "-c", "i=0; while [ ! -e go ] && [ $i -lt 1200 ]; do sleep 0.05; "
+                                   "i=$((i+1)); done; [ -e go ] && echo prepared > marker"]}],
                                "containers": [{"name": "main", "image": "demo/sh", "command": [
                                    "sh", "-c", "cat marker; exec sleep 300"]}]}})
-            p = wait_for("init running", lambda: fk.get("pod", "withinit").get("status", {}).get(
-                "initContainerStatuses") and fk.get("pod", "withinit"))
+
+            def init_running():
+                pod = fk.get("pod", "withinit")
+                inits = pod.get("status", {}).get("initContainerStatuses") or []
+                return inits and "running" in inits[0]["state"] and pod
+            p = wait_for("init container running", init_running)
             assert p["status"]["phase"] == "Pending", p["status"]
             assert [c["status"] for c in p["status"]["conditions"] if c["type"] == "Initialized"] == ["False"]
+            assert all("running" not in c["state"] for c in p["status"].get("containerStatuses", [])), p["status"]
+            open(os.path.join(pod_dir(workdir, p), "go"), "w").close()
             wait_for("main running", lambda: fk.get("pod", "withinit")["status"]["phase"] == "Running" and
                      ready(fk.get("pod", "withinit")), timeout=20)
             st = fk.get("pod", "withinit")["status"]
             init = st["initContainerStatuses"][0]
             assert init["state"]["terminated"]["reason"] == "Completed" and init["ready"], init
+            # order from the recorded times (RFC 3339 UTC, same format: string order is time order)
+            main_started = st["containerStatuses"][0]["state"]["running"]["startedAt"]
+            assert init["state"]["terminated"]["finishedAt"] <= main_started, st
             log = os.path.join(pod_dir(workdir, fk.get("pod", "withinit")), "main.log")
             wait_for("main saw the init container's work", lambda: "prepared" in open(log).read(), timeout=5)
             fk.kubectl("delete", "pod", "withinit", "--wait=true", "--timeout=30s")

@@ -33,12 +33,16 @@
 #define DEFAULT_MODE                  0644
 #define SERVICE_ACCOUNT_TOKEN_SECONDS 3607
 
-static char *b64_encode(const void *data, size_t len)
+/* The base64 of DATA as a new JSON string (NULL when out of memory). */
+static json_t *b64_json(const void *data, size_t len)
 {
         char *out = malloc(4 * ((len + 2) / 3) + 1);
-        if (out)
-                EVP_EncodeBlock((unsigned char *)out, data, (int)len);
-        return out;
+        if (!out)
+                return NULL;
+        EVP_EncodeBlock((unsigned char *)out, data, (int)len);
+        json_t *string = json_string(out);
+        free(out);
+        return string;
 }
 
 static char *format_error(const char *fmt, ...) _printf_(1, 2);
@@ -122,8 +126,7 @@ static int add_keyed(json_t *files, const char *kind, const json_t *source, cons
                         json_object_set(values, key, v);
                 else
                         json_object_set_new(values, key,
-                                            json_string(b64_encode(json_string_value(v),
-                                                                   json_string_length(v))));
+                                            b64_json(json_string_value(v), json_string_length(v)));
         }
         if (!secret)
                 json_object_foreach (json_object_get(obj, "binaryData"), key, v)
@@ -221,7 +224,7 @@ static int add_downward(json_t *files, const json_t *pod, const char *pod_ip, co
                                                   field ? field : "(resourceFieldRef)");
                         return -EOPNOTSUPP;
                 }
-                int r = add_file(files, path, json_string(b64_encode(text, strlen(text))),
+                int r = add_file(files, path, b64_json(text, strlen(text)),
                                  mode_of(item, default_mode), false, ret_error);
                 if (r < 0)
                         return r;
@@ -243,8 +246,7 @@ static int add_token(json_t *files, const json_t *source, int default_mode,
                 *ret_error = format_error("failed to fetch token for the pod's service account");
                 return -EIO;
         }
-        return add_file(files, path, json_string(b64_encode(token, strlen(token))), default_mode,
-                        true, ret_error);
+        return add_file(files, path, b64_json(token, strlen(token)), default_mode, true, ret_error);
 }
 
 int volume_payload(const json_t *pod, const json_t *volume, const char *pod_ip,
@@ -293,8 +295,7 @@ int volume_payload(const json_t *pod, const json_t *volume, const char *pod_ip,
                                 /* The implicit volume's ca.crt (kube-root-ca.crt in Kubernetes). */
                                 const char *pem = sources->ca_pem;
                                 if (pem)
-                                        r = add_file(files, "ca.crt",
-                                                     json_string(b64_encode(pem, strlen(pem))),
+                                        r = add_file(files, "ca.crt", b64_json(pem, strlen(pem)),
                                                      mode, false, &error);
                         } else {
                                 error = format_error("projected volume source not supported by "
@@ -474,8 +475,9 @@ int volume_write(const char *dir, const json_t *files, uid_t token_uid, gid_t gi
                 closedir(listing);
         char prev_dir[4096];
         if (old[0] && strcmp(old, stamp) != 0) {
-                snprintf(prev_dir, sizeof(prev_dir), "%s/%s", dir, old);
-                remove_tree(prev_dir);
+                int length = snprintf(prev_dir, sizeof(prev_dir), "%s/%s", dir, old);
+                if (length > 0 && (size_t)length < sizeof(prev_dir))
+                        remove_tree(prev_dir);
         }
         return 0;
 }

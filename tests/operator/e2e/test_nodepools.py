@@ -184,7 +184,11 @@ def scenario():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     prefix = PREFIX
     with Host(prefix) as host:
-        cluster = Cluster(["--libvirt-uri", QEMU_URI, "--node-boot-delay", "1s", "--nodes", "1"])
+        # Only our VMs become Nodes: other tests' domains on the shared libvirtd would otherwise be
+        # empty, preferred nodes for the drain's replacement pods, and when their test removes them
+        # those pods stay not Ready (node gone) and the PodDisruptionBudget blocks the drain for good.
+        cluster = Cluster(["--libvirt-uri", QEMU_URI, "--libvirt-domain-prefix", NAME + "-",
+                           "--node-boot-delay", "1s", "--nodes", "1"])
         with cluster, Operator(cluster, "--drain-timeout", "10s", "--node-ready-timeout", "5m") as operator:
             cluster.install_crd()
             cluster.apply_yaml(SECRET_AND_NS % {"ns": NS})
