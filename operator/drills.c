@@ -580,21 +580,28 @@ int drills_reconcile(const json_t *tripdeal, int64_t now_ms, int64_t *ret_requeu
                         r = -ENOMEM;
                         goto out;
                 }
+                /* Running and DrillStarted go out before the thread starts (still
+                 * under the lock, so the job stays ours): a drill refused at once
+                 * must not have its verdict overwritten by Running. */
+                patch_last_drill(namespace, name,
+                                 last_drill(plan.name, plan.scheduled_at_ms, now_ms, 0, "Running",
+                                            -1, -1, "running"));
+                event(tripdeal, "Normal", "DrillStarted", "drill %s: %s of %s started", plan.name,
+                      json_string_value(json_object_get(entry, "action")), name);
                 job->running = true;
                 if (pthread_create(&job->thread, NULL, drill_main, job) != 0) {
                         job->running = false;
                         pthread_mutex_unlock(&state.lock);
+                        patch_last_drill(namespace, name,
+                                         last_drill(plan.name, plan.scheduled_at_ms, now_ms,
+                                                    clock_realtime_ms(), "Aborted", -1, -1,
+                                                    "cannot start the drill's thread"));
                         r = -EAGAIN;
                         goto out;
                 }
                 job->has_thread = true;
                 running = true;
                 pthread_mutex_unlock(&state.lock);
-                patch_last_drill(namespace, name,
-                                 last_drill(plan.name, plan.scheduled_at_ms, now_ms, 0, "Running",
-                                            -1, -1, "running"));
-                event(tripdeal, "Normal", "DrillStarted", "drill %s: %s of %s started", plan.name,
-                      json_string_value(json_object_get(entry, "action")), name);
                 goto out;
         }
         pthread_mutex_unlock(&state.lock);

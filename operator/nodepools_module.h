@@ -16,9 +16,9 @@
 
 #include "nodepools.h"
 
+/* ABI 2 added drill_nodes_open/drill_nodes_close (node-kill drills). */
 #define NODEPOOLS_MODULE_FILE   "tripdeal-operator-nodepools.so"
 #define NODEPOOLS_MODULE_SYMBOL "tripdeal_operator_nodepools_module"
-/* 2: drill_nodes_open/drill_nodes_close (node-kill drills). */
 #define NODEPOOLS_MODULE_ABI    2
 
 struct nodepools_module {

@@ -107,14 +107,12 @@ def domstate(name):
 
 
 def spread_over(cluster, vms):
-    """One Ready site pod on each VM (a drill may leave both on one)."""
-    pods = site_pods(cluster)
+    """One Ready site pod on each VM (the first VM Ready, or a drill, may have both)."""
+    pods = wait_for("2 Ready site pods", lambda: (lambda p: p if len(p) == 2 else None)(site_pods(cluster)), 120)
     if sorted(pods.values()) != vms:
-        doubled = [uid for uid, node in pods.items() if list(pods.values()).count(node) > 1]
-        if doubled:
-            out = json.loads(cluster.kubectl("get", "pods", "-n", NS, "-o", "json").stdout)["items"]
-            victim = [p["metadata"]["name"] for p in out if p["metadata"]["uid"] == doubled[0]][0]
-            cluster.kubectl("delete", "pod", victim, "-n", NS, "--wait=false")
+        out = json.loads(cluster.kubectl("get", "pods", "-n", NS, "-o", "json").stdout)["items"]
+        victim = [p["metadata"]["name"] for p in out if p["metadata"]["uid"] in pods][0]
+        cluster.kubectl("delete", "pod", victim, "-n", NS, "--wait=false")
     wait_for("one Ready site pod on each VM", lambda: sorted(site_pods(cluster).values()) == vms, 90)
 
 
@@ -205,6 +203,9 @@ def drills_scenario(host, db):
                             drill_patch("interrupted", recovery=300))
             off = wait_for("a VM powered off by the drill",
                            lambda: [vm for vm in vms if domstate(vm) == "shut off"], 90, interval=0.1)
+        except BaseException:
+            first.process.dump()
+            raise
         finally:
             first.stop(signal.SIGKILL)
         log("operator 1 killed while", off, "was off")
