@@ -3,6 +3,9 @@
  * Scheduled chaos drills (drills.h): the schedule (lib/cron, the drill's own
  * time zone), the sale blackout, one drill thread per TripDeal running the
  * chaos engine, and the results in status.lastDrill, Events and metrics.
+ * node-kill drills get their power switch from the node pool module (the
+ * VMs of this TripDeal's pools only); the VMs an interrupted one powered off
+ * (its Lease's powered-off annotation) are started again by the next leader.
  */
 #include "drills.h"
 
@@ -20,6 +23,8 @@
 #include "log.h"
 #include "macros.h"
 #include "metrics.h"
+#include "nodepools.h"
+#include "tripdeal.h"
 #include "tz.h"
 
 #define OPERATOR_IDENTITY_PREFIX "tripdeal-operator/"
@@ -265,6 +270,101 @@ static void requeue(const char *namespace, const char *name)
                 state.options.requeue(state.options.requeue_userdata, namespace, name);
 }
 
+/* ---- node-kill: the TripDeal's own node-pool VMs ---- */
+
+static void drill_nodes_closep(struct nodepools_drill_nodes **nodes)
+{
+        nodepools_drill_nodes_close(*nodes);
+}
+
+/* The node driver over tripdeal's pools.  0, or -errno and *ret_message. */
+static int drill_nodes_open(const json_t *tripdeal, struct chaos_node_driver *ret_driver,
+                            struct nodepools_drill_nodes **ret_nodes, char **ret_message)
+{
+        _cleanup_(tripdeal_spec_freep) struct tripdeal_spec *spec = NULL;
+        struct tripdeal_error error = {0};
+        int r = tripdeal_spec_parse(json_object_get(tripdeal, "spec"), &spec, &error);
+        if (r < 0) {
+                if (asprintf(ret_message, "spec: %s", tripdeal_error_message(&error)) < 0)
+                        *ret_message = NULL;
+                return r;
+        }
+        struct tripdeal_identity identity = {.name = kube_object_name(tripdeal),
+                                             .namespace = kube_object_namespace(tripdeal),
+                                             .uid = kube_object_uid(tripdeal)};
+        return nodepools_drill_nodes_open(
+                &(struct nodepools_request){.client = state.options.client,
+                                            .options = state.options.nodepools,
+                                            .identity = &identity,
+                                            .spec = spec},
+                ret_driver, ret_nodes, ret_message);
+}
+
+/*
+ * An earlier leader's node-kill drill of this TripDeal left VMs powered off
+ * (the Lease it held names them): start them again, then delete the Lease.
+ * A VM that is gone (the pool replaced it) needs nothing.  When one cannot be
+ * started the Lease stays, for the next reconcile.  No drill of this TripDeal
+ * runs in this process (the caller checked).
+ */
+static void restore_powered_off(const json_t *tripdeal, const char *namespace, const char *name)
+{
+        if (json_array_size(json_object_get(json_object_get(tripdeal, "spec"), "nodePools")) == 0)
+                return;
+        char lease_name[128];
+        snprintf(lease_name, sizeof(lease_name), "%stripdeal-%.40s", CHAOS_LEASE_PREFIX, name);
+        _cleanup_json_ json_t *lease = NULL;
+        if (kube_get(state.options.client, &KUBE_LEASES,
+                     &(struct kube_get_options){.namespace = namespace, .name = lease_name}, &lease,
+                     NULL) < 0)
+                return;
+        const char *holder = json_string_value(
+                json_object_get(json_object_get(lease, "spec"), "holderIdentity"));
+        const char *powered = json_string_value(
+                json_object_get(json_object_get(json_object_get(lease, "metadata"), "annotations"),
+                                CHAOS_ANNOTATION_POWERED));
+        if (!holder ||
+            strncmp(holder, OPERATOR_IDENTITY_PREFIX, strlen(OPERATOR_IDENTITY_PREFIX)) != 0 ||
+            !powered || !powered[0])
+                return;
+        struct chaos_node_driver driver;
+        _cleanup_(drill_nodes_closep) struct nodepools_drill_nodes *nodes = NULL;
+        _cleanup_free_ char *message = NULL;
+        int r = drill_nodes_open(tripdeal, &driver, &nodes, &message);
+        if (r < 0) {
+                log_emit(LOG_LEVEL_WARN,
+                         json_pack("{s:s, s:s, s:s, s:s}", "namespace", namespace, "tripdeal", name,
+                                   "vms", powered, "error", message ? message : strerror(-r)),
+                         "cannot restore the VMs an interrupted node-kill drill powered off");
+                return;
+        }
+        _cleanup_free_ char *copy = strdup(powered);
+        char *save = NULL;
+        int failed = 0;
+        for (char *vm = copy ? strtok_r(copy, ",", &save) : NULL; vm;
+             vm = strtok_r(NULL, ",", &save)) {
+                int p = driver.power_on(driver.userdata, vm);
+                if (p < 0 && p != -ENOENT && p != -EEXIST && p != -EALREADY) {
+                        failed++;
+                        log_emit(LOG_LEVEL_WARN,
+                                 json_pack("{s:s, s:s, s:s, s:s}", "namespace", namespace,
+                                           "tripdeal", name, "vm", vm, "error", strerror(-p)),
+                                 "cannot start VM %s again after an interrupted drill", vm);
+                }
+        }
+        if (!copy || failed > 0)
+                return;
+        kube_delete(state.options.client, &KUBE_LEASES,
+                    &(struct kube_delete_options){.namespace = namespace,
+                                                  .name = lease_name,
+                                                  .precondition_uid = kube_object_uid(lease)},
+                    NULL, NULL);
+        log_emit(LOG_LEVEL_INFO,
+                 json_pack("{s:s, s:s, s:s}", "namespace", namespace, "tripdeal", name, "vms",
+                           powered),
+                 "started again the VMs an interrupted node-kill drill powered off: %s", powered);
+}
+
 static void *drill_main(void *userdata)
 {
         struct drill_job *job = userdata;
@@ -272,20 +372,31 @@ static void *drill_main(void *userdata)
         struct tripdeal_error error = {0};
         _cleanup_(chaos_experiment_freep) struct chaos_experiment *experiment = NULL;
         int r = chaos_experiment_from_json(job->experiment, &experiment, &error);
+        struct chaos_node_driver driver = {0};
+        _cleanup_(drill_nodes_closep) struct nodepools_drill_nodes *nodes = NULL;
+        bool refused = false;
         if (r == 0 && experiment->action == CHAOS_ACTION_NODE_KILL) {
-                /* The operator keeps libvirt out of its process for drills. */
-                outcome.verdict = CHAOS_VERDICT_REFUSED;
-                snprintf(outcome.reason, sizeof(outcome.reason),
-                         "node-kill drills are not run by the operator yet: run them with "
-                         "tripdeal-chaos run --libvirt-uri (chaos/README.md)");
-        } else if (r < 0) {
+                /* The VMs of this TripDeal's pools, through the node pool module. */
+                _cleanup_free_ char *message = NULL;
+                int o = drill_nodes_open(job->tripdeal, &driver, &nodes, &message);
+                if (o < 0) {
+                        refused = true;
+                        outcome.verdict = CHAOS_VERDICT_REFUSED;
+                        snprintf(outcome.reason, sizeof(outcome.reason),
+                                 "node-kill drills power off VMs of the TripDeal's own "
+                                 "spec.nodePools: %.300s",
+                                 message ? message : strerror(-o));
+                }
+        }
+        if (r < 0) {
                 snprintf(outcome.reason, sizeof(outcome.reason), "spec.chaos.drills[name=%s]: %s",
                          job->drill, tripdeal_error_message(&error));
-        } else {
+        } else if (!refused) {
                 _cleanup_free_ char *service = strdup(job->name);
                 r = chaos_run(experiment,
                               &(struct chaos_run_options){
                                       .kube = state.options.client,
+                                      .nodes = nodes ? &driver : NULL,
                                       .identity = state.identity,
                                       .prometheus_url = state.prometheus_url,
                                       .default_service = service,
@@ -299,6 +410,9 @@ static void *drill_main(void *userdata)
                                  "the drill could not run: %s", kube_strerror(r));
                 }
         }
+        /* The VMs are started again (or the Lease keeps them): libvirt is done. */
+        nodepools_drill_nodes_close(nodes);
+        nodes = NULL;
         const char *verdict = chaos_verdict_to_string(outcome.verdict);
         int64_t finished = clock_realtime_ms();
         patch_last_drill(job->namespace, job->name,
@@ -421,8 +535,10 @@ int drills_reconcile(const json_t *tripdeal, int64_t now_ms, int64_t *ret_requeu
         if (job)
                 job_reap(job);
         bool running = job && job->running;
-        if (!running)
+        if (!running) {
+                restore_powered_off(tripdeal, namespace, name);
                 mark_interrupted(tripdeal, namespace, name);
+        }
         bool handled = job && plan.due && job->handled_ms >= plan.scheduled_at_ms;
         if (plan.due && job && !handled) {
                 job->handled_ms = plan.scheduled_at_ms;
@@ -464,21 +580,28 @@ int drills_reconcile(const json_t *tripdeal, int64_t now_ms, int64_t *ret_requeu
                         r = -ENOMEM;
                         goto out;
                 }
+                /* Running and DrillStarted go out before the thread starts (still
+                 * under the lock, so the job stays ours): a drill refused at once
+                 * must not have its verdict overwritten by Running. */
+                patch_last_drill(namespace, name,
+                                 last_drill(plan.name, plan.scheduled_at_ms, now_ms, 0, "Running",
+                                            -1, -1, "running"));
+                event(tripdeal, "Normal", "DrillStarted", "drill %s: %s of %s started", plan.name,
+                      json_string_value(json_object_get(entry, "action")), name);
                 job->running = true;
                 if (pthread_create(&job->thread, NULL, drill_main, job) != 0) {
                         job->running = false;
                         pthread_mutex_unlock(&state.lock);
+                        patch_last_drill(namespace, name,
+                                         last_drill(plan.name, plan.scheduled_at_ms, now_ms,
+                                                    clock_realtime_ms(), "Aborted", -1, -1,
+                                                    "cannot start the drill's thread"));
                         r = -EAGAIN;
                         goto out;
                 }
                 job->has_thread = true;
                 running = true;
                 pthread_mutex_unlock(&state.lock);
-                patch_last_drill(namespace, name,
-                                 last_drill(plan.name, plan.scheduled_at_ms, now_ms, 0, "Running",
-                                            -1, -1, "running"));
-                event(tripdeal, "Normal", "DrillStarted", "drill %s: %s of %s started", plan.name,
-                      json_string_value(json_object_get(entry, "action")), name);
                 goto out;
         }
         pthread_mutex_unlock(&state.lock);

@@ -4,7 +4,9 @@
  * cron schedule in its own time zone, is skipped inside a sale blackout
  * (Event DrillSkipped naming the sale), and otherwise runs the chaos engine
  * (chaos/) in a thread of its own — one drill per TripDeal at a time —
- * against the TripDeal's site pods, probing the site's own Service.  Results
+ * against the TripDeal's site pods, probing the site's own Service; node-kill
+ * drills power off a VM of the TripDeal's own node pools (the node pool
+ * module's driver, nodepools_drill_nodes_open).  Results
  * go to status.lastDrill, Events DrillStarted/Passed/Failed/Aborted/Skipped
  * and the drill metrics.  A new leader restores what an interrupted drill
  * changed (the drill's Lease, see chaos/README.md).
@@ -18,6 +20,7 @@
 #include <stdint.h>
 
 #include "kube.h"
+#include "nodepools.h"
 #include "reconcile.h"
 
 struct drills_options {
@@ -29,6 +32,8 @@ struct drills_options {
         void *requeue_userdata;
         const char *prometheus_url; /* --prometheus-url; NULL: none */
         const char *identity;       /* the operator's identity (host_pid) */
+        /* How node-kill drills open libvirt (NULL: vmctl_open); kept, not copied. */
+        const struct nodepools_options *nodepools;
 };
 
 /* Copies what it needs.  0 or -errno. */

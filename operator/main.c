@@ -615,7 +615,8 @@ static int operator_start(struct operator_state *op)
                                                        .requeue = requeue_tripdeal,
                                                        .requeue_userdata = op,
                                                        .prometheus_url = op->options.prometheus_url,
-                                                       .identity = drill_identity})) < 0)
+                                                       .identity = drill_identity,
+                                                       .nodepools = &op->nodepools})) < 0)
                 return r;
 
         struct http_endpoints_options endpoint_options = {.metrics_addr = op->options.metrics_addr,

@@ -101,3 +101,20 @@ int nodepools_reconcile_none(const struct nodepools_request *request, struct nod
  * could not be destroyed (*ret_message, optional, says which; caller frees).
  */
 int nodepools_release_all(const struct nodepools_request *request, char **ret_message);
+
+/*
+ * node-kill drills (operator/drills.c): a chaos_node_driver over the VMs this
+ * TripDeal (request->identity) owns on the libvirt URIs of its pools, found
+ * through vmctl's owner metadata; VMs of anyone else are never listed,
+ * powered off or started (-ENOENT).  Uses request's spec, identity and
+ * options only; the spec is not kept.  *ret_driver stays valid until
+ * nodepools_drill_nodes_close(*ret_nodes) (accepts NULL).  -ENOENT without
+ * node pools, -ELIBACC when node pool support cannot be loaded, or the
+ * libvirt error; *ret_message (optional, caller frees) says why.
+ */
+struct chaos_node_driver;
+struct nodepools_drill_nodes;
+int nodepools_drill_nodes_open(const struct nodepools_request *request,
+                               struct chaos_node_driver *ret_driver,
+                               struct nodepools_drill_nodes **ret_nodes, char **ret_message);
+void nodepools_drill_nodes_close(struct nodepools_drill_nodes *nodes);

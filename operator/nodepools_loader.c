@@ -3,6 +3,7 @@
  * nodepools_reconcile() and nodepools_release_all() as the operator links
  * them: a TripDeal without node pools is answered here; the first one with
  * pools loads tripdeal-operator-nodepools.so, and every call after goes to it.
+ * The same for the node driver of node-kill drills (nodepools_drill_nodes_open).
  *
  * Why a module: libvirt brings glib, GnuTLS, ICU, libxml2 and a dozen more
  * libraries, about 7 MiB of resident memory in every operator process.  Most
@@ -137,4 +138,29 @@ int nodepools_release_all(const struct nodepools_request *request, char **ret_me
             asprintf(ret_message, "cannot load node pool support: %s", module_error) < 0)
                 *ret_message = NULL;
         return -EIO;
+}
+
+int nodepools_drill_nodes_open(const struct nodepools_request *request,
+                               struct chaos_node_driver *ret_driver,
+                               struct nodepools_drill_nodes **ret_nodes, char **ret_message)
+{
+        if (!request->spec || request->spec->node_pools_count == 0) {
+                if (ret_message && asprintf(ret_message, "the TripDeal has no node pools") < 0)
+                        *ret_message = NULL;
+                return -ENOENT;
+        }
+        const struct nodepools_module *m = module_get();
+        if (m)
+                return m->drill_nodes_open(request, ret_driver, ret_nodes, ret_message);
+        if (ret_message &&
+            asprintf(ret_message, "cannot load node pool support: %s", module_error) < 0)
+                *ret_message = NULL;
+        return -ELIBACC;
+}
+
+void nodepools_drill_nodes_close(struct nodepools_drill_nodes *nodes)
+{
+        /* Only a loaded module hands out nodes. */
+        if (nodes && module)
+                module->drill_nodes_close(nodes);
 }

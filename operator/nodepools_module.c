@@ -12,4 +12,6 @@ const struct nodepools_module tripdeal_operator_nodepools_module = {
         .options_size = sizeof(struct nodepools_options),
         .reconcile = nodepools_reconcile,
         .release_all = nodepools_release_all,
+        .drill_nodes_open = nodepools_drill_nodes_open,
+        .drill_nodes_close = nodepools_drill_nodes_close,
 };

@@ -16,9 +16,10 @@
 
 #include "nodepools.h"
 
+/* ABI 2 added drill_nodes_open/drill_nodes_close (node-kill drills). */
 #define NODEPOOLS_MODULE_FILE   "tripdeal-operator-nodepools.so"
 #define NODEPOOLS_MODULE_SYMBOL "tripdeal_operator_nodepools_module"
-#define NODEPOOLS_MODULE_ABI    1
+#define NODEPOOLS_MODULE_ABI    2
 
 struct nodepools_module {
         int abi;             /* NODEPOOLS_MODULE_ABI */
@@ -27,4 +28,8 @@ struct nodepools_module {
         size_t options_size; /* sizeof(struct nodepools_options) */
         int (*reconcile)(const struct nodepools_request *request, struct nodepools_result *ret);
         int (*release_all)(const struct nodepools_request *request, char **ret_message);
+        int (*drill_nodes_open)(const struct nodepools_request *request,
+                                struct chaos_node_driver *ret_driver,
+                                struct nodepools_drill_nodes **ret_nodes, char **ret_message);
+        void (*drill_nodes_close)(struct nodepools_drill_nodes *nodes);
 };
