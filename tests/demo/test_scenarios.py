@@ -6,7 +6,9 @@ scenario and report.html is self-contained with its plots; a headless
 Chromium screenshot of report.html is kept beside it.  A broken goal fails
 the test with the goal's name (printed by scripts/scenarios).  Latency
 figures are reported, never asserted.  A scenario that is not available on
-this tree (failure without the chaos CLI) is a skip (77).
+this tree (failure without the chaos CLI) is a skip (77).  The failure
+scenario's node-kill must have run where libvirtd + QEMU do
+(TRIPDEAL_TEST_QEMU_URI, as root); elsewhere its absence is printed.
 Argv: SOURCE_ROOT SCENARIO REPORT_DIR
 """
 import json
@@ -36,6 +38,15 @@ def main():
     if SCENARIO == "burst":
         for key in ("floorRaisedAt", "saleStartsAt", "readyAtSaleStart"):
             assert key in s, f"report.json: burst has no {key}"
+    if SCENARIO == "failure":
+        for key in ("recoverySeconds", "failedRatio", "drills", "nodeKill"):
+            assert key in s, f"report.json: failure has no {key}"
+        # where libvirtd + QEMU run (scripts/test-services), the node-kill must have run, not been left out
+        if os.environ.get("TRIPDEAL_TEST_QEMU_URI") and os.geteuid() == 0:
+            assert s["nodeKill"]["available"], f"node-kill not run: {s['nodeKill'].get('reason')}"
+            assert "node-kill" in s["recoverySeconds"], "report.json: no node-kill recoverySeconds"
+        else:
+            print(f"node-kill not available here: {s['nodeKill'].get('reason')}")
     html = open(os.path.join(REPORT_DIR, "report.html")).read()
     assert "data:image/png;base64," in html, "report.html has no embedded plot"
     assert "src='http" not in html and 'src="http' not in html, "report.html loads something from outside"
