@@ -45,6 +45,15 @@ static void print_progress(const char *line, void *userdata)
         fprintf(stderr, "%s\n", line);
 }
 
+static void print_restored(void *userdata, const json_t *lease)
+{
+        const char *vms = json_string_value(
+                json_object_get(json_object_get(json_object_get(lease, "metadata"), "annotations"),
+                                CHAOS_ANNOTATION_POWERED));
+        fprintf(stderr, "started again VM(s) %s, left off by an interrupted drill (Lease %s/%s)\n",
+                vms ? vms : "", kube_object_namespace(lease), kube_object_name(lease));
+}
+
 /* The experiment in path, or NULL after saying on stderr which field is wrong. */
 static struct chaos_experiment *load_or_explain(const char *path)
 {
@@ -105,6 +114,18 @@ static int cmd_run(const char *path, const char *kubeconfig, const char *libvirt
                         return EXIT_USAGE;
                 }
                 chaos_vmctl_driver(conn, &driver);
+        }
+
+        /* A run killed outright (SIGKILL, a lost machine) could not start the VMs
+         * it powered off; its Lease names them.  Once that Lease has expired,
+         * the next run with a libvirt connection starts them first. */
+        if (conn && !dry_run) {
+                r = chaos_recover_stale(kube, e->namespace, &driver, NULL, print_restored, NULL,
+                                        NULL);
+                if (r < 0)
+                        fprintf(stderr,
+                                PROGRAM ": cannot restore what an interrupted drill left: %s\n",
+                                kube_strerror(r));
         }
 
         struct sigaction sa = {.sa_handler = on_signal};

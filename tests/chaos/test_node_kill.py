@@ -3,7 +3,8 @@
 vmctl's TripDeal metadata, fakekube registers them as Nodes (its libvirt
 watcher) and runs one process pod on each; tripdeal-chaos powers one VM off
 hard.  The node's pod dies at once, is replaced on the other node within
-tolerationSeconds + 15 s, and the VM is started again afterwards.
+tolerationSeconds + 15 s, and the VM is started again afterwards; after a
+SIGINT at once, after a SIGKILL by the next run (from the drill's Lease).
 
 usage: test_node_kill.py TRIPDEAL_CHAOS FAKEKUBE POD_SERVER REPORT_SCHEMA LOG_DIR
 Needs TRIPDEAL_TEST_QEMU_URI (eval "$(scripts/test-services start)"); exits
@@ -203,6 +204,70 @@ def make_abort_restores(fk):
     return test
 
 
+def make_killed_outright(fk):
+    """SIGKILL during a node-kill: nothing in the process can restore the VM;
+    the Lease names it, and the next run (here a pod-kill with a libvirt
+    connection) starts it first once that Lease has expired."""
+    def test():
+        for name in NAMES:
+            wait_for("node %s Ready" % name, lambda: node_ready(fk, name), timeout=60)
+        pods = [p for p in web_pods(fk) if ready(p)]
+        if len({p["spec"].get("nodeName") for p in pods}) < 2:
+            fk.delete("/api/v1/namespaces/default/pods/" + pods[0]["metadata"]["name"])
+        wait_for("one Ready pod on each node", lambda: sorted(
+            p["spec"].get("nodeName", "") for p in web_pods(fk) if ready(p)) == sorted(NAMES), timeout=60)
+        steady = {"http": {"service": "web", "port": 8080}, "maxErrorRatePercent": 60,
+                  "maxRecoverySeconds": 60}
+        kill = {"apiVersion": "chaos.tripdeal.io/v1alpha1", "kind": "Experiment",
+                "metadata": {"name": "node-kill-sigkill"},
+                "spec": {"target": {"namespace": "default", "selector": {"matchLabels": {"app": "web"}}},
+                         "action": "node-kill", "count": 1, "maxTargetPercent": 50, "steadyState": steady}}
+        path = os.path.join(WORK, "node-kill-sigkill.yaml")
+        with open(path, "w") as f:
+            json.dump(kill, f)
+        p = subprocess.Popen([CHAOS, "run", path, "--kubeconfig", fk.kubeconfig, "--libvirt-uri", URI],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            for line in p.stderr:  # bounded: the drill ends within maxRecoverySeconds
+                if "hit: node" in line:
+                    p.kill()
+                    break
+            p.wait(timeout=30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+        expect(p.returncode == -signal.SIGKILL, "tripdeal-chaos was not killed (%s)" % p.returncode)
+        leases = [x for x in fk.get("/apis/coordination.k8s.io/v1/namespaces/default/leases")[1]["items"]
+                  if x["metadata"].get("annotations", {}).get("chaos.tripdeal.io/powered-off")]
+        expect(len(leases) == 1, "no Lease names the powered-off VM: %r" % leases)
+        killed = leases[0]["metadata"]["annotations"]["chaos.tripdeal.io/powered-off"]
+        expect(killed in NAMES and virsh("domstate", killed) == "shut off",
+               "VM %s is not off after the SIGKILL" % killed)
+        # As if its leaseDurationSeconds had passed (maxRecoverySeconds + 120 s).
+        status, body, _ = fk.patch("/apis/coordination.k8s.io/v1/namespaces/default/leases/"
+                                   + leases[0]["metadata"]["name"],
+                                   {"spec": {"renewTime": "2026-01-01T00:00:00.000000Z"}})
+        expect(status == 200, "patch Lease: %s %s" % (status, body))
+        wait_for("2 Ready pods again", lambda: len([p for p in web_pods(fk) if ready(p)]) == 2, timeout=60)
+        pod_kill = dict(kill, metadata={"name": "pod-kill-after"},
+                        spec=dict(kill["spec"], action="pod-kill", gracePeriodSeconds=0))
+        path = os.path.join(WORK, "pod-kill-after.yaml")
+        with open(path, "w") as f:
+            json.dump(pod_kill, f)
+        p = subprocess.run([CHAOS, "run", path, "--kubeconfig", fk.kubeconfig, "--libvirt-uri", URI],
+                           capture_output=True, text=True, timeout=180)
+        print(p.stdout, p.stderr, flush=True)
+        expect("started again VM(s) %s, left off by an interrupted drill" % killed in p.stderr,
+               "the next run did not start VM %s" % killed)
+        expect(p.returncode == 0, "the next run: exit %d, want 0 (Passed)" % p.returncode)
+        expect(virsh("domstate", killed) == "running", "VM %s is not running again" % killed)
+        wait_for("restored node Ready again", lambda: node_ready(fk, killed), timeout=60)
+        left = [x for x in fk.get("/apis/coordination.k8s.io/v1/namespaces/default/leases")[1]["items"]
+                if x["metadata"].get("annotations", {}).get("chaos.tripdeal.io/powered-off")]
+        expect(not left, "Leases naming powered-off VMs remain: %r" % left)
+    return test
+
+
 def main():
     if not URI or not shutil.which("virsh"):
         print("SKIP: TRIPDEAL_TEST_QEMU_URI is not set (run eval \"$(scripts/test-services start)\" "
@@ -222,6 +287,7 @@ def main():
         return run_tests_then_stop(fk, [
             ("node-kill: pods replaced within tolerationSeconds + 15 s, VM restored", make_node_kill(fk)),
             ("node-kill interrupted (SIGINT) -> Aborted, VM restored", make_abort_restores(fk)),
+            ("node-kill killed outright (SIGKILL) -> the next run starts the VM", make_killed_outright(fk)),
         ])
     finally:
         for name in NAMES:
