@@ -475,11 +475,16 @@ static void job_reap(struct drill_job *j)
 }
 
 /*
- * status.lastDrill Running, started before this process: its operator
- * stopped while it ran.  What it changed was restored from its Lease
- * (drills_recover); say so.  Under the lock (no drill of ours runs).
+ * status.lastDrill Running, not started by this process and not after it
+ * started: its operator stopped while it ran.  What it changed was restored
+ * from its Lease (drills_recover); say so.  Under the lock (no drill of ours
+ * runs).  startedAt has whole seconds and an operator killed mid-drill is
+ * often replaced within the same second, so "ours" is decided by the job this
+ * process keeps (a stale informer copy of our own finished drill still says
+ * Running), not by comparing the times alone.
  */
-static void mark_interrupted(const json_t *tripdeal, const char *namespace, const char *name)
+static void mark_interrupted(const struct drill_job *job, const json_t *tripdeal,
+                             const char *namespace, const char *name)
 {
         const json_t *last = json_object_get(json_object_get(tripdeal, "status"), "lastDrill");
         const char *verdict = json_string_value(json_object_get(last, "verdict"));
@@ -488,7 +493,9 @@ static void mark_interrupted(const json_t *tripdeal, const char *namespace, cons
         const char *drill = json_string_value(json_object_get(last, "name"));
         time_t s = 0, sc = 0;
         if (!verdict || strcmp(verdict, "Running") != 0 || !started ||
-            clock_parse_rfc3339(started, &s) < 0 || (int64_t)s * 1000 >= state.setup_at_ms - 1000)
+            clock_parse_rfc3339(started, &s) < 0 || (int64_t)s * 1000 > state.setup_at_ms)
+                return;
+        if (job && job->started_at_ms / 1000 == (int64_t)s)
                 return;
         if (scheduled)
                 clock_parse_rfc3339(scheduled, &sc);
@@ -537,7 +544,7 @@ int drills_reconcile(const json_t *tripdeal, int64_t now_ms, int64_t *ret_requeu
         bool running = job && job->running;
         if (!running) {
                 restore_powered_off(tripdeal, namespace, name);
-                mark_interrupted(tripdeal, namespace, name);
+                mark_interrupted(job, tripdeal, namespace, name);
         }
         bool handled = job && plan.due && job->handled_ms >= plan.scheduled_at_ms;
         if (plan.due && job && !handled) {
