@@ -212,6 +212,8 @@ static void sync_hpa(struct sync *s, const json_t *hpa, struct hpa_state *st)
                         behavior_json && hpa_behavior_parse(behavior_json, &behavior) == 0;
                 int32_t desired = current;
                 bool rescale = true;
+                /* The SuccessfulRescale Event's reason, as the HPA controller words it. */
+                const char *rescale_reason = NULL;
                 SET_CONDITION("AbleToScale", "True", "SucceededGetScale",
                               "the HPA controller was able to get the target's current scale");
                 if (current == 0 && min_replicas != 0) {
@@ -221,11 +223,13 @@ static void sync_hpa(struct sync *s, const json_t *hpa, struct hpa_state *st)
                                       "is zero");
                 } else if (current > max_replicas) {
                         desired = max_replicas;
+                        rescale_reason = "Current number of replicas above Spec.MaxReplicas";
                         SET_CONDITION(
                                 "ScalingLimited", "True", "TooManyReplicas",
                                 "the desired replica count is more than the maximum replica count");
                 } else if (current < min_replicas) {
                         desired = min_replicas;
+                        rescale_reason = "Current number of replicas below Spec.MinReplicas";
                         SET_CONDITION(
                                 "ScalingLimited", "True", "TooFewReplicas",
                                 "the desired replica count is less than the minimum replica count");
@@ -294,13 +298,15 @@ static void sync_hpa(struct sync *s, const json_t *hpa, struct hpa_state *st)
                                          json_pack("{ss ss si si}", "hpa", object_name(hpa),
                                                    "namespace", ns, "from", current, "to", desired),
                                          "fakekube controllers: HPA rescaled its target");
-                                emit_event(
-                                        s, hpa, "HorizontalPodAutoscaler", "autoscaling/v2",
-                                        "Normal", "SuccessfulRescale", "horizontal-pod-autoscaler",
-                                        "New size: %d; reason: %s", desired,
-                                        desired > current ? "cpu resource utilization (percentage "
-                                                            "of request) above target"
-                                                          : "All metrics below target");
+                                emit_event(s, hpa, "HorizontalPodAutoscaler", "autoscaling/v2",
+                                           "Normal", "SuccessfulRescale",
+                                           "horizontal-pod-autoscaler", "New size: %d; reason: %s",
+                                           desired,
+                                           rescale_reason ? rescale_reason
+                                           : desired > current
+                                                   ? "cpu resource utilization (percentage of "
+                                                     "request) above target"
+                                                   : "All metrics below target");
                         }
                 }
                 json_object_set_new(status, "currentReplicas", json_integer(current));

@@ -254,7 +254,21 @@ def scenario_virtual(binary, pod_server, workdir):
             # ... then it scales down: ceil(8 * 10 / 50) = 2
             wait_for("HPA scale-down to 2", lambda: fk.get("deployment", "web")["spec"]["replicas"] == 2, timeout=20)
             assert time.monotonic() - changed_at >= 3.0, "scaled down inside the stabilization window"
+            # a raised floor is its own reason, not the metric's (what `kubectl describe hpa` shows)
+            fk.kubectl("patch", "hpa", "web", "--type=merge", "-p", '{"spec":{"minReplicas":3}}')
+            wait_for("the floor of 3", lambda: fk.get("deployment", "web")["spec"]["replicas"] == 3, timeout=20)
+
+            def rescale_messages():
+                return [e["message"] for e in fk.get("events")["items"]
+                        if e["involvedObject"]["name"] == "web" and e["reason"] == "SuccessfulRescale"]
+            wait_for("the floor's SuccessfulRescale Event", lambda: any(
+                m == "New size: 3; reason: Current number of replicas below Spec.MinReplicas"
+                for m in rescale_messages()), timeout=10)
+            assert "New size: 8; reason: cpu resource utilization (percentage of request) above target" \
+                in rescale_messages(), rescale_messages()
             fk.kubectl("delete", "hpa", "web")
+            fk.kubectl("scale", "deployment/web", "--replicas=2")  # as the checks below expect it
+            wait_for("2 replicas again", lambda: len(pods_of(fk, "app=web")) == 2, timeout=20)
         check("virtual: HPA scales up on utilization and honours stabilization", hpa_scales_up_and_stabilizes)
 
         def unschedulable_pod_pending():
