@@ -177,15 +177,28 @@ int chaos_report_write(const json_t *report, const char *dir);
 /* The self-contained HTML page for a report.  *ret_html owned by the caller. */
 int chaos_report_html(const json_t *report, char **ret_html);
 
+/* Which interrupted drills chaos_recover_stale() restores, and how.  Every
+ * pointer is borrowed for the call; every field may be NULL. */
+struct chaos_recover_options {
+        const char *namespace;  /* the Leases' namespace; NULL: every namespace */
+        const char *lease_name; /* only this Lease (in namespace); NULL: every chaos Lease */
+        /* Starts the VMs a Lease names; NULL: such Leases are left for a caller with one. */
+        const struct chaos_node_driver *nodes;
+        /* Holders taken even while their Lease is live (a restarted operator:
+         * only one leader runs drills); others only once they stopped renewing. */
+        const char *identity_prefix;
+        void (*on_restored)(void *userdata, const json_t *lease); /* each Lease deleted */
+        /* Each VM that would not start (its Lease is kept); error: -errno. */
+        void (*on_vm_failed)(void *userdata, const json_t *lease, const char *vm, int error);
+        void *userdata;
+};
+
 /*
- * Restore what interrupted drills left: chaos Leases in namespace (NULL: all)
- * whose holder stopped renewing, or whose holder starts with identity_prefix
- * (a restarted operator: only one leader runs drills), get the VMs they
- * powered off started again (needs nodes; without it such Leases are left
- * for a caller that has one), then the Lease is deleted and on_restored
- * (may be NULL) sees it.  *ret_restored (may be NULL): how many.
+ * Restore what interrupted drills left: each chaos Lease that options select
+ * gets the VMs it powered off started again, then it is deleted and
+ * on_restored sees it.  A Lease with a VM that would not start is kept (it is
+ * the only record of what is off) and the call returns that error after
+ * trying the rest.  *ret_restored (may be NULL): how many Leases were deleted.
  */
-int chaos_recover_stale(struct kube_client *kube, const char *namespace,
-                        const struct chaos_node_driver *nodes, const char *identity_prefix,
-                        void (*on_restored)(void *userdata, const json_t *lease), void *userdata,
+int chaos_recover_stale(struct kube_client *kube, const struct chaos_recover_options *options,
                         int *ret_restored);

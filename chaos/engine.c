@@ -1451,61 +1451,96 @@ int chaos_run(const struct chaos_experiment *experiment, const struct chaos_run_
 
 /* ---- interrupted drills ---- */
 
-int chaos_recover_stale(struct kube_client *kube, const char *namespace,
-                        const struct chaos_node_driver *nodes, const char *identity_prefix,
-                        void (*on_restored)(void *userdata, const json_t *lease), void *userdata,
+/* One Lease: start its powered-off VMs, delete it unless one would not start. */
+static int recover_lease(struct kube_client *kube, const json_t *lease,
+                         const struct chaos_recover_options *o, int64_t now_ms, int *restored)
+{
+        const char *name = kube_object_name(lease);
+        const char *holder = json_string_value(
+                json_object_get(json_object_get(lease, "spec"), "holderIdentity"));
+        bool ours = o->identity_prefix && holder &&
+                    strncmp(holder, o->identity_prefix, strlen(o->identity_prefix)) == 0;
+        if (!name || strncmp(name, CHAOS_LEASE_PREFIX, strlen(CHAOS_LEASE_PREFIX)) != 0)
+                return 0;
+        if (!ours && lease_live(lease, now_ms))
+                return 0;
+        const char *powered = json_string_value(
+                json_object_get(json_object_get(json_object_get(lease, "metadata"), "annotations"),
+                                CHAOS_ANNOTATION_POWERED));
+        if (powered && powered[0]) {
+                if (!o->nodes)
+                        return 0; /* cannot restore here: leave it for who can */
+                _cleanup_free_ char *copy = strdup(powered);
+                if (!copy)
+                        return -ENOMEM;
+                int failed = 0;
+                char *save = NULL;
+                for (char *vm = strtok_r(copy, ",", &save); vm; vm = strtok_r(NULL, ",", &save)) {
+                        int p = o->nodes->power_on(o->nodes->userdata, vm);
+                        if (p < 0 && p != -ENOENT && p != -EEXIST && p != -EALREADY) {
+                                failed = p;
+                                if (o->on_vm_failed)
+                                        o->on_vm_failed(o->userdata, lease, vm, p);
+                        }
+                }
+                if (failed < 0)
+                        return failed;
+        }
+        kube_delete(kube, &KUBE_LEASES,
+                    &(struct kube_delete_options){.namespace = kube_object_namespace(lease),
+                                                  .name = name,
+                                                  .precondition_uid = kube_object_uid(lease)},
+                    NULL, NULL);
+        if (o->on_restored)
+                o->on_restored(o->userdata, lease);
+        (*restored)++;
+        return 0;
+}
+
+int chaos_recover_stale(struct kube_client *kube, const struct chaos_recover_options *options,
                         int *ret_restored)
 {
-        if (!kube)
+        const struct chaos_recover_options none = {0};
+        const struct chaos_recover_options *o = options ? options : &none;
+        if (!kube || (o->lease_name && !o->namespace))
                 return -EINVAL;
         _cleanup_json_ json_t *list = NULL;
-        int r = kube_list(kube, &KUBE_LEASES,
-                          &(struct kube_list_options){
-                                  .namespace = namespace,
-                                  .label_selector = "app.kubernetes.io/managed-by=tripdeal-chaos"},
-                          &list, NULL);
+        int r;
+        if (o->lease_name) {
+                json_t *lease = NULL;
+                r = kube_get(kube, &KUBE_LEASES,
+                             &(struct kube_get_options){.namespace = o->namespace,
+                                                        .name = o->lease_name},
+                             &lease, NULL);
+                if (r == KUBE_ERR_NOT_FOUND) {
+                        if (ret_restored)
+                                *ret_restored = 0;
+                        return 0;
+                }
+                if (r == 0) {
+                        list = json_pack("{s:[o]}", "items", lease);
+                        r = list ? 0 : -ENOMEM;
+                }
+        } else {
+                r = kube_list(
+                        kube, &KUBE_LEASES,
+                        &(struct kube_list_options){
+                                .namespace = o->namespace,
+                                .label_selector = "app.kubernetes.io/managed-by=tripdeal-chaos"},
+                        &list, NULL);
+        }
         if (r < 0)
                 return r;
-        int restored = 0;
+        int restored = 0, failed = 0;
         int64_t now = clock_realtime_ms();
         size_t i;
         json_t *lease;
         json_array_foreach (json_object_get(list, "items"), i, lease) {
-                const char *name = kube_object_name(lease);
-                const char *holder = json_string_value(
-                        json_object_get(json_object_get(lease, "spec"), "holderIdentity"));
-                bool ours = identity_prefix && holder &&
-                            strncmp(holder, identity_prefix, strlen(identity_prefix)) == 0;
-                if (!name || strncmp(name, CHAOS_LEASE_PREFIX, strlen(CHAOS_LEASE_PREFIX)) != 0)
-                        continue;
-                if (!ours && lease_live(lease, now))
-                        continue;
-                const char *powered = json_string_value(json_object_get(
-                        json_object_get(json_object_get(lease, "metadata"), "annotations"),
-                        CHAOS_ANNOTATION_POWERED));
-                if (powered && powered[0] && nodes) {
-                        _cleanup_free_ char *copy = strdup(powered);
-                        char *save = NULL;
-                        for (char *vm = copy ? strtok_r(copy, ",", &save) : NULL; vm;
-                             vm = strtok_r(NULL, ",", &save)) {
-                                int p = nodes->power_on(nodes->userdata, vm);
-                                if (p < 0 && p != -ENOENT && p != -EEXIST && p != -EALREADY)
-                                        r = p;
-                        }
-                }
-                if (powered && powered[0] && !nodes)
-                        continue; /* cannot restore here: leave it for who can */
-                kube_delete(
-                        kube, &KUBE_LEASES,
-                        &(struct kube_delete_options){.namespace = kube_object_namespace(lease),
-                                                      .name = name,
-                                                      .precondition_uid = kube_object_uid(lease)},
-                        NULL, NULL);
-                if (on_restored)
-                        on_restored(userdata, lease);
-                restored++;
+                int e = recover_lease(kube, lease, o, now, &restored);
+                if (e < 0)
+                        failed = e;
         }
         if (ret_restored)
                 *ret_restored = restored;
-        return r < 0 ? r : 0;
+        return failed;
 }

@@ -50,8 +50,21 @@ static void print_restored(void *userdata, const json_t *lease)
         const char *vms = json_string_value(
                 json_object_get(json_object_get(json_object_get(lease, "metadata"), "annotations"),
                                 CHAOS_ANNOTATION_POWERED));
-        fprintf(stderr, "started again VM(s) %s, left off by an interrupted drill (Lease %s/%s)\n",
-                vms ? vms : "", kube_object_namespace(lease), kube_object_name(lease));
+        if (vms && vms[0])
+                fprintf(stderr,
+                        "started again VM(s) %s, left off by an interrupted drill (Lease %s/%s)\n",
+                        vms, kube_object_namespace(lease), kube_object_name(lease));
+        else
+                fprintf(stderr, "deleted the expired Lease %s/%s of an interrupted drill\n",
+                        kube_object_namespace(lease), kube_object_name(lease));
+}
+
+static void print_vm_failed(void *userdata, const json_t *lease, const char *vm, int error)
+{
+        fprintf(stderr,
+                PROGRAM ": cannot start VM %s again (left off by an interrupted drill; Lease "
+                        "%s/%s kept for the next run): %s\n",
+                vm, kube_object_namespace(lease), kube_object_name(lease), strerror(-error));
 }
 
 /* The experiment in path, or NULL after saying on stderr which field is wrong. */
@@ -120,7 +133,13 @@ static int cmd_run(const char *path, const char *kubeconfig, const char *libvirt
          * it powered off; its Lease names them.  Once that Lease has expired,
          * the next run with a libvirt connection starts them first. */
         if (conn && !dry_run) {
-                r = chaos_recover_stale(kube, e->namespace, &driver, NULL, print_restored, NULL,
+                r = chaos_recover_stale(kube,
+                                        &(struct chaos_recover_options){
+                                                .namespace = e->namespace,
+                                                .nodes = &driver,
+                                                .on_restored = print_restored,
+                                                .on_vm_failed = print_vm_failed,
+                                        },
                                         NULL);
                 if (r < 0)
                         fprintf(stderr,

@@ -300,12 +300,65 @@ static int drill_nodes_open(const json_t *tripdeal, struct chaos_node_driver *re
                 ret_driver, ret_nodes, ret_message);
 }
 
+/* The TripDeal's node pools, opened at the first VM to start: most reconciles
+ * find no Lease, and opening loads libvirt. */
+struct lazy_nodes {
+        const json_t *tripdeal;
+        struct chaos_node_driver driver;
+        struct nodepools_drill_nodes *nodes;
+        char *message; /* why they could not be opened */
+        int error;
+        bool vm_failed; /* a VM would not start (said per VM) */
+};
+
+static int lazy_power_on(void *userdata, const char *vm)
+{
+        struct lazy_nodes *l = userdata;
+        if (!l->nodes && l->error == 0) {
+                l->error = drill_nodes_open(l->tripdeal, &l->driver, &l->nodes, &l->message);
+                if (l->error == 0 && !l->nodes)
+                        l->error = -ENODEV;
+        }
+        if (l->error < 0)
+                return l->error;
+        return l->driver.power_on(l->driver.userdata, vm);
+}
+
+static void restored_vms(void *userdata, const json_t *lease)
+{
+        const json_t *tripdeal = ((const struct lazy_nodes *)userdata)->tripdeal;
+        const char *vms = json_string_value(
+                json_object_get(json_object_get(json_object_get(lease, "metadata"), "annotations"),
+                                CHAOS_ANNOTATION_POWERED));
+        if (!vms || !vms[0])
+                return;
+        log_emit(LOG_LEVEL_INFO,
+                 json_pack("{s:s?, s:s?, s:s}", "namespace", kube_object_namespace(tripdeal),
+                           "tripdeal", kube_object_name(tripdeal), "vms", vms),
+                 "started again the VMs an interrupted node-kill drill powered off: %s", vms);
+}
+
+static void vm_failed(void *userdata, const json_t *lease, const char *vm, int error)
+{
+        struct lazy_nodes *lazy = userdata;
+        const json_t *tripdeal = lazy->tripdeal;
+        lazy->vm_failed = true;
+        if (lazy->error < 0)
+                return; /* the pools could not be opened: said once, by the caller */
+        log_emit(LOG_LEVEL_WARN,
+                 json_pack("{s:s?, s:s?, s:s?, s:s, s:s}", "namespace",
+                           kube_object_namespace(tripdeal), "tripdeal", kube_object_name(tripdeal),
+                           "lease", kube_object_name(lease), "vm", vm, "error", strerror(-error)),
+                 "cannot start VM %s again after an interrupted drill", vm);
+}
+
 /*
  * An earlier leader's node-kill drill of this TripDeal left VMs powered off
- * (the Lease it held names them): start them again, then delete the Lease.
- * A VM that is gone (the pool replaced it) needs nothing.  When one cannot be
- * started the Lease stays, for the next reconcile.  No drill of this TripDeal
- * runs in this process (the caller checked).
+ * (the Lease it held names them): start them again, then delete the Lease
+ * (chaos_recover_stale, as tripdeal-chaos does).  A VM that is gone (the pool
+ * replaced it) needs nothing.  When one cannot be started the Lease stays,
+ * for the next reconcile.  No drill of this TripDeal runs in this process
+ * (the caller checked).
  */
 static void restore_powered_off(const json_t *tripdeal, const char *namespace, const char *name)
 {
@@ -313,56 +366,32 @@ static void restore_powered_off(const json_t *tripdeal, const char *namespace, c
                 return;
         char lease_name[128];
         snprintf(lease_name, sizeof(lease_name), "%stripdeal-%.40s", CHAOS_LEASE_PREFIX, name);
-        _cleanup_json_ json_t *lease = NULL;
-        if (kube_get(state.options.client, &KUBE_LEASES,
-                     &(struct kube_get_options){.namespace = namespace, .name = lease_name}, &lease,
-                     NULL) < 0)
-                return;
-        const char *holder = json_string_value(
-                json_object_get(json_object_get(lease, "spec"), "holderIdentity"));
-        const char *powered = json_string_value(
-                json_object_get(json_object_get(json_object_get(lease, "metadata"), "annotations"),
-                                CHAOS_ANNOTATION_POWERED));
-        if (!holder ||
-            strncmp(holder, OPERATOR_IDENTITY_PREFIX, strlen(OPERATOR_IDENTITY_PREFIX)) != 0 ||
-            !powered || !powered[0])
-                return;
-        struct chaos_node_driver driver;
-        _cleanup_(drill_nodes_closep) struct nodepools_drill_nodes *nodes = NULL;
-        _cleanup_free_ char *message = NULL;
-        int r = drill_nodes_open(tripdeal, &driver, &nodes, &message);
-        if (r < 0) {
+        struct lazy_nodes lazy = {.tripdeal = tripdeal};
+        const struct chaos_node_driver driver = {.power_on = lazy_power_on, .userdata = &lazy};
+        int r = chaos_recover_stale(state.options.client,
+                                    &(struct chaos_recover_options){
+                                            .namespace = namespace,
+                                            .lease_name = lease_name,
+                                            .nodes = &driver,
+                                            .identity_prefix = OPERATOR_IDENTITY_PREFIX,
+                                            .on_restored = restored_vms,
+                                            .on_vm_failed = vm_failed,
+                                            .userdata = &lazy,
+                                    },
+                                    NULL);
+        if (lazy.error < 0)
                 log_emit(LOG_LEVEL_WARN,
                          json_pack("{s:s, s:s, s:s, s:s}", "namespace", namespace, "tripdeal", name,
-                                   "vms", powered, "error", message ? message : strerror(-r)),
+                                   "lease", lease_name, "error",
+                                   lazy.message ? lazy.message : strerror(-lazy.error)),
                          "cannot restore the VMs an interrupted node-kill drill powered off");
-                return;
-        }
-        _cleanup_free_ char *copy = strdup(powered);
-        char *save = NULL;
-        int failed = 0;
-        for (char *vm = copy ? strtok_r(copy, ",", &save) : NULL; vm;
-             vm = strtok_r(NULL, ",", &save)) {
-                int p = driver.power_on(driver.userdata, vm);
-                if (p < 0 && p != -ENOENT && p != -EEXIST && p != -EALREADY) {
-                        failed++;
-                        log_emit(LOG_LEVEL_WARN,
-                                 json_pack("{s:s, s:s, s:s, s:s}", "namespace", namespace,
-                                           "tripdeal", name, "vm", vm, "error", strerror(-p)),
-                                 "cannot start VM %s again after an interrupted drill", vm);
-                }
-        }
-        if (!copy || failed > 0)
-                return;
-        kube_delete(state.options.client, &KUBE_LEASES,
-                    &(struct kube_delete_options){.namespace = namespace,
-                                                  .name = lease_name,
-                                                  .precondition_uid = kube_object_uid(lease)},
-                    NULL, NULL);
-        log_emit(LOG_LEVEL_INFO,
-                 json_pack("{s:s, s:s, s:s}", "namespace", namespace, "tripdeal", name, "vms",
-                           powered),
-                 "started again the VMs an interrupted node-kill drill powered off: %s", powered);
+        else if (r < 0 && !lazy.vm_failed)
+                log_emit(LOG_LEVEL_WARN,
+                         json_pack("{s:s, s:s, s:s, s:s}", "namespace", namespace, "tripdeal", name,
+                                   "lease", lease_name, "error", kube_strerror(r)),
+                         "cannot restore what an interrupted node-kill drill left");
+        nodepools_drill_nodes_close(lazy.nodes);
+        free(lazy.message);
 }
 
 static void *drill_main(void *userdata)
@@ -657,8 +686,13 @@ void drills_recover(const char *namespace)
         if (!state.options.client)
                 return;
         int n = 0;
-        int r = chaos_recover_stale(state.options.client, namespace, NULL, OPERATOR_IDENTITY_PREFIX,
-                                    restored, NULL, &n);
+        int r = chaos_recover_stale(state.options.client,
+                                    &(struct chaos_recover_options){
+                                            .namespace = namespace,
+                                            .identity_prefix = OPERATOR_IDENTITY_PREFIX,
+                                            .on_restored = restored,
+                                    },
+                                    &n);
         if (r < 0)
                 log_emit(LOG_LEVEL_WARN, json_pack("{s:s}", "error", kube_strerror(r)),
                          "cannot look for interrupted drills");

@@ -4,7 +4,8 @@ vmctl's TripDeal metadata, fakekube registers them as Nodes (its libvirt
 watcher) and runs one process pod on each; tripdeal-chaos powers one VM off
 hard.  The node's pod dies at once, is replaced on the other node within
 tolerationSeconds + 15 s, and the VM is started again afterwards; after a
-SIGINT at once, after a SIGKILL by the next run (from the drill's Lease).
+SIGINT at once, after a SIGKILL by the next run (from the drill's Lease); a
+Lease naming a VM that will not start is kept.
 
 usage: test_node_kill.py TRIPDEAL_CHAOS FAKEKUBE POD_SERVER REPORT_SCHEMA LOG_DIR
 Needs TRIPDEAL_TEST_QEMU_URI (eval "$(scripts/test-services start)"); exits
@@ -31,6 +32,7 @@ OWNER = "default/drill-%d" % os.getpid()
 # so the pods are pinned to this test's own pool.
 POOL = "chaos-%d" % os.getpid()
 NAMES = ["chaos-node-%d-a" % os.getpid(), "chaos-node-%d-b" % os.getpid()]
+BROKEN = "chaos-node-%d-broken" % os.getpid()  # defined, never startable: its disk does not exist
 
 DOMAIN_XML = """<domain type='qemu'>
   <name>%s</name>
@@ -46,6 +48,11 @@ DOMAIN_XML = """<domain type='qemu'>
   <devices></devices>
 </domain>
 """
+
+BROKEN_XML = DOMAIN_XML.replace("<devices></devices>", """<devices>
+    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='%s'/>
+      <target dev='vda' bus='virtio'/></disk>
+  </devices>""")
 
 
 def expect(cond, message):
@@ -268,6 +275,53 @@ def make_killed_outright(fk):
     return test
 
 
+def make_unstartable_kept(fk):
+    """A stale Lease naming a VM that will not start (its disk is gone): the
+    next run says so and keeps the Lease, the only record that the VM is off,
+    instead of deleting it; once the VM is gone the Lease is let go."""
+    def test():
+        xml = os.path.join(WORK, BROKEN + ".xml")
+        with open(xml, "w") as f:
+            f.write(BROKEN_XML % (BROKEN, POOL + "-broken", OWNER, os.path.join(WORK, "missing.qcow2")))
+        virsh("define", xml)
+        lease_name = "chaos-broken-%d" % os.getpid()
+        status, body, _ = fk.post("/apis/coordination.k8s.io/v1/namespaces/default/leases", {
+            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": lease_name, "labels": {"app.kubernetes.io/managed-by": "tripdeal-chaos"},
+                         "annotations": {"chaos.tripdeal.io/powered-off": BROKEN}},
+            "spec": {"holderIdentity": "tripdeal-chaos/gone", "leaseDurationSeconds": 10,
+                     "renewTime": "2026-01-01T00:00:00.000000Z"}})
+        expect(status == 201, "create Lease: %s %s" % (status, body))
+        pod_kill = {"apiVersion": "chaos.tripdeal.io/v1alpha1", "kind": "Experiment",
+                    "metadata": {"name": "pod-kill-beside-a-broken-vm"},
+                    "spec": {"target": {"namespace": "default", "selector": {"matchLabels": {"app": "web"}}},
+                             "action": "pod-kill", "count": 1, "gracePeriodSeconds": 0, "maxTargetPercent": 50,
+                             "steadyState": {"http": {"service": "web", "port": 8080}, "maxErrorRatePercent": 60,
+                                             "maxRecoverySeconds": 60}}}
+        path = os.path.join(WORK, "pod-kill-broken.yaml")
+        with open(path, "w") as f:
+            json.dump(pod_kill, f)
+        wait_for("2 Ready pods", lambda: len([p for p in web_pods(fk) if ready(p)]) == 2, timeout=60)
+        p = subprocess.run([CHAOS, "run", path, "--kubeconfig", fk.kubeconfig, "--libvirt-uri", URI],
+                           capture_output=True, text=True, timeout=180)
+        print(p.stdout, p.stderr, flush=True)
+        expect("cannot restore what an interrupted drill left" in p.stderr,
+               "the run did not say the VM could not be started")
+        expect(fk.get("/apis/coordination.k8s.io/v1/namespaces/default/leases/" + lease_name)[0] == 200,
+               "the Lease naming the VM that would not start was deleted")
+        expect(virsh("domstate", BROKEN) == "shut off", "VM %s is not off" % BROKEN)
+        # Gone VMs need nothing: undefined, the next run lets the Lease go.
+        virsh("undefine", BROKEN)
+        wait_for("2 Ready pods", lambda: len([p for p in web_pods(fk) if ready(p)]) == 2, timeout=60)
+        p = subprocess.run([CHAOS, "run", path, "--kubeconfig", fk.kubeconfig, "--libvirt-uri", URI],
+                           capture_output=True, text=True, timeout=180)
+        print(p.stdout, p.stderr, flush=True)
+        expect(p.returncode == 0, "the run after: exit %d, want 0 (Passed)" % p.returncode)
+        expect(fk.get("/apis/coordination.k8s.io/v1/namespaces/default/leases/" + lease_name)[0] == 404,
+               "the Lease of a VM that is gone was kept")
+    return test
+
+
 def main():
     if not URI or not shutil.which("virsh"):
         print("SKIP: TRIPDEAL_TEST_QEMU_URI is not set (run eval \"$(scripts/test-services start)\" "
@@ -288,9 +342,10 @@ def main():
             ("node-kill: pods replaced within tolerationSeconds + 15 s, VM restored", make_node_kill(fk)),
             ("node-kill interrupted (SIGINT) -> Aborted, VM restored", make_abort_restores(fk)),
             ("node-kill killed outright (SIGKILL) -> the next run starts the VM", make_killed_outright(fk)),
+            ("a VM that will not start keeps its Lease", make_unstartable_kept(fk)),
         ])
     finally:
-        for name in NAMES:
+        for name in NAMES + [BROKEN]:
             virsh("destroy", name, check=False)
             virsh("undefine", name, check=False)
         shutil.rmtree(WORK, ignore_errors=True)
