@@ -1513,11 +1513,8 @@ int chaos_recover_stale(struct kube_client *kube, const struct chaos_recover_opt
                                                         .name = o->lease_name},
                              &lease, NULL);
                 if (r == KUBE_ERR_NOT_FOUND) {
-                        if (ret_restored)
-                                *ret_restored = 0;
-                        return 0;
-                }
-                if (r == 0) {
+                        r = 0; /* nothing to restore: an empty list */
+                } else if (r == 0) {
                         list = json_pack("{s:[o]}", "items", lease);
                         r = list ? 0 : -ENOMEM;
                 }
