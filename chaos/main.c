@@ -59,8 +59,10 @@ static void print_restored(void *userdata, const json_t *lease)
                         kube_object_namespace(lease), kube_object_name(lease));
 }
 
+/* userdata: a bool set once a VM was named, so the failure is said once. */
 static void print_vm_failed(void *userdata, const json_t *lease, const char *vm, int error)
 {
+        *(bool *)userdata = true;
         fprintf(stderr,
                 PROGRAM ": cannot start VM %s again (left off by an interrupted drill; Lease "
                         "%s/%s kept for the next run): %s\n",
@@ -133,15 +135,17 @@ static int cmd_run(const char *path, const char *kubeconfig, const char *libvirt
          * it powered off; its Lease names them.  Once that Lease has expired,
          * the next run with a libvirt connection starts them first. */
         if (conn && !dry_run) {
+                bool vm_failed = false;
                 r = chaos_recover_stale(kube,
                                         &(struct chaos_recover_options){
                                                 .namespace = e->namespace,
                                                 .nodes = &driver,
                                                 .on_restored = print_restored,
                                                 .on_vm_failed = print_vm_failed,
+                                                .userdata = &vm_failed,
                                         },
                                         NULL);
-                if (r < 0)
+                if (r < 0 && !vm_failed)
                         fprintf(stderr,
                                 PROGRAM ": cannot restore what an interrupted drill left: %s\n",
                                 kube_strerror(r));

@@ -305,8 +305,8 @@ def make_unstartable_kept(fk):
         p = subprocess.run([CHAOS, "run", path, "--kubeconfig", fk.kubeconfig, "--libvirt-uri", URI],
                            capture_output=True, text=True, timeout=180)
         print(p.stdout, p.stderr, flush=True)
-        expect("cannot restore what an interrupted drill left" in p.stderr,
-               "the run did not say the VM could not be started")
+        expect("cannot start VM %s again" % BROKEN in p.stderr and "Lease default/%s kept" % lease_name in p.stderr,
+               "the run did not name the VM that could not be started and its kept Lease")
         expect(fk.get("/apis/coordination.k8s.io/v1/namespaces/default/leases/" + lease_name)[0] == 200,
                "the Lease naming the VM that would not start was deleted")
         expect(virsh("domstate", BROKEN) == "shut off", "VM %s is not off" % BROKEN)
